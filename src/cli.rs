@@ -1,0 +1,237 @@
+//! The command tree and global flags (clap derive only; no I/O here).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A release CLI for teams that ship from GitHub to Coolify.
+///
+/// Each command checks what the release runbook's go/no-go checklist asks,
+/// refuses what is unsafe, says what it did and what to run next, and can be
+/// re-run after any failure.
+#[derive(Debug, Parser)]
+#[command(name = "almarel", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 done, 1 failed outcome, 2 usage/config error, \
+3 refused by a safety check, 4 remote failed or unreachable, 5 timed out, 130 interrupted."
+)]
+pub struct Cli {
+    /// Options every command accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Config file (default: almarel.toml at the git work tree's root).
+    #[arg(long, value_name = "FILE", env = "ALMAREL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout (also on failure).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Answer yes to confirmations (required without a terminal).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Do every read and check, print each write it would make, change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// When to use colour (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the "Before Tagging" list, create the annotated release tag on HEAD and push that one tag.
+    Tag(TagArgs),
+    /// Show the release ledger for a tag or commit: tag, workflows, approval, release, production.
+    Status(StatusArgs),
+    /// Approve (or --reject) the waiting production deployment after checking the evidence.
+    Approve(ApproveArgs),
+    /// Set the release's image tag on each Coolify app, deploy, and follow it to the end.
+    Deploy(DeployArgs),
+    /// Check production: health 200, /api/version SHA, web app, smoke steps.
+    Verify(VerifyArgs),
+    /// Stop production releases: disable the deploy workflow and reject waiting deployments.
+    Freeze(FreezeArgs),
+    /// Resume production releases: enable the deploy workflow again.
+    Unfreeze(UnfreezeArgs),
+}
+
+/// `almarel tag`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel tag 1.2.3 --dry-run   # run every check, change nothing\n  \
+almarel tag 1.2.3             # tag HEAD as v1.2.3 and push that tag\n  \
+almarel tag 1.3.0-rc.1        # a release candidate (identifiers from git.prerelease)"
+)]
+pub struct TagArgs {
+    /// The version: 1.2.3, v1.2.3 or 1.2.3-rc.1 (strict SemVer).
+    #[arg(value_name = "VERSION", id = "release_version")]
+    pub version: String,
+    /// Tag message (default: "Release v<VERSION>").
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Create the tag locally only; a later `almarel tag` pushes it.
+    #[arg(long)]
+    pub no_push: bool,
+}
+
+/// `almarel status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// A tag (v1.2.3 or 1.2.3) or commit SHA (7-40 hex); default: the commit at <remote>/<branch>.
+    #[arg(value_name = "REF")]
+    pub reference: Option<String>,
+    /// Follow the runs until they complete or wait for approval.
+    #[arg(long)]
+    pub watch: bool,
+    /// Deadline for --watch.
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+}
+
+/// `almarel approve`.
+#[derive(Debug, Clone, Args)]
+pub struct ApproveArgs {
+    /// A tag or commit SHA whose waiting deploy run to review; default: the commit at <remote>/<branch>.
+    #[arg(value_name = "REF")]
+    pub reference: Option<String>,
+    /// Review this workflow run instead of looking it up by commit.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<u64>,
+    /// Reject the deployment instead of approving it.
+    #[arg(long)]
+    pub reject: bool,
+    /// Review comment (default: the checks that passed).
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Approve a commit that carries no release tag (it ships as prod-<sha>).
+    #[arg(long)]
+    pub allow_untagged: bool,
+    /// Approve a commit whose only release tag is a pre-release.
+    #[arg(long)]
+    pub allow_prerelease: bool,
+    /// Follow the run after the review.
+    #[arg(long)]
+    pub watch: bool,
+    /// Deadline for --watch.
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+}
+
+/// `almarel deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// A tag or commit SHA whose release tag to deploy; default: the commit at <remote>/<branch>.
+    #[arg(value_name = "REF", conflicts_with = "tag")]
+    pub reference: Option<String>,
+    /// The release tag to deploy (1.2.3 means v1.2.3).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Deploy only this app (repeatable; names from coolify.apps).
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+    /// Deploy a commit without a release tag, as coolify.untagged_image_tag.
+    #[arg(long)]
+    pub allow_untagged: bool,
+    /// Deploy a pre-release tag.
+    #[arg(long)]
+    pub allow_prerelease: bool,
+    /// Deadline for the deployments to finish.
+    #[arg(long, value_parser = parse_duration, default_value = "20m")]
+    pub timeout: Duration,
+    /// Return after triggering, with the deployment uuids.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// `almarel verify`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("expect").required(true).args(["expect_sha", "expect_tag"])))]
+pub struct VerifyArgs {
+    /// The commit SHA production must run (7-40 hex; prefixes match).
+    #[arg(long, value_name = "SHA")]
+    pub expect_sha: Option<String>,
+    /// The release tag whose commit production must run.
+    #[arg(long, value_name = "TAG")]
+    pub expect_tag: Option<String>,
+    /// Retry failing checks until they pass or this runs out (default: one attempt).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub wait: Duration,
+    /// Pause between attempts with --wait.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub interval: Duration,
+}
+
+/// `almarel freeze`.
+#[derive(Debug, Clone, Args)]
+pub struct FreezeArgs {
+    /// Why releases are frozen (used as the rejection comment).
+    #[arg(long)]
+    pub reason: String,
+    /// Also cancel deploy runs still in progress.
+    #[arg(long)]
+    pub cancel_running: bool,
+}
+
+/// `almarel unfreeze`.
+#[derive(Debug, Clone, Args)]
+pub struct UnfreezeArgs {}
+
+/// Parses a humantime duration (`90s`, `5m`, `1h`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (use e.g. 90s, 5m, 1h)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["almarel", "tag", "1.2.3", "--json", "--dry-run", "-vv"])
+            .expect("parses");
+        assert!(cli.global.json && cli.global.dry_run);
+        assert_eq!(cli.global.verbose, 2);
+    }
+
+    #[test]
+    fn durations_use_humantime() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! [`Context`]: everything a command needs, built once in `main` (no globals).
+
+use std::sync::{Arc, Mutex};
+
+use crate::audit::{self, AuditLog};
+use crate::clock::{Clock, SystemClock};
+use crate::env::Env;
+use crate::error::Result;
+use crate::settings::Settings;
+use crate::ui::Ui;
+
+/// What a command runs with.
+#[derive(Clone)]
+pub struct Context {
+    /// Resolved settings.
+    pub settings: Settings,
+    /// The printer.
+    pub ui: Ui,
+    /// The environment snapshot.
+    pub env: Env,
+    /// Time source for waits and deadlines.
+    pub clock: Arc<dyn Clock>,
+    /// The audit log.
+    pub audit: AuditLog,
+    journal: Arc<Mutex<Vec<String>>>,
+}
+
+impl Context {
+    /// A context with the real clock.
+    pub fn new(settings: Settings, ui: Ui, env: Env) -> Self {
+        let audit = AuditLog::from_env(&env);
+        Context {
+            settings,
+            ui,
+            env,
+            clock: Arc::new(SystemClock),
+            audit,
+            journal: Arc::default(),
+        }
+    }
+
+    /// Replaces the clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Records a change that has been made, for the interrupt report
+    /// ("what was already done").
+    pub fn done(&self, what: impl Into<String>) {
+        if let Ok(mut j) = self.journal.lock() {
+            j.push(what.into());
+        }
+    }
+
+    /// The changes recorded with [`Context::done`], in order.
+    pub fn journal(&self) -> Vec<String> {
+        self.journal.lock().map(|j| j.clone()).unwrap_or_default()
+    }
+
+    /// Appends an audit entry; a failure to write it is a warning, not a failure
+    /// of the change itself (which already happened).
+    pub fn audit(
+        &self,
+        command: &str,
+        target: &str,
+        result: std::result::Result<(), &str>,
+        actor: audit::Actor,
+        details: serde_json::Value,
+    ) {
+        let entry = audit::Entry {
+            time: crate::clock::rfc3339(self.clock.wall()),
+            actor,
+            command: command.to_owned(),
+            target: target.to_owned(),
+            result: match result {
+                Ok(()) => "ok".to_owned(),
+                Err(why) => format!("failed: {}", self.ui.redact(why)),
+            },
+            details,
+        };
+        if let Err(e) = self.audit.append(&entry) {
+            self.ui
+                .warn(&format!("audit log not written: {}", e.message));
+        }
+    }
+
+    /// Asks for confirmation unless `--yes` (exit 3 without a terminal).
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        self.ui.confirm(question)
+    }
+}

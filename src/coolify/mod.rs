@@ -1,0 +1,1 @@
+//! The Coolify API client (reqwest).

@@ -1,0 +1,1 @@
+//! The GitHub REST client (octocrab underneath); returns our own types, never octocrab models.

@@ -1,0 +1,113 @@
+//! almarel: a release CLI for teams that ship from GitHub to Coolify.
+//!
+//! The binary (`src/main.rs`) parses the command line, resolves
+//! [`settings::Settings`] once, builds a [`context::Context`] and runs one
+//! command from [`commands`]. Everything here is a library: it never prints
+//! except through [`ui::Ui`] and never exits; `main` picks the exit code from
+//! [`error::Kind`].
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod context;
+pub mod coolify;
+pub mod env;
+pub mod error;
+pub mod git;
+pub mod github;
+pub mod net;
+pub mod probe;
+pub mod sandbox;
+pub mod settings;
+pub mod ui;
+pub mod version;
+
+use std::path::Path;
+
+use clap::Parser;
+
+/// Parses `args`, runs the command and returns the process exit code.
+pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8 {
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return parse_error(&e, &args),
+    };
+    let settings = settings::Settings::resolve(&cli.global, &env, cwd);
+    let ui = match &settings {
+        Ok(s) => ui::Ui::new(&s.global, &env),
+        Err(_) => ui::Ui::new(&fallback_global(&cli.global), &env),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => return commands::finish(&ui, Err(e)),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return commands::finish(&ui, Err(error::Error::local(format!("cannot start: {e}"))));
+        }
+    };
+    let ctx = context::Context::new(settings, ui.clone(), env);
+    let outcome = runtime.block_on(commands::run_interruptible(&ctx, &cli.command));
+    let code = commands::finish(&ui, outcome);
+    // Do not wait for background tasks (a cancelled poll, an in-flight request).
+    runtime.shutdown_background();
+    code
+}
+
+fn fallback_global(g: &cli::GlobalArgs) -> settings::Global {
+    settings::Global {
+        json: g.json,
+        yes: g.yes,
+        dry_run: g.dry_run,
+        quiet: g.quiet,
+        verbose: g.verbose,
+        color: g.color,
+    }
+}
+
+/// A command line clap could not parse: clap's own message (exit 2), or one
+/// JSON object when `--json` was given; `--help`/`--version` print and exit 0.
+fn parse_error(e: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+    }
+    if args.iter().any(|a| a == "--json") {
+        let g = settings::Global {
+            json: true,
+            yes: false,
+            dry_run: false,
+            quiet: true,
+            verbose: 0,
+            color: cli::ColorChoice::Never,
+        };
+        let ui = ui::Ui::new(&g, &env::Env::default());
+        let text = e.to_string();
+        let message = text
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: ")
+            .to_owned();
+        return commands::finish(
+            &ui,
+            Err(error::Error::usage(message).with_hint("see almarel --help")),
+        );
+    }
+    let _ = e.print();
+    2
+}

@@ -1,0 +1,281 @@
+//! Rules shared by every HTTP client: which URLs may carry a token, and the
+//! retry policy (GETs retry with backoff; rate limits are honoured inside the
+//! caller's deadline; a rate limit that resets later is an error naming the
+//! reset time).
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::clock::{Clock, Deadline};
+use crate::error::{Error, Result};
+
+/// Whether `host` is a loopback name or address (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses (exit 2) to send a secret to `url` over plain http unless the host
+/// is loopback or `allow_insecure_http` is set. `what` names the setting.
+pub fn check_secret_url(what: &str, url: &str, allow_insecure_http: bool) -> Result<()> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Error::usage(format!("{what}: `{url}` is not a valid URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http => Ok(()),
+        "http" if parsed.host_str().is_some_and(is_loopback_host) => Ok(()),
+        "http" => Err(Error::usage(format!(
+            "{what}: refusing to send a token over plain http to {}",
+            parsed.host_str().unwrap_or("?")
+        ))
+        .with_hint(
+            "use https, or set allow_insecure_http = true in almarel.toml if you really mean it",
+        )),
+        other => Err(Error::usage(format!(
+            "{what}: unsupported URL scheme `{other}`"
+        ))),
+    }
+}
+
+/// How one attempt of a request ended.
+#[derive(Debug)]
+pub enum Attempt<T> {
+    /// Success.
+    Done(T),
+    /// A transient failure (5xx, network) worth retrying with backoff — only
+    /// for requests that are safe to repeat.
+    Transient(Error),
+    /// Rate limited: nothing was processed; wait `wait` (reset at `until`) and retry.
+    RateLimited {
+        /// How long to wait.
+        wait: Duration,
+        /// When the limit resets (for the message).
+        until: SystemTime,
+        /// The error to report if we cannot wait that long.
+        error: Error,
+    },
+    /// A final failure: do not retry.
+    Fatal(Error),
+}
+
+/// The retry policy for one client.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts for transient failures, the first included.
+    pub attempts: u32,
+    /// First backoff delay (doubles each time).
+    pub base: Duration,
+    /// Longest backoff delay.
+    pub max: Duration,
+    /// Rate-limit waits allowed before giving up.
+    pub rate_limit_waits: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(300),
+            max: Duration::from_secs(5),
+            rate_limit_waits: 3,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `n + 1` (n starts at 1).
+    pub fn backoff(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1));
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// Runs `attempt` until it is done, fails for good, or the policy or the
+/// deadline runs out. Transient failures are retried only when
+/// `retry_transient` is true (GETs); rate limits are always waited out when
+/// the wait fits in the deadline (nothing was processed).
+pub async fn with_retries<T, F, Fut>(
+    clock: &dyn Clock,
+    policy: RetryPolicy,
+    deadline: Option<Deadline>,
+    retry_transient: bool,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    let mut transient = 0u32;
+    let mut limited = 0u32;
+    loop {
+        match attempt().await {
+            Attempt::Done(v) => return Ok(v),
+            Attempt::Fatal(e) => return Err(e),
+            Attempt::Transient(e) => {
+                transient += 1;
+                if !retry_transient || transient >= policy.attempts {
+                    return Err(e);
+                }
+                let wait = policy.backoff(transient);
+                if let Some(d) = deadline {
+                    if d.remaining(clock) < wait {
+                        return Err(e);
+                    }
+                }
+                clock.sleep(wait).await;
+            }
+            Attempt::RateLimited { wait, until, error } => {
+                limited += 1;
+                let fits = deadline.is_none_or(|d| d.remaining(clock) >= wait);
+                if limited > policy.rate_limit_waits || !fits {
+                    let at = crate::clock::rfc3339(until);
+                    return Err(Error::remote(format!(
+                        "{} (rate limited until {at})",
+                        error.message
+                    ))
+                    .with_hint(format!("wait until {at}, then re-run")));
+                }
+                clock.sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Reads a rate-limit wait from response headers: `retry-after` (seconds),
+/// else `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0.
+/// Returns `(wait, until)`.
+pub fn rate_limit_wait(
+    headers: &http::HeaderMap,
+    now: SystemTime,
+) -> Option<(Duration, SystemTime)> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        let wait = Duration::from_secs(secs);
+        return Some((wait, now + wait));
+    }
+    if header("x-ratelimit-remaining") == Some("0") {
+        let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())?;
+        let until = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+        let wait = until.duration_since(now).unwrap_or_default() + Duration::from_secs(1);
+        return Some((wait, until));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "::1",
+            "app.localhost",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "example.com",
+            "10.0.0.1",
+            "192.168.1.1",
+            "localhost.example.com",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_secret_url("x", "https://api.github.com", false).is_ok());
+        assert!(check_secret_url("x", "http://127.0.0.1:8080", false).is_ok());
+        let e = check_secret_url("coolify.url", "http://coolify.example.com", false).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(e.message.contains("coolify.url"));
+        assert!(check_secret_url("x", "http://coolify.example.com", true).is_ok());
+    }
+
+    #[tokio::test]
+    async fn transient_errors_retry_then_succeed() {
+        let clock = ManualClock::new();
+        let mut n = 0;
+        let r = with_retries(&clock, RetryPolicy::default(), None, true, || {
+            n += 1;
+            let k = n;
+            async move {
+                if k < 3 {
+                    Attempt::Transient(Error::remote("500"))
+                } else {
+                    Attempt::Done(k)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_not_retried_for_posts() {
+        let clock = ManualClock::new();
+        let mut n = 0;
+        let r: Result<()> = with_retries(&clock, RetryPolicy::default(), None, false, || {
+            n += 1;
+            async { Attempt::Transient(Error::remote("502")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn rate_limit_past_deadline_names_reset_time() {
+        let clock = ManualClock::new();
+        let deadline = Deadline::after(&clock, Duration::from_secs(10));
+        let r: Result<()> = with_retries(
+            &clock,
+            RetryPolicy::default(),
+            Some(deadline),
+            true,
+            || async {
+                Attempt::RateLimited {
+                    wait: Duration::from_secs(3600),
+                    until: SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+                    error: Error::remote("github: API rate limit exceeded"),
+                }
+            },
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
+        assert!(e.message.contains("2033-05-18T03:33:20Z"), "{}", e.message);
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn reads_retry_after_and_reset() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(rate_limit_wait(&h, now).unwrap().0, Duration::from_secs(7));
+        let mut h = http::HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset", "1010".parse().unwrap());
+        assert_eq!(rate_limit_wait(&h, now).unwrap().0, Duration::from_secs(11));
+        let mut h = http::HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "12".parse().unwrap());
+        assert!(rate_limit_wait(&h, now).is_none());
+    }
+}

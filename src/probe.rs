@@ -1,0 +1,1 @@
+//! HTTP probes of production: health, version SHA, web app, smoke steps.

@@ -1,0 +1,640 @@
+//! `almarel.toml` + `ALMAREL_*` environment + flags, merged once into [`Settings`].
+//!
+//! Precedence: flag > `ALMAREL_*` environment > file > ambient environment
+//! (`GITHUB_API_URL`, `GITHUB_REPOSITORY`) > default. Unknown keys are an error
+//! naming the key and its line. Commands receive [`Settings`], never raw flags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{ColorChoice, GlobalArgs};
+use crate::env::{self, Env};
+use crate::error::{Error, Result};
+
+/// The config file's name, looked up at the git work tree's root.
+pub const CONFIG_FILE_NAME: &str = "almarel.toml";
+
+/// Options every command sees (from the global flags).
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// `--json`.
+    pub json: bool,
+    /// `--yes`.
+    pub yes: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--color`.
+    pub color: ColorChoice,
+}
+
+/// The fully resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Global flags.
+    pub global: Global,
+    /// The directory almarel acts in (`-C`, else the current directory).
+    pub workdir: PathBuf,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Allow tokens over plain http to non-loopback hosts.
+    pub allow_insecure_http: bool,
+    /// `[git]`.
+    pub git: GitSettings,
+    /// `[github]`.
+    pub github: GithubSettings,
+    /// `[coolify]`.
+    pub coolify: CoolifySettings,
+    /// `[verify]`.
+    pub verify: VerifySettings,
+    /// `[rollback]`.
+    pub rollback: RollbackSettings,
+}
+
+/// `[git]`.
+#[derive(Debug, Clone)]
+pub struct GitSettings {
+    /// Remote name (default `origin`).
+    pub remote: String,
+    /// Release branch (default `main`).
+    pub branch: String,
+    /// Tag prefix (default `v`).
+    pub tag_prefix: String,
+    /// Pre-release identifiers `tag` accepts (default `["rc"]`).
+    pub prerelease: Vec<String>,
+}
+
+/// `[github]`.
+#[derive(Debug, Clone)]
+pub struct GithubSettings {
+    /// `owner/name`, when configured or ambient; else parsed from the remote URL later.
+    pub repository: Option<String>,
+    /// REST API base URL.
+    pub api_url: String,
+    /// The GitHub Environment that guards production.
+    pub environment: String,
+    /// CI workflow name or file name.
+    pub ci_workflow: String,
+    /// Deploy workflow name or file name.
+    pub deploy_workflow: String,
+    /// Release workflow name or file name.
+    pub release_workflow: String,
+}
+
+/// `[coolify]`.
+#[derive(Debug, Clone)]
+pub struct CoolifySettings {
+    /// Coolify base URL (without `/api/v1`).
+    pub url: Option<String>,
+    /// Image tag template for a tagged release.
+    pub image_tag: String,
+    /// Image tag template for an untagged commit (`--allow-untagged`).
+    pub untagged_image_tag: String,
+    /// The apps to deploy.
+    pub apps: Vec<CoolifyApp>,
+}
+
+/// One `[[coolify.apps]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoolifyApp {
+    /// Short name (`api`, `web`).
+    pub name: String,
+    /// Coolify application uuid.
+    pub uuid: String,
+}
+
+/// `[verify]`.
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    /// Health endpoint that must answer 200.
+    pub health_url: Option<String>,
+    /// Version endpoint whose JSON carries the running commit SHA.
+    pub version_url: Option<String>,
+    /// JSON pointer to the SHA in the version body.
+    pub version_sha_pointer: Option<String>,
+    /// Web app URL that must answer 200 with HTML.
+    pub web_url: Option<String>,
+    /// Substring the web page must contain.
+    pub web_expect: Option<String>,
+    /// Timeout of each probe request.
+    pub request_timeout: Duration,
+    /// Smoke steps, run in order after the probes pass.
+    pub smoke: Vec<SmokeStep>,
+}
+
+/// One `[[verify.smoke]]` step.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeStep {
+    /// Step name shown in the report.
+    pub name: String,
+    /// HTTP method (default GET).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// URL; `${VAR}` is replaced from the environment or an earlier capture.
+    pub url: String,
+    /// JSON body; strings may contain `${VAR}`.
+    #[serde(default)]
+    pub json: Option<toml::Value>,
+    /// Request headers; values may contain `${VAR}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Expected status (default 200).
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    /// Captures: name → JSON pointer into the response body.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+fn default_status() -> u16 {
+    200
+}
+
+/// `[rollback]`.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackSettings {
+    /// Path prefixes that hold DB migrations.
+    pub migration_paths: Vec<String>,
+    /// Runbook for database rollbacks.
+    pub database_runbook: Option<String>,
+    /// Runbook for the staging data copy.
+    pub staging_data_runbook: Option<String>,
+}
+
+// ---- the file, as written ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    allow_insecure_http: Option<bool>,
+    #[serde(default)]
+    git: FileGit,
+    #[serde(default)]
+    github: FileGithub,
+    #[serde(default)]
+    coolify: FileCoolify,
+    #[serde(default)]
+    verify: FileVerify,
+    #[serde(default)]
+    rollback: FileRollback,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGit {
+    remote: Option<String>,
+    branch: Option<String>,
+    tag_prefix: Option<String>,
+    prerelease: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGithub {
+    repository: Option<String>,
+    api_url: Option<String>,
+    environment: Option<String>,
+    ci_workflow: Option<String>,
+    deploy_workflow: Option<String>,
+    release_workflow: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCoolify {
+    url: Option<String>,
+    image_tag: Option<String>,
+    untagged_image_tag: Option<String>,
+    #[serde(default)]
+    apps: Vec<CoolifyApp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVerify {
+    health_url: Option<String>,
+    version_url: Option<String>,
+    version_sha_pointer: Option<String>,
+    web_url: Option<String>,
+    web_expect: Option<String>,
+    request_timeout: Option<String>,
+    #[serde(default)]
+    smoke: Vec<SmokeStep>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRollback {
+    #[serde(default)]
+    migration_paths: Vec<String>,
+    database_runbook: Option<String>,
+    staging_data_runbook: Option<String>,
+}
+
+impl Settings {
+    /// Resolves flags, environment and the config file into one value.
+    ///
+    /// `cwd` is the process's current directory; `-C` is applied to it.
+    pub fn resolve(args: &GlobalArgs, env: &Env, cwd: &Path) -> Result<Settings> {
+        let workdir = match &args.dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => cwd.join(d),
+            None => cwd.to_path_buf(),
+        };
+        if !workdir.is_dir() {
+            return Err(Error::usage(format!(
+                "-C {}: no such directory",
+                workdir.display()
+            )));
+        }
+        // `--config` (clap also reads ALMAREL_CONFIG into it); relative to the workdir.
+        let explicit = args.config.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                workdir.join(p)
+            }
+        });
+        let config_file = match explicit {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(
+                        Error::usage(format!("config file {} not found", p.display()))
+                            .with_hint("check --config or ALMAREL_CONFIG"),
+                    );
+                }
+                Some(p)
+            }
+            None => crate::git::work_tree_root(&workdir)
+                .map(|root| root.join(CONFIG_FILE_NAME))
+                .filter(|p| p.is_file()),
+        };
+        let file = match &config_file {
+            Some(p) => load_file(p)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(args, env, workdir, config_file, file)
+    }
+
+    fn merge(
+        args: &GlobalArgs,
+        env: &Env,
+        workdir: PathBuf,
+        config_file: Option<PathBuf>,
+        file: FileConfig,
+    ) -> Result<Settings> {
+        let pick = |var: &str, from_file: Option<String>| -> Option<String> {
+            env.get(var).map(str::to_owned).or(from_file)
+        };
+        let git = GitSettings {
+            remote: pick(env::ALMAREL_GIT_REMOTE, file.git.remote)
+                .unwrap_or_else(|| "origin".into()),
+            branch: pick(env::ALMAREL_GIT_BRANCH, file.git.branch).unwrap_or_else(|| "main".into()),
+            tag_prefix: file.git.tag_prefix.unwrap_or_else(|| "v".into()),
+            prerelease: file.git.prerelease.unwrap_or_else(|| vec!["rc".into()]),
+        };
+        for id in &git.prerelease {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(Error::usage(format!(
+                    "git.prerelease: `{id}` is not a valid pre-release identifier (letters and digits only)"
+                )));
+            }
+        }
+        let repository = pick(env::ALMAREL_GITHUB_REPOSITORY, file.github.repository)
+            .or_else(|| env.get(env::GITHUB_REPOSITORY).map(str::to_owned));
+        if let Some(r) = &repository {
+            validate_repository(r)?;
+        }
+        let api_url = pick(env::ALMAREL_GITHUB_API_URL, file.github.api_url)
+            .or_else(|| env.get(env::GITHUB_API_URL).map(str::to_owned))
+            .unwrap_or_else(|| "https://api.github.com".into());
+        validate_url("github.api_url", &api_url)?;
+        let github = GithubSettings {
+            repository,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            environment: pick(env::ALMAREL_GITHUB_ENVIRONMENT, file.github.environment)
+                .unwrap_or_else(|| "production".into()),
+            ci_workflow: file.github.ci_workflow.unwrap_or_else(|| "CI".into()),
+            deploy_workflow: file
+                .github
+                .deploy_workflow
+                .unwrap_or_else(|| "Deploy to Production".into()),
+            release_workflow: file
+                .github
+                .release_workflow
+                .unwrap_or_else(|| "Release".into()),
+        };
+        let coolify_url = pick(env::ALMAREL_COOLIFY_URL, file.coolify.url);
+        if let Some(u) = &coolify_url {
+            validate_url("coolify.url", u)?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for app in &file.coolify.apps {
+            if app.name.trim().is_empty() || app.uuid.trim().is_empty() {
+                return Err(Error::usage(
+                    "coolify.apps: every app needs a name and a uuid",
+                ));
+            }
+            if !seen.insert(app.name.as_str()) {
+                return Err(Error::usage(format!(
+                    "coolify.apps: the name `{}` is used twice",
+                    app.name
+                )));
+            }
+        }
+        let coolify = CoolifySettings {
+            url: coolify_url.map(|u| u.trim_end_matches('/').to_owned()),
+            image_tag: file.coolify.image_tag.unwrap_or_else(|| "{tag}".into()),
+            untagged_image_tag: file
+                .coolify
+                .untagged_image_tag
+                .unwrap_or_else(|| "prod-{sha}".into()),
+            apps: file.coolify.apps,
+        };
+        for (key, url) in [
+            ("verify.health_url", &file.verify.health_url),
+            ("verify.version_url", &file.verify.version_url),
+            ("verify.web_url", &file.verify.web_url),
+        ] {
+            if let Some(u) = url {
+                validate_url(key, u)?;
+            }
+        }
+        let request_timeout = match file.verify.request_timeout {
+            Some(s) => humantime::parse_duration(&s).map_err(|e| {
+                Error::usage(format!(
+                    "verify.request_timeout: `{s}` is not a duration: {e}"
+                ))
+                .with_hint("use e.g. \"10s\"")
+            })?,
+            None => Duration::from_secs(10),
+        };
+        let verify = VerifySettings {
+            health_url: file.verify.health_url,
+            version_url: file.verify.version_url,
+            version_sha_pointer: file.verify.version_sha_pointer,
+            web_url: file.verify.web_url,
+            web_expect: file.verify.web_expect,
+            request_timeout,
+            smoke: file.verify.smoke,
+        };
+        let rollback = RollbackSettings {
+            migration_paths: file.rollback.migration_paths,
+            database_runbook: file.rollback.database_runbook,
+            staging_data_runbook: file.rollback.staging_data_runbook,
+        };
+        Ok(Settings {
+            global: Global {
+                json: args.json,
+                yes: args.yes,
+                dry_run: args.dry_run,
+                quiet: args.quiet,
+                verbose: args.verbose,
+                color: args.color,
+            },
+            workdir,
+            config_file,
+            allow_insecure_http: file.allow_insecure_http.unwrap_or(false),
+            git,
+            github,
+            coolify,
+            verify,
+            rollback,
+        })
+    }
+
+    /// `github.repository`, or an error naming the key (exit 2).
+    pub fn require_repository(&self) -> Result<&str> {
+        self.github.repository.as_deref().ok_or_else(|| {
+            Error::usage("github.repository is not set and could not be read from the git remote")
+                .with_hint("set [github] repository = \"owner/name\" in almarel.toml, or run inside a clone")
+        })
+    }
+
+    /// `coolify.url`, or an error naming the key (exit 2).
+    pub fn require_coolify_url(&self) -> Result<&str> {
+        self.coolify.url.as_deref().ok_or_else(|| {
+            Error::usage("coolify.url is not set")
+                .with_hint("set [coolify] url in almarel.toml or ALMAREL_COOLIFY_URL")
+        })
+    }
+}
+
+/// Checks that `owner/name` has that shape.
+pub fn validate_repository(r: &str) -> Result<()> {
+    let ok = r.split('/').count() == 2
+        && r.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "github.repository `{r}` is not of the form owner/name"
+        )))
+    }
+}
+
+fn validate_url(key: &str, value: &str) -> Result<()> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(Error::usage(format!(
+            "{key}: `{value}` is not an http(s) URL"
+        ))),
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
+    parse_file(&text).map_err(|msg| {
+        Error::usage(format!("{}: {msg}", path.display()))
+            .with_hint("fix the file; docs/configuration.md lists every key")
+    })
+}
+
+/// Parses config text; the error names the line and, for unknown keys, the key.
+fn parse_file(text: &str) -> std::result::Result<FileConfig, String> {
+    toml::from_str::<FileConfig>(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().trim().to_owned();
+        match line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> GlobalArgs {
+        GlobalArgs {
+            dir: None,
+            config: None,
+            json: false,
+            yes: false,
+            dry_run: false,
+            quiet: false,
+            verbose: 0,
+            color: ColorChoice::Never,
+        }
+    }
+
+    fn merge(text: &str, env: Env) -> Result<Settings> {
+        let file = parse_file(text).map_err(Error::usage)?;
+        Settings::merge(&args(), &env, PathBuf::from("/"), None, file)
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = merge("", Env::default()).unwrap();
+        assert_eq!(s.git.remote, "origin");
+        assert_eq!(s.git.branch, "main");
+        assert_eq!(s.git.tag_prefix, "v");
+        assert_eq!(s.git.prerelease, vec!["rc"]);
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        assert_eq!(s.github.environment, "production");
+        assert_eq!(s.github.deploy_workflow, "Deploy to Production");
+        assert_eq!(s.coolify.image_tag, "{tag}");
+        assert_eq!(s.coolify.untagged_image_tag, "prod-{sha}");
+        assert_eq!(s.verify.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse_file("[git]\nremote = \"origin\"\nbrnach = \"main\"\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("brnach"), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_names_the_line() {
+        let err = parse_file("[git]\nremote = \"origin\nbranch = 1\n").unwrap_err();
+        assert!(err.starts_with("line 2"), "{err}");
+    }
+
+    #[test]
+    fn precedence_env_over_file_over_ambient() {
+        let text = "[github]\nrepository = \"file/repo\"\n";
+        let env = Env::from_pairs([("GITHUB_REPOSITORY", "ambient/repo")]);
+        assert_eq!(
+            merge(text, env.clone())
+                .unwrap()
+                .github
+                .repository
+                .as_deref(),
+            Some("file/repo")
+        );
+        assert_eq!(
+            merge("", env.clone()).unwrap().github.repository.as_deref(),
+            Some("ambient/repo")
+        );
+        let env = env.with("ALMAREL_GITHUB_REPOSITORY", "explicit/repo");
+        assert_eq!(
+            merge(text, env).unwrap().github.repository.as_deref(),
+            Some("explicit/repo")
+        );
+    }
+
+    #[test]
+    fn ambient_api_url_never_overrides_the_file() {
+        let env = Env::from_pairs([("GITHUB_API_URL", "https://ghe.example.com/api/v3")]);
+        let s = merge(
+            "[github]\napi_url = \"https://api.github.com\"\n",
+            env.clone(),
+        )
+        .unwrap();
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        let s = merge("", env).unwrap();
+        assert_eq!(s.github.api_url, "https://ghe.example.com/api/v3");
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for text in [
+            "[github]\nrepository = \"nope\"\n",
+            "[github]\napi_url = \"ftp://x\"\n",
+            "[verify]\nrequest_timeout = \"soon\"\n",
+            "[git]\nprerelease = [\"r c\"]\n",
+            "[[coolify.apps]]\nname = \"api\"\nuuid = \"a\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"b\"\n",
+        ] {
+            let e = merge(text, Env::default()).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{text}");
+        }
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = r#"
+allow_insecure_http = false
+[git]
+remote = "origin"
+branch = "main"
+tag_prefix = "v"
+prerelease = ["rc"]
+[github]
+repository = "owner/name"
+api_url = "https://api.github.com"
+environment = "production"
+ci_workflow = "CI"
+deploy_workflow = "Deploy to Production"
+release_workflow = "Release"
+[coolify]
+url = "https://coolify.example.com"
+image_tag = "{tag}"
+untagged_image_tag = "prod-{sha}"
+[[coolify.apps]]
+name = "api"
+uuid = "u1"
+[[coolify.apps]]
+name = "web"
+uuid = "u2"
+[verify]
+health_url = "https://api.example.com/health"
+version_url = "https://api.example.com/api/version"
+version_sha_pointer = "/commit"
+web_url = "https://app.example.com"
+web_expect = "<div id=\"root\">"
+request_timeout = "10s"
+[[verify.smoke]]
+name = "login"
+method = "POST"
+url = "https://api.example.com/api/auth/login"
+json = { email = "${SMOKE_EMAIL}", password = "${SMOKE_PASSWORD}" }
+expect_status = 200
+capture = { token = "/token" }
+[[verify.smoke]]
+name = "list orders"
+url = "https://api.example.com/api/orders"
+headers = { Authorization = "Bearer ${token}" }
+expect_status = 200
+[rollback]
+migration_paths = ["api/Migrations/"]
+database_runbook = "docs/runbooks/database-rollback.md"
+staging_data_runbook = "docs/runbooks/staging-data-copy.md"
+"#;
+        let s = merge(text, Env::default()).unwrap();
+        assert_eq!(s.coolify.apps.len(), 2);
+        assert_eq!(s.verify.smoke.len(), 2);
+        assert_eq!(s.verify.smoke[1].method, "GET");
+        assert_eq!(s.rollback.migration_paths, vec!["api/Migrations/"]);
+    }
+}
