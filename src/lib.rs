@@ -97,12 +97,12 @@ fn parse_error(e: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
         };
         let ui = ui::Ui::new(&g, &env::Env::default());
         let text = e.to_string();
-        let message = text
-            .lines()
-            .next()
-            .unwrap_or("invalid arguments")
+        let body = text.split("\n\nUsage:").next().unwrap_or(&text);
+        let message = body
             .trim_start_matches("error: ")
-            .to_owned();
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         return commands::finish(
             &ui,
             Err(error::Error::usage(message).with_hint("see almarel --help")),
