@@ -1,0 +1,1 @@
+//! Simulator of the GitHub REST endpoints almarel uses.

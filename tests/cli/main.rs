@@ -1,0 +1,13 @@
+//! Integration tests: the real binary, run hermetically (HOME in a temp dir,
+//! no global git config, no network) against real git repositories and the
+//! loopback simulators of `almarel::sandbox`.
+
+mod support;
+
+mod approve;
+mod config;
+mod deploy;
+mod freeze;
+mod status;
+mod tag;
+mod verify;

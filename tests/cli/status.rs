@@ -1,0 +1,1 @@
+//! `almarel status` tests.
