@@ -1,6 +1,8 @@
 //! Shared test support: a hermetic environment for running the binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+pub mod coolify;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,104 @@
+//! Support for the deploy and verify tests: a runtime that keeps the Coolify
+//! and production simulators serving while the binary runs, and config files
+//! pointing at them.
+
+use std::path::{Path, PathBuf};
+
+use almarel::sandbox::coolify::{self as sim, AppSpec, CoolifySim};
+use almarel::sandbox::production::{self as prod, ProductionSim};
+use assert_cmd::Command;
+
+use super::Sandbox;
+
+/// The release the tests deploy.
+pub const NEW_SHA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+/// What production runs before.
+pub const OLD_SHA: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c";
+/// Smoke login credentials the production simulator accepts.
+pub const SMOKE_EMAIL: &str = "smoke@example.com";
+/// (see [`SMOKE_EMAIL`])
+pub const SMOKE_PASSWORD: &str = "smoke-password-1";
+
+/// A multi-thread runtime: the simulators keep serving while a test blocks on the binary.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Starts the Coolify simulator.
+pub fn coolify(rt: &tokio::runtime::Runtime, config: sim::Config) -> CoolifySim {
+    rt.block_on(sim::start(config)).unwrap()
+}
+
+/// Starts the production simulator.
+pub fn production(rt: &tokio::runtime::Runtime, config: prod::Config) -> ProductionSim {
+    rt.block_on(prod::start(config)).unwrap()
+}
+
+/// The two apps most tests deploy: api and web, both at v1.2.2.
+pub fn two_apps() -> Vec<AppSpec> {
+    vec![
+        AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+        AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+    ]
+}
+
+/// `[coolify]` with `apps`.
+pub fn coolify_toml(url: &str, apps: &[AppSpec]) -> String {
+    let mut s = format!("[coolify]\nurl = \"{url}\"\n");
+    for a in apps {
+        s.push_str(&format!(
+            "[[coolify.apps]]\nname = \"{}\"\nuuid = \"{}\"\n",
+            a.name, a.uuid
+        ));
+    }
+    s
+}
+
+/// `[verify]` with the three probes and the two smoke steps of the SPEC.
+pub fn verify_toml(url: &str) -> String {
+    format!(
+        r#"[verify]
+health_url = "{url}/health"
+version_url = "{url}/api/version"
+web_url = "{url}/"
+web_expect = "<div id=\"root\">"
+request_timeout = "5s"
+[[verify.smoke]]
+name = "login"
+method = "POST"
+url = "{url}/api/auth/login"
+json = {{ email = "${{SMOKE_EMAIL}}", password = "${{SMOKE_PASSWORD}}" }}
+expect_status = 200
+capture = {{ token = "/token" }}
+[[verify.smoke]]
+name = "list orders"
+url = "{url}/api/orders"
+headers = {{ Authorization = "Bearer ${{token}}" }}
+expect_status = 200
+"#
+    )
+}
+
+/// Writes `almarel.toml` into a fresh project dir and returns the dir.
+pub fn project(sb: &Sandbox, toml: &str) -> PathBuf {
+    let dir = sb.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("almarel.toml"), toml).unwrap();
+    dir
+}
+
+/// `almarel --config almarel.toml ARGS` in `dir`, with the Coolify token and smoke credentials.
+pub fn almarel(sb: &Sandbox, dir: &Path, token: &str) -> Command {
+    let mut cmd = sb.almarel(dir);
+    cmd.arg("--config")
+        .arg("almarel.toml")
+        .env("COOLIFY_TOKEN", token)
+        .env("SMOKE_EMAIL", SMOKE_EMAIL)
+        .env("SMOKE_PASSWORD", SMOKE_PASSWORD)
+        .timeout(std::time::Duration::from_secs(60));
+    cmd
+}
