@@ -331,7 +331,7 @@ impl Prober {
             format!("running {}", short(&running))
         } else {
             format!(
-                "running {}, expected {}: an older (or other) build is still serving",
+                "running {}, expected {}: another build is still serving",
                 short(&running),
                 short(&self.expected)
             )

@@ -590,7 +590,7 @@ async fn run_app(
         plan.image_tag
     ));
     out.deployment_uuid = Some(deployment.clone());
-    line.say(&format!("deployment {deployment} queued"));
+    line.say(&format!("triggered deployment {deployment}"));
 
     // 4. --no-wait.
     if !plan.wait {
