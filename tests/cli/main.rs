@@ -9,6 +9,7 @@ mod support;
 mod approve;
 mod config;
 mod deploy;
+mod docs;
 mod freeze;
 mod status;
 mod tag;
