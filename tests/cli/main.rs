@@ -14,3 +14,4 @@ mod freeze;
 mod status;
 mod tag;
 mod verify;
+mod workflows;
