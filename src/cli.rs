@@ -82,6 +82,10 @@ pub enum Command {
     Freeze(FreezeArgs),
     /// Resume production releases: enable the deploy workflow again.
     Unfreeze(UnfreezeArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man(ManArgs),
 }
 
 /// `almarel tag`.
@@ -204,6 +208,26 @@ pub struct FreezeArgs {
 /// `almarel unfreeze`.
 #[derive(Debug, Clone, Args)]
 pub struct UnfreezeArgs {}
+
+/// `almarel completions`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel completions bash > ~/.local/share/bash-completion/completions/almarel\n  \
+almarel completions zsh > \"${fpath[1]}/_almarel\"\n  \
+almarel completions fish > ~/.config/fish/completions/almarel.fish"
+)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `almarel man`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Example:\n  almarel man > /usr/local/share/man/man1/almarel.1 && man almarel"
+)]
+pub struct ManArgs {}
 
 /// Parses a humantime duration (`90s`, `5m`, `1h`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ui::Ui;
 
 pub mod approve;
+pub mod completions;
 pub mod deploy;
 pub mod freeze;
 pub mod status;
@@ -27,6 +28,8 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Value> {
         Command::Verify(a) => verify::run(ctx, a).await,
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
+        Command::Completions(a) => completions::run_completions(ctx, a),
+        Command::Man(a) => completions::run_man(ctx, a),
     }
 }
 

@@ -2,12 +2,16 @@
 //! no global git config, no network) against real git repositories and the
 //! loopback simulators of `almarel::sandbox`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 mod approve;
 mod config;
 mod deploy;
+mod docs;
 mod freeze;
 mod status;
 mod tag;
 mod verify;
+mod workflows;
