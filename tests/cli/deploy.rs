@@ -1,7 +1,5 @@
 //! `almarel deploy` tests, against the Coolify simulator.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use almarel::sandbox::coolify::{self as sim, AppSpec, Ending, Fault};
@@ -570,4 +568,38 @@ fn deploy_then_verify_sees_production_switch() {
         .output()
         .unwrap();
     assert_eq!(after.status.code(), Some(0), "{}", texts(&after).1);
+}
+
+#[test]
+fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restored() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    // What Coolify answers when it skipped the request: a uuid it never stored.
+    c.inject(Fault {
+        method: "POST".into(),
+        path_prefix: "/api/v1/deploy".into(),
+        status: 200,
+        body: format!(
+            r#"{{"deployments":[{{"message":"Deployment already queued for this commit.","resource_uuid":"{API}","deployment_uuid":"bogus000000000000000000"}}]}}"#
+        ),
+        headers: vec![],
+        times: 1,
+    });
+    let sb = Sandbox::new();
+    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already queued"), "{stderr}");
+    assert!(
+        c.recorder()
+            .matching("GET", "/api/v1/deployments/bogus")
+            .is_empty(),
+        "the bogus uuid is never followed"
+    );
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
 }

@@ -1,7 +1,5 @@
 //! `almarel verify` tests, against the production simulator.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 use almarel::sandbox::production::{self as prod, WebMode};

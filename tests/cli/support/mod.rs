@@ -1,6 +1,6 @@
 //! Shared test support: a hermetic environment for running the binary.
 
-#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 pub mod coolify;
 
