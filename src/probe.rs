@@ -309,20 +309,12 @@ impl Prober {
             c.detail = "did not answer JSON".into();
             return c;
         };
-        let pointers: Vec<&str> = match &self.verify.version_sha_pointer {
-            Some(p) => vec![p.as_str()],
-            None => SHA_POINTERS.to_vec(),
-        };
-        let found = pointers
-            .iter()
-            .find_map(|p| json.pointer(p).map(|v| (*p, v)));
-        let Some((pointer, value)) = found else {
-            c.detail = format!("no commit SHA at {} in the answer", pointers.join(" "));
-            return c;
-        };
-        let Some(running) = value.as_str().map(str::trim).filter(|s| is_sha(s)) else {
-            c.detail = format!("the value at {pointer} is not a commit SHA");
-            return c;
+        let running = match sha_in(&json, self.verify.version_sha_pointer.as_deref()) {
+            Ok(r) => r,
+            Err(why) => {
+                c.detail = why;
+                return c;
+            }
         };
         let running = running.to_ascii_lowercase();
         c.running_sha = Some(running.clone());
@@ -497,6 +489,74 @@ impl Prober {
         };
         c
     }
+}
+
+/// The commit SHA in a version answer: at `pointer`, else the first of
+/// [`SHA_POINTERS`] present. `Err` says what is wrong.
+pub fn sha_in(json: &Value, pointer: Option<&str>) -> std::result::Result<String, String> {
+    let pointers: Vec<&str> = match pointer {
+        Some(p) => vec![p],
+        None => SHA_POINTERS.to_vec(),
+    };
+    let found = pointers
+        .iter()
+        .find_map(|p| json.pointer(p).map(|v| (*p, v)));
+    let Some((pointer, value)) = found else {
+        return Err(format!(
+            "no commit SHA at {} in the answer",
+            pointers.join(" ")
+        ));
+    };
+    value
+        .as_str()
+        .map(str::trim)
+        .filter(|s| is_sha(s))
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| format!("the value at {pointer} is not a commit SHA"))
+}
+
+/// The commit SHA production runs now, read from `verify.version_url` (for
+/// `status` and `rollback`). Exit 2 when the key is unset; exit 4 when the
+/// endpoint cannot be read or carries no SHA.
+pub async fn running_sha(ctx: &Context) -> Result<String> {
+    let verify = &ctx.settings.verify;
+    let url = verify.version_url.as_deref().ok_or_else(|| {
+        Error::usage("verify.version_url is not set").with_hint(
+            "set [verify] version_url (the endpoint whose JSON carries the running commit SHA) in almarel.toml",
+        )
+    })?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .connect_timeout(verify.request_timeout.min(Duration::from_secs(10)))
+        .timeout(verify.request_timeout)
+        .build()
+        .map_err(|e| Error::local(format!("cannot build the http client: {e}")))?;
+    let fail = |why: String| {
+        Error::remote(format!(
+            "cannot read what production runs from {url}: {why}"
+        ))
+        .with_hint("check verify.version_url and that production is up")
+    };
+    let resp = http.get(url).send().await.map_err(|e| {
+        fail(if e.is_timeout() {
+            "no answer in time".into()
+        } else if e.is_connect() {
+            "connection failed".into()
+        } else {
+            "the connection broke".into()
+        })
+    })?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(fail(format!("it answered {status}")));
+    }
+    let body = resp
+        .text()
+        .await
+        .map_err(|_| fail("the connection broke".into()))?;
+    let json: Value =
+        serde_json::from_str(&body).map_err(|_| fail("the answer is not JSON".into()))?;
+    sha_in(&json, verify.version_sha_pointer.as_deref()).map_err(fail)
 }
 
 fn smoke_name(step: &SmokeStep) -> String {
@@ -756,6 +816,12 @@ mod tests {
         assert!(sha_matches(full, "1a2b3c4d"));
         assert!(!sha_matches("1a2b3c5", full));
         assert!(!sha_matches("1a2b3c", full), "6 characters are too short");
+        let v = serde_json::json!({"gitSha": "ABCDEF1234", "commit": 5});
+        assert_eq!(sha_in(&v, Some("/gitSha")).unwrap(), "abcdef1234");
+        assert!(sha_in(&v, None).unwrap_err().contains("/commit"));
+        let v = serde_json::json!({"build": {"sha": "abcdef1"}});
+        assert_eq!(sha_in(&v, Some("/build/sha")).unwrap(), "abcdef1");
+        assert!(sha_in(&v, None).unwrap_err().contains("no commit SHA"));
     }
 
     #[test]
@@ -774,6 +840,48 @@ mod tests {
         assert_eq!(
             var_refs("Bearer ${token} ${a-b} ${_x1}"),
             vec!["token", "_x1"]
+        );
+    }
+
+    fn ctx_with(toml: &str) -> (Context, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("almarel.toml");
+        std::fs::write(&path, toml).unwrap();
+        let args = crate::cli::GlobalArgs {
+            dir: None,
+            config: Some(path),
+            json: false,
+            yes: false,
+            dry_run: false,
+            quiet: false,
+            verbose: 0,
+            color: crate::cli::ColorChoice::Never,
+        };
+        let settings =
+            crate::settings::Settings::resolve(&args, &Env::default(), dir.path()).unwrap();
+        let (ui, _) = Ui::captured(&settings.global);
+        (Context::new(settings, ui, Env::default()), dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn running_sha_reads_the_version_endpoint() {
+        let sha = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+        let p = crate::sandbox::production::start(crate::sandbox::production::Config::new(sha))
+            .await
+            .unwrap();
+        let (ctx, _d) = ctx_with(&format!(
+            "[verify]\nversion_url = \"{}/api/version\"\n",
+            p.url()
+        ));
+        assert_eq!(running_sha(&ctx).await.unwrap(), sha);
+        let (ctx, _d) = ctx_with(&format!("[verify]\nversion_url = \"{}/nope\"\n", p.url()));
+        let e = running_sha(&ctx).await.unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
+        assert!(e.message.contains("answered 404"), "{}", e.message);
+        let (ctx, _d) = ctx_with("");
+        assert_eq!(
+            running_sha(&ctx).await.unwrap_err().kind,
+            crate::error::Kind::Usage
         );
     }
 }
