@@ -44,12 +44,12 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
     let settings = &ctx.settings;
     let apps = select_apps(&settings.coolify.apps, &args.apps)?;
     let client = Client::from_context(ctx)?;
-    let template_key = if args.allow_untagged {
-        "coolify.untagged_image_tag"
-    } else {
-        "coolify.image_tag"
-    };
-    check_template(template_key, &template_for(ctx, args, true))?;
+    // Both templates are checked before any request (a typo is exit 2, sent nowhere).
+    check_template("coolify.image_tag", &settings.coolify.image_tag)?;
+    check_template(
+        "coolify.untagged_image_tag",
+        &settings.coolify.untagged_image_tag,
+    )?;
 
     let target = resolve_target(ctx, args).await?;
     let (key, template) = if target.tag.is_some() {
@@ -178,14 +178,6 @@ pub fn select_apps(configured: &[CoolifyApp], names: &[String]) -> Result<Vec<Co
         }
     }
     Ok(out)
-}
-
-fn template_for(ctx: &Context, args: &DeployArgs, untagged_allowed: bool) -> String {
-    if args.allow_untagged && untagged_allowed && args.tag.is_none() {
-        ctx.settings.coolify.untagged_image_tag.clone()
-    } else {
-        ctx.settings.coolify.image_tag.clone()
-    }
 }
 
 /// The placeholders an image tag template may use.

@@ -603,3 +603,55 @@ fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restore
     );
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
 }
+
+#[test]
+fn configuration_mistakes_are_exit_2_before_any_request() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    // An unknown placeholder in the image tag template.
+    let toml = format!(
+        "[coolify]\nurl = \"{}\"\nimage_tag = \"{{tags}}\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"{API}\"\n",
+        c.url()
+    );
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("coolify.image_tag") && stderr.contains("{tags}"),
+        "{stderr}"
+    );
+    // No token.
+    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let out = sb
+        .almarel(&dir)
+        .args([
+            "--config",
+            "almarel.toml",
+            "deploy",
+            "--tag",
+            "1.2.3",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("COOLIFY_TOKEN"));
+    // The token would travel over plain http to a remote host.
+    let dir = project(
+        &sb,
+        &coolify_toml("http://coolify.example.com", &two_apps()),
+    );
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("plain http"), "{stderr}");
+    assert!(c.recorder().all().is_empty());
+}
