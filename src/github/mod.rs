@@ -322,7 +322,8 @@ impl Client {
             .http
             .request(Method::GET, &url, None, Idempotency::Repeatable)
             .await?;
-        if resp.status == StatusCode::NOT_FOUND || resp.status == StatusCode::UNPROCESSABLE_ENTITY {
+        // An unknown SHA in a readable repository is 422; 404 means the repository itself.
+        if resp.status == StatusCode::UNPROCESSABLE_ENTITY {
             return Err(
                 Error::usage(format!("commit `{reference}` not found in {}", self.repo()))
                     .with_hint("push the commit, or check the SHA"),
