@@ -223,8 +223,7 @@ impl SimRun {
 fn pick(steps: &[(Duration, Phase)], since: Duration) -> Option<Phase> {
     steps
         .iter()
-        .filter(|(d, _)| *d <= since)
-        .last()
+        .rfind(|(d, _)| *d <= since)
         .map(|(_, p)| p.clone())
 }
 
@@ -1078,7 +1077,7 @@ fn list_runs(s: &State, workflow: Option<u64>, query: &str, now: Instant) -> Vec
             })
         })
         .collect();
-    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.id));
     runs.into_iter().map(|r| run_json(s, r, now)).collect()
 }
 

@@ -2,6 +2,9 @@
 //! no global git config, no network) against real git repositories and the
 //! loopback simulators of `almarel::sandbox`.
 
+// Test helpers outside #[test] functions may unwrap too (clippy.toml only covers #[test]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod approve;
