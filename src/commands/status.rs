@@ -218,24 +218,15 @@ fn run_cells(ctx: &Context, row: &WorkflowRow) -> Vec<String> {
         .as_ref()
         .map(|w| w.name.clone())
         .unwrap_or_else(|| row.configured.clone());
-    let Some(w) = &row.workflow else {
+    if row.workflow.is_none() {
         return vec![
             ctx.ui.mark(Tone::Warn),
             name,
-            "workflow not found".into(),
-            String::new(),
-            String::new(),
+            format!("workflow `{}` not found in the repository", row.configured),
         ];
-    };
-    let _ = w;
+    }
     match &row.run {
-        None => vec![
-            ctx.ui.mark(Tone::Dim),
-            name,
-            "not started".into(),
-            String::new(),
-            String::new(),
-        ],
+        None => vec![ctx.ui.mark(Tone::Dim), name, "not started".into()],
         Some(run) => {
             let tone = match (&run.conclusion, run.is_waiting()) {
                 (Some(c), _) if c.is_ok() => Tone::Ok,
@@ -246,9 +237,12 @@ fn run_cells(ctx: &Context, row: &WorkflowRow) -> Vec<String> {
             vec![
                 ctx.ui.mark(tone),
                 name,
-                run.state_text(),
-                age_of(ctx, &run.created_at),
-                run.html_url.clone(),
+                format!(
+                    "{}, {}  {}",
+                    run.state_text(),
+                    age_of(ctx, &run.created_at),
+                    run.html_url
+                ),
             ]
         }
     }
@@ -257,14 +251,15 @@ fn run_cells(ctx: &Context, row: &WorkflowRow) -> Vec<String> {
 fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
     let ui = &ctx.ui;
     let mut rows = vec![vec![
-        String::new(),
+        ui.mark(if l.target.tags.is_empty() {
+            Tone::Warn
+        } else {
+            Tone::Ok
+        }),
         "ref".to_owned(),
         tag_line(ctx, &l.target),
     ]];
-    let mut lines = crate::ui::table(&rows);
-    rows.clear();
-    let runs: Vec<Vec<String>> = l.rows.iter().map(|r| run_cells(ctx, r)).collect();
-    lines.extend(crate::ui::table(&runs));
+    rows.extend(l.rows.iter().map(|r| run_cells(ctx, r)));
     let env = &ctx.settings.github.environment;
     let approval = if let Some(p) = l.pending.first() {
         let who: Vec<String> = p.reviewers.iter().map(|r| r.label()).collect();
@@ -362,8 +357,7 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         "frozen".into(),
         frozen,
     ]);
-    lines.extend(crate::ui::table(&rows));
-    lines
+    crate::ui::table(&rows)
 }
 
 fn ledger_json(l: &Ledger) -> Value {

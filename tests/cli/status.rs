@@ -300,3 +300,29 @@ fn unknown_repository_is_exit_4() {
     );
     let _ = TOKEN;
 }
+
+#[test]
+fn run_lists_follow_link_pagination() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("busy commit");
+    for _ in 0..105 {
+        gh.sim.add_run("CI", &sha, RunPlan::failure());
+    }
+    // Created last, so the newest: the one status must show.
+    let newest = gh.sim.add_run("CI", &sha, RunPlan::success());
+    let out = gh
+        .almarel(&sb)
+        .args(["status", &sha, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["runs"]["ci"]["run_id"], newest);
+    let pages = gh
+        .sim
+        .recorder()
+        .matching("GET", "/repos/octo/app/actions/workflows/161335/runs");
+    assert!(pages.iter().any(|r| r.path.contains("page=2")), "{pages:?}");
+    assert!(pages.iter().all(|r| r.path.contains("per_page=100")));
+}
