@@ -717,10 +717,20 @@ fn etag_of(text: &str) -> String {
 fn finish(s: &mut State, reply: Reply, method: &str, headers: &HeaderMap) -> (u16, Response) {
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("x-ratelimit-limit", "5000")
-        .header("x-ratelimit-remaining", "4999")
-        .header("x-ratelimit-resource", "core")
         .header("x-github-media-type", "github.v3; format=json");
+    for (k, v) in [
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "4999"),
+        ("x-ratelimit-resource", "core"),
+    ] {
+        if !reply
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(k))
+        {
+            builder = builder.header(k, v);
+        }
+    }
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }

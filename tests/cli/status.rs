@@ -326,3 +326,49 @@ fn run_lists_follow_link_pagination() {
     assert!(pages.iter().any(|r| r.path.contains("page=2")), "{pages:?}");
     assert!(pages.iter().all(|r| r.path.contains("per_page=100")));
 }
+
+#[test]
+fn rate_limit_resetting_after_the_deadline_is_exit_4_naming_the_reset() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim.fault(
+        Fault::new("GET", "/git/ref/heads/main", 1, 403)
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", "4102444800"),
+    );
+    let started = std::time::Instant::now();
+    let out = gh.almarel(&sb).args(["status"]).output().unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(e.contains("rate limited until 2100-01-01T00:00:00Z"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn token_is_never_sent_over_plain_http_to_a_remote_host() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("almarel.toml"),
+        "[github]\nrepository = \"octo/app\"\napi_url = \"http://github.example.com/api/v3\"\n",
+    )
+    .unwrap();
+    let out = sb
+        .almarel(&dir)
+        .env("GH_TOKEN", TOKEN)
+        .args(["--config", "almarel.toml", "status", "-vv"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("github.api_url") && e.contains("plain http"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("github token from"),
+        "the token must not even be read: {e}"
+    );
+    assert_no_token(&out);
+}
