@@ -162,6 +162,17 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             }
         }
     };
+    if run.workflow_id != deploy_wf.id {
+        return Err(Error::refused(format!(
+            "run {} belongs to workflow {}, not to the deploy workflow {} (github.deploy_workflow)",
+            run.id,
+            run.name
+                .clone()
+                .unwrap_or_else(|| run.workflow_id.to_string()),
+            deploy_wf.name
+        ))
+        .with_hint("pass the id of a deploy run (see `almarel status`)"));
+    }
     let sha = run.head_sha.clone();
 
     // 2. The pending deployment of github.environment.

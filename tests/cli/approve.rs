@@ -450,3 +450,19 @@ fn watch_follows_the_run_after_approval() {
     );
     assert_no_token(&out);
 }
+
+#[test]
+fn run_of_another_workflow_is_refused() {
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let ci = gh.sim.add_run("CI", &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &ci.to_string(), "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(e.contains("not to the deploy workflow"), "{e}");
+    assert!(review_posts(&gh).is_empty());
+}
