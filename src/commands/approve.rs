@@ -584,6 +584,26 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         run.id
     ));
     data["reviewed"] = json!(if args.reject { "rejected" } else { "approved" });
+    if ui.in_github_actions() {
+        let md = format!(
+            "### almarel {verb}\n\n{} the `{env_name}` deployment of {what} ([run {}]({})), commit `{sha}`\n",
+            if args.reject { "Rejected" } else { "Approved" },
+            run.id,
+            run.html_url
+        );
+        for r in [
+            ui.summary(&md),
+            ui.output("sha", &sha),
+            ui.output(
+                "tag",
+                preferred.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
+            ),
+        ] {
+            if let Err(e) = r {
+                ui.warn(&e.message);
+            }
+        }
+    }
 
     if args.watch {
         let final_run = follow(ctx, &gh, run.id, args.timeout).await;

@@ -515,6 +515,44 @@ fn changes(old: Option<&Ledger>, new: &Ledger) -> Vec<String> {
     out
 }
 
+/// Writes the ledger to the GitHub Actions summary and outputs (no-op elsewhere).
+fn actions_report(ctx: &Context, l: &Ledger) {
+    if !ctx.ui.in_github_actions() {
+        return;
+    }
+    let mut md = format!(
+        "### almarel status {}\n\n| | |\n|---|---|\n| commit | `{}` |\n",
+        l.target.label, l.target.sha
+    );
+    for row in &l.rows {
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            row.configured,
+            row.run
+                .as_ref()
+                .map(|r| format!("[{}]({})", r.state_text(), r.html_url))
+                .unwrap_or_else(|| "not started".into())
+        ));
+    }
+    md.push_str(&format!(
+        "| frozen | {} |\n",
+        l.frozen
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    ));
+    let tag = crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone());
+    let results = [
+        ctx.ui.summary(&md),
+        ctx.ui.output("sha", &l.target.sha),
+        tag.as_deref().map_or(Ok(()), |t| ctx.ui.output("tag", t)),
+    ];
+    for r in results {
+        if let Err(e) = r {
+            ctx.ui.warn(&e.message);
+        }
+    }
+}
+
 /// Runs `almarel status`.
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
     let gh = Client::new(ctx).await?;
@@ -525,6 +563,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
     }
     let mut ledger = read_ledger(ctx, &gh, args).await?;
     if !args.watch {
+        actions_report(ctx, &ledger);
         for line in render(ctx, &ledger) {
             ctx.ui.result(&line);
         }
@@ -562,6 +601,7 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
         }
     };
     live.finish();
+    actions_report(ctx, &ledger);
     for line in render(ctx, &ledger) {
         ctx.ui.result(&line);
     }

@@ -516,6 +516,34 @@ impl GithubSim {
         });
         id
     }
+    /// The usual release flow for `sha`, as GitHub would start it after a
+    /// tag push: CI per `ci`, `Release` completing after `release_after`, and
+    /// the deploy run waiting for approval once CI is done (if `ci` ends in
+    /// success; with a failing CI no deploy run starts, as with a
+    /// `workflow_run` trigger). Returns `(ci, release, deploy)` run ids.
+    pub fn start_release_runs(
+        &self,
+        sha: &str,
+        ci_after: Duration,
+        ci_conclusion: &str,
+        release_after: Duration,
+    ) -> (u64, u64, Option<u64>) {
+        let ci = self.add_run("CI", sha, RunPlan::completes_after(ci_after, ci_conclusion));
+        let release = self.add_run(
+            "Release",
+            sha,
+            RunPlan::completes_after(release_after, "success"),
+        );
+        let deploy = (ci_conclusion == "success").then(|| {
+            self.add_run(
+                "Deploy to Production",
+                sha,
+                RunPlan::waiting_after(ci_after),
+            )
+        });
+        (ci, release, deploy)
+    }
+
     /// Sets who triggered a run (for `prevent_self_review`).
     pub fn set_run_actor(&self, run: u64, login: &str) {
         if let Some(r) = self.st().runs.iter_mut().find(|r| r.id == run) {

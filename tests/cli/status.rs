@@ -372,3 +372,64 @@ fn token_is_never_sent_over_plain_http_to_a_remote_host() {
     );
     assert_no_token(&out);
 }
+
+#[test]
+fn github_actions_gets_outputs_and_a_summary() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.4.0", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let output = sb.path().join("gh_output");
+    let summary = sb.path().join("gh_summary");
+    let out = gh
+        .almarel(&sb)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["status", "v1.4.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let o = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        o.contains(&format!("sha={sha}\n")) && o.contains("tag=v1.4.0\n"),
+        "{o}"
+    );
+    let s = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        s.contains("almarel status v1.4.0") && s.contains("completed/success"),
+        "{s}"
+    );
+    assert!(!s.contains(TOKEN) && !o.contains(TOKEN));
+}
+
+#[test]
+fn watch_follows_the_whole_release_flow_to_the_approval() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Release me");
+    gh.sim.add_tag("v3.0.0", &sha, true);
+    let (_, _, deploy) = gh.sim.start_release_runs(
+        &sha,
+        Duration::from_secs(2),
+        "success",
+        Duration::from_secs(3),
+    );
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v3.0.0", "--watch", "--timeout", "60s"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(gh.sim.is_pending(deploy.unwrap()));
+    assert!(
+        e.contains("CI: queued") || e.contains("CI: in_progress"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Deploy to Production: waiting for approval"),
+        "{e}"
+    );
+}
