@@ -94,6 +94,7 @@ pub struct Http {
     cache: Arc<Mutex<HashMap<String, (HeaderValue, String)>>>,
     stats: Arc<Mutex<Stats>>,
     deadline: Arc<Mutex<Option<Deadline>>>,
+    ui: Option<crate::ui::Ui>,
 }
 
 impl std::fmt::Debug for Http {
@@ -140,7 +141,21 @@ impl Http {
             cache: Arc::default(),
             stats: Arc::default(),
             deadline: Arc::default(),
+            ui: None,
         })
+    }
+
+    /// Logs each request and its status at `-vv` through `ui`.
+    #[must_use]
+    pub fn with_ui(mut self, ui: crate::ui::Ui) -> Self {
+        self.ui = Some(ui);
+        self
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(ui) = &self.ui {
+            ui.detail(2, line);
+        }
     }
 
     /// Sets the deadline every later call's retries and rate-limit waits must
@@ -270,6 +285,15 @@ impl Http {
             }
             Ok(Ok(v)) => v,
         };
+        self.log(&format!(
+            "github: {what} → {}{}",
+            status.as_u16(),
+            if cached.is_some() {
+                " (conditional)"
+            } else {
+                ""
+            }
+        ));
         let mut resp = Response {
             status,
             headers,

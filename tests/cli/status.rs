@@ -59,6 +59,12 @@ fn ledger_json_without_ref_uses_main_and_reports_frozen() {
     assert_eq!(v["frozen"], true);
     assert_eq!(v["runs"]["ci"]["run_id"], serde_json::Value::Null);
     assert_eq!(v["production"]["status"], "unknown");
+    let (_, e) = texts(&out);
+    assert!(
+        e.contains("github: GET /repos/octo/app/git/ref/heads/main → 200"),
+        "-vv logs requests: {e}"
+    );
+    assert!(e.contains("github token from GH_TOKEN"), "{e}");
     assert_no_token(&out);
 }
 
