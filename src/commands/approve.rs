@@ -15,6 +15,7 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
+use crate::github::production::same_commit;
 use crate::github::{
     Approval, Client, PendingDeployment, Run, TagRef, WorkflowState, WriteOutcome,
 };
@@ -224,21 +225,38 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             None
         }
     };
+    let production = crate::github::production::production_sha(ctx).await;
+    let prod_sha = production.as_ref().ok().and_then(Clone::clone);
     let previous = all_tags
         .iter()
         .filter(|(r, t)| !r.is_prerelease() && t.commit != sha)
         .filter(|(r, _)| preferred.as_ref().is_none_or(|p| r.version < p.version))
         .max_by(|a, b| a.0.version.cmp(&b.0.version))
         .cloned();
-    let between = match &previous {
-        Some((r, t)) => match gh.compare(&t.commit, &sha).await {
-            Ok(c) => Some((r.name.clone(), c)),
+    // The commits between what production runs (else the previous final release) and this one.
+    let base = match &prod_sha {
+        Some(p) if !same_commit(p, &sha) => Some((prod_label(p, &all_tags), p.clone())),
+        _ => previous
+            .as_ref()
+            .map(|(r, t)| (r.name.clone(), t.commit.clone())),
+    };
+    let between = match &base {
+        Some((label, base_sha)) => match gh.compare(base_sha, &sha).await {
+            Ok(c) => Some((label.clone(), c)),
             Err(e) => {
                 ctx.ui.detail(1, &format!("compare failed: {}", e.message));
                 None
             }
         },
         None => None,
+    };
+    let production_text = match &production {
+        Ok(Some(p)) if same_commit(p, &sha) => {
+            format!("already runs {} (this commit)", prod_label(p, &all_tags))
+        }
+        Ok(Some(p)) => format!("runs {}", prod_label(p, &all_tags)),
+        Ok(None) => "unknown (verify.version_url is not set)".to_owned(),
+        Err(why) => format!("unknown: {why}"),
     };
     let ui = &ctx.ui;
     let tag_text = if at_commit.is_empty() {
@@ -263,10 +281,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         vec!["commit".to_owned(), format!("{} {subject}", short(&sha))],
         vec!["tags".to_owned(), tag_text],
         vec!["CI".to_owned(), ci_text],
-        vec![
-            "production".to_owned(),
-            "unknown (not checked; `almarel verify` shows it)".to_owned(),
-        ],
+        vec!["production".to_owned(), production_text],
     ];
     if let Some((prev, c)) = &between {
         let mut subjects: Vec<String> = c
@@ -722,6 +737,19 @@ pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, timeout: Duration) 
         .with_hint(format!(
             "the run continues on GitHub; follow it with `almarel status --watch` (run {run_id})"
         ))),
+    }
+}
+
+fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
+    let names: Vec<String> = tags
+        .iter()
+        .filter(|(_, t)| same_commit(&t.commit, p))
+        .map(|(r, _)| r.name.clone())
+        .collect();
+    if names.is_empty() {
+        short(p).to_owned()
+    } else {
+        format!("{} ({})", short(p), names.join(", "))
     }
 }
 

@@ -113,6 +113,46 @@ struct Ledger {
     reviews: Vec<Approval>,
     release: Option<Release>,
     frozen: Option<bool>,
+    production: Production,
+}
+
+/// What production runs, as far as `verify.version_url` says.
+#[derive(Debug, Clone, Default)]
+struct Production {
+    sha: Option<String>,
+    why_unknown: Option<String>,
+    tags: Vec<String>,
+}
+
+async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<Production> {
+    use crate::github::production::{production_sha, same_commit};
+    match production_sha(ctx).await {
+        Ok(None) => Ok(Production {
+            why_unknown: Some("verify.version_url is not set".into()),
+            ..Production::default()
+        }),
+        Err(why) => Ok(Production {
+            why_unknown: Some(why),
+            ..Production::default()
+        }),
+        Ok(Some(sha)) => {
+            let tags = if same_commit(&sha, &target.sha) {
+                target.tag_refs.iter().map(|t| t.name.clone()).collect()
+            } else {
+                gh.release_tags()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, t)| same_commit(&t.commit, &sha))
+                    .map(|(r, _)| r.name)
+                    .collect()
+            };
+            Ok(Production {
+                sha: Some(sha),
+                why_unknown: None,
+                tags,
+            })
+        }
+    }
 }
 
 fn age_of(ctx: &Context, rfc: &str) -> String {
@@ -171,6 +211,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         }
         None => None,
     };
+    let production = read_production(ctx, gh, &target).await?;
     let mut ledger = Ledger {
         target,
         rows,
@@ -178,6 +219,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         reviews: Vec::new(),
         release,
         frozen,
+        production,
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -330,11 +372,31 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         "release".into(),
         release,
     ]);
-    rows.push(vec![
-        ui.mark(Tone::Dim),
-        "production".into(),
-        "unknown (not checked by status yet; run `almarel verify`)".into(),
-    ]);
+    let (tone, text) = match (&l.production.sha, &l.production.why_unknown) {
+        (Some(sha), _) => {
+            let tags = if l.production.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", l.production.tags.join(", "))
+            };
+            if crate::github::production::same_commit(sha, &l.target.sha) {
+                (
+                    Tone::Ok,
+                    format!("runs {}{tags}: this release", short_sha(sha)),
+                )
+            } else {
+                (
+                    Tone::Dim,
+                    format!("runs {}{tags}, not {}", short_sha(sha), l.target.short()),
+                )
+            }
+        }
+        (None, why) => (
+            Tone::Warn,
+            format!("unknown: {}", why.clone().unwrap_or_default()),
+        ),
+    };
+    rows.push(vec![ui.mark(tone), "production".into(), text]);
     rows.push(vec![
         ui.mark(Tone::Dim),
         "coolify".into(),
@@ -394,10 +456,20 @@ fn ledger_json(l: &Ledger) -> Value {
         })),
         "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
         "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
-        "production": {"sha": null, "status": "unknown", "why": "not checked by status"},
+        "production": {
+            "sha": l.production.sha,
+            "status": if l.production.sha.is_some() { "ok" } else { "unknown" },
+            "why": l.production.why_unknown,
+            "tags": l.production.tags,
+            "matches_ref": l.production.sha.as_ref().map(|p| crate::github::production::same_commit(p, &l.target.sha)),
+        },
         "coolify": {"status": "unknown", "why": "not checked by status"},
         "frozen": l.frozen,
     })
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
 }
 
 /// What the watch decided.

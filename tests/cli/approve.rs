@@ -466,3 +466,45 @@ fn run_of_another_workflow_is_refused() {
     assert!(e.contains("not to the deploy workflow"), "{e}");
     assert!(review_posts(&gh).is_empty());
 }
+
+#[test]
+fn evidence_names_what_production_runs_and_the_commits_since() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    // Production runs v1.2.2's commit (read it through status).
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.2", "--json"])
+        .output()
+        .unwrap();
+    let v2 = json_stdout(&out);
+    let prev_sha = v2["sha"].as_str().unwrap().to_owned();
+    let version = crate::support::github::serve_version(&gh.rt, &prev_sha);
+    std::fs::write(
+        gh.dir.join("almarel.toml"),
+        format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n[verify]\nversion_url = \"{}/api/version\"\n",
+            gh.sim.url(),
+            version.url()
+        ),
+    )
+    .unwrap();
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--dry-run"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains(&format!("runs {} (v1.2.2)", &prev_sha[..7])),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "1 commit(s) since {} (v1.2.2): Add login page",
+            &prev_sha[..7]
+        )),
+        "{o}"
+    );
+}

@@ -439,3 +439,60 @@ fn watch_follows_the_whole_release_flow_to_the_approval() {
         "{e}"
     );
 }
+
+#[test]
+fn production_row_reads_version_url() {
+    let sb = Sandbox::new();
+    let gh0 = GhEnv::start(&sb);
+    let prev = gh0.sim.add_commit("Previous");
+    gh0.sim.add_tag("v1.2.2", &prev, true);
+    let sha = gh0.sim.add_commit("New");
+    gh0.sim.add_tag("v1.2.3", &sha, true);
+    let version = crate::support::github::serve_version(&gh0.rt, &prev);
+    std::fs::write(
+        gh0.dir.join("almarel.toml"),
+        format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n[verify]\nversion_url = \"{}/api/version\"\n",
+            gh0.sim.url(),
+            version.url()
+        ),
+    )
+    .unwrap();
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["production"]["sha"], prev.as_str());
+    assert_eq!(v["production"]["matches_ref"], false);
+    assert_eq!(v["production"]["tags"], serde_json::json!(["v1.2.2"]));
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.2"])
+        .output()
+        .unwrap();
+    let (o, _) = texts(&out);
+    assert!(o.contains("this release"), "{o}");
+    drop(version);
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.2", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "production down does not fail status"
+    );
+    let v = json_stdout(&out);
+    assert_eq!(v["production"]["status"], "unknown");
+    assert!(
+        v["production"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{v}"
+    );
+}

@@ -71,3 +71,17 @@ pub fn assert_no_token(out: &std::process::Output) {
         "part of the token leaked"
     );
 }
+
+/// Serves `{"commit": sha}` at `/api/version` (a stand-in for production).
+pub fn serve_version(rt: &tokio::runtime::Runtime, sha: &str) -> almarel::sandbox::Server {
+    let body = serde_json::json!({"commit": sha, "version": "x"});
+    let app = axum::Router::new().route(
+        "/api/version",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    rt.block_on(almarel::sandbox::serve(app))
+        .expect("version server")
+}
