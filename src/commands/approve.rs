@@ -16,9 +16,7 @@ use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::github::production::same_commit;
-use crate::github::{
-    Approval, Client, PendingDeployment, Run, TagRef, WorkflowState, WriteOutcome,
-};
+use crate::github::{Approval, Client, PendingDeployment, Run, TagRef, WriteOutcome};
 use crate::ui::Tone;
 use crate::version::{ReleaseTag, preferred_tag};
 
@@ -118,15 +116,13 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
     let env_name = g.environment.clone();
     let verb = if args.reject { "reject" } else { "approve" };
     let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
-    let frozen = gh.workflow_fresh(deploy_wf.id).await?.state != WorkflowState::Active;
+    let frozen = gh.is_frozen().await?;
 
     // 1. The run.
     let run = match args.run {
         Some(id) => gh.run(id).await?,
         None => {
-            let target = gh
-                .resolve_ref(args.reference.as_deref(), &ctx.settings.git.branch)
-                .await?;
+            let target = gh.resolve_ref(args.reference.as_deref()).await?;
             let runs = gh.runs_for_commit(deploy_wf.id, &target.sha).await?;
             match runs.iter().find(|r| r.is_waiting()) {
                 Some(r) => r.clone(),

@@ -187,9 +187,7 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
 }
 
 async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Ledger> {
-    let target = gh
-        .resolve_ref(args.reference.as_deref(), &ctx.settings.git.branch)
-        .await?;
+    let target = gh.resolve_ref(args.reference.as_deref()).await?;
     let mut rows = load_workflows(ctx, gh).await?;
     refresh_runs(gh, &mut rows, &target.sha).await?;
     let tag_for_release = target

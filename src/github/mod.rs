@@ -83,6 +83,8 @@ pub struct Client {
     owner: String,
     name: String,
     tag_prefix: String,
+    branch: String,
+    deploy_workflow: String,
     workflows: Arc<Mutex<Option<Vec<Workflow>>>>,
     peeled: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -120,6 +122,8 @@ impl Client {
             owner: owner.to_owned(),
             name: name.to_owned(),
             tag_prefix: s.git.tag_prefix.clone(),
+            branch: s.git.branch.clone(),
+            deploy_workflow: s.github.deploy_workflow.clone(),
             workflows: Arc::default(),
             peeled: Arc::default(),
         })
@@ -268,8 +272,15 @@ impl Client {
     }
 
     /// Resolves REF: a tag (`v1.2.3` or `1.2.3`), a commit SHA (7-40 hex), or
-    /// `None` for the commit at `branch` on GitHub.
-    pub async fn resolve_ref(&self, reference: Option<&str>, branch: &str) -> Result<Target> {
+    /// `None` for the commit at `git.branch` on GitHub (what
+    /// `<remote>/<branch>` is after a fetch).
+    pub async fn resolve_ref(&self, reference: Option<&str>) -> Result<Target> {
+        let branch = self.branch.clone();
+        self.resolve_ref_on(reference, &branch).await
+    }
+
+    /// [`Client::resolve_ref`] with an explicit branch for the `None` case.
+    pub async fn resolve_ref_on(&self, reference: Option<&str>, branch: &str) -> Result<Target> {
         let (sha, requested_tag, label) = match reference {
             None => (
                 self.branch_head(branch).await?,
@@ -403,9 +414,11 @@ impl Client {
             .json("workflow")
     }
 
-    /// Whether releases are frozen: the deploy workflow's state is not `active`.
-    pub async fn is_frozen(&self, deploy_workflow: &str) -> Result<bool> {
-        let w = self.workflow(deploy_workflow).await?;
+    /// Whether releases are frozen: the state of `github.deploy_workflow`
+    /// (read fresh) is not `active`.
+    pub async fn is_frozen(&self) -> Result<bool> {
+        let name = self.deploy_workflow.clone();
+        let w = self.workflow(&name).await?;
         let fresh = self.workflow_fresh(w.id).await?;
         Ok(fresh.state != WorkflowState::Active)
     }
