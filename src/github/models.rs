@@ -462,6 +462,52 @@ mod tests {
         assert!(!c.is_ok());
     }
 
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/github/",
+                $name,
+                ".json"
+            ))
+        };
+    }
+
+    #[test]
+    fn official_example_bodies_parse() {
+        let run: Run = serde_json::from_str(fixture!("workflow-run")).unwrap();
+        assert_eq!(run.id, 30433642);
+        assert_eq!(run.status, Some(RunStatus::Queued));
+        assert_eq!(run.conclusion, None);
+        let w: Workflow = serde_json::from_str(fixture!("workflow")).unwrap();
+        assert_eq!(w.file_name(), "blank.yaml");
+        assert!(w.matches("CI") && w.matches("blank.yaml"));
+        let list: WorkflowList = serde_json::from_str(fixture!("workflows")).unwrap();
+        assert!(!list.workflows.is_empty());
+        let p: Vec<PendingDeployment> =
+            serde_json::from_str(fixture!("pending-deployments")).unwrap();
+        assert_eq!(p[0].environment.id, 161088068);
+        assert_eq!(p[0].wait_timer, 30);
+        assert_eq!(p[0].reviewers[0].label(), "@octocat");
+        assert_eq!(p[0].reviewers[1].label(), "team justice-league");
+        let a: Vec<Approval> = serde_json::from_str(fixture!("approvals")).unwrap();
+        assert_eq!(a[0].user.login, "octocat");
+        let e: Environment = serde_json::from_str(fixture!("environment")).unwrap();
+        assert!(!e.prevents_self_review());
+        let r: GitRef = serde_json::from_str(fixture!("ref")).unwrap();
+        assert_eq!(r.object.kind, "commit");
+        let refs: Vec<GitRef> = serde_json::from_str(fixture!("matching-refs")).unwrap();
+        assert_eq!(refs.len(), 2);
+        let rel: Release = serde_json::from_str(fixture!("release")).unwrap();
+        assert_eq!(rel.tag_name, "v1.0.0");
+        let u: User = serde_json::from_str(fixture!("user")).unwrap();
+        assert_eq!(u.login, "octocat");
+        let c: Commit = serde_json::from_str(fixture!("commit")).unwrap();
+        assert!(!c.subject().is_empty());
+        let cmp: Comparison = serde_json::from_str(fixture!("compare")).unwrap();
+        assert_eq!(cmp.commits.len() as u64, cmp.total_commits);
+    }
+
     #[test]
     fn run_with_nulls_parses() {
         let r: Run = serde_json::from_value(serde_json::json!({
