@@ -81,7 +81,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
 
     let mut plan = DeployPlan::new("deploy", &target.describe(), &image_tag, apps, args.timeout);
     plan.wait = !args.no_wait;
-    plan.actor = actor(ctx);
+    plan.actor = actor(ctx).await;
     plan.audit_details = json!({
         "tag": target.tag.as_ref().map(|t| t.name.clone()),
         "sha": target.sha,
@@ -309,54 +309,92 @@ pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> 
     }
 }
 
-/// The commit a release tag points at (annotated tags peeled): local git,
-/// else GitHub's refs API.
-///
-/// Not wired yet: needs `crate::git::Repo` (local tags) and
-/// `crate::github::Client` (refs API), built on other branches.
-pub async fn tag_commit(_ctx: &Context, tag: &str) -> Result<String> {
-    Err(Error::usage(format!(
-        "resolving {tag} to its commit is not available in this build yet (git/GitHub lookup not wired)"
-    ))
-    .with_hint(
-        "use an image tag template without {sha}/{short_sha} (coolify.image_tag = \"{tag}\"), \
-         or for verify pass --expect-sha <sha> instead of --expect-tag",
-    ))
+/// The commit a release tag points at (annotated tags peeled): local git
+/// when almarel runs in a clone that has the tag, else GitHub's refs API. An
+/// unknown tag is a usage error (exit 2).
+pub async fn tag_commit(ctx: &Context, tag: &str) -> Result<String> {
+    if let Some(sha) = local_tag_commit(ctx, tag) {
+        ctx.ui.detail(1, &format!("{tag} is {sha} (local git)"));
+        return Ok(sha);
+    }
+    let gh = crate::github::Client::new(ctx).await?;
+    match gh.tag_commit(tag).await? {
+        Some(sha) => {
+            ctx.ui
+                .detail(1, &format!("{tag} is {sha} ({} on GitHub)", gh.repo()));
+            Ok(sha)
+        }
+        None => Err(Error::usage(format!(
+            "tag {tag} exists neither in this clone nor in {}",
+            gh.repo()
+        ))
+        .with_hint("check the name (was it pushed? `almarel tag X.Y.Z` pushes it)")),
+    }
 }
 
-/// REF (a tag or a 7–40 hex SHA; default: the commit at `<remote>/<branch>`,
-/// fetched) → its commit SHA and the release tags on that commit.
+/// The commit of `tag` in the local clone almarel runs in, if it has the tag.
 ///
-/// Not wired yet: needs `crate::git::Repo` and `crate::github::Client`.
+/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
+/// `Repo::discover(&ctx.settings.workdir).ok()?.resolve_tag(tag).ok().flatten()`.
+/// Until then GitHub's refs API answers.
+fn local_tag_commit(_ctx: &Context, _tag: &str) -> Option<String> {
+    None
+}
+
+/// The git identity (`Name <email>`) of the clone almarel runs in.
+///
+/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
+/// `Repo::discover(&ctx.settings.workdir).ok()?.identity().map(|i| i.to_string())`.
+fn local_identity(_ctx: &Context) -> Option<String> {
+    None
+}
+
+/// REF (a tag or a 7–40 hex SHA; default: the commit at `<branch>` on
+/// GitHub) → its commit SHA and the release tags on that commit, read from
+/// GitHub (what CI deploys from).
 pub async fn ref_commit_and_tags(
-    _ctx: &Context,
+    ctx: &Context,
     reference: Option<&str>,
 ) -> Result<(String, Vec<ReleaseTag>)> {
-    Err(Error::usage(format!(
-        "deploying {} is not available in this build yet (git/GitHub lookup not wired)",
-        reference.map_or_else(|| "the branch head".to_owned(), |r| format!("REF {r}"))
-    ))
-    .with_hint("name the release explicitly: almarel deploy --tag X.Y.Z"))
+    let gh = crate::github::Client::new(ctx).await?;
+    let target = gh.resolve_ref(reference).await?;
+    ctx.ui.detail(
+        1,
+        &format!(
+            "{} is commit {} (release tags: {})",
+            target.label,
+            target.sha,
+            if target.tags.is_empty() {
+                "none".to_owned()
+            } else {
+                target
+                    .tags
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    );
+    Ok((target.sha, target.tags))
 }
 
-/// Whether releases are frozen (the deploy workflow's state is not `active`).
-///
-/// Not wired yet: needs `crate::github::Client::is_frozen()`. Until then the
-/// freeze is not checked, and a warning says so.
+/// Whether releases are frozen: the deploy workflow's state is not `active`
+/// (read from GitHub; needs `github.repository` and a token).
 pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
-    ctx.ui.warn(&format!(
-        "the release freeze was not checked (the GitHub client is not in this build); \
-         make sure the `{}` workflow is enabled",
-        ctx.settings.github.deploy_workflow
-    ));
-    Ok(false)
+    let gh = crate::github::Client::new(ctx).await?;
+    gh.is_frozen().await
 }
 
-/// Who deploys, for the audit log (git identity and GitHub login when known).
-///
-/// Not wired yet: needs `crate::git::Repo` (user.name/email) and the GitHub login.
-pub fn actor(_ctx: &Context) -> Actor {
-    Actor::default()
+/// Who deploys, for the audit log: the git identity of the clone almarel
+/// runs in, and the GitHub login of the token (when they can be read).
+pub async fn actor(ctx: &Context) -> Actor {
+    let git = local_identity(ctx);
+    let github = match crate::github::Client::new(ctx).await {
+        Ok(gh) => gh.current_user().await.ok().map(|u| u.login),
+        Err(_) => None,
+    };
+    Actor { git, github }
 }
 
 fn target_json(t: &Target) -> Value {

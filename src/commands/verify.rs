@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, Prober, VerifyReport};
 use crate::ui::{self, Tone};
-use crate::version::normalize_tag;
+use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 
 /// Runs `almarel verify`.
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
@@ -97,12 +97,38 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     Err(Error::failed(message).with_hint(hint).with_data(data))
 }
 
-/// The release tag on `sha`, when one is known (for "old build still serving").
+/// The release tag on `sha`, when one is known (for "old build still
+/// serving"): local git when almarel runs in a clone, else GitHub's refs API;
+/// a final tag wins over an rc. Best effort: any failure means "not known".
+pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
+    if tags.is_empty() && ctx.settings.github.repository.is_some() {
+        if let Ok(gh) = crate::github::Client::new(ctx).await {
+            // Naming the tag is a courtesy: it must not hold up the report.
+            gh.set_deadline(Some(crate::clock::Deadline::after(
+                ctx.clock.as_ref(),
+                std::time::Duration::from_secs(10),
+            )));
+            if let Ok(refs) = gh.tags(prefix).await {
+                tags = refs
+                    .iter()
+                    .filter(|t| probe::sha_matches(&t.commit, sha))
+                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
+                    .collect();
+            }
+        }
+    }
+    preferred_tag(&tags).map(|t| t.name.clone())
+}
+
+/// The release tags on `sha` in the local clone almarel runs in.
 ///
-/// Not wired yet: needs `crate::git::Repo` (tags at a commit) or the GitHub
-/// refs API. Until then the running tag is not named.
-pub async fn release_tag_of(_ctx: &Context, _sha: &str) -> Option<String> {
-    None
+/// Not wired yet: needs `crate::git::Repo` (branch `tag`): `discover`,
+/// `commit_info(sha)` (full SHA), `tags_at(full)` filtered by
+/// `ReleaseTag::from_name`. Until then GitHub's refs API answers.
+fn local_release_tags_at(_ctx: &Context, _sha: &str) -> Vec<ReleaseTag> {
+    Vec::new()
 }
 
 async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {

@@ -23,7 +23,7 @@ fn patches_the_tag_and_deploys_each_app_with_force_then_exits_0() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -87,7 +87,7 @@ fn a_failed_deployment_exits_1_and_restores_the_previous_tag_without_redeploying
     apps[1].ending = Ending::Fail;
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "v1.2.3", "--yes", "--json"])
         .output()
@@ -141,7 +141,7 @@ fn the_deadline_exits_5_and_leaves_the_deployment_running() {
     apps[0].ending = Ending::Hang;
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let started = std::time::Instant::now();
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "3s"])
@@ -163,7 +163,7 @@ fn a_pre_release_is_refused_without_the_flag_and_nothing_is_sent() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.3.0-rc.1", "--yes"])
         .output()
@@ -196,7 +196,7 @@ fn an_app_that_is_not_a_docker_image_app_is_refused_before_any_change() {
     apps[1].build_pack = "nixpacks".into();
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -214,7 +214,7 @@ fn without_a_terminal_and_without_yes_nothing_is_changed() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3"])
         .output()
@@ -231,7 +231,7 @@ fn dry_run_reads_and_prints_the_writes_but_sends_none() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--dry-run"])
         .output()
@@ -260,7 +260,7 @@ fn a_bad_token_is_exit_4_and_never_echoed() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let bad = "99|not-a-real-token-value-zz";
     for extra in [vec![], vec!["--json"], vec!["-vv"]] {
         let out = almarel(&sb, &dir, bad)
@@ -289,7 +289,7 @@ fn a_token_without_the_write_ability_is_named() {
         sim::Config::new(apps.clone()).with_token(token, &["read", "deploy"]),
     );
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, token)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -306,7 +306,7 @@ fn a_token_without_the_write_ability_is_named() {
         &rt,
         sim::Config::new(apps.clone()).with_token(token, &["deploy"]),
     );
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, token)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -324,7 +324,7 @@ fn api_disabled_says_where_to_enable_it() {
     config.api_disabled = true;
     let c = coolify(&rt, config);
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -339,7 +339,7 @@ fn an_unknown_app_name_or_uuid_is_reported() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "worker"])
         .output()
@@ -349,7 +349,7 @@ fn an_unknown_app_name_or_uuid_is_reported() {
 
     // A uuid Coolify does not know: exit 4 naming the app.
     let apps = vec![AppSpec::docker("api", "nosuchuuid000000000000000", "x")];
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -364,7 +364,7 @@ fn only_the_named_app_is_deployed() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "web"])
         .output()
@@ -380,7 +380,7 @@ fn no_wait_returns_the_deployment_uuids() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--no-wait", "--json"])
         .output()
@@ -411,7 +411,7 @@ fn a_deployment_already_in_flight_is_waited_for_and_never_cancelled() {
     apps[0].in_flight_for = Some(Duration::from_millis(1500));
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -465,7 +465,7 @@ fn transient_errors_on_reads_are_retried_and_a_rate_limited_post_is_resent() {
         times: 1,
     });
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -493,7 +493,7 @@ fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
         times: 1,
     });
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -509,7 +509,7 @@ fn in_github_actions_outputs_and_summary_are_written() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let output = sb.path().join("gh_output");
     let summary = sb.path().join("gh_summary");
     let out = almarel(&sb, &dir, sim::TOKEN)
@@ -552,7 +552,7 @@ fn deploy_then_verify_sees_production_switch() {
         coolify_toml(&c.url(), &two_apps()),
         verify_toml(&p.url())
     );
-    let dir = project(&sb, &toml);
+    let dir = deploy_project(&sb, &rt, &toml);
     let before = almarel(&sb, &dir, sim::TOKEN)
         .args(["verify", "--expect-sha", NEW_SHA])
         .output()
@@ -587,7 +587,7 @@ fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restore
         times: 1,
     });
     let sb = Sandbox::new();
-    let dir = project(&sb, &coolify_toml(&c.url(), &apps));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -614,7 +614,7 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
         "[coolify]\nurl = \"{}\"\nimage_tag = \"{{tags}}\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"{API}\"\n",
         c.url()
     );
-    let dir = project(&sb, &toml);
+    let dir = deploy_project(&sb, &rt, &toml);
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
@@ -626,7 +626,7 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
         "{stderr}"
     );
     // No token.
-    let dir = project(&sb, &coolify_toml(&c.url(), &two_apps()));
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = sb
         .almarel(&dir)
         .args([
@@ -654,4 +654,109 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("plain http"), "{stderr}");
     assert!(c.recorder().all().is_empty());
+}
+
+#[test]
+fn frozen_releases_are_refused_and_nothing_is_changed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    proj.github
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("frozen"), "{stderr}");
+    assert!(stderr.contains("unfreeze"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn ref_deploys_its_release_tag_and_a_final_tag_wins_over_an_rc() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let sha = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3-rc.1", &sha, true);
+    proj.github.add_tag("v1.2.3", &sha, true);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha[..7], "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    let v = json_stdout(&out);
+    assert_eq!(v["target"]["tag"], "v1.2.3");
+    assert_eq!(v["target"]["sha"], sha.as_str());
+    // The audit line names who deployed (the token's GitHub login).
+    let audit = sb.audit_lines();
+    assert_eq!(audit[0]["actor"]["github"], "octocat", "{audit:?}");
+}
+
+#[test]
+fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let sha = proj.github.add_commit("hotfix without a tag");
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha, "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("no release tag") && stderr.contains("--allow-untagged"),
+        "{stderr}"
+    );
+    assert_eq!(changes(c.recorder()), (0, 0));
+
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha, "--yes", "--allow-untagged"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let expected = format!("prod-{sha}");
+    assert_eq!(c.image_tag(API).as_deref(), Some(expected.as_str()));
+    assert!(
+        texts(&out)
+            .1
+            .contains(&format!("almarel verify --expect-sha {sha}"))
+    );
+}
+
+#[test]
+fn a_sha_placeholder_resolves_the_tag_through_github() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let toml = coolify_toml(&c.url(), &two_apps()).replace(
+        "[coolify]\n",
+        "[coolify]\nimage_tag = \"{version}-{short_sha}\"\n",
+    );
+    let proj = deploy_project(&sb, &rt, &toml);
+    let sha = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3", &sha, true);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let expected = format!("1.2.3-{}", &sha[..7]);
+    assert_eq!(c.image_tag(WEB).as_deref(), Some(expected.as_str()));
+
+    // A tag that exists nowhere: exit 2, nothing changed.
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "9.9.9", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
+    assert_eq!(changes(c.recorder()), (2, 2));
 }

@@ -424,3 +424,43 @@ fn in_github_actions_a_summary_table_is_written() {
     assert!(s.contains("| version | pass | 200 |"), "{s}");
     assert!(s.contains("| smoke: list orders | pass |"), "{s}");
 }
+
+#[test]
+fn expect_tag_resolves_through_github_and_a_mismatch_names_the_running_release() {
+    let rt = runtime();
+    let sb = Sandbox::new();
+    let p0 = production(&rt, prod::Config::new(OLD_SHA));
+    let proj = deploy_project(&sb, &rt, &verify_toml(&p0.url()));
+    let old = proj.github.add_commit("release 1.2.2");
+    proj.github.add_tag("v1.2.2", &old, true);
+    let new = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3", &new, true);
+    p0.control().set_sha(&old);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "1.2.3"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "production runs {} (v1.2.2) instead of v1.2.3",
+            &old[..7]
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("(running v1.2.2)"), "{stdout}");
+
+    p0.control().set_sha(&new);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "v1.2.3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "v9.9.9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
+    assert!(p0.recorder().matching("GET", "/api/version").len() == 2);
+}

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use almarel::sandbox::coolify::{self as sim, AppSpec, CoolifySim};
+use almarel::sandbox::github::GithubSim;
 use almarel::sandbox::production::{self as prod, ProductionSim};
 use assert_cmd::Command;
 
@@ -91,12 +92,46 @@ pub fn project(sb: &Sandbox, toml: &str) -> PathBuf {
     dir
 }
 
-/// `almarel --config almarel.toml ARGS` in `dir`, with the Coolify token and smoke credentials.
+/// A project directory whose `almarel.toml` also points at a GitHub simulator
+/// (deploy reads the freeze state and resolves REFs there).
+pub struct Project {
+    /// The directory holding `almarel.toml`.
+    pub dir: PathBuf,
+    /// The GitHub simulator (`octo/app`, requires [`GH_TOKEN`]).
+    pub github: GithubSim,
+}
+
+impl std::ops::Deref for Project {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The GitHub token [`almarel`] sends.
+pub const GH_TOKEN: &str = "ghp_deployTestToken0123456789abcdef";
+
+/// Writes `toml` plus a `[github]` section pointing at a fresh GitHub simulator.
+pub fn deploy_project(sb: &Sandbox, rt: &tokio::runtime::Runtime, toml: &str) -> Project {
+    let github = rt.block_on(GithubSim::start("octo/app")).unwrap();
+    github.require_token(GH_TOKEN);
+    let dir = project(
+        sb,
+        &format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n{toml}",
+            github.url()
+        ),
+    );
+    Project { dir, github }
+}
+
+/// `almarel --config almarel.toml ARGS` in `dir`, with the Coolify and GitHub tokens and smoke credentials.
 pub fn almarel(sb: &Sandbox, dir: &Path, token: &str) -> Command {
     let mut cmd = sb.almarel(dir);
     cmd.arg("--config")
         .arg("almarel.toml")
         .env("COOLIFY_TOKEN", token)
+        .env("GH_TOKEN", GH_TOKEN)
         .env("SMOKE_EMAIL", SMOKE_EMAIL)
         .env("SMOKE_PASSWORD", SMOKE_PASSWORD)
         .timeout(std::time::Duration::from_secs(60));
