@@ -760,3 +760,57 @@ fn a_sha_placeholder_resolves_the_tag_through_github() {
     assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
     assert_eq!(changes(c.recorder()), (2, 2));
 }
+
+#[test]
+fn ctrl_c_reports_what_was_already_done() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].ending = Ending::Hang;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let child = spawnable(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the deployment was triggered, then interrupt.
+    let started = std::time::Instant::now();
+    while c.deployments().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("already done"), "{stderr}");
+    assert!(
+        stderr.contains("set the image tag of app `api` to v1.2.3"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("triggered deployment"), "{stderr}");
+}
+
+#[test]
+fn without_read_sensitive_the_failure_says_where_the_log_is() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("read:sensitive"), "{stderr}");
+    assert!(!stderr.contains("Healthcheck failed"), "{stderr}");
+}

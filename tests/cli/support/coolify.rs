@@ -137,3 +137,23 @@ pub fn almarel(sb: &Sandbox, dir: &Path, token: &str) -> Command {
         .timeout(std::time::Duration::from_secs(60));
     cmd
 }
+
+/// The same invocation as [`almarel`], as a plain `std::process::Command`
+/// (to spawn it and send it a signal).
+pub fn spawnable(sb: &Sandbox, dir: &Path, token: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", sb.home())
+        .env("ALMAREL_STATE_DIR", sb.state_dir())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .env("COOLIFY_TOKEN", token)
+        .env("GH_TOKEN", GH_TOKEN)
+        .arg("--config")
+        .arg("almarel.toml");
+    cmd
+}
