@@ -751,6 +751,7 @@ impl Progress {
                             .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     let bar = m.add(ProgressBar::new_spinner().with_style(style));
                     bar.set_prefix(format!("{:width$}", a.app.name));
+                    bar.set_message("reading");
                     bar.enable_steady_tick(Duration::from_millis(120));
                     bar
                 });
@@ -800,7 +801,12 @@ impl Line {
             humantime::format_duration(Duration::from_secs(out.elapsed.as_secs()))
         );
         match &self.bar {
-            Some(b) => b.finish_with_message(msg),
+            Some(b) => {
+                if let Ok(style) = ProgressStyle::with_template("  {prefix} {msg}") {
+                    b.set_style(style);
+                }
+                b.finish_with_message(msg);
+            }
             None => self.ui.progress(&format!("{}: {msg}", self.name)),
         }
     }
