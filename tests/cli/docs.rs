@@ -66,5 +66,8 @@ fn every_toml_example_in_the_docs_loads() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "expected TOML examples in the docs, found {checked}");
+    assert!(
+        checked >= 2,
+        "expected TOML examples in the docs, found {checked}"
+    );
 }

@@ -2,7 +2,12 @@
 //! no global git config, no network) against real git repositories and the
 //! loopback simulators of `almarel::sandbox`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod support;
 

@@ -83,13 +83,19 @@ fn project_release_builds_every_platform_with_checksums() {
 fn example_workflows_use_almarel_as_documented() {
     let deploy = load("docs/workflows/deploy-production.yml");
     assert_eq!(deploy["name"].as_str(), Some("Deploy to Production"));
-    assert_eq!(deploy["jobs"]["deploy"]["environment"].as_str(), Some("production"));
+    assert_eq!(
+        deploy["jobs"]["deploy"]["environment"].as_str(),
+        Some("production")
+    );
     let runs = all_runs(&deploy);
     assert!(runs.contains("deploy ") && runs.contains("--yes"));
     assert!(runs.contains("verify --expect-sha"));
     let release = load("docs/workflows/release.yml");
     let runs = all_runs(&release);
-    assert!(runs.contains("--prerelease --latest=false"), "rc never latest");
+    assert!(
+        runs.contains("--prerelease --latest=false"),
+        "rc never latest"
+    );
     let ci = load("docs/workflows/ci.yml");
     assert_eq!(ci["name"].as_str(), Some("CI"));
 }
