@@ -103,7 +103,8 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
     };
     let commit = repo.commit_info(&head_sha)?;
 
-    let access = Access::from_env(&ctx.env, &s.github.api_url);
+    let access =
+        Access::from_env(&ctx.env, &s.github.api_url).with_insecure_http(s.allow_insecure_http);
     if let Some(t) = access.token_value() {
         ctx.ui.add_secret(t);
     }
@@ -662,7 +663,7 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
             let lightweight_only = i.local_tag.is_some_and(|l| l.commit == i.head_sha && !l.annotated)
                 && remote_tag.is_none();
             let fix = if lightweight_only {
-                format!("almarel pushes annotated tags only: delete it (git tag -d {}) and re-run", i.tag)
+                format!("almarel pushes annotated tags only: delete it (git tag -d {})", i.tag)
             } else if remote_tag.is_some_and(|r| r.commit != i.head_sha) {
                 "that version is taken: choose the next version".to_owned()
             } else {
@@ -673,7 +674,15 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
             };
             Check::fail(
                 "tag",
-                format!("{} already exists {} (HEAD is {here})", i.tag, wheres.join(" and ")),
+                if lightweight_only {
+                    format!("{} already exists {}", i.tag, wheres.join(" and "))
+                } else {
+                    format!(
+                        "{} already exists {} (HEAD is {here})",
+                        i.tag,
+                        wheres.join(" and ")
+                    )
+                },
                 fix,
             )
         }

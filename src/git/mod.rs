@@ -274,7 +274,13 @@ impl Repo {
             Err(e) => return Err(git_err(&format!("cannot read tag {name}"), &e)),
         };
         let obj = r
-            .peel(git2::ObjectType::Any)
+            .resolve()
+            .and_then(|r| {
+                let oid = r
+                    .target()
+                    .ok_or_else(|| git2::Error::from_str("no target"))?;
+                self.repo.find_object(oid, None)
+            })
             .map_err(|e| git_err(&format!("cannot read tag {name}"), &e))?;
         let annotated = obj.kind() == Some(git2::ObjectType::Tag);
         let commit = obj

@@ -36,6 +36,7 @@ pub struct Access {
     home: Option<PathBuf>,
     token: Option<(SecretString, &'static str)>,
     token_hosts: Vec<String>,
+    allow_insecure_http: bool,
     timeout: Duration,
 }
 
@@ -50,10 +51,11 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    /// Credentials from the environment: ssh keys under `$HOME/.ssh` and the
-    /// ssh-agent for ssh remotes; `GH_TOKEN`, else `GITHUB_TOKEN` (as user
-    /// `x-access-token`) for https remotes on github.com or the host of
-    /// `api_url` (GitHub Enterprise), then the git credential helper.
+    /// Credentials from the environment: the ssh-agent, then `~/.ssh/id_ed25519`,
+    /// `id_ecdsa`, `id_rsa` for ssh remotes; `GH_TOKEN`, else `GITHUB_TOKEN` (as
+    /// user `x-access-token`) for https remotes on github.com or the host of
+    /// `api_url` (GitHub Enterprise; plain http only to loopback), then the git
+    /// credential helper.
     pub fn from_env(env: &Env, api_url: &str) -> Access {
         let token = env
             .get(env::GH_TOKEN)
@@ -72,8 +74,17 @@ impl Access {
             home: env.get(env::HOME).map(PathBuf::from),
             token,
             token_hosts,
+            allow_insecure_http: false,
             timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Whether the token may go over plain `http://` to a non-loopback host
+    /// (`allow_insecure_http`); by default only https and loopback http get it.
+    #[must_use]
+    pub fn with_insecure_http(mut self, allow: bool) -> Access {
+        self.allow_insecure_http = allow;
+        self
     }
 
     /// Access with no credentials at all (local remotes, tests).
@@ -82,6 +93,7 @@ impl Access {
             home: None,
             token: None,
             token_hosts: Vec::new(),
+            allow_insecure_http: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -269,7 +281,9 @@ fn callbacks<'a>(
                 let token_host = host
                     .as_ref()
                     .is_some_and(|h| access.token_hosts.contains(h));
-                if access.token.is_some() && token_host {
+                let safe_url =
+                    crate::net::check_secret_url("remote", url, access.allow_insecure_http).is_ok();
+                if access.token.is_some() && token_host && safe_url {
                     q.push_back(PassCandidate::Token);
                 }
                 if config.is_some() {
