@@ -71,6 +71,14 @@ struct Since {
     commits: Vec<CommitInfo>,
 }
 
+/// A step's outcome line on stdout (left out with `--quiet`, which keeps
+/// only the final result).
+fn step(ctx: &Context, line: &str) {
+    if !ctx.settings.global.quiet {
+        ctx.ui.result(line);
+    }
+}
+
 fn short(sha: &str) -> String {
     sha.chars().take(7).collect()
 }
@@ -169,7 +177,7 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                 g.remote
             ));
         }
-        ctx.ui.result(&line);
+        step(ctx, &line);
         if !annotated {
             ctx.ui.warn(&format!(
                 "{tag} on {} is a lightweight tag, not an annotated one",
@@ -332,12 +340,15 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
             return Err(e.with_data(with(json!({ "pushed": false, "created": false }))));
         }
         ctx.done(format!("created local tag {tag} at {}", commit.short));
-        ctx.ui.result(&format!(
-            "{} created annotated tag {tag} on {} (\"{}\")",
-            ctx.ui.mark(Tone::Ok),
-            commit.short,
-            message.lines().next().unwrap_or("")
-        ));
+        step(
+            ctx,
+            &format!(
+                "{} created annotated tag {tag} on {} (\"{}\")",
+                ctx.ui.mark(Tone::Ok),
+                commit.short,
+                message.lines().next().unwrap_or("")
+            ),
+        );
     }
 
     if args.no_push {
@@ -382,16 +393,19 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                     "resumed": !created,
                 }),
             );
-            ctx.ui.result(&format!(
-                "{} pushed {refspec} to {}{}",
-                ctx.ui.mark(Tone::Ok),
-                g.remote,
-                if created {
-                    ""
-                } else {
-                    " (resumed: the tag was already local)"
-                }
-            ));
+            step(
+                ctx,
+                &format!(
+                    "{} pushed {tag} to {} (that tag only){}",
+                    ctx.ui.mark(Tone::Ok),
+                    g.remote,
+                    if created {
+                        ""
+                    } else {
+                        " (resumed: the tag was already local)"
+                    }
+                ),
+            );
             ctx.ui.result(&format!("tagged {tag} at {head_sha}"));
             ctx.ui.next(&format!("almarel status {tag} --watch"));
             gha_outputs(ctx, &tag, &head_sha, &version, true);
@@ -772,6 +786,9 @@ fn previous_release(
 
 fn print_header(ctx: &Context, tag: &str, c: &CommitInfo, head: &Head, since: &Since) {
     let ui = &ctx.ui;
+    if ctx.settings.global.quiet {
+        return;
+    }
     let on = head.branch.as_deref().unwrap_or("detached HEAD");
     ui.result(&format!(
         "{} {} on {} ({on})",
@@ -799,8 +816,17 @@ fn print_header(ctx: &Context, tag: &str, c: &CommitInfo, head: &Head, since: &S
     }
 }
 
+/// One line per check (with `--quiet`, only the failing ones).
 fn print_checks(ctx: &Context, checks: &[Check]) {
     let ui = &ctx.ui;
+    let shown: Vec<&Check> = checks
+        .iter()
+        .filter(|c| !c.ok || !ctx.settings.global.quiet)
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let checks = shown;
     let rows: Vec<Vec<String>> = checks
         .iter()
         .map(|c| {
@@ -813,7 +839,7 @@ fn print_checks(ctx: &Context, checks: &[Check]) {
         .collect();
     let name_width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     ui.result("checks");
-    for (line, c) in table(&rows).iter().zip(checks) {
+    for (line, c) in table(&rows).iter().zip(&checks) {
         ui.result(line);
         if let Some(fix) = &c.fix {
             ui.result(&format!(
