@@ -356,6 +356,45 @@ fn callbacks<'a>(
     cb
 }
 
+/// The `http.<url>.extraheader` / `http.extraheader` values git config holds
+/// for an http(s) `url` (libgit2 ignores them; `actions/checkout` stores the
+/// job's token there). An empty value clears the ones before it, as in git.
+fn extra_headers(config: Option<&git2::Config>, url: &str) -> Vec<String> {
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    if RemoteUrl::parse(url).map(|u| u.kind) != Some(RemoteKind::Http) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if let Ok(mut entries) = config.entries(Some(r"^http\..*extraheader$")) {
+        while let Some(Ok(entry)) = entries.next() {
+            let (Ok(name), Ok(value)) = (entry.name(), entry.value()) else {
+                continue;
+            };
+            let Some(rest) = name.strip_prefix("http.") else {
+                continue;
+            };
+            let Some(scope) = rest.strip_suffix("extraheader") else {
+                continue;
+            };
+            let scope = scope.strip_suffix('.').unwrap_or(scope);
+            let applies = scope.is_empty()
+                || url.starts_with(scope)
+                || url.starts_with(scope.trim_end_matches('/'));
+            if !applies {
+                continue;
+            }
+            if value.trim().is_empty() {
+                out.clear();
+            } else {
+                out.push(value.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Which remote, as shown in messages: `origin (url)`.
 fn label(remote: &str, url: &str) -> String {
     format!("{remote} ({})", display_url(url))
@@ -473,10 +512,13 @@ pub(crate) fn fetch_blocking(
     let state = Rc::new(RefCell::new(CallState::default()));
     let deadline = Instant::now() + access.timeout;
     let spec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
+    let headers = extra_headers(config.as_ref(), &url);
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut fo = git2::FetchOptions::new();
     fo.remote_callbacks(callbacks(access, config, state.clone(), deadline, cancel))
         .download_tags(AutotagOption::None)
-        .update_fetchhead(false);
+        .update_fetchhead(false)
+        .custom_headers(&header_refs);
     let result = r.download(&[spec.as_str()], Some(&mut fo));
     drop(fo);
     if let Err(e) = result {
@@ -554,8 +596,11 @@ pub(crate) fn push_blocking(
         .rsplit_once(':')
         .map_or(refspec, |(_, dst)| dst)
         .to_owned();
+    let headers = extra_headers(config.as_ref(), &url);
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut po = git2::PushOptions::new();
-    po.remote_callbacks(callbacks(access, config, state.clone(), deadline, cancel));
+    po.remote_callbacks(callbacks(access, config, state.clone(), deadline, cancel))
+        .custom_headers(&header_refs);
     let result = r.push(&[refspec], Some(&mut po));
     drop(po);
     let s = state.borrow();

@@ -563,38 +563,52 @@ fn an_unreachable_remote_fails_the_fetch_with_exit_4_and_creates_nothing() {
     assert!(r.sb.audit_lines().is_empty());
 }
 
-#[test]
-fn https_auth_failure_gives_up_without_looping_and_never_shows_the_token() {
-    use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
+/// A loopback "git host" that answers 401 to everything; records how many
+/// requests came and their Authorization headers.
+struct Unauthorized {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    auths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
 
-    // A loopback "git host" that answers 401 to everything.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let auths = Arc::new(Mutex::new(Vec::<String>::new()));
-    {
-        let (hits, auths) = (hits.clone(), auths.clone());
+impl Unauthorized {
+    fn start() -> Unauthorized {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let auths = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let (h, a) = (hits.clone(), auths.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { break };
-                hits.fetch_add(1, Ordering::SeqCst);
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let mut buf = [0u8; 8192];
                 let n = s.read(&mut buf).unwrap_or(0);
                 let req = String::from_utf8_lossy(&buf[..n]).to_string();
-                if let Some(a) = req
+                if let Some(line) = req
                     .lines()
                     .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
                 {
-                    auths.lock().unwrap().push(a.to_owned());
+                    a.lock().unwrap().push(line.to_owned());
                 }
                 let _ = s.write_all(
                     b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                 );
             }
         });
+        Unauthorized { port, hits, auths }
     }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn https_auth_failure_gives_up_without_looping_and_never_shows_the_token() {
+    let server = Unauthorized::start();
+    let port = server.port;
     let r = Repos::new();
     r.git(&[
         "remote",
@@ -618,17 +632,76 @@ fn https_auth_failure_gives_up_without_looping_and_never_shows_the_token() {
     assert_eq!(out.status.code(), Some(4), "{text}");
     assert!(text.contains("authentication to origin"), "{text}");
     assert!(text.contains("tried GH_TOKEN"), "{text}");
-    assert!(text.contains("GH_TOKEN"), "{text}");
+    assert!(text.contains("hint: set GH_TOKEN"), "{text}");
     assert!(!text.contains(token), "token leaked:\n{text}");
-    assert!(
-        hits.load(Ordering::SeqCst) <= 10,
-        "{} requests",
-        hits.load(Ordering::SeqCst)
-    );
-    // The token was offered (as x-access-token), once.
-    let auths = auths.lock().unwrap();
+    assert!(server.hits() <= 10, "{} requests", server.hits());
+    // The token was offered once, as x-access-token (basic auth).
+    let auths = server.auths.lock().unwrap().clone();
     assert_eq!(auths.len(), 1, "{auths:?}");
+    assert!(auths[0].to_ascii_lowercase().contains("basic"), "{auths:?}");
     assert!(r.local_tags().is_empty());
+    assert!(r.sb.audit_lines().is_empty());
+}
+
+#[test]
+fn the_token_is_not_offered_to_a_host_that_is_not_github() {
+    let server = Unauthorized::start();
+    let r = Repos::new();
+    r.git(&[
+        "remote",
+        "set-url",
+        "origin",
+        &format!("http://127.0.0.1:{}/acme/shop.git", server.port),
+    ]);
+    let out = r
+        .almarel()
+        .args(["tag", "1.2.3"])
+        .env("GH_TOKEN", "ghp_not_for_this_host_123")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains("authentication to origin"), "{text}");
+    assert!(
+        server.auths.lock().unwrap().is_empty(),
+        "a credential was sent"
+    );
+}
+
+#[test]
+fn git_config_extraheader_is_sent_like_git_does_in_github_actions() {
+    // actions/checkout stores the job token as http.<url>.extraheader, which
+    // libgit2 ignores by itself.
+    let server = Unauthorized::start();
+    let r = Repos::new();
+    let base = format!("http://127.0.0.1:{}/", server.port);
+    r.git(&[
+        "remote",
+        "set-url",
+        "origin",
+        &format!("{base}acme/shop.git"),
+    ]);
+    r.git(&[
+        "config",
+        &format!("http.{base}.extraheader"),
+        "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0",
+    ]);
+    let out = r
+        .almarel()
+        .args(["tag", "1.2.3"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", all_text(&out));
+    let auths = server.auths.lock().unwrap().clone();
+    assert!(!auths.is_empty(), "extraheader not sent");
+    assert!(
+        auths
+            .iter()
+            .all(|a| a.contains("eC1hY2Nlc3MtdG9rZW46c2VjcmV0")),
+        "{auths:?}"
+    );
 }
 
 #[test]
