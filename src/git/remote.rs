@@ -430,6 +430,21 @@ fn classify(
     }
     let msg = e.message().trim().trim_end_matches('.').to_owned();
     let lower = msg.to_ascii_lowercase();
+    if e.code() == ErrorCode::Certificate || lower.contains("hostkey") {
+        let hint = match RemoteUrl::parse(url).map(|u| u.kind) {
+            Some(RemoteKind::Ssh) => {
+                "the host's ssh key is not in ~/.ssh/known_hosts: connect once with ssh (ssh -T git@github.com) to check and add it, then re-run"
+            }
+            _ => {
+                "the server's TLS certificate is not trusted: check the URL and your CA certificates (SSL_CERT_FILE), then re-run"
+            }
+        };
+        return RemoteFailure {
+            reason: FailureReason::Other,
+            error: Error::remote(format!("cannot verify the identity of {who}: {msg}"))
+                .with_hint(hint),
+        };
+    }
     let auth_like = state.exhausted
         || e.code() == ErrorCode::Auth
         || lower.contains("authentication")
@@ -677,5 +692,119 @@ pub(crate) async fn run_with_deadline<T: Send + 'static>(
                 .with_hint("check your network connection, then re-run"),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify_with(e: git2::Error, url: &str, st: CallState) -> RemoteFailure {
+        classify("pushing to", "origin", url, &e, &st, DEFAULT_TIMEOUT)
+    }
+
+    #[test]
+    fn failures_are_classified_with_a_useful_hint() {
+        let ssh = "git@github.com:acme/shop.git";
+        let https = "https://x-access-token:ghp_abcdef@github.com/acme/shop.git";
+
+        let f = classify_with(
+            git2::Error::from_str("no accepted credentials"),
+            ssh,
+            CallState {
+                exhausted: true,
+                tried: vec!["ssh-agent".into(), "~/.ssh/id_ed25519".into()],
+                ..CallState::default()
+            },
+        );
+        assert_eq!(f.reason, FailureReason::Auth);
+        assert!(
+            f.error
+                .message
+                .contains("tried ssh-agent, ~/.ssh/id_ed25519"),
+            "{}",
+            f.error
+        );
+        assert!(f.error.hint.unwrap().contains("ssh-add"));
+
+        let f = classify_with(
+            git2::Error::new(
+                ErrorCode::Auth,
+                ErrorClass::Http,
+                "unexpected http status code: 401",
+            ),
+            https,
+            CallState::default(),
+        );
+        assert_eq!(f.reason, FailureReason::Auth);
+        assert!(
+            f.error.message.contains("no credentials were available"),
+            "{}",
+            f.error
+        );
+        assert!(
+            !f.error.message.contains("ghp_abcdef"),
+            "url secret shown: {}",
+            f.error
+        );
+        assert!(f.error.hint.unwrap().contains("GH_TOKEN"));
+
+        let f = classify_with(
+            git2::Error::new(
+                ErrorCode::GenericError,
+                ErrorClass::Net,
+                "failed to connect to github.com: Connection refused",
+            ),
+            https,
+            CallState::default(),
+        );
+        assert_eq!(f.reason, FailureReason::Network);
+        assert!(
+            f.error.message.starts_with(
+                "cannot reach origin (https://x-access-token:***@github.com/acme/shop.git)"
+            ),
+            "{}",
+            f.error
+        );
+
+        let f = classify_with(
+            git2::Error::new(
+                ErrorCode::Certificate,
+                ErrorClass::Ssh,
+                "invalid or unknown remote ssh hostkey",
+            ),
+            ssh,
+            CallState::default(),
+        );
+        assert_eq!(f.reason, FailureReason::Other);
+        assert!(
+            f.error
+                .message
+                .contains("cannot verify the identity of origin"),
+            "{}",
+            f.error
+        );
+        assert!(f.error.hint.unwrap().contains("known_hosts"));
+
+        let f = classify_with(
+            git2::Error::from_str("user cancelled"),
+            ssh,
+            CallState {
+                timed_out: true,
+                ..CallState::default()
+            },
+        );
+        assert_eq!(f.reason, FailureReason::Timeout);
+        assert!(
+            f.error.message.contains("did not finish within 2m"),
+            "{}",
+            f.error
+        );
+
+        for f in [FailureReason::Rejected, FailureReason::Other] {
+            assert!(!f.name().is_empty());
+        }
+        let e: Error = f.into();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
     }
 }
