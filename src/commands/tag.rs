@@ -252,13 +252,30 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                     "reason": f.reason.name(),
                 }))));
         }
+        // When the version itself is the problem, re-running it is no advice.
+        let version_at_fault = failed
+            .iter()
+            .any(|c| c.name == "version" || c.name == "tag");
         let (message, hint) = if let [only] = failed.as_slice() {
+            let fix = only.fix.clone().unwrap_or_default();
             (
                 only.detail.clone(),
+                if version_at_fault {
+                    fix
+                } else {
+                    format!("{fix}, then re-run: {rerun}")
+                },
+            )
+        } else if version_at_fault {
+            (
                 format!(
-                    "{}, then re-run: {rerun}",
-                    only.fix.clone().unwrap_or_default()
+                    "{} of {} checks failed: {}",
+                    failed.len(),
+                    checks.len(),
+                    failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
                 ),
+                "fix the items marked ✗ above, then re-run almarel tag with a free version"
+                    .to_owned(),
             )
         } else {
             (
@@ -662,16 +679,26 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
         Plan::AlreadyTagged { .. } => Check::pass("tag", format!("{} already at HEAD", i.tag)),
         Plan::Blocked => {
             let mut wheres = Vec::new();
-            if let Some(l) = i.local_tag {
-                if l.commit != i.head_sha {
-                    wheres.push(format!("locally at {}", short(&l.commit)));
-                } else if !l.annotated {
-                    wheres.push("locally at HEAD as a lightweight tag".to_owned());
+            let same_elsewhere = matches!(
+                (i.local_tag, remote_tag),
+                (Some(l), Some(r)) if l.commit == r.commit && l.commit != i.head_sha
+            );
+            if same_elsewhere {
+                if let Some(l) = i.local_tag {
+                    wheres.push(format!("locally and on {remote} at {}", short(&l.commit)));
                 }
-            }
-            if let Some(r) = remote_tag {
-                if r.commit != i.head_sha {
-                    wheres.push(format!("on {remote} at {}", short(&r.commit)));
+            } else {
+                if let Some(l) = i.local_tag {
+                    if l.commit != i.head_sha {
+                        wheres.push(format!("locally at {}", short(&l.commit)));
+                    } else if !l.annotated {
+                        wheres.push("locally at HEAD as a lightweight tag".to_owned());
+                    }
+                }
+                if let Some(r) = remote_tag {
+                    if r.commit != i.head_sha {
+                        wheres.push(format!("on {remote} at {}", short(&r.commit)));
+                    }
                 }
             }
             let lightweight_only = i.local_tag.is_some_and(|l| l.commit == i.head_sha && !l.annotated)
@@ -722,7 +749,7 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
                 i.version, t.name
             ),
             format!(
-                "choose a version above {}, e.g. {}",
+                "choose a version above {}, e.g. almarel tag {}",
                 t.version,
                 suggest(&t.version)
             ),

@@ -231,8 +231,10 @@ fn refuses_a_tag_that_exists_at_another_commit_naming_both_commits() {
         &r,
         &["tag", "1.2.3"],
         &[
-            &format!("locally at {}", &old[..7]),
-            &format!("on origin at {}", &old[..7]),
+            &format!(
+                "v1.2.3 already exists locally and on origin at {}",
+                &old[..7]
+            ),
             &format!("HEAD is {}", &head[..7]),
             "1.2.3 is not above the highest release tag v1.2.3",
         ],
@@ -323,9 +325,36 @@ fn every_failing_check_is_reported_at_once() {
         "{text}"
     );
     assert!(
-        text.contains("hint: fix the items marked ✗ above, then re-run: almarel tag 1.0.0"),
+        text.contains(
+            "hint: fix the items marked ✗ above, then re-run almarel tag with a free version"
+        ),
         "{text}"
     );
+}
+
+#[test]
+fn the_hint_says_to_rerun_the_same_version_only_when_the_version_is_fine() {
+    let r = Repos::new();
+    r.git(&["switch", "-q", "-c", "feature"]);
+    std::fs::write(r.work.join("README.md"), "dirty\n").unwrap();
+    assert_refused(
+        &r,
+        &["tag", "1.2.3"],
+        &[
+            "2 of 6 checks failed: branch, clean",
+            "hint: fix the items marked ✗ above, then re-run: almarel tag 1.2.3",
+        ],
+    );
+    let r = Repos::new();
+    r.tag("v1.2.3", "HEAD");
+    r.push_tag("v1.2.3");
+    r.commit_and_push("Next");
+    let text = assert_refused(
+        &r,
+        &["tag", "1.2.2"],
+        &["hint: choose a version above 1.2.3, e.g. almarel tag 1.2.4"],
+    );
+    assert!(!text.contains("re-run: almarel tag 1.2.2"), "{text}");
 }
 
 #[test]
