@@ -240,8 +240,7 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
         v
     };
 
-    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
-    if !failed.is_empty() {
+    if checks.iter().any(|c| !c.ok) {
         let data = with(json!({ "pushed": false, "created": false }));
         if let Err(f) = &fetched {
             return Err(Error::new(Kind::Remote, f.error.message.clone())
@@ -252,42 +251,7 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                     "reason": f.reason.name(),
                 }))));
         }
-        // When the version itself is the problem, re-running it is no advice.
-        let version_at_fault = failed
-            .iter()
-            .any(|c| c.name == "version" || c.name == "tag");
-        let (message, hint) = if let [only] = failed.as_slice() {
-            let fix = only.fix.clone().unwrap_or_default();
-            (
-                only.detail.clone(),
-                if version_at_fault {
-                    fix
-                } else {
-                    format!("{fix}, then re-run: {rerun}")
-                },
-            )
-        } else if version_at_fault {
-            (
-                format!(
-                    "{} of {} checks failed: {}",
-                    failed.len(),
-                    checks.len(),
-                    failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
-                ),
-                "fix the items marked ✗ above, then re-run almarel tag with a free version"
-                    .to_owned(),
-            )
-        } else {
-            (
-                format!(
-                    "{} of {} checks failed: {}",
-                    failed.len(),
-                    checks.len(),
-                    failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
-                ),
-                format!("fix the items marked ✗ above, then re-run: {rerun}"),
-            )
-        };
+        let (message, hint) = refusal(&checks, &rerun);
         return Err(Error::refused(message).with_hint(hint).with_data(data));
     }
 
@@ -444,6 +408,37 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
             },
         )),
     }
+}
+
+/// The refusal's message and hint: the one failing check itself, or a count
+/// naming them. Re-running the same version is suggested only when the
+/// version is not what is wrong.
+fn refusal(checks: &[Check], rerun: &str) -> (String, String) {
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
+    let version_at_fault = failed
+        .iter()
+        .any(|c| c.name == "version" || c.name == "tag");
+    if let [only] = failed.as_slice() {
+        let fix = only.fix.clone().unwrap_or_default();
+        let hint = if version_at_fault {
+            fix
+        } else {
+            format!("{fix}, then re-run: {rerun}")
+        };
+        return (only.detail.clone(), hint);
+    }
+    let message = format!(
+        "{} of {} checks failed: {}",
+        failed.len(),
+        checks.len(),
+        failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+    );
+    let hint = if version_at_fault {
+        "fix the items marked ✗ above, then re-run almarel tag with a free version".to_owned()
+    } else {
+        format!("fix the items marked ✗ above, then re-run: {rerun}")
+    };
+    (message, hint)
 }
 
 struct PushFailure<'a> {
