@@ -675,7 +675,8 @@ pub(crate) async fn run_with_deadline<T: Send + 'static>(
         let cancel = cancel.clone();
         move || op(cancel)
     });
-    match tokio::time::timeout(limit + Duration::from_secs(5), handle).await {
+    let grace = limit.min(Duration::from_secs(5));
+    match tokio::time::timeout(limit + grace, handle).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(failure(
             FailureReason::Other,
@@ -698,6 +699,48 @@ pub(crate) async fn run_with_deadline<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_that_never_answers_times_out() {
+        // Accepts the connection, then says nothing.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming() {
+                held.push(s);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        repo.remote("origin", &format!("git://127.0.0.1:{port}/x.git"))
+            .unwrap();
+        let git_dir = repo.path().to_path_buf();
+        let access = Access::anonymous().with_timeout(Duration::from_millis(500));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let a = access.clone();
+        let f = rt
+            .block_on(run_with_deadline(
+                "fetching from origin".into(),
+                access.timeout(),
+                move |cancel| fetch_blocking(&git_dir, "origin", "main", &a, false, cancel),
+            ))
+            .unwrap_err();
+        assert_eq!(f.reason, FailureReason::Timeout, "{}", f.error);
+        assert_eq!(f.error.kind, crate::error::Kind::Remote);
+        assert!(
+            f.error.message.contains("did not finish within 500ms"),
+            "{}",
+            f.error
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The stuck libgit2 call is abandoned (the binary exits the same way).
+        rt.shutdown_background();
+    }
 
     fn classify_with(e: git2::Error, url: &str, st: CallState) -> RemoteFailure {
         classify("pushing to", "origin", url, &e, &st, DEFAULT_TIMEOUT)
