@@ -1,5 +1,9 @@
 //! The command tree and global flags (clap derive only; no I/O here).
 
+// These doc comments are also the CLI help text, where `<remote>/<branch>` is
+// meant literally; rustdoc would read them as HTML tags.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,12 +1,861 @@
-//! `almarel status`.
+//! `almarel status [REF] [--watch]`: the release ledger for a tag or commit,
+//! read from GitHub only (runs anywhere given `--config` and
+//! `github.repository`): the tag, the newest run of each of the three
+//! workflows for the commit, the pending production approval and the review
+//! history, the GitHub Release, and whether releases are frozen. `--watch`
+//! follows the runs with conditional requests until they complete or only
+//! the production approval is left.
 
-use serde_json::Value;
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 use crate::cli::StatusArgs;
+use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
+use crate::ui::{Tone, Ui};
+
+/// First poll interval of `--watch`.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest poll interval while nothing changes.
+const POLL_MAX: Duration = Duration::from_secs(20);
+/// After this long without any run for the commit, say why that may be.
+const NOT_STARTED_AFTER: Duration = Duration::from_secs(180);
+
+/// Which of the three configured workflows a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `github.ci_workflow`.
+    Ci,
+    /// `github.release_workflow`.
+    Release,
+    /// `github.deploy_workflow`.
+    Deploy,
+}
+
+impl Role {
+    fn key(self) -> &'static str {
+        match self {
+            Role::Ci => "ci",
+            Role::Release => "release",
+            Role::Deploy => "deploy",
+        }
+    }
+}
+
+/// One workflow row: the workflow (or why it could not be found) and its
+/// newest run for the commit.
+#[derive(Debug, Clone)]
+pub struct WorkflowRow {
+    /// Which workflow.
+    pub role: Role,
+    /// The configured name.
+    pub configured: String,
+    /// The workflow, when found.
+    pub workflow: Option<Workflow>,
+    /// The newest run for the commit, if any.
+    pub run: Option<Run>,
+}
+
+/// Looks up the three configured workflows (a missing one is kept as a row
+/// without a workflow, so the ledger still shows the rest).
+pub async fn load_workflows(ctx: &Context, gh: &Client) -> Result<Vec<WorkflowRow>> {
+    let g = &ctx.settings.github;
+    let mut rows = Vec::new();
+    for (role, name) in [
+        (Role::Ci, &g.ci_workflow),
+        (Role::Release, &g.release_workflow),
+        (Role::Deploy, &g.deploy_workflow),
+    ] {
+        let workflow = match gh.workflow(name).await {
+            Ok(w) => Some(w),
+            Err(e) if e.kind == crate::error::Kind::Usage => {
+                ctx.ui.warn(&e.message);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        rows.push(WorkflowRow {
+            role,
+            configured: name.clone(),
+            workflow,
+            run: None,
+        });
+    }
+    Ok(rows)
+}
+
+/// Fills each row's newest run for `sha`.
+pub async fn refresh_runs(gh: &Client, rows: &mut [WorkflowRow], sha: &str) -> Result<()> {
+    for row in rows.iter_mut() {
+        if let Some(w) = &row.workflow {
+            row.run = gh.runs_for_commit(w.id, sha).await?.into_iter().next();
+        }
+    }
+    Ok(())
+}
+
+/// The newest CI run's conclusion for `sha`, as text (`success`, `failure`,
+/// `in_progress`, `not started`).
+pub fn run_text(run: Option<&Run>) -> String {
+    run.map(Run::state_text)
+        .unwrap_or_else(|| "not started".to_owned())
+}
+
+/// The ledger read from GitHub.
+#[derive(Debug, Clone)]
+struct Ledger {
+    target: Target,
+    rows: Vec<WorkflowRow>,
+    pending: Vec<PendingDeployment>,
+    reviews: Vec<Approval>,
+    release: Option<Release>,
+    frozen: Option<bool>,
+    production: Production,
+}
+
+/// What production runs, as far as `verify.version_url` says.
+#[derive(Debug, Clone, Default)]
+struct Production {
+    sha: Option<String>,
+    why_unknown: Option<String>,
+    tags: Vec<String>,
+}
+
+async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<Production> {
+    use crate::github::production::{production_sha, same_commit};
+    match production_sha(ctx).await {
+        Ok(None) => Ok(Production {
+            why_unknown: Some("verify.version_url is not set".into()),
+            ..Production::default()
+        }),
+        Err(why) => Ok(Production {
+            why_unknown: Some(why),
+            ..Production::default()
+        }),
+        Ok(Some(sha)) => {
+            let tags = if same_commit(&sha, &target.sha) {
+                target.tag_refs.iter().map(|t| t.name.clone()).collect()
+            } else {
+                gh.release_tags()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, t)| same_commit(&t.commit, &sha))
+                    .map(|(r, _)| r.name)
+                    .collect()
+            };
+            Ok(Production {
+                sha: Some(sha),
+                why_unknown: None,
+                tags,
+            })
+        }
+    }
+}
+
+fn age_of(ctx: &Context, rfc: &str) -> String {
+    humantime::parse_rfc3339_weak(rfc)
+        .ok()
+        .and_then(|t| ctx.clock.wall().duration_since(t).ok())
+        .map(|d| format!("{} ago", clock::age(d)))
+        .unwrap_or_default()
+}
+
+async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) -> Result<()> {
+    let env = &ctx.settings.github.environment;
+    let deploy = ledger
+        .rows
+        .iter()
+        .find(|r| r.role == Role::Deploy)
+        .and_then(|r| r.run.clone());
+    ledger.pending.clear();
+    ledger.reviews.clear();
+    if let Some(run) = deploy {
+        if run.is_waiting() {
+            ledger.pending = gh
+                .pending_deployments(run.id)
+                .await?
+                .into_iter()
+                .filter(|p| p.environment.name.as_deref() == Some(env.as_str()))
+                .collect();
+        }
+        ledger.reviews = gh.approvals(run.id).await?;
+    }
+    Ok(())
+}
+
+async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Ledger> {
+    let target = gh.resolve_ref(args.reference.as_deref()).await?;
+    let mut rows = load_workflows(ctx, gh).await?;
+    refresh_runs(gh, &mut rows, &target.sha).await?;
+    let tag_for_release = target
+        .requested_tag
+        .as_ref()
+        .map(|t| t.name.clone())
+        .or_else(|| crate::version::preferred_tag(&target.tags).map(|t| t.name.clone()));
+    let release = match &tag_for_release {
+        Some(t) => gh.release_by_tag(t).await?,
+        None => None,
+    };
+    let frozen = match rows
+        .iter()
+        .find(|r| r.role == Role::Deploy)
+        .and_then(|r| r.workflow.clone())
+    {
+        Some(w) => {
+            Some(gh.workflow_fresh(w.id).await?.state != crate::github::WorkflowState::Active)
+        }
+        None => None,
+    };
+    let production = read_production(ctx, gh, &target).await?;
+    let mut ledger = Ledger {
+        target,
+        rows,
+        pending: Vec::new(),
+        reviews: Vec::new(),
+        release,
+        frozen,
+        production,
+    };
+    read_deploy_details(ctx, gh, &mut ledger).await?;
+    Ok(ledger)
+}
+
+fn tag_line(ctx: &Context, t: &Target) -> String {
+    let mut parts = Vec::new();
+    match &t.requested_tag {
+        Some(tag) => parts.push(format!(
+            "{} → {} ({}, on GitHub)",
+            tag.name,
+            t.short(),
+            if tag.annotated {
+                "annotated"
+            } else {
+                "lightweight, not annotated"
+            }
+        )),
+        None => parts.push(format!("{} ({})", t.short(), t.label)),
+    }
+    let others: Vec<String> = t
+        .tag_refs
+        .iter()
+        .filter(|r| Some(&r.name) != t.requested_tag.as_ref().map(|x| &x.name))
+        .map(|r| r.name.clone())
+        .collect();
+    if !others.is_empty() {
+        parts.push(format!("tags at this commit: {}", others.join(", ")));
+    } else if t.requested_tag.is_none() {
+        parts.push(ctx.ui.paint(Tone::Warn, "no release tag at this commit"));
+    }
+    parts.join("; ")
+}
+
+fn run_cells(ctx: &Context, row: &WorkflowRow) -> Vec<String> {
+    let name = row
+        .workflow
+        .as_ref()
+        .map(|w| w.name.clone())
+        .unwrap_or_else(|| row.configured.clone());
+    if row.workflow.is_none() {
+        return vec![
+            ctx.ui.mark(Tone::Warn),
+            name,
+            format!("workflow `{}` not found in the repository", row.configured),
+        ];
+    }
+    match &row.run {
+        None => vec![ctx.ui.mark(Tone::Dim), name, "not started".into()],
+        Some(run) => {
+            let tone = match (&run.conclusion, run.is_waiting()) {
+                (Some(c), _) if c.is_ok() => Tone::Ok,
+                (Some(_), _) => Tone::Fail,
+                (None, true) => Tone::Warn,
+                (None, false) => Tone::Dim,
+            };
+            vec![
+                ctx.ui.mark(tone),
+                name,
+                format!(
+                    "{}, {}  {}",
+                    run.state_text(),
+                    age_of(ctx, &run.created_at),
+                    run.html_url
+                ),
+            ]
+        }
+    }
+}
+
+fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
+    let ui = &ctx.ui;
+    let mut rows = vec![vec![
+        ui.mark(if l.target.tags.is_empty() {
+            Tone::Warn
+        } else {
+            Tone::Ok
+        }),
+        "ref".to_owned(),
+        tag_line(ctx, &l.target),
+    ]];
+    rows.extend(l.rows.iter().map(|r| run_cells(ctx, r)));
+    let env = &ctx.settings.github.environment;
+    let approval = if let Some(p) = l.pending.first() {
+        let who: Vec<String> = p.reviewers.iter().map(|r| r.label()).collect();
+        format!(
+            "{} waiting for approval{}; you {} approve{}",
+            env,
+            if p.wait_timer > 0 {
+                format!(" (wait timer {}m)", p.wait_timer)
+            } else {
+                String::new()
+            },
+            if p.current_user_can_approve {
+                "can"
+            } else {
+                "cannot"
+            },
+            if who.is_empty() {
+                String::new()
+            } else {
+                format!(" (reviewers: {})", who.join(", "))
+            }
+        )
+    } else {
+        format!("no pending {env} approval")
+    };
+    rows.push(vec![
+        ui.mark(if l.pending.is_empty() {
+            Tone::Dim
+        } else {
+            Tone::Warn
+        }),
+        "approval".into(),
+        approval,
+    ]);
+    let reviews = if l.reviews.is_empty() {
+        "none".to_owned()
+    } else {
+        l.reviews
+            .iter()
+            .map(|a| {
+                let c = a
+                    .comment
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| format!(" (\"{c}\")"))
+                    .unwrap_or_default();
+                format!("{} by @{}{c}", a.state, a.user.login)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    rows.push(vec![ui.mark(Tone::Dim), "reviews".into(), reviews]);
+    let release = match &l.release {
+        Some(r) => format!(
+            "{}{} {}",
+            r.tag_name,
+            if r.prerelease { " (pre-release)" } else { "" },
+            r.html_url
+        ),
+        None => "no published GitHub Release for this tag".to_owned(),
+    };
+    rows.push(vec![
+        ui.mark(if l.release.is_some() {
+            Tone::Ok
+        } else {
+            Tone::Dim
+        }),
+        "release".into(),
+        release,
+    ]);
+    let (tone, text) = match (&l.production.sha, &l.production.why_unknown) {
+        (Some(sha), _) => {
+            let tags = if l.production.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", l.production.tags.join(", "))
+            };
+            if crate::github::production::same_commit(sha, &l.target.sha) {
+                (
+                    Tone::Ok,
+                    format!("runs {}{tags}: this release", short_sha(sha)),
+                )
+            } else {
+                (
+                    Tone::Dim,
+                    format!("runs {}{tags}, not {}", short_sha(sha), l.target.short()),
+                )
+            }
+        }
+        (None, why) => (
+            Tone::Warn,
+            format!("unknown: {}", why.clone().unwrap_or_default()),
+        ),
+    };
+    rows.push(vec![ui.mark(tone), "production".into(), text]);
+    rows.push(vec![
+        ui.mark(Tone::Dim),
+        "coolify".into(),
+        "unknown (not checked by status yet)".into(),
+    ]);
+    let frozen = match l.frozen {
+        Some(true) => ui.paint(
+            Tone::Fail,
+            "FROZEN: the deploy workflow is disabled (`almarel unfreeze` resumes)",
+        ),
+        Some(false) => "no".to_owned(),
+        None => "unknown (deploy workflow not found)".to_owned(),
+    };
+    rows.push(vec![
+        ui.mark(if l.frozen == Some(true) {
+            Tone::Fail
+        } else {
+            Tone::Dim
+        }),
+        "frozen".into(),
+        frozen,
+    ]);
+    crate::ui::table(&rows)
+}
+
+fn ledger_json(l: &Ledger) -> Value {
+    let runs: serde_json::Map<String, Value> = l
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.role.key().to_owned(),
+                json!({
+                    "workflow": r.workflow.as_ref().map(|w| w.name.clone()),
+                    "found": r.workflow.is_some(),
+                    "run_id": r.run.as_ref().map(|x| x.id),
+                    "status": r.run.as_ref().and_then(|x| x.status.as_ref().map(ToString::to_string)),
+                    "conclusion": r.run.as_ref().and_then(|x| x.conclusion.as_ref().map(ToString::to_string)),
+                    "url": r.run.as_ref().map(|x| x.html_url.clone()),
+                    "created_at": r.run.as_ref().map(|x| x.created_at.clone()),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "ref": l.target.label,
+        "sha": l.target.sha,
+        "tag": l.target.requested_tag.as_ref().map(|t| json!({"name": t.name, "annotated": t.annotated, "on_remote": true})),
+        "tags_at_commit": l.target.tag_refs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "runs": runs,
+        "pending_approval": l.pending.first().map(|p| json!({
+            "environment": p.environment.name,
+            "environment_id": p.environment.id,
+            "wait_timer": p.wait_timer,
+            "current_user_can_approve": p.current_user_can_approve,
+            "reviewers": p.reviewers.iter().map(|r| r.label()).collect::<Vec<_>>(),
+        })),
+        "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
+        "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
+        "production": {
+            "sha": l.production.sha,
+            "status": if l.production.sha.is_some() { "ok" } else { "unknown" },
+            "why": l.production.why_unknown,
+            "tags": l.production.tags,
+            "matches_ref": l.production.sha.as_ref().map(|p| crate::github::production::same_commit(p, &l.target.sha)),
+        },
+        "coolify": {"status": "unknown", "why": "not checked by status"},
+        "frozen": l.frozen,
+    })
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// What the watch decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// All expected runs completed successfully.
+    Done,
+    /// Only the production approval is left.
+    AwaitingApproval,
+    /// A run failed (or CI failed, so the deploy will not start).
+    Failed(String),
+}
+
+fn evaluate(l: &Ledger) -> Option<Verdict> {
+    let has_release_tag = !l.target.tags.is_empty() || l.target.requested_tag.is_some();
+    let frozen = l.frozen == Some(true);
+    let mut all_done = true;
+    let mut waiting = false;
+    for row in &l.rows {
+        if row.workflow.is_none() {
+            continue;
+        }
+        match &row.run {
+            Some(run) => match (&run.conclusion, run.is_waiting()) {
+                (Some(c), _) if !c.is_ok() => {
+                    let name = run.name.clone().unwrap_or_else(|| row.configured.clone());
+                    let why = if row.role == Role::Ci {
+                        format!("CI ({name}) concluded {c}: the deploy run will not start")
+                    } else {
+                        format!("{name} concluded {c}")
+                    };
+                    return Some(Verdict::Failed(format!("{why} ({})", run.html_url)));
+                }
+                (Some(_), _) => {}
+                (None, true) if row.role == Role::Deploy => waiting = true,
+                _ => all_done = false,
+            },
+            None => {
+                let expected = match row.role {
+                    Role::Ci => true,
+                    Role::Release => has_release_tag,
+                    Role::Deploy => !frozen,
+                };
+                if expected {
+                    all_done = false;
+                }
+            }
+        }
+    }
+    if !all_done {
+        None
+    } else if waiting {
+        Some(Verdict::AwaitingApproval)
+    } else {
+        Some(Verdict::Done)
+    }
+}
+
+fn signature(l: &Ledger) -> String {
+    l.rows
+        .iter()
+        .map(|r| format!("{}:{}", r.role.key(), run_text(r.run.as_ref())))
+        .collect::<Vec<_>>()
+        .join(",")
+        + &format!("|{}|{}", l.pending.len(), l.reviews.len())
+}
+
+struct Live {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Live {
+    fn new(ui: &Ui) -> Self {
+        let bar = ui.is_live().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Live { bar }
+    }
+    fn show(&self, ui: &Ui, lines: &[String], changes: &[String]) {
+        match &self.bar {
+            Some(b) => b.set_message(ui.redact(&lines.join("\n"))),
+            None => {
+                for c in changes {
+                    ui.progress(c);
+                }
+            }
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn changes(old: Option<&Ledger>, new: &Ledger) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in &new.rows {
+        if row.workflow.is_none() {
+            continue;
+        }
+        let before = old
+            .and_then(|o| o.rows.iter().find(|r| r.role == row.role))
+            .map(|r| run_text(r.run.as_ref()));
+        let now = run_text(row.run.as_ref());
+        if before.as_deref() != Some(now.as_str()) {
+            out.push(format!("{}: {now}", row.configured));
+        }
+    }
+    out
+}
+
+/// Writes the ledger to the GitHub Actions summary and outputs (no-op elsewhere).
+fn actions_report(ctx: &Context, l: &Ledger) {
+    if !ctx.ui.in_github_actions() {
+        return;
+    }
+    let mut md = format!(
+        "### almarel status {}\n\n| | |\n|---|---|\n| commit | `{}` |\n",
+        l.target.label, l.target.sha
+    );
+    for row in &l.rows {
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            row.configured,
+            row.run
+                .as_ref()
+                .map(|r| format!("[{}]({})", r.state_text(), r.html_url))
+                .unwrap_or_else(|| "not started".into())
+        ));
+    }
+    md.push_str(&format!(
+        "| frozen | {} |\n",
+        l.frozen
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    ));
+    let tag = crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone());
+    let results = [
+        ctx.ui.summary(&md),
+        ctx.ui.output("sha", &l.target.sha),
+        tag.as_deref().map_or(Ok(()), |t| ctx.ui.output("tag", t)),
+    ];
+    for r in results {
+        if let Err(e) = r {
+            ctx.ui.warn(&e.message);
+        }
+    }
+}
 
 /// Runs `almarel status`.
-pub async fn run(_ctx: &Context, _args: &StatusArgs) -> Result<Value> {
-    Err(Error::usage("`almarel status` is not built yet"))
+pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
+    let gh = Client::new(ctx).await?;
+    let started = ctx.clock.now();
+    let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);
+    if args.watch {
+        gh.set_deadline(Some(deadline));
+    }
+    let mut ledger = read_ledger(ctx, &gh, args).await?;
+    if !args.watch {
+        actions_report(ctx, &ledger);
+        for line in render(ctx, &ledger) {
+            ctx.ui.result(&line);
+        }
+        next_step(ctx, &ledger, evaluate(&ledger).as_ref());
+        ctx.ui.detail(
+            1,
+            &format!(
+                "github requests: {}, 304s: {}",
+                gh.stats().requests,
+                gh.stats().not_modified
+            ),
+        );
+        return Ok(ledger_json(&ledger));
+    }
+
+    // --watch
+    let live = Live::new(&ctx.ui);
+    live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
+    let mut last_sig = signature(&ledger);
+    let mut warned = false;
+    let outcome = match evaluate(&ledger) {
+        Some(v) => Ok(v),
+        None => {
+            watch_loop(
+                ctx,
+                &gh,
+                &mut ledger,
+                deadline,
+                &live,
+                &mut last_sig,
+                &mut warned,
+                started,
+            )
+            .await
+        }
+    };
+    live.finish();
+    actions_report(ctx, &ledger);
+    for line in render(ctx, &ledger) {
+        ctx.ui.result(&line);
+    }
+    ctx.ui.detail(
+        1,
+        &format!(
+            "github requests: {}, 304s: {}",
+            gh.stats().requests,
+            gh.stats().not_modified
+        ),
+    );
+    let mut data = ledger_json(&ledger);
+    data["watch"] =
+        json!({"requests": gh.stats().requests, "not_modified": gh.stats().not_modified});
+    match outcome {
+        Ok(v) => {
+            data["outcome"] = json!(match &v {
+                Verdict::Done => "completed",
+                Verdict::AwaitingApproval => "awaiting_approval",
+                Verdict::Failed(_) => "failed",
+            });
+            next_step(ctx, &ledger, Some(&v));
+            if let Verdict::Failed(why) = v {
+                return Err(Error::failed(why)
+                    .with_hint("open the run's log, fix forward, then tag a new release")
+                    .with_data(data));
+            }
+            Ok(data)
+        }
+        Err(e) => {
+            data["outcome"] = json!("timed_out");
+            Err(e.with_data(data))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn watch_loop(
+    ctx: &Context,
+    gh: &Client,
+    current: &mut Ledger,
+    deadline: Deadline,
+    live: &Live,
+    last_sig: &mut String,
+    warned: &mut bool,
+    started: std::time::Instant,
+) -> Result<Verdict> {
+    let sha = current.target.sha.clone();
+    let state = std::sync::Mutex::new(current.clone());
+    let sig_state = std::sync::Mutex::new(last_sig.clone());
+    let warned_flag = std::sync::atomic::AtomicBool::new(*warned);
+    let r = clock::poll_until(
+        ctx.clock.as_ref(),
+        deadline,
+        POLL_INTERVAL,
+        POLL_MAX,
+        || async {
+            let prev = state
+                .lock()
+                .map(|s| s.clone())
+                .map_err(|_| Error::local("watch state poisoned"))?;
+            let mut next = prev.clone();
+            refresh_runs(gh, &mut next.rows, &sha).await?;
+            read_deploy_details(ctx, gh, &mut next).await?;
+            let sig = signature(&next);
+            let changed = sig_state
+                .lock()
+                .map(|mut old| {
+                    let c = *old != sig;
+                    *old = sig.clone();
+                    c
+                })
+                .unwrap_or(true);
+            let ch = changes(Some(&prev), &next);
+            if changed {
+                live.show(&ctx.ui, &render(ctx, &next), &ch);
+            }
+            if ctx.clock.now().duration_since(started) >= NOT_STARTED_AFTER
+                && next.rows.iter().all(|r| r.run.is_none())
+                && !warned_flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                ctx.ui.warn(&not_started_text(ctx));
+            }
+            let verdict = evaluate(&next);
+            if let Ok(mut s) = state.lock() {
+                *s = next;
+            }
+            Ok::<_, Error>(match verdict {
+                Some(v) => Poll::Ready((v, sig)),
+                None => Poll::Pending { changed },
+            })
+        },
+    )
+    .await;
+    if let Ok(s) = state.lock() {
+        *current = s.clone();
+    }
+    *warned = warned_flag.load(std::sync::atomic::Ordering::SeqCst);
+    match r {
+        Ok((v, sig)) => {
+            *last_sig = sig;
+            Ok(v)
+        }
+        Err(PollError::Failed(e)) => Err(e),
+        Err(PollError::TimedOut) => {
+            let missing: Vec<String> = current
+                .rows
+                .iter()
+                .filter(|r| r.workflow.is_some() && r.run.is_none())
+                .map(|r| r.configured.clone())
+                .collect();
+            let state: Vec<String> = current
+                .rows
+                .iter()
+                .filter(|r| r.workflow.is_some())
+                .map(|r| format!("{}: {}", r.configured, run_text(r.run.as_ref())))
+                .collect();
+            let mut e = Error::timeout(format!(
+                "timed out after {} waiting for the runs of {} ({})",
+                humantime::format_duration(Duration::from_secs(deadline_secs(ctx, started))),
+                current.target.short(),
+                state.join(", ")
+            ))
+            .with_hint(format!(
+                "the runs continue on GitHub; re-run `almarel status {} --watch`",
+                current.target.label
+            ));
+            if !missing.is_empty() {
+                e = e.with_hint(format!(
+                    "{} never started: {}. Re-run `almarel status {} --watch` to keep following",
+                    missing.join(", "),
+                    not_started_causes(),
+                    current.target.label
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn deadline_secs(ctx: &Context, started: std::time::Instant) -> u64 {
+    ctx.clock.now().duration_since(started).as_secs()
+}
+
+fn not_started_causes() -> &'static str {
+    "usual causes: the tag was pushed with a token that triggers no workflows (GITHUB_TOKEN pushes start none), \
+the workflow's tag or branch filter does not match, the workflow is disabled, or Actions is off for the repository"
+}
+
+fn not_started_text(ctx: &Context) -> String {
+    format!(
+        "no workflow run has started for this commit after {}; {}",
+        humantime::format_duration(NOT_STARTED_AFTER),
+        not_started_causes()
+    )
+    .replace("  ", " ")
+        + &format!(
+            " (repository {})",
+            ctx.settings.github.repository.clone().unwrap_or_default()
+        )
+}
+
+fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
+    let label = &l.target.label;
+    if l.frozen == Some(true) {
+        ctx.ui
+            .next("releases are frozen: fix forward, then `almarel unfreeze`");
+        return;
+    }
+    match verdict {
+        Some(Verdict::AwaitingApproval) => ctx.ui.next(&format!("almarel approve {label}")),
+        Some(Verdict::Done) => {
+            ctx.ui
+                .next(&format!("almarel verify --expect-sha {}", l.target.sha));
+        }
+        Some(Verdict::Failed(_)) => ctx
+            .ui
+            .next("open the failed run, fix forward, and tag a new release"),
+        None => {
+            if !l.pending.is_empty() {
+                ctx.ui.next(&format!("almarel approve {label}"));
+            } else {
+                ctx.ui.next(&format!("almarel status {label} --watch"));
+            }
+        }
+    }
 }

@@ -1,1 +1,1264 @@
-//! Simulator of the GitHub REST endpoints almarel uses.
+//! Simulator of the GitHub REST endpoints almarel uses: a stateful fake of one
+//! repository with commits, branches, tags (annotated and lightweight),
+//! workflows (active / disabled), runs that progress on a schedule or on
+//! demand, pending deployments that disappear once reviewed, review history,
+//! releases and environments. Bodies are GitHub's official examples
+//! (`tests/fixtures/github/*.json`, from the REST description) with the
+//! scenario's values put in.
+//!
+//! Also: ETag on every GET and `304` on a matching `If-None-Match` (counted),
+//! `Link` pagination, token checking (`401`), fault injection (the next N
+//! answers for a path are 500/502/429/422..., optionally after applying the
+//! change), and a [`Recorder`] of every request.
+//!
+//! ```no_run
+//! # async fn demo() -> almarel::error::Result<()> {
+//! use almarel::sandbox::github::{GithubSim, RunPlan};
+//! let sim = GithubSim::start("octo/app").await?;
+//! let sha = sim.add_commit("Add login page");
+//! sim.add_tag("v1.2.3", &sha, true);
+//! sim.add_run("CI", &sha, RunPlan::success());
+//! let deploy = sim.add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+//! // ... run almarel against sim.url() ...
+//! assert_eq!(sim.approvals(deploy).len(), 1);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{Recorded, Recorder, Server, serve};
+use crate::error::Result;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/github/",
+            $name,
+            ".json"
+        ))
+    };
+}
+
+struct Templates {
+    run: Value,
+    workflow: Value,
+    pending: Value,
+    approval: Value,
+    environment: Value,
+    git_ref: Value,
+    release: Value,
+    user: Value,
+    commit: Value,
+    compare: Value,
+    review: Value,
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+fn first(v: Value) -> Value {
+    match v {
+        Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        other => other,
+    }
+}
+
+static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| Templates {
+    run: parse(fixture!("workflow-run")),
+    workflow: parse(fixture!("workflow")),
+    pending: first(parse(fixture!("pending-deployments"))),
+    approval: first(parse(fixture!("approvals"))),
+    environment: parse(fixture!("environment")),
+    git_ref: parse(fixture!("ref")),
+    release: parse(fixture!("release")),
+    user: parse(fixture!("user")),
+    commit: parse(fixture!("commit")),
+    compare: parse(fixture!("compare")),
+    review: first(parse(fixture!("review-deployments"))),
+});
+
+/// The phase of a simulated run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// `queued`.
+    Queued,
+    /// `in_progress`.
+    InProgress,
+    /// `waiting`: a pending deployment for the environment is open.
+    Waiting,
+    /// `completed` with this conclusion (`success`, `failure`, ...).
+    Completed(String),
+}
+
+impl Phase {
+    fn status(&self) -> &str {
+        match self {
+            Phase::Queued => "queued",
+            Phase::InProgress => "in_progress",
+            Phase::Waiting => "waiting",
+            Phase::Completed(_) => "completed",
+        }
+    }
+    fn conclusion(&self) -> Option<&str> {
+        match self {
+            Phase::Completed(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// How a run progresses: phases at offsets from its creation, and, for a
+/// deploy run, phases at offsets from its approval.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// `(offset from creation, phase)`, in order.
+    pub steps: Vec<(Duration, Phase)>,
+    /// `(offset from approval, phase)`, in order (used once approved).
+    pub after_approval: Vec<(Duration, Phase)>,
+}
+
+impl RunPlan {
+    /// Stays in `phase` until changed with [`GithubSim::set_phase`].
+    pub fn fixed(phase: Phase) -> Self {
+        RunPlan {
+            steps: vec![(Duration::ZERO, phase)],
+            after_approval: vec![(Duration::ZERO, Phase::Completed("success".into()))],
+        }
+    }
+    /// Already completed successfully.
+    pub fn success() -> Self {
+        Self::fixed(Phase::Completed("success".into()))
+    }
+    /// Already completed with `failure`.
+    pub fn failure() -> Self {
+        Self::fixed(Phase::Completed("failure".into()))
+    }
+    /// queued → in_progress (at d/2) → completed/`conclusion` (at d).
+    pub fn completes_after(d: Duration, conclusion: &str) -> Self {
+        RunPlan {
+            steps: vec![
+                (Duration::ZERO, Phase::Queued),
+                (d / 2, Phase::InProgress),
+                (d, Phase::Completed(conclusion.into())),
+            ],
+            after_approval: Vec::new(),
+        }
+    }
+    /// Waiting for approval now; once approved, in_progress then success after 1 s.
+    pub fn awaiting_approval() -> Self {
+        Self::waiting_after(Duration::ZERO)
+    }
+    /// queued until `d`, then waiting for approval; once approved, in_progress,
+    /// then success after 1 s.
+    pub fn waiting_after(d: Duration) -> Self {
+        RunPlan {
+            steps: vec![(Duration::ZERO, Phase::Queued), (d, Phase::Waiting)],
+            after_approval: vec![
+                (Duration::ZERO, Phase::InProgress),
+                (Duration::from_secs(1), Phase::Completed("success".into())),
+            ],
+        }
+    }
+}
+
+/// A recorded review of a run's pending deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// The comment.
+    pub comment: String,
+    /// The reviewer's login.
+    pub user: String,
+    /// Environments reviewed.
+    pub environment_ids: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct SimRun {
+    id: u64,
+    workflow_id: u64,
+    sha: String,
+    branch: Option<String>,
+    event: String,
+    actor: String,
+    created: Instant,
+    created_at: String,
+    plan: RunPlan,
+    reviewed: Option<(Instant, bool)>,
+    forced: Option<Phase>,
+    reviews: Vec<Review>,
+}
+
+impl SimRun {
+    fn phase(&self, now: Instant) -> Phase {
+        if let Some(p) = &self.forced {
+            return p.clone();
+        }
+        if let Some((at, approved)) = self.reviewed {
+            if !approved {
+                return Phase::Completed("failure".into());
+            }
+            let since = now.saturating_duration_since(at);
+            return pick(&self.plan.after_approval, since)
+                .unwrap_or(Phase::Completed("success".into()));
+        }
+        let since = now.saturating_duration_since(self.created);
+        pick(&self.plan.steps, since).unwrap_or(Phase::Queued)
+    }
+}
+
+fn pick(steps: &[(Duration, Phase)], since: Duration) -> Option<Phase> {
+    steps
+        .iter()
+        .rfind(|(d, _)| *d <= since)
+        .map(|(_, p)| p.clone())
+}
+
+#[derive(Debug, Clone)]
+struct SimWorkflow {
+    id: u64,
+    name: String,
+    path: String,
+    state: String,
+}
+
+#[derive(Debug, Clone)]
+struct SimTag {
+    name: String,
+    commit: String,
+    annotated: bool,
+    object: String,
+}
+
+#[derive(Debug, Clone)]
+struct SimCommit {
+    sha: String,
+    message: String,
+}
+
+#[derive(Debug, Clone)]
+struct SimEnvironment {
+    id: u64,
+    name: String,
+    wait_timer: u64,
+    prevent_self_review: bool,
+    can_approve: bool,
+}
+
+/// A fault to inject: the next `count` requests matching `method` and a
+/// path containing `path_contains` get `status` (with `headers` and `body`).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// HTTP method (`GET`, `POST`, `PUT`), or `*`.
+    pub method: String,
+    /// Substring of the path (and query).
+    pub path_contains: String,
+    /// How many answers to replace.
+    pub count: u32,
+    /// Status to answer.
+    pub status: u16,
+    /// Extra headers (`retry-after`, `x-ratelimit-*`, `x-accepted-github-permissions`).
+    pub headers: Vec<(String, String)>,
+    /// Body (a GitHub error object).
+    pub body: String,
+    /// Apply the request's effect first, then answer with the fault (a lost answer).
+    pub apply_first: bool,
+}
+
+impl Fault {
+    /// `count` answers of `status` for `method` requests whose path contains `path`.
+    pub fn new(method: &str, path: &str, count: u32, status: u16) -> Self {
+        let message = match status {
+            401 => "Bad credentials",
+            403 => "Resource not accessible by personal access token",
+            404 => "Not Found",
+            422 => "There was a problem approving one of the gates",
+            429 => "You have exceeded a secondary rate limit",
+            500 => "Server Error",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            _ => "Error",
+        };
+        Fault {
+            method: method.to_owned(),
+            path_contains: path.to_owned(),
+            count,
+            status,
+            headers: Vec::new(),
+            body: json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.to_string()}).to_string(),
+            apply_first: false,
+        }
+    }
+    /// Adds a response header.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    /// Applies the request's effect before answering with the fault.
+    #[must_use]
+    pub fn after_applying(mut self) -> Self {
+        self.apply_first = true;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    owner: String,
+    name: String,
+    base_url: String,
+    token: Option<String>,
+    user: String,
+    user_id: u64,
+    commits: Vec<SimCommit>,
+    branches: HashMap<String, String>,
+    tags: Vec<SimTag>,
+    workflows: Vec<SimWorkflow>,
+    runs: Vec<SimRun>,
+    environments: Vec<SimEnvironment>,
+    releases: Vec<(String, bool)>,
+    faults: Vec<Fault>,
+    not_modified: u64,
+    next_id: u64,
+}
+
+/// A running GitHub simulator; stops when dropped.
+#[derive(Debug, Clone)]
+pub struct GithubSim {
+    server: Arc<Server>,
+    state: Arc<Mutex<State>>,
+    recorder: Recorder,
+}
+
+/// The workflows a new simulator has: `CI` (ci.yml), `Release` (release.yml)
+/// and `Deploy to Production` (deploy.yml), matching the default settings.
+pub const DEFAULT_WORKFLOWS: [(&str, &str); 3] = [
+    ("CI", "ci.yml"),
+    ("Release", "release.yml"),
+    ("Deploy to Production", "deploy.yml"),
+];
+
+fn fake_sha(seed: &str) -> String {
+    let h = |salt: u64| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        seed.hash(&mut hasher);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}{:08x}", h(1), h(2), h(3) as u32)
+}
+
+impl GithubSim {
+    /// Starts a simulator for `repo` (`owner/name`) with one commit on `main`,
+    /// the [`DEFAULT_WORKFLOWS`] (active), a `production` environment that the
+    /// user `octocat` may approve, and no token check (see [`GithubSim::require_token`]).
+    pub async fn start(repo: &str) -> Result<GithubSim> {
+        let (owner, name) = repo.split_once('/').unwrap_or(("octo", "app"));
+        let root = SimCommit {
+            sha: fake_sha("initial commit"),
+            message: "Initial commit".into(),
+        };
+        let mut branches = HashMap::new();
+        branches.insert("main".to_owned(), root.sha.clone());
+        let state = State {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            base_url: String::new(),
+            token: None,
+            user: "octocat".into(),
+            user_id: 1,
+            commits: vec![root],
+            branches,
+            tags: Vec::new(),
+            workflows: DEFAULT_WORKFLOWS
+                .iter()
+                .enumerate()
+                .map(|(i, (n, f))| SimWorkflow {
+                    id: 161_335 + i as u64,
+                    name: (*n).to_owned(),
+                    path: format!(".github/workflows/{f}"),
+                    state: "active".into(),
+                })
+                .collect(),
+            runs: Vec::new(),
+            environments: vec![SimEnvironment {
+                id: 161_088_068,
+                name: "production".into(),
+                wait_timer: 0,
+                prevent_self_review: false,
+                can_approve: true,
+            }],
+            releases: Vec::new(),
+            faults: Vec::new(),
+            not_modified: 0,
+            next_id: 30_433_642,
+        };
+        let state = Arc::new(Mutex::new(state));
+        let recorder = Recorder::default();
+        let app = Router::new()
+            .fallback(handle)
+            .with_state((state.clone(), recorder.clone()));
+        let server = serve(app).await?;
+        if let Ok(mut s) = state.lock() {
+            s.base_url = server.url();
+        }
+        Ok(GithubSim {
+            server: Arc::new(server),
+            state,
+            recorder,
+        })
+    }
+
+    fn st(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (the `github.api_url` to configure).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+    /// Every request received.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+    /// How many `304 Not Modified` answers were sent.
+    pub fn not_modified_count(&self) -> u64 {
+        self.st().not_modified
+    }
+
+    // ---- scenario set-up ----
+
+    /// Requests must carry `Authorization: Bearer <token>` (or `token <token>`); others get 401.
+    pub fn require_token(&self, token: &str) {
+        self.st().token = Some(token.to_owned());
+    }
+    /// The login the token belongs to (`GET /user`, reviews).
+    pub fn set_user(&self, login: &str) {
+        self.st().user = login.to_owned();
+    }
+    /// Adds a commit on `main` (linear history) and returns its SHA.
+    pub fn add_commit(&self, message: &str) -> String {
+        let mut s = self.st();
+        let sha = fake_sha(&format!("{message}#{}", s.commits.len()));
+        s.commits.push(SimCommit {
+            sha: sha.clone(),
+            message: message.to_owned(),
+        });
+        s.branches.insert("main".into(), sha.clone());
+        sha
+    }
+    /// The SHA `main` points at.
+    pub fn head(&self) -> String {
+        self.st().branches.get("main").cloned().unwrap_or_default()
+    }
+    /// Adds a tag at `sha`, annotated (a tag object) or lightweight.
+    pub fn add_tag(&self, name: &str, sha: &str, annotated: bool) {
+        let mut s = self.st();
+        s.tags.retain(|t| t.name != name);
+        s.tags.push(SimTag {
+            name: name.to_owned(),
+            commit: sha.to_owned(),
+            annotated,
+            object: if annotated {
+                fake_sha(&format!("tag object {name}"))
+            } else {
+                sha.to_owned()
+            },
+        });
+    }
+    /// Adds a published release for `tag`.
+    pub fn add_release(&self, tag: &str, prerelease: bool) {
+        self.st().releases.push((tag.to_owned(), prerelease));
+    }
+    /// Adds a run of workflow `workflow` (name) for `sha` (on `main`, event
+    /// `push`) progressing per `plan`; returns the run id.
+    pub fn add_run(&self, workflow: &str, sha: &str, plan: RunPlan) -> u64 {
+        let mut s = self.st();
+        s.next_id += 1;
+        let id = s.next_id;
+        let workflow_id = s
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow || w.path.ends_with(workflow))
+            .map(|w| w.id)
+            .unwrap_or(0);
+        let actor = s.user.clone();
+        s.runs.push(SimRun {
+            id,
+            workflow_id,
+            sha: sha.to_owned(),
+            branch: Some("main".into()),
+            event: "push".into(),
+            actor,
+            created: Instant::now(),
+            created_at: crate::clock::rfc3339(SystemTime::now()),
+            plan,
+            reviewed: None,
+            forced: None,
+            reviews: Vec::new(),
+        });
+        id
+    }
+    /// The usual release flow for `sha`, as GitHub would start it after a
+    /// tag push: CI per `ci`, `Release` completing after `release_after`, and
+    /// the deploy run waiting for approval once CI is done (if `ci` ends in
+    /// success; with a failing CI no deploy run starts, as with a
+    /// `workflow_run` trigger). Returns `(ci, release, deploy)` run ids.
+    pub fn start_release_runs(
+        &self,
+        sha: &str,
+        ci_after: Duration,
+        ci_conclusion: &str,
+        release_after: Duration,
+    ) -> (u64, u64, Option<u64>) {
+        let ci = self.add_run("CI", sha, RunPlan::completes_after(ci_after, ci_conclusion));
+        let release = self.add_run(
+            "Release",
+            sha,
+            RunPlan::completes_after(release_after, "success"),
+        );
+        let deploy = (ci_conclusion == "success").then(|| {
+            self.add_run(
+                "Deploy to Production",
+                sha,
+                RunPlan::waiting_after(ci_after),
+            )
+        });
+        (ci, release, deploy)
+    }
+
+    /// Sets who triggered a run (for `prevent_self_review`).
+    pub fn set_run_actor(&self, run: u64, login: &str) {
+        if let Some(r) = self.st().runs.iter_mut().find(|r| r.id == run) {
+            r.actor = login.to_owned();
+        }
+    }
+    /// Forces a run into `phase` (on demand progress).
+    pub fn set_phase(&self, run: u64, phase: Phase) {
+        if let Some(r) = self.st().runs.iter_mut().find(|r| r.id == run) {
+            r.forced = Some(phase);
+        }
+    }
+    /// Configures the `production` environment: may the user approve, does it
+    /// prevent self-review, its wait timer (minutes).
+    pub fn set_environment(&self, can_approve: bool, prevent_self_review: bool, wait_timer: u64) {
+        let mut s = self.st();
+        if let Some(e) = s.environments.first_mut() {
+            e.can_approve = can_approve;
+            e.prevent_self_review = prevent_self_review;
+            e.wait_timer = wait_timer;
+        }
+    }
+    /// Sets a workflow's state (`active`, `disabled_manually`, ...).
+    pub fn set_workflow_state(&self, workflow: &str, state: &str) {
+        if let Some(w) = self.st().workflows.iter_mut().find(|w| w.name == workflow) {
+            w.state = state.to_owned();
+        }
+    }
+    /// Injects a fault.
+    pub fn fault(&self, fault: Fault) {
+        self.st().faults.push(fault);
+    }
+
+    // ---- inspection ----
+
+    /// A workflow's state.
+    pub fn workflow_state(&self, workflow: &str) -> Option<String> {
+        self.st()
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow)
+            .map(|w| w.state.clone())
+    }
+    /// A run's current `(status, conclusion)`.
+    pub fn run_state(&self, run: u64) -> Option<(String, Option<String>)> {
+        let now = Instant::now();
+        self.st().runs.iter().find(|r| r.id == run).map(|r| {
+            let p = r.phase(now);
+            (p.status().to_owned(), p.conclusion().map(str::to_owned))
+        })
+    }
+    /// Reviews recorded for a run.
+    pub fn approvals(&self, run: u64) -> Vec<Review> {
+        self.st()
+            .runs
+            .iter()
+            .find(|r| r.id == run)
+            .map(|r| r.reviews.clone())
+            .unwrap_or_default()
+    }
+    /// Whether a run has an open pending deployment.
+    pub fn is_pending(&self, run: u64) -> bool {
+        let now = Instant::now();
+        self.st()
+            .runs
+            .iter()
+            .find(|r| r.id == run)
+            .is_some_and(|r| r.phase(now) == Phase::Waiting)
+    }
+}
+
+// ---- request handling ----
+
+type Shared = (Arc<Mutex<State>>, Recorder);
+
+fn lock(state: &Arc<Mutex<State>>) -> MutexGuard<'_, State> {
+    match state.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+struct Reply {
+    status: u16,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn json(body: Value) -> Self {
+        Reply {
+            status: 200,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    fn status(status: u16, body: Option<Value>) -> Self {
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+    fn not_found() -> Self {
+        Self::status(
+            404,
+            Some(
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
+            ),
+        )
+    }
+}
+
+async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let headers = req.headers().clone();
+    let body = to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut recorded_headers = Vec::new();
+    for (k, v) in &headers {
+        let name = k.as_str();
+        let value = v.to_str().unwrap_or("");
+        match name {
+            "authorization" => recorded_headers.push((
+                name.to_owned(),
+                value.split_whitespace().next().unwrap_or("").to_owned(),
+            )),
+            "accept" | "x-github-api-version" | "if-none-match" | "content-type" | "user-agent" => {
+                recorded_headers.push((name.to_owned(), value.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    let (status, response) = respond(&state, &method, &path, &headers, &body);
+    recorder.push(Recorded {
+        method,
+        path,
+        headers: recorded_headers,
+        body,
+        status,
+    });
+    response
+}
+
+fn respond(
+    state: &Arc<Mutex<State>>,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &str,
+) -> (u16, Response) {
+    let mut s = lock(state);
+    // Authentication.
+    if let Some(token) = &s.token {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let ok = auth == format!("Bearer {token}") || auth == format!("token {token}");
+        if !ok {
+            let r = Reply::status(
+                401,
+                Some(
+                    json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+                ),
+            );
+            return finish(&mut s, r, method, headers);
+        }
+    }
+    // Faults.
+    let fault_idx = s.faults.iter().position(|f| {
+        f.count > 0 && (f.method == "*" || f.method == method) && path.contains(&f.path_contains)
+    });
+    if let Some(i) = fault_idx {
+        let f = s.faults[i].clone();
+        s.faults[i].count -= 1;
+        if f.apply_first {
+            let _ = route(&mut s, method, path, body);
+        }
+        let mut r = Reply::status(f.status, serde_json::from_str(&f.body).ok());
+        r.headers = f.headers.clone();
+        return finish(&mut s, r, method, headers);
+    }
+    let reply = route(&mut s, method, path, body);
+    finish(&mut s, reply, method, headers)
+}
+
+fn etag_of(text: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    format!("W/\"{:016x}\"", h.finish())
+}
+
+fn finish(s: &mut State, reply: Reply, method: &str, headers: &HeaderMap) -> (u16, Response) {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("x-github-media-type", "github.v3; format=json");
+    for (k, v) in [
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "4999"),
+        ("x-ratelimit-resource", "core"),
+    ] {
+        if !reply
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(k))
+        {
+            builder = builder.header(k, v);
+        }
+    }
+    for (k, v) in &reply.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let text = reply.body.map(|b| b.to_string()).unwrap_or_default();
+    let mut status = reply.status;
+    let body = if method == "GET" && status == 200 {
+        let etag = etag_of(&text);
+        let inm = headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        builder = builder.header("etag", etag.as_str());
+        if inm == etag {
+            s.not_modified += 1;
+            status = 304;
+            builder = builder.status(StatusCode::NOT_MODIFIED);
+            String::new()
+        } else {
+            text
+        }
+    } else {
+        text
+    };
+    if !body.is_empty() {
+        builder = builder.header("content-type", "application/json; charset=utf-8");
+    }
+    let resp = builder
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()));
+    (status, resp)
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
+    let (path, query) = full.split_once('?').unwrap_or((full, ""));
+    if path == "/user" {
+        let mut u = TEMPLATES.user.clone();
+        u["login"] = json!(s.user);
+        u["id"] = json!(s.user_id);
+        return Reply::json(u);
+    }
+    let prefix = format!("/repos/{}/{}", s.owner, s.name);
+    let Some(rest) = path.strip_prefix(&prefix) else {
+        return Reply::not_found();
+    };
+    let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let now = Instant::now();
+    match (method, parts.as_slice()) {
+        ("GET", ["actions", "workflows"]) => {
+            let items: Vec<Value> = s.workflows.iter().map(|w| workflow_json(s, w)).collect();
+            paginate(s, full, items, Some("workflows"))
+        }
+        ("GET", ["actions", "workflows", id]) => match find_workflow(s, id) {
+            Some(w) => Reply::json(workflow_json(s, &w)),
+            None => Reply::not_found(),
+        },
+        ("GET", ["actions", "workflows", id, "runs"]) => match find_workflow(s, id) {
+            Some(w) => {
+                let runs = list_runs(s, Some(w.id), query, now);
+                paginate(s, full, runs, Some("workflow_runs"))
+            }
+            None => Reply::not_found(),
+        },
+        ("GET", ["actions", "runs"]) => {
+            let runs = list_runs(s, None, query, now);
+            paginate(s, full, runs, Some("workflow_runs"))
+        }
+        ("PUT", ["actions", "workflows", id, action @ ("disable" | "enable")]) => {
+            let Some(w) = find_workflow(s, id) else {
+                return Reply::not_found();
+            };
+            if let Some(w) = s.workflows.iter_mut().find(|x| x.id == w.id) {
+                w.state = if *action == "disable" {
+                    "disabled_manually".into()
+                } else {
+                    "active".into()
+                };
+            }
+            Reply::status(204, None)
+        }
+        ("GET", ["actions", "runs", id]) => match s.runs.iter().find(|r| r.id.to_string() == *id) {
+            Some(r) => Reply::json(run_json(s, r, now)),
+            None => Reply::not_found(),
+        },
+        ("POST", ["actions", "runs", id, "cancel"]) => {
+            let Some(r) = s.runs.iter_mut().find(|r| r.id.to_string() == *id) else {
+                return Reply::not_found();
+            };
+            if matches!(r.phase(now), Phase::Completed(_)) {
+                return Reply::status(
+                    409,
+                    Some(
+                        json!({"message": "Cannot cancel a workflow run that is completed.", "documentation_url": "https://docs.github.com/rest"}),
+                    ),
+                );
+            }
+            r.forced = Some(Phase::Completed("cancelled".into()));
+            Reply::status(202, Some(json!({})))
+        }
+        ("GET", ["actions", "runs", id, "pending_deployments"]) => {
+            let Some(r) = s.runs.iter().find(|r| r.id.to_string() == *id) else {
+                return Reply::not_found();
+            };
+            let items = if r.phase(now) == Phase::Waiting {
+                s.environments
+                    .first()
+                    .map(|e| vec![pending_json(s, e)])
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            Reply::json(Value::Array(items))
+        }
+        ("POST", ["actions", "runs", id, "pending_deployments"]) => review(s, id, body, now),
+        ("GET", ["actions", "runs", id, "approvals"]) => {
+            let Some(r) = s.runs.iter().find(|r| r.id.to_string() == *id) else {
+                return Reply::not_found();
+            };
+            let items: Vec<Value> = r
+                .reviews
+                .iter()
+                .map(|rv| {
+                    let mut a = TEMPLATES.approval.clone();
+                    a["state"] = json!(rv.state);
+                    a["comment"] = json!(rv.comment);
+                    a["user"]["login"] = json!(rv.user);
+                    if let Some(e) = s.environments.first() {
+                        a["environments"][0]["id"] = json!(e.id);
+                        a["environments"][0]["name"] = json!(e.name);
+                    }
+                    a
+                })
+                .collect();
+            Reply::json(Value::Array(items))
+        }
+        ("GET", ["environments", name]) => match s.environments.iter().find(|e| e.name == *name) {
+            Some(e) => {
+                let mut v = TEMPLATES.environment.clone();
+                v["id"] = json!(e.id);
+                v["name"] = json!(e.name);
+                if let Some(rules) = v["protection_rules"].as_array_mut() {
+                    for rule in rules.iter_mut() {
+                        match rule["type"].as_str() {
+                            Some("wait_timer") => rule["wait_timer"] = json!(e.wait_timer),
+                            Some("required_reviewers") => {
+                                rule["prevent_self_review"] = json!(e.prevent_self_review);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Reply::json(v)
+            }
+            None => Reply::not_found(),
+        },
+        ("GET", ["git", "ref", kind, name @ ..]) => {
+            let name = name.join("/");
+            let found = match *kind {
+                "heads" => s
+                    .branches
+                    .get(&name)
+                    .map(|sha| ref_json(s, &format!("refs/heads/{name}"), "commit", sha)),
+                "tags" => s
+                    .tags
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map(|t| tag_ref_json(s, t)),
+                _ => None,
+            };
+            found.map(Reply::json).unwrap_or_else(Reply::not_found)
+        }
+        ("GET", ["git", "matching-refs", "tags", prefix @ ..]) => {
+            let prefix = prefix.join("/");
+            let mut tags: Vec<&SimTag> = s
+                .tags
+                .iter()
+                .filter(|t| t.name.starts_with(&prefix))
+                .collect();
+            tags.sort_by(|a, b| a.name.cmp(&b.name));
+            let items: Vec<Value> = tags.iter().map(|t| tag_ref_json(s, t)).collect();
+            paginate(s, full, items, None)
+        }
+        ("GET", ["git", "tags", sha]) => {
+            match s.tags.iter().find(|t| t.annotated && t.object == *sha) {
+                Some(t) => Reply::json(json!({
+                    "node_id": "MDM6VGFnOTQwYmQzMzYyNDhlZmFlMGY5ZWU1YmM3YjJkNWM5ODU4ODdiMTZhYw==",
+                    "tag": t.name,
+                    "sha": t.object,
+                    "url": format!("{}{prefix}/git/tags/{}", s.base_url, t.object),
+                    "message": format!("Release {}", t.name),
+                    "tagger": {"name": "Monalisa Octocat", "email": "octocat@github.com", "date": "2014-11-07T22:01:45Z"},
+                    "object": {"type": "commit", "sha": t.commit, "url": format!("{}{prefix}/git/commits/{}", s.base_url, t.commit)},
+                    "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}
+                })),
+                None => Reply::not_found(),
+            }
+        }
+        ("GET", ["releases", "tags", tag]) => match s.releases.iter().find(|(t, _)| t == tag) {
+            Some((t, pre)) => {
+                let mut v = TEMPLATES.release.clone();
+                v["tag_name"] = json!(t);
+                v["name"] = json!(t);
+                v["prerelease"] = json!(pre);
+                v["draft"] = json!(false);
+                v["html_url"] = json!(format!(
+                    "https://github.com/{}/{}/releases/tag/{t}",
+                    s.owner, s.name
+                ));
+                Reply::json(v)
+            }
+            None => Reply::not_found(),
+        },
+        ("GET", ["commits", reference]) => match find_commit(s, reference) {
+            Some(c) => Reply::json(commit_json(s, &c, true)),
+            None => Reply::status(
+                422,
+                Some(
+                    json!({"message": format!("No commit found for SHA: {reference}"), "documentation_url": "https://docs.github.com/rest"}),
+                ),
+            ),
+        },
+        ("GET", ["compare", basehead]) => {
+            let Some((base, head)) = basehead.split_once("...") else {
+                return Reply::not_found();
+            };
+            let (Some(b), Some(h)) = (find_commit(s, base), find_commit(s, head)) else {
+                return Reply::not_found();
+            };
+            let bi = s.commits.iter().position(|c| c.sha == b.sha).unwrap_or(0);
+            let hi = s.commits.iter().position(|c| c.sha == h.sha).unwrap_or(0);
+            let (ahead, behind) = if hi >= bi { (hi - bi, 0) } else { (0, bi - hi) };
+            let commits: Vec<Value> = if hi > bi {
+                s.commits[bi + 1..=hi]
+                    .iter()
+                    .map(|c| commit_json(s, c, false))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut v = TEMPLATES.compare.clone();
+            v["status"] = json!(match (ahead, behind) {
+                (0, 0) => "identical",
+                (_, 0) => "ahead",
+                _ => "behind",
+            });
+            v["ahead_by"] = json!(ahead);
+            v["behind_by"] = json!(behind);
+            v["total_commits"] = json!(commits.len());
+            v["commits"] = Value::Array(commits);
+            v["files"] = json!([]);
+            Reply::json(v)
+        }
+        _ => Reply::not_found(),
+    }
+}
+
+fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
+    let Some(idx) = s.runs.iter().position(|r| r.id.to_string() == id) else {
+        return Reply::not_found();
+    };
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return Reply::status(400, Some(json!({"message": "Problems parsing JSON"})));
+    };
+    let (Some(ids), Some(state), Some(comment)) = (
+        req["environment_ids"].as_array(),
+        req["state"].as_str(),
+        req["comment"].as_str(),
+    ) else {
+        return Reply::status(
+            422,
+            Some(
+                json!({"message": "Invalid request.\n\n\"environment_ids\", \"state\" and \"comment\" are required."}),
+            ),
+        );
+    };
+    let ids: Vec<u64> = ids.iter().filter_map(Value::as_u64).collect();
+    let Some(env) = s.environments.first().cloned() else {
+        return Reply::not_found();
+    };
+    let run = &s.runs[idx];
+    let self_review = env.prevent_self_review && run.actor == s.user;
+    if run.phase(now) != Phase::Waiting
+        || !ids.contains(&env.id)
+        || !env.can_approve
+        || self_review
+        || !matches!(state, "approved" | "rejected")
+    {
+        return Reply::status(
+            422,
+            Some(
+                json!({"message": "There was a problem approving one of the gates", "documentation_url": "https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run"}),
+            ),
+        );
+    }
+    let user = s.user.clone();
+    let sha = run.sha.clone();
+    let run = &mut s.runs[idx];
+    run.reviewed = Some((now, state == "approved"));
+    run.reviews.push(Review {
+        state: state.to_owned(),
+        comment: comment.to_owned(),
+        user,
+        environment_ids: ids,
+    });
+    let mut d = TEMPLATES.review.clone();
+    d["sha"] = json!(sha);
+    d["environment"] = json!(env.name);
+    Reply::json(json!([d]))
+}
+
+fn find_workflow(s: &State, id: &str) -> Option<SimWorkflow> {
+    s.workflows
+        .iter()
+        .find(|w| w.id.to_string() == id || w.path.ends_with(&format!("/{id}")))
+        .cloned()
+}
+
+fn find_commit(s: &State, reference: &str) -> Option<SimCommit> {
+    let sha = s
+        .branches
+        .get(reference)
+        .cloned()
+        .or_else(|| {
+            s.tags
+                .iter()
+                .find(|t| t.name == reference)
+                .map(|t| t.commit.clone())
+        })
+        .unwrap_or_else(|| reference.to_owned());
+    if sha.len() < 7 {
+        return None;
+    }
+    s.commits.iter().find(|c| c.sha.starts_with(&sha)).cloned()
+}
+
+fn list_runs(s: &State, workflow: Option<u64>, query: &str, now: Instant) -> Vec<Value> {
+    let head_sha = query_param(query, "head_sha");
+    let status = query_param(query, "status");
+    let mut runs: Vec<&SimRun> = s
+        .runs
+        .iter()
+        .filter(|r| workflow.is_none_or(|w| r.workflow_id == w))
+        .filter(|r| head_sha.is_none_or(|h| r.sha == h))
+        .filter(|r| {
+            status.is_none_or(|st| {
+                let p = r.phase(now);
+                p.status() == st || p.conclusion() == Some(st)
+            })
+        })
+        .collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+    runs.into_iter().map(|r| run_json(s, r, now)).collect()
+}
+
+fn paginate(s: &State, full: &str, items: Vec<Value>, key: Option<&str>) -> Reply {
+    let (path, query) = full.split_once('?').unwrap_or((full, ""));
+    let per_page: usize = query_param(query, "per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page: usize = query_param(query, "page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total = items.len();
+    let start = (page - 1) * per_page;
+    let slice: Vec<Value> = items.into_iter().skip(start).take(per_page).collect();
+    let mut headers = Vec::new();
+    if start + per_page < total {
+        let others: Vec<&str> = query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("page="))
+            .collect();
+        let mut q = others.join("&");
+        if !q.is_empty() {
+            q.push('&');
+        }
+        let last = total.div_ceil(per_page);
+        headers.push((
+            "link".to_owned(),
+            format!(
+                "<{base}{path}?{q}page={next}>; rel=\"next\", <{base}{path}?{q}page={last}>; rel=\"last\"",
+                base = s.base_url,
+                next = page + 1
+            ),
+        ));
+    }
+    let body = match key {
+        Some(k) => json!({"total_count": total, k: slice}),
+        None => Value::Array(slice),
+    };
+    Reply {
+        status: 200,
+        body: Some(body),
+        headers,
+    }
+}
+
+fn workflow_json(s: &State, w: &SimWorkflow) -> Value {
+    let mut v = TEMPLATES.workflow.clone();
+    v["id"] = json!(w.id);
+    v["name"] = json!(w.name);
+    v["path"] = json!(w.path);
+    v["state"] = json!(w.state);
+    v["url"] = json!(format!(
+        "{}/repos/{}/{}/actions/workflows/{}",
+        s.base_url, s.owner, s.name, w.id
+    ));
+    v["html_url"] = json!(format!(
+        "https://github.com/{}/{}/blob/main/{}",
+        s.owner, s.name, w.path
+    ));
+    v
+}
+
+fn run_json(s: &State, r: &SimRun, now: Instant) -> Value {
+    let p = r.phase(now);
+    let w = s.workflows.iter().find(|w| w.id == r.workflow_id);
+    let mut v = TEMPLATES.run.clone();
+    let api = format!(
+        "{}/repos/{}/{}/actions/runs/{}",
+        s.base_url, s.owner, s.name, r.id
+    );
+    v["id"] = json!(r.id);
+    v["name"] = json!(w.map(|w| w.name.clone()));
+    v["path"] = json!(w.map(|w| w.path.clone()));
+    v["workflow_id"] = json!(r.workflow_id);
+    v["head_sha"] = json!(r.sha);
+    v["head_branch"] = json!(r.branch);
+    v["event"] = json!(r.event);
+    v["status"] = json!(p.status());
+    v["conclusion"] = json!(p.conclusion());
+    v["run_number"] = json!(r.id % 1000);
+    v["url"] = json!(api);
+    v["html_url"] = json!(format!(
+        "https://github.com/{}/{}/actions/runs/{}",
+        s.owner, s.name, r.id
+    ));
+    v["created_at"] = json!(r.created_at);
+    v["updated_at"] = json!(r.created_at);
+    v["run_started_at"] = json!(r.created_at);
+    v["actor"]["login"] = json!(r.actor);
+    v["triggering_actor"]["login"] = json!(r.actor);
+    v["head_commit"]["id"] = json!(r.sha);
+    if let Some(c) = s.commits.iter().find(|c| c.sha == r.sha) {
+        v["display_title"] = json!(c.message);
+        v["head_commit"]["message"] = json!(c.message);
+    }
+    v
+}
+
+fn pending_json(s: &State, e: &SimEnvironment) -> Value {
+    let mut v = TEMPLATES.pending.clone();
+    v["environment"]["id"] = json!(e.id);
+    v["environment"]["name"] = json!(e.name);
+    v["environment"]["url"] = json!(format!(
+        "{}/repos/{}/{}/environments/{}",
+        s.base_url, s.owner, s.name, e.name
+    ));
+    v["wait_timer"] = json!(e.wait_timer);
+    v["current_user_can_approve"] = json!(e.can_approve);
+    v
+}
+
+fn ref_json(s: &State, name: &str, kind: &str, sha: &str) -> Value {
+    let mut v = TEMPLATES.git_ref.clone();
+    let base = format!("{}/repos/{}/{}", s.base_url, s.owner, s.name);
+    v["ref"] = json!(name);
+    v["url"] = json!(format!("{base}/git/{name}"));
+    v["object"]["type"] = json!(kind);
+    v["object"]["sha"] = json!(sha);
+    v["object"]["url"] = json!(format!("{base}/git/{kind}s/{sha}"));
+    v
+}
+
+fn tag_ref_json(s: &State, t: &SimTag) -> Value {
+    let kind = if t.annotated { "tag" } else { "commit" };
+    ref_json(s, &format!("refs/tags/{}", t.name), kind, &t.object)
+}
+
+fn commit_json(s: &State, c: &SimCommit, full: bool) -> Value {
+    let mut v = if full {
+        TEMPLATES.commit.clone()
+    } else {
+        TEMPLATES.compare["commits"][0].clone()
+    };
+    v["sha"] = json!(c.sha);
+    v["commit"]["message"] = json!(c.message);
+    v["url"] = json!(format!(
+        "{}/repos/{}/{}/commits/{}",
+        s.base_url, s.owner, s.name, c.sha
+    ));
+    if full {
+        v["files"] = json!([]);
+    }
+    v
+}

@@ -1,1 +1,510 @@
-//! `almarel approve` tests.
+//! `almarel approve`: evidence, gates (exit 3, nothing sent), exactly one
+//! review POST, outcome of a lost answer settled by re-reading, audit lines.
+
+use almarel::sandbox::github::{Fault, Phase, RunPlan};
+
+use crate::support::github::{GhEnv, assert_no_token};
+use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
+
+const REVIEW: &str = "/pending_deployments";
+
+/// A tagged commit with green CI and a deploy run waiting for production.
+fn ready(sb: &Sandbox) -> (GhEnv, String, u64) {
+    let gh = GhEnv::start(sb);
+    gh.sim.add_commit("Previous release");
+    let prev = gh.sim.head();
+    gh.sim.add_tag("v1.2.2", &prev, true);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    (gh, sha, run)
+}
+
+fn review_posts(gh: &GhEnv) -> Vec<almarel::sandbox::Recorded> {
+    gh.sim
+        .recorder()
+        .all()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with(REVIEW))
+        .collect()
+}
+
+#[test]
+fn happy_path_sends_exactly_one_approval_and_audits_it() {
+    let sb = Sandbox::new();
+    let (gh, sha, run) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "-vv"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    // Evidence before the review.
+    assert!(o.contains(&sha[..7]) && o.contains("Add login page"), "{o}");
+    assert!(
+        o.contains("v1.2.3") && o.contains("completed/success"),
+        "{o}"
+    );
+    assert!(o.contains("1 commit(s) since v1.2.2"), "{o}");
+    assert!(
+        o.contains("production (id 161088068)") && o.contains("@octocat"),
+        "{o}"
+    );
+    let posts = review_posts(&gh);
+    assert_eq!(posts.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&posts[0].body).unwrap();
+    assert_eq!(body["state"], "approved");
+    assert_eq!(body["environment_ids"], serde_json::json!([161088068]));
+    assert!(
+        body["comment"].as_str().unwrap().contains("CI for"),
+        "{body}"
+    );
+    let reviews = gh.sim.approvals(run);
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].state, "approved");
+    assert!(!gh.sim.is_pending(run));
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["command"], "approve");
+    assert_eq!(audit[0]["result"], "ok");
+    assert_eq!(audit[0]["actor"]["github"], "octocat");
+    assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
+    assert_no_token(&out);
+    assert!(
+        !std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))
+            .unwrap()
+            .contains("sEcReT")
+    );
+}
+
+fn refused(sb: &Sandbox, gh: &GhEnv, args: &[&str], expect: &str) {
+    let out = gh.almarel(sb).args(args).output().unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    assert!(
+        e.contains(expect) || o.contains(expect),
+        "expected `{expect}`:\n{o}\n{e}"
+    );
+    assert!(
+        review_posts(gh).is_empty(),
+        "a refused approval must send nothing"
+    );
+    assert!(sb.audit_lines().is_empty(), "no audit line for a refusal");
+    assert_no_token(&out);
+}
+
+#[test]
+fn gate_ci_failed() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.0.0", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::failure());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    refused(
+        &sb,
+        &gh,
+        &["approve", "v1.0.0", "--yes"],
+        "is completed/failure",
+    );
+}
+
+#[test]
+fn gate_ci_still_running() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.0.0", &sha, true);
+    gh.sim
+        .add_run("CI", &sha, RunPlan::fixed(Phase::InProgress));
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    refused(&sb, &gh, &["approve", "v1.0.0", "--yes"], "is in_progress");
+}
+
+#[test]
+fn gate_untagged_and_override() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    refused(
+        &sb,
+        &gh,
+        &["approve", &sha[..7], "--yes"],
+        &format!("would ship prod-{sha}"),
+    );
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", &sha, "--yes", "--allow-untagged"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(review_posts(&gh).len(), 1);
+}
+
+#[test]
+fn gate_prerelease_only() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.3.0-rc.1", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    refused(
+        &sb,
+        &gh,
+        &["approve", "v1.3.0-rc.1", "--yes"],
+        "v1.3.0-rc.1 is a pre-release",
+    );
+}
+
+#[test]
+fn rc_and_final_on_the_same_commit_is_allowed() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.3.0-rc.1", &sha, true);
+    gh.sim.add_tag("v1.3.0", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.3.0-rc.1", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("v1.3.0 is a final release"), "{o}");
+    assert_eq!(review_posts(&gh).len(), 1);
+}
+
+#[test]
+fn gate_frozen() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    refused(
+        &sb,
+        &gh,
+        &["approve", "v1.2.3", "--yes"],
+        "releases are frozen",
+    );
+}
+
+#[test]
+fn gate_cannot_approve_explains_prevent_self_review() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.set_environment(false, true, 0);
+    gh.sim.set_run_actor(run, "octocat");
+    refused(
+        &sb,
+        &gh,
+        &["approve", "v1.2.3", "--yes"],
+        "prevent_self_review",
+    );
+}
+
+#[test]
+fn gate_cannot_approve_names_the_actions_token() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.set_environment(false, false, 0);
+    let out = gh
+        .almarel(&sb)
+        .env_remove("GH_TOKEN")
+        .env("GITHUB_TOKEN", crate::support::github::TOKEN)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    assert!(
+        e.contains("GITHUB_TOKEN") && e.contains("cannot review"),
+        "{e}"
+    );
+    assert!(review_posts(&gh).is_empty());
+    assert_no_token(&out);
+}
+
+#[test]
+fn no_yes_without_a_terminal_is_refused() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    refused(&sb, &gh, &["approve", "v1.2.3"], "--yes");
+}
+
+#[test]
+fn lost_answer_502_not_applied_is_exit_4_and_not_resent() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.fault(Fault::new("POST", REVIEW, 5, 502));
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert_eq!(review_posts(&gh).len(), 1, "the POST must not be re-sent");
+    assert!(gh.sim.is_pending(run));
+    let v = json_stdout(&out);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was not applied"),
+        "{v}"
+    );
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1);
+    assert!(
+        audit[0]["result"].as_str().unwrap().starts_with("failed"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn lost_answer_502_applied_is_exit_0() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim
+        .fault(Fault::new("POST", REVIEW, 5, 502).after_applying());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.contains("was applied"), "{e}");
+    assert_eq!(review_posts(&gh).len(), 1);
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+}
+
+#[test]
+fn review_422_is_cannot_approve_exit_3() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.fault(Fault::new("POST", REVIEW, 1, 422));
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(
+        e.contains("cannot approve run") && e.contains("problem approving one of the gates"),
+        "{e}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1);
+}
+
+#[test]
+fn rate_limited_post_is_resent_after_the_wait() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim
+        .fault(Fault::new("POST", REVIEW, 1, 429).header("retry-after", "1"));
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let statuses: Vec<u16> = review_posts(&gh).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![429, 200]);
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+}
+
+#[test]
+fn already_approved_is_exit_0_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    let first = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved") && o.contains("@octocat"),
+        "{o}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1);
+}
+
+#[test]
+fn nothing_waiting_lists_the_waiting_runs() {
+    let sb = Sandbox::new();
+    let (gh, _, other) = ready(&sb);
+    let sha = gh.sim.add_commit("newer");
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", &sha, "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(e.contains(&format!("run {other}")), "{e}");
+    assert!(review_posts(&gh).is_empty());
+}
+
+#[test]
+fn dry_run_prints_the_post_and_sends_nothing() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &run.to_string(), "--dry-run"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(
+        o.contains("would POST") && o.contains("\"state\":\"approved\""),
+        "{o}"
+    );
+    assert!(review_posts(&gh).is_empty());
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn reject_skips_the_gates_and_audits() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_run("CI", &sha, RunPlan::failure());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args([
+            "approve",
+            &sha,
+            "--reject",
+            "--yes",
+            "--comment",
+            "bad build",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let posts = review_posts(&gh);
+    assert_eq!(posts.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&posts[0].body).unwrap();
+    assert_eq!(body["state"], "rejected");
+    assert_eq!(body["comment"], "bad build");
+    assert_eq!(gh.sim.run_state(run).unwrap().1.as_deref(), Some("failure"));
+    let audit = sb.audit_lines();
+    assert_eq!(audit[0]["command"], "reject");
+}
+
+#[test]
+fn watch_follows_the_run_after_approval() {
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args([
+            "approve",
+            "v1.2.3",
+            "--yes",
+            "--watch",
+            "--timeout",
+            "30s",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["run_conclusion"], "success");
+    assert!(
+        e.contains(&format!("next: almarel verify --expect-sha {sha}")),
+        "{e}"
+    );
+    assert_no_token(&out);
+}
+
+#[test]
+fn run_of_another_workflow_is_refused() {
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let ci = gh.sim.add_run("CI", &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &ci.to_string(), "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(e.contains("not to the deploy workflow"), "{e}");
+    assert!(review_posts(&gh).is_empty());
+}
+
+#[test]
+fn evidence_names_what_production_runs_and_the_commits_since() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    // Production runs v1.2.2's commit (read it through status).
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.2", "--json"])
+        .output()
+        .unwrap();
+    let v2 = json_stdout(&out);
+    let prev_sha = v2["sha"].as_str().unwrap().to_owned();
+    let version = crate::support::github::serve_version(&gh.rt, &prev_sha);
+    std::fs::write(
+        gh.dir.join("almarel.toml"),
+        format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n[verify]\nversion_url = \"{}/api/version\"\n",
+            gh.sim.url(),
+            version.url()
+        ),
+    )
+    .unwrap();
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--dry-run"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains(&format!("runs {} (v1.2.2)", &prev_sha[..7])),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "1 commit(s) since {} (v1.2.2): Add login page",
+            &prev_sha[..7]
+        )),
+        "{o}"
+    );
+}

@@ -1,1 +1,196 @@
-//! `almarel freeze` tests.
+//! `almarel freeze` / `unfreeze`: disable first, then reject waiting
+//! deployments, idempotent, partial failures reported, audit lines.
+
+use almarel::sandbox::github::{Fault, Phase, RunPlan};
+
+use crate::support::github::{GhEnv, assert_no_token};
+use crate::support::{Sandbox, json_stdout, texts};
+
+const DEPLOY: &str = "Deploy to Production";
+
+fn index_of(gh: &GhEnv, method: &str, suffix: &str) -> Option<usize> {
+    gh.sim
+        .recorder()
+        .all()
+        .iter()
+        .position(|r| r.method == method && r.path.ends_with(suffix) && r.status < 300)
+}
+
+fn writes(gh: &GhEnv) -> Vec<almarel::sandbox::Recorded> {
+    gh.sim
+        .recorder()
+        .all()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect()
+}
+
+#[test]
+fn freeze_disables_first_then_rejects_and_is_idempotent() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    let run = gh.sim.add_run(DEPLOY, &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "checkout errors", "--yes", "-vv"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(
+        gh.sim.workflow_state(DEPLOY).as_deref(),
+        Some("disabled_manually")
+    );
+    let reviews = gh.sim.approvals(run);
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].state, "rejected");
+    assert_eq!(reviews[0].comment, "checkout errors");
+    let disable = index_of(&gh, "PUT", "/disable").expect("disable sent");
+    let reject = index_of(&gh, "POST", "/pending_deployments").expect("reject sent");
+    assert!(
+        disable < reject,
+        "the workflow must be disabled before rejecting"
+    );
+    assert!(
+        o.contains("disabled Deploy to Production") && o.contains(&format!("run {run}")),
+        "{o}"
+    );
+    assert!(e.contains("almarel unfreeze"), "{e}");
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["command"], "freeze");
+    assert_eq!(audit[0]["result"], "ok");
+    assert_eq!(audit[0]["actor"]["github"], "octocat");
+    assert_no_token(&out);
+
+    // Again: nothing left to do, nothing sent.
+    let before = writes(&gh).len();
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "checkout errors", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["was_frozen"], true);
+    assert_eq!(writes(&gh).len(), before);
+    assert_eq!(sb.audit_lines().len(), 1);
+}
+
+#[test]
+fn freeze_lists_running_runs_and_cancels_them_on_request() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    let run = gh
+        .sim
+        .add_run(DEPLOY, &sha, RunPlan::fixed(Phase::InProgress));
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--yes"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("still in progress") && e.contains(&run.to_string()),
+        "{e}"
+    );
+    assert!(index_of(&gh, "POST", "/cancel").is_none());
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--yes", "--cancel-running"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(index_of(&gh, "POST", &format!("/runs/{run}/cancel")).is_some());
+    assert_eq!(
+        gh.sim.run_state(run).unwrap().1.as_deref(),
+        Some("cancelled")
+    );
+}
+
+#[test]
+fn freeze_reports_what_was_done_when_a_later_step_fails() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_run(DEPLOY, &sha, RunPlan::awaiting_approval());
+    gh.sim
+        .fault(Fault::new("POST", "/pending_deployments", 1, 403));
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("already done: disabled Deploy to Production"),
+        "{msg}"
+    );
+    assert_eq!(
+        gh.sim.workflow_state(DEPLOY).as_deref(),
+        Some("disabled_manually")
+    );
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0]["result"].as_str().unwrap().starts_with("failed"));
+}
+
+#[test]
+fn freeze_needs_confirmation_and_dry_run_changes_nothing() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--dry-run"])
+        .output()
+        .unwrap();
+    let (o, _) = texts(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        o.contains("dry run: would disable workflow Deploy to Production"),
+        "{o}"
+    );
+    assert!(writes(&gh).is_empty());
+    assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn unfreeze_enables_and_is_idempotent() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim.set_workflow_state(DEPLOY, "disabled_manually");
+    let out = gh
+        .almarel(&sb)
+        .args(["unfreeze", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));
+    assert!(o.contains("enabled Deploy to Production"), "{o}");
+    assert!(
+        e.contains("pushed while releases were frozen got no deploy run"),
+        "{e}"
+    );
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["command"], "unfreeze");
+    let before = writes(&gh).len();
+    let out = gh.almarel(&sb).args(["unfreeze"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(writes(&gh).len(), before);
+    assert_eq!(sb.audit_lines().len(), 1);
+    assert_no_token(&out);
+}

@@ -1,1 +1,498 @@
-//! `almarel status` tests.
+//! `almarel status`: the ledger read from the GitHub simulator, and `--watch`
+//! outcomes (0 / 1 / 5), conditional requests, and error mapping.
+
+use std::time::Duration;
+
+use almarel::sandbox::github::{Fault, Phase, RunPlan};
+
+use crate::support::github::{GhEnv, TOKEN, assert_no_token};
+use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
+
+#[test]
+fn ledger_shows_tag_runs_approval_and_release() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_tag("v1.2.3-rc.1", &sha, false);
+    gh.sim.add_release("v1.2.3", false);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Release", &sha, RunPlan::fixed(Phase::InProgress));
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let out = gh.almarel(&sb).args(["status", "1.2.3"]).output().unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("v1.2.3 → ") && o.contains("annotated"), "{o}");
+    assert!(o.contains("v1.2.3-rc.1"), "other tags at the commit: {o}");
+    assert!(
+        o.contains("completed/success") && o.contains("in_progress"),
+        "{o}"
+    );
+    assert!(
+        o.contains("production waiting for approval; you can approve"),
+        "{o}"
+    );
+    assert!(o.contains("releases/tag/v1.2.3"), "{o}");
+    assert!(e.contains("next: almarel approve v1.2.3"), "{e}");
+    assert_no_token(&out);
+}
+
+#[test]
+fn ledger_json_without_ref_uses_main_and_reports_frozen() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Fix checkout");
+    gh.sim
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "--json", "-vv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["sha"], sha.as_str());
+    assert_eq!(v["frozen"], true);
+    assert_eq!(v["runs"]["ci"]["run_id"], serde_json::Value::Null);
+    assert_eq!(v["production"]["status"], "unknown");
+    let (_, e) = texts(&out);
+    assert!(
+        e.contains("github: GET /repos/octo/app/git/ref/heads/main → 200"),
+        "-vv logs requests: {e}"
+    );
+    assert!(e.contains("github token from GH_TOKEN"), "{e}");
+    assert_no_token(&out);
+}
+
+#[test]
+fn watch_exits_0_when_only_the_approval_is_left_and_uses_304s() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim.add_run(
+        "Release",
+        &sha,
+        RunPlan::completes_after(Duration::from_secs(6), "success"),
+    );
+    gh.sim.add_run(
+        "Deploy to Production",
+        &sha,
+        RunPlan::waiting_after(Duration::from_secs(5)),
+    );
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["outcome"], "awaiting_approval");
+    assert!(e.contains("next: almarel approve v1.2.3"), "{e}");
+    // Progress went to stderr, one line per change.
+    assert!(e.contains("Release: completed/success"), "{e}");
+    assert!(
+        gh.sim.not_modified_count() > 0,
+        "polls while nothing changed must be answered 304"
+    );
+    assert!(v["watch"]["not_modified"].as_u64().unwrap() > 0, "{v}");
+    // Every conditional poll carried If-None-Match.
+    let polls = gh
+        .sim
+        .recorder()
+        .matching("GET", "/repos/octo/app/actions/workflows/161335/runs");
+    assert!(polls.len() >= 2);
+    assert!(
+        polls[1..]
+            .iter()
+            .all(|r| r.headers.iter().any(|(k, _)| k == "if-none-match"))
+    );
+    assert_no_token(&out);
+}
+
+#[test]
+fn watch_exits_0_when_everything_completed() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim.add_run("Release", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::success());
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.3", "--watch", "--timeout", "3s"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.contains("next: almarel verify --expect-sha"), "{e}");
+}
+
+#[test]
+fn watch_exits_1_when_ci_fails() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Break the build");
+    gh.sim.add_tag("v1.2.4", &sha, true);
+    gh.sim.add_run(
+        "CI",
+        &sha,
+        RunPlan::completes_after(Duration::from_secs(3), "failure"),
+    );
+    gh.sim.add_run("Release", &sha, RunPlan::success());
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.4", "--watch", "--timeout", "30s"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("CI (CI) concluded failure: the deploy run will not start"),
+        "{e}"
+    );
+}
+
+#[test]
+fn watch_times_out_with_exit_5_and_names_the_causes() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Quiet commit");
+    gh.sim.add_tag("v2.0.0", &sha, true);
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v2.0.0", "--watch", "--timeout", "3s", "--json"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(5), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "timeout");
+    assert_eq!(v["outcome"], "timed_out");
+    let hint = v["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("never started") && hint.contains("token that triggers no workflows"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn get_500_500_200_succeeds() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.0.0", &sha, false);
+    gh.sim
+        .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 2, 500));
+    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).output().unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let hits = gh
+        .sim
+        .recorder()
+        .matching("GET", "/repos/octo/app/git/ref/tags/v1.0.0");
+    let statuses: Vec<u16> = hits.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![500, 500, 200]);
+}
+
+#[test]
+fn rate_limit_429_with_retry_after_waits_and_succeeds() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.0.0", &sha, false);
+    gh.sim
+        .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 1, 429).header("retry-after", "1"));
+    let started = std::time::Instant::now();
+    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after was not honoured"
+    );
+    let hits = gh
+        .sim
+        .recorder()
+        .matching("GET", "/repos/octo/app/git/ref/tags/v1.0.0");
+    assert_eq!(
+        hits.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
+}
+
+#[test]
+fn bad_token_is_exit_4_naming_the_variables() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let out = gh
+        .almarel(&sb)
+        .env("GH_TOKEN", "ghp_wrongwrongwrong")
+        .args(["status", "-vv"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(
+        e.contains("bad credentials") && e.contains("GH_TOKEN"),
+        "{e}"
+    );
+    assert!(!e.contains("ghp_wrongwrongwrong"), "{e}");
+    // Exactly one API version header and the GitHub media type on every request.
+    for r in gh.sim.recorder().all() {
+        let versions = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "x-github-api-version")
+            .count();
+        assert_eq!(versions, 1, "{r:?}");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "accept" && v == "application/vnd.github+json"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn forbidden_without_rate_limit_headers_is_a_permission_error() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim.fault(
+        Fault::new("GET", "/git/ref/heads/main", 1, 403)
+            .header("x-accepted-github-permissions", "contents=read"),
+    );
+    let out = gh.almarel(&sb).args(["status"]).output().unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(
+        e.contains("permission denied (403)") && e.contains("contents=read"),
+        "{e}"
+    );
+    assert!(e.contains("X-Accepted-GitHub-Permissions"), "{e}");
+}
+
+#[test]
+fn unknown_repository_is_exit_4() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start_with(&sb, "");
+    std::fs::write(
+        gh.dir.join("almarel.toml"),
+        format!(
+            "[github]\nrepository = \"octo/nope\"\napi_url = \"{}\"\n",
+            gh.sim.url()
+        ),
+    )
+    .unwrap();
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "abcdef1"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(
+        e.contains("octo/nope") && e.contains("cannot access"),
+        "{e}"
+    );
+    let _ = TOKEN;
+}
+
+#[test]
+fn run_lists_follow_link_pagination() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("busy commit");
+    for _ in 0..105 {
+        gh.sim.add_run("CI", &sha, RunPlan::failure());
+    }
+    // Created last, so the newest: the one status must show.
+    let newest = gh.sim.add_run("CI", &sha, RunPlan::success());
+    let out = gh
+        .almarel(&sb)
+        .args(["status", &sha, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["runs"]["ci"]["run_id"], newest);
+    let pages = gh
+        .sim
+        .recorder()
+        .matching("GET", "/repos/octo/app/actions/workflows/161335/runs");
+    assert!(pages.iter().any(|r| r.path.contains("page=2")), "{pages:?}");
+    assert!(pages.iter().all(|r| r.path.contains("per_page=100")));
+}
+
+#[test]
+fn rate_limit_resetting_after_the_deadline_is_exit_4_naming_the_reset() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim.fault(
+        Fault::new("GET", "/git/ref/heads/main", 1, 403)
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", "4102444800"),
+    );
+    let started = std::time::Instant::now();
+    let out = gh.almarel(&sb).args(["status"]).output().unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(e.contains("rate limited until 2100-01-01T00:00:00Z"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn token_is_never_sent_over_plain_http_to_a_remote_host() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("almarel.toml"),
+        "[github]\nrepository = \"octo/app\"\napi_url = \"http://github.example.com/api/v3\"\n",
+    )
+    .unwrap();
+    let out = sb
+        .almarel(&dir)
+        .env("GH_TOKEN", TOKEN)
+        .args(["--config", "almarel.toml", "status", "-vv"])
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("github.api_url") && e.contains("plain http"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("github token from"),
+        "the token must not even be read: {e}"
+    );
+    assert_no_token(&out);
+}
+
+#[test]
+fn github_actions_gets_outputs_and_a_summary() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.4.0", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let output = sb.path().join("gh_output");
+    let summary = sb.path().join("gh_summary");
+    let out = gh
+        .almarel(&sb)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["status", "v1.4.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let o = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        o.contains(&format!("sha={sha}\n")) && o.contains("tag=v1.4.0\n"),
+        "{o}"
+    );
+    let s = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        s.contains("almarel status v1.4.0") && s.contains("completed/success"),
+        "{s}"
+    );
+    assert!(!s.contains(TOKEN) && !o.contains(TOKEN));
+}
+
+#[test]
+fn watch_follows_the_whole_release_flow_to_the_approval() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Release me");
+    gh.sim.add_tag("v3.0.0", &sha, true);
+    let (_, _, deploy) = gh.sim.start_release_runs(
+        &sha,
+        Duration::from_secs(2),
+        "success",
+        Duration::from_secs(3),
+    );
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v3.0.0", "--watch", "--timeout", "60s"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(gh.sim.is_pending(deploy.unwrap()));
+    assert!(
+        e.contains("CI: queued") || e.contains("CI: in_progress"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Deploy to Production: waiting for approval"),
+        "{e}"
+    );
+}
+
+#[test]
+fn production_row_reads_version_url() {
+    let sb = Sandbox::new();
+    let gh0 = GhEnv::start(&sb);
+    let prev = gh0.sim.add_commit("Previous");
+    gh0.sim.add_tag("v1.2.2", &prev, true);
+    let sha = gh0.sim.add_commit("New");
+    gh0.sim.add_tag("v1.2.3", &sha, true);
+    let version = crate::support::github::serve_version(&gh0.rt, &prev);
+    std::fs::write(
+        gh0.dir.join("almarel.toml"),
+        format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n[verify]\nversion_url = \"{}/api/version\"\n",
+            gh0.sim.url(),
+            version.url()
+        ),
+    )
+    .unwrap();
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["production"]["sha"], prev.as_str());
+    assert_eq!(v["production"]["matches_ref"], false);
+    assert_eq!(v["production"]["tags"], serde_json::json!(["v1.2.2"]));
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.2"])
+        .output()
+        .unwrap();
+    let (o, _) = texts(&out);
+    assert!(o.contains("this release"), "{o}");
+    drop(version);
+    let out = gh0
+        .almarel(&sb)
+        .args(["status", "v1.2.2", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "production down does not fail status"
+    );
+    let v = json_stdout(&out);
+    assert_eq!(v["production"]["status"], "unknown");
+    assert!(
+        v["production"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{v}"
+    );
+}
