@@ -354,6 +354,10 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
     match repo.push_ref(&g.remote, &refspec, &access).await {
         Ok(report) => {
             ctx.done(format!("pushed {tag} to {}", g.remote));
+            if let Some(how) = &report.auth_used {
+                ctx.ui
+                    .detail(1, &format!("authenticated to {} with {how}", g.remote));
+            }
             for m in &report.remote_messages {
                 ctx.ui.detail(
                     1,
@@ -823,6 +827,7 @@ fn print_header(ctx: &Context, tag: &str, c: &CommitInfo, head: &Head, since: &S
     let n = since.commits.len();
     let count = plural(n, "commit", "commits");
     ui.result(&match &since.tag {
+        Some(t) if n == 0 => format!("  since   {t}: no new commits (same commit)"),
         Some(t) => format!("  since   {t}: {count}"),
         None => format!("  since   no earlier release tag: {count} in history"),
     });

@@ -416,6 +416,11 @@ fn rc_versions_order_before_the_final() {
     // The tested rc.2 commit becomes the final, on the same commit.
     let out = run(&r, &["tag", "1.2.3"]);
     assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(
+        all_text(&out).contains("since   v1.2.3-rc.2: no new commits (same commit)"),
+        "{}",
+        all_text(&out)
+    );
     let mut tags = r.origin_tags();
     tags.sort();
     assert_eq!(tags, ["v1.2.3", "v1.2.3-rc.1", "v1.2.3-rc.2"]);
