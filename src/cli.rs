@@ -73,6 +73,17 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the "Before Tagging" list, create the annotated release tag on HEAD and push that one tag.
+    ///
+    /// Every check runs and is reported, each with its fix: HEAD is on git.branch; the
+    /// working tree is clean (staged, modified and untracked files count; ignored files do
+    /// not); HEAD equals the freshly fetched remote branch; the tag exists neither locally
+    /// nor on the remote; the version is above every release tag, local or remote. If any
+    /// fails: exit 3, nothing changed.
+    ///
+    /// Re-running is safe: a tag already on the remote at HEAD is success ("already
+    /// tagged"); a tag only local at HEAD (--no-push, or a cut-off push) is pushed now. If
+    /// the push fails (rejected, authentication, network) the tag this run created is
+    /// deleted again and the exit code is 4.
     Tag(TagArgs),
     /// Show the release ledger for a tag or commit: tag, workflows, approval, release, production.
     Status(StatusArgs),

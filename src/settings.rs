@@ -73,7 +73,8 @@ pub struct GitSettings {
 /// `[github]`.
 #[derive(Debug, Clone)]
 pub struct GithubSettings {
-    /// `owner/name`, when configured or ambient; else parsed from the remote URL later.
+    /// `owner/name`: flag/env, else the file, else ambient `GITHUB_REPOSITORY`,
+    /// else parsed from `git.remote`'s URL; `None` when none of these gives one.
     pub repository: Option<String>,
     /// REST API base URL.
     pub api_url: String,
@@ -285,7 +286,13 @@ impl Settings {
             Some(p) => load_file(p)?,
             None => FileConfig::default(),
         };
-        Self::merge(args, env, workdir, config_file, file)
+        let mut settings = Self::merge(args, env, workdir, config_file, file)?;
+        // Lowest precedence for the repository: the remote's URL.
+        if settings.github.repository.is_none() {
+            settings.github.repository =
+                crate::git::default_repository(&settings.workdir, &settings.git.remote);
+        }
+        Ok(settings)
     }
 
     fn merge(
@@ -552,6 +559,60 @@ mod tests {
             merge(text, env).unwrap().github.repository.as_deref(),
             Some("explicit/repo")
         );
+    }
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {:?}", out);
+    }
+
+    #[test]
+    fn repository_defaults_to_the_remote_url_with_lowest_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q"]);
+        git(
+            d,
+            &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+        );
+        git(
+            d,
+            &["remote", "add", "upstream", "https://github.com/up/stream"],
+        );
+        let resolve = |env: Env| Settings::resolve(&args(), &env, d).unwrap();
+        assert_eq!(
+            resolve(Env::default()).github.repository.as_deref(),
+            Some("acme/shop")
+        );
+        let env = Env::from_pairs([("ALMAREL_GIT_REMOTE", "upstream")]);
+        assert_eq!(resolve(env).github.repository.as_deref(), Some("up/stream"));
+        let env = Env::from_pairs([("GITHUB_REPOSITORY", "ambient/repo")]);
+        assert_eq!(
+            resolve(env).github.repository.as_deref(),
+            Some("ambient/repo")
+        );
+        std::fs::write(
+            d.join(CONFIG_FILE_NAME),
+            "[github]\nrepository = \"file/repo\"\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([("GITHUB_REPOSITORY", "ambient/repo")]);
+        assert_eq!(resolve(env).github.repository.as_deref(), Some("file/repo"));
+        // A remote that is a local path gives no repository.
+        let other = tempfile::tempdir().unwrap();
+        git(other.path(), &["init", "-q"]);
+        git(
+            other.path(),
+            &["remote", "add", "origin", "/srv/origin.git"],
+        );
+        let s = Settings::resolve(&args(), &Env::default(), other.path()).unwrap();
+        assert_eq!(s.github.repository, None);
     }
 
     #[test]

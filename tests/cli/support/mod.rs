@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod coolify;
+pub mod git;
 pub mod github;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,426 @@
+//! Unit tests of [`Repo`] on real repositories built with the git CLI.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::error::Kind;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    origin: PathBuf,
+    work: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = dir.path().join("origin.git");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&origin).unwrap();
+        git(&origin, &["init", "-q", "--bare", "-b", "main"]);
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+        );
+        git(&work, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+        git(&work, &["config", "user.name", "Jane Dev"]);
+        git(&work, &["config", "user.email", "jane@example.com"]);
+        let f = Fixture {
+            _dir: dir,
+            origin,
+            work,
+        };
+        f.commit_file("README.md", "hello\n", "Initial");
+        git(&f.work, &["push", "-q", "origin", "main"]);
+        f
+    }
+
+    fn commit_file(&self, path: &str, content: &str, msg: &str) -> String {
+        let p = self.work.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        git(&self.work, &["add", path]);
+        git(&self.work, &["commit", "-q", "-m", msg]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    fn repo(&self) -> Repo {
+        Repo::discover(&self.work).unwrap()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn this_build_has_the_https_and_ssh_transports() {
+    let v = git2::Version::get();
+    assert!(
+        v.https(),
+        "libgit2 built without https: cannot reach GitHub"
+    );
+    assert!(v.ssh(), "libgit2 built without ssh");
+    assert_eq!(transports(), (true, true));
+}
+
+#[test]
+fn discover_outside_a_work_tree_or_in_a_bare_repo_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let e = Repo::discover(&plain).unwrap_err();
+    assert_eq!(e.kind, Kind::Usage);
+    assert!(e.message.contains("not inside a git work tree"), "{e}");
+    assert!(e.hint.is_some());
+    let f = Fixture::new();
+    let e = Repo::discover(&f.origin).unwrap_err();
+    assert_eq!(e.kind, Kind::Usage);
+    assert!(e.message.contains("bare"), "{e}");
+    // From a subdirectory, the work tree root is found.
+    std::fs::create_dir_all(f.work.join("a/b")).unwrap();
+    let r = Repo::discover(&f.work.join("a/b")).unwrap();
+    assert_eq!(
+        r.workdir().canonicalize().unwrap(),
+        f.work.canonicalize().unwrap()
+    );
+}
+
+#[test]
+fn default_repository_comes_from_the_remote_url() {
+    let f = Fixture::new();
+    assert_eq!(default_repository(&f.work, "origin"), None, "a local path");
+    git(
+        &f.work,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "git@github.com:acme/shop.git",
+        ],
+    );
+    assert_eq!(
+        default_repository(&f.work, "origin").as_deref(),
+        Some("acme/shop")
+    );
+    assert_eq!(default_repository(&f.work, "nope"), None);
+    let r = f.repo();
+    assert_eq!(
+        r.remote_url("origin").unwrap(),
+        "git@github.com:acme/shop.git"
+    );
+    assert_eq!(r.remote_url("nope").unwrap_err().kind, Kind::Usage);
+}
+
+#[test]
+fn status_separates_staged_modified_and_untracked_and_skips_ignored() {
+    let f = Fixture::new();
+    let r = f.repo();
+    assert!(r.status().unwrap().is_clean());
+    std::fs::write(f.work.join(".gitignore"), "target/\n").unwrap();
+    git(&f.work, &["add", ".gitignore"]);
+    git(&f.work, &["commit", "-q", "-m", "ignore"]);
+    std::fs::create_dir_all(f.work.join("target")).unwrap();
+    std::fs::write(f.work.join("target/x"), "x").unwrap();
+    assert!(r.status().unwrap().is_clean(), "ignored files do not count");
+    std::fs::write(f.work.join("README.md"), "changed\n").unwrap();
+    std::fs::write(f.work.join("staged.txt"), "s\n").unwrap();
+    git(&f.work, &["add", "staged.txt"]);
+    std::fs::create_dir_all(f.work.join("dir/sub")).unwrap();
+    std::fs::write(f.work.join("dir/sub/new.txt"), "n\n").unwrap();
+    let s = r.status().unwrap();
+    assert_eq!(s.unstaged, ["README.md"]);
+    assert_eq!(s.staged, ["staged.txt"]);
+    assert_eq!(s.untracked, ["dir/sub/new.txt"]);
+    assert_eq!(s.file_count(), 3);
+}
+
+#[test]
+fn head_reports_branch_detached_and_commit() {
+    let f = Fixture::new();
+    let r = f.repo();
+    let sha = git(&f.work, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        r.head().unwrap(),
+        Head {
+            branch: Some("main".into()),
+            commit: Some(sha.clone())
+        }
+    );
+    git(&f.work, &["switch", "-q", "--detach"]);
+    assert_eq!(
+        r.head().unwrap(),
+        Head {
+            branch: None,
+            commit: Some(sha)
+        }
+    );
+}
+
+#[test]
+fn tags_release_tags_and_resolution() {
+    let f = Fixture::new();
+    let first = git(&f.work, &["rev-parse", "HEAD"]);
+    git(&f.work, &["tag", "-a", "v1.2.3-rc.1", "-m", "rc"]);
+    git(&f.work, &["tag", "v1.2.2"]); // lightweight
+    git(&f.work, &["tag", "-a", "nightly", "-m", "n"]);
+    let second = f.commit_file("api/Migrations/002_add.sql", "x\n", "Add migration");
+    git(&f.work, &["tag", "-a", "v1.2.3", "-m", "Release v1.2.3"]);
+    git(&f.work, &["tag", "-a", "v1.10.0-rc.1", "-m", "rc"]);
+    let r = f.repo();
+
+    let names: Vec<String> = r
+        .release_tags("v")
+        .unwrap()
+        .into_iter()
+        .map(|(t, _)| t.name)
+        .collect();
+    assert_eq!(names, ["v1.2.2", "v1.2.3-rc.1", "v1.2.3", "v1.10.0-rc.1"]);
+    assert_eq!(
+        r.tags_at(&first).unwrap(),
+        ["nightly", "v1.2.2", "v1.2.3-rc.1"]
+    );
+    assert_eq!(
+        r.resolve_tag("v1.2.3").unwrap().as_deref(),
+        Some(second.as_str())
+    );
+    assert_eq!(r.resolve_tag("v9.9.9").unwrap(), None);
+    assert!(r.local_tag("v1.2.3").unwrap().unwrap().annotated);
+    assert!(!r.local_tag("v1.2.2").unwrap().unwrap().annotated);
+
+    assert_eq!(r.resolve_commit("1.2.3", "v").unwrap(), second);
+    assert_eq!(r.resolve_commit("v1.2.3", "v").unwrap(), second);
+    assert_eq!(r.resolve_commit(&first[..7], "v").unwrap(), first);
+    assert_eq!(r.resolve_commit(&first, "v").unwrap(), first);
+    assert_eq!(
+        r.resolve_commit("9.9.9", "v").unwrap_err().kind,
+        Kind::Usage
+    );
+    assert_eq!(
+        r.resolve_commit("deadbeef", "v").unwrap_err().kind,
+        Kind::Usage
+    );
+
+    let info = r.commit_info(&second).unwrap();
+    assert_eq!(info.subject, "Add migration");
+    assert_eq!(info.short, &second[..7]);
+    assert_eq!(info.author, "Jane Dev <jane@example.com>");
+
+    let between = r.commits_between(Some(&first), &second).unwrap();
+    assert_eq!(
+        between
+            .iter()
+            .map(|c| c.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["Add migration"]
+    );
+    assert_eq!(r.commits_between(None, &second).unwrap().len(), 2);
+    assert_eq!(r.ahead_behind(&second, &first).unwrap(), (1, 0));
+    assert!(r.is_ancestor(&first, &second).unwrap());
+    assert!(!r.is_ancestor(&second, &first).unwrap());
+
+    let migrations = r
+        .changed_files(&first, &second, &["api/Migrations/".to_owned()])
+        .unwrap();
+    assert_eq!(migrations, ["api/Migrations/002_add.sql"]);
+    assert!(
+        r.changed_files(&first, &second, &["web/".to_owned()])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(r.changed_files(&second, &first, &[]).unwrap().len(), 1);
+}
+
+#[test]
+fn creates_annotated_tags_never_overwrites_and_deletes() {
+    let f = Fixture::new();
+    let r = f.repo();
+    let sha = git(&f.work, &["rev-parse", "HEAD"]);
+    r.create_annotated_tag("v1.0.0", &sha, "Release v1.0.0")
+        .unwrap();
+    assert_eq!(git(&f.work, &["cat-file", "-t", "v1.0.0"]), "tag");
+    let body = git(&f.work, &["cat-file", "-p", "v1.0.0"]);
+    assert!(
+        body.contains("tagger Jane Dev <jane@example.com>"),
+        "{body}"
+    );
+    assert!(body.ends_with("Release v1.0.0"), "{body}");
+    assert!(r.create_annotated_tag("v1.0.0", &sha, "again").is_err());
+    r.delete_tag("v1.0.0").unwrap();
+    r.delete_tag("v1.0.0").unwrap();
+    assert_eq!(r.resolve_tag("v1.0.0").unwrap(), None);
+    assert_eq!(
+        r.identity().unwrap().to_string(),
+        "Jane Dev <jane@example.com>"
+    );
+}
+
+#[test]
+fn fetch_peek_and_push_against_a_local_bare_remote() {
+    let f = Fixture::new();
+    // Another clone moves origin ahead and pushes tags.
+    let other = f._dir.path().join("other");
+    git(
+        f._dir.path(),
+        &[
+            "clone",
+            "-q",
+            f.origin.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    git(&other, &["config", "user.name", "O"]);
+    git(&other, &["config", "user.email", "o@example.com"]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "theirs"]);
+    git(&other, &["tag", "-a", "v2.0.0", "-m", "Release v2.0.0"]);
+    git(&other, &["tag", "light"]);
+    git(&other, &["push", "-q", "origin", "main", "v2.0.0", "light"]);
+    let theirs = git(&other, &["rev-parse", "HEAD"]);
+
+    let r = f.repo();
+    let before = r.remote_branch_sha("origin", "main").unwrap();
+    let access = Access::anonymous();
+    let rt = rt();
+
+    let refs = rt.block_on(r.peek("origin", "main", &access)).unwrap();
+    assert_eq!(refs.branch.as_deref(), Some(theirs.as_str()));
+    assert_eq!(
+        r.remote_branch_sha("origin", "main").unwrap(),
+        before,
+        "peek writes no ref"
+    );
+    assert!(r.has_commit(&theirs), "peek downloads the objects");
+    assert_eq!(
+        refs.tags.get("v2.0.0"),
+        Some(&RemoteTag {
+            commit: theirs.clone(),
+            annotated: true
+        })
+    );
+    assert!(!refs.tags["light"].annotated);
+    assert_eq!(
+        r.resolve_tag("v2.0.0").unwrap(),
+        None,
+        "tags are not fetched"
+    );
+
+    let refs = rt.block_on(r.fetch("origin", "main", &access)).unwrap();
+    assert_eq!(refs.branch.as_deref(), Some(theirs.as_str()));
+    assert_eq!(
+        r.remote_branch_sha("origin", "main").unwrap().as_deref(),
+        Some(theirs.as_str())
+    );
+    assert_eq!(
+        r.resolve_tag("v2.0.0").unwrap(),
+        None,
+        "tags are not fetched"
+    );
+
+    // A branch the remote does not have.
+    let refs = rt.block_on(r.fetch("origin", "nope", &access)).unwrap();
+    assert_eq!(refs.branch, None);
+
+    // Push exactly one tag.
+    let head = git(&f.work, &["rev-parse", "HEAD"]);
+    r.create_annotated_tag("v1.0.0", &head, "Release v1.0.0")
+        .unwrap();
+    r.create_annotated_tag("v0.9.0", &head, "not pushed")
+        .unwrap();
+    rt.block_on(r.push_ref("origin", "refs/tags/v1.0.0:refs/tags/v1.0.0", &access))
+        .unwrap();
+    assert_eq!(git(&f.origin, &["cat-file", "-t", "v1.0.0"]), "tag");
+    assert!(!git(&f.origin, &["tag", "-l"]).contains("v0.9.0"));
+
+    // Pushing the same name at another commit is refused, never forced.
+    git(&other, &["tag", "-a", "v3.0.0", "-m", "x"]);
+    git(&other, &["push", "-q", "origin", "v3.0.0"]);
+    let first = git(&f.work, &["rev-list", "--max-parents=0", "HEAD"]);
+    git(&f.work, &["commit", "-q", "--allow-empty", "-m", "mine"]);
+    let mine = git(&f.work, &["rev-parse", "HEAD"]);
+    assert_ne!(first, mine);
+    r.create_annotated_tag("v3.0.0", &mine, "mine").unwrap();
+    let e = rt
+        .block_on(r.push_ref("origin", "+refs/tags/v3.0.0:refs/tags/v3.0.0", &access))
+        .unwrap_err();
+    assert_eq!(e.error.kind, Kind::Remote);
+    assert_eq!(
+        git(&f.origin, &["rev-parse", "v3.0.0^{commit}"]),
+        theirs,
+        "not overwritten: {}",
+        e.error
+    );
+}
+
+#[test]
+fn an_unknown_remote_or_unreachable_path_fails_with_a_reason() {
+    let f = Fixture::new();
+    let r = f.repo();
+    let rt = rt();
+    let e = rt
+        .block_on(r.fetch("nope", "main", &Access::anonymous()))
+        .unwrap_err();
+    assert_eq!(e.error.kind, Kind::Usage);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    git(
+        &f.work,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            &format!("git://127.0.0.1:{port}/x.git"),
+        ],
+    );
+    let e = rt
+        .block_on(r.fetch("origin", "main", &Access::anonymous()))
+        .unwrap_err();
+    assert_eq!(e.reason, FailureReason::Network, "{}", e.error);
+    assert_eq!(e.error.kind, Kind::Remote);
+    assert!(
+        e.error.message.contains("cannot reach origin"),
+        "{}",
+        e.error
+    );
+}
+
+#[test]
+fn access_debug_never_shows_the_token() {
+    let env = crate::env::Env::from_pairs([("GITHUB_TOKEN", "ghs_secret_value")]);
+    let a = Access::from_env(&env, "https://ghe.example.com/api/v3");
+    let dbg = format!("{a:?}");
+    assert!(!dbg.contains("ghs_secret_value"), "{dbg}");
+    assert!(dbg.contains("GITHUB_TOKEN"), "{dbg}");
+    assert!(
+        dbg.contains("ghe.example.com") && dbg.contains("github.com"),
+        "{dbg}"
+    );
+    assert_eq!(a.token_value(), Some("ghs_secret_value"));
+}
