@@ -525,6 +525,7 @@ fn in_github_actions_outputs_and_summary_are_written() {
         o.contains("tag=v1.2.3\n") && o.contains("version=1.2.3\n"),
         "{o}"
     );
+    assert!(o.contains(&format!("sha={}\n", dir.v123)), "{o}");
     let line = o.lines().find(|l| l.starts_with("deployments=")).unwrap();
     let deps: serde_json::Value = serde_json::from_str(&line["deployments=".len()..]).unwrap();
     assert_eq!(deps.as_array().unwrap().len(), 2);
