@@ -86,6 +86,8 @@ pub struct GithubSettings {
     pub deploy_workflow: String,
     /// Release workflow name or file name.
     pub release_workflow: String,
+    /// Total timeout of one GitHub request (default 45s).
+    pub request_timeout: Duration,
 }
 
 /// `[coolify]`.
@@ -99,6 +101,8 @@ pub struct CoolifySettings {
     pub untagged_image_tag: String,
     /// The apps to deploy.
     pub apps: Vec<CoolifyApp>,
+    /// Total timeout of one Coolify request (default 30s).
+    pub request_timeout: Duration,
 }
 
 /// One `[[coolify.apps]]` entry.
@@ -210,6 +214,7 @@ struct FileGithub {
     ci_workflow: Option<String>,
     deploy_workflow: Option<String>,
     release_workflow: Option<String>,
+    request_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +225,7 @@ struct FileCoolify {
     untagged_image_tag: Option<String>,
     #[serde(default)]
     apps: Vec<CoolifyApp>,
+    request_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -342,6 +348,11 @@ impl Settings {
                 .github
                 .release_workflow
                 .unwrap_or_else(|| "Release".into()),
+            request_timeout: parse_timeout(
+                "github.request_timeout",
+                file.github.request_timeout,
+                Duration::from_secs(45),
+            )?,
         };
         let coolify_url = pick(env::ALMAREL_COOLIFY_URL, file.coolify.url);
         if let Some(u) = &coolify_url {
@@ -369,6 +380,11 @@ impl Settings {
                 .untagged_image_tag
                 .unwrap_or_else(|| "prod-{sha}".into()),
             apps: file.coolify.apps,
+            request_timeout: parse_timeout(
+                "coolify.request_timeout",
+                file.coolify.request_timeout,
+                Duration::from_secs(30),
+            )?,
         };
         for (key, url) in [
             ("verify.health_url", &file.verify.health_url),
@@ -379,15 +395,11 @@ impl Settings {
                 validate_url(key, u)?;
             }
         }
-        let request_timeout = match file.verify.request_timeout {
-            Some(s) => humantime::parse_duration(&s).map_err(|e| {
-                Error::usage(format!(
-                    "verify.request_timeout: `{s}` is not a duration: {e}"
-                ))
-                .with_hint("use e.g. \"10s\"")
-            })?,
-            None => Duration::from_secs(10),
-        };
+        let request_timeout = parse_timeout(
+            "verify.request_timeout",
+            file.verify.request_timeout,
+            Duration::from_secs(10),
+        )?;
         let verify = VerifySettings {
             health_url: file.verify.health_url,
             version_url: file.verify.version_url,
@@ -463,6 +475,39 @@ fn validate_url(key: &str, value: &str) -> Result<()> {
             "{key}: `{value}` is not an http(s) URL"
         ))),
     }
+}
+
+/// A request timeout key: a humantime duration, at least 1ms.
+fn parse_timeout(key: &str, value: Option<String>, default: Duration) -> Result<Duration> {
+    let Some(s) = value else {
+        return Ok(default);
+    };
+    match humantime::parse_duration(&s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => {
+            Err(Error::usage(format!("{key}: must be more than 0")).with_hint("use e.g. \"10s\""))
+        }
+        Err(e) => Err(Error::usage(format!("{key}: `{s}` is not a duration: {e}"))
+            .with_hint("use e.g. \"10s\"")),
+    }
+}
+
+/// Parses and resolves the text of an `almarel.toml` as if it were the only
+/// source (no flags, no environment, workdir `.`): what the fuzz target and
+/// the config tests drive. Never panics; a bad file is a usage error.
+pub fn parse_config_text(text: &str) -> Result<Settings> {
+    let file = parse_file(text).map_err(Error::usage)?;
+    let args = GlobalArgs {
+        dir: None,
+        config: None,
+        json: false,
+        yes: false,
+        dry_run: false,
+        quiet: false,
+        verbose: 0,
+        color: ColorChoice::Never,
+    };
+    Settings::merge(&args, &Env::default(), PathBuf::from("."), None, file)
 }
 
 fn load_file(path: &Path) -> Result<FileConfig> {
@@ -626,6 +671,27 @@ mod tests {
         assert_eq!(s.github.api_url, "https://api.github.com");
         let s = merge("", env).unwrap();
         assert_eq!(s.github.api_url, "https://ghe.example.com/api/v3");
+    }
+
+    #[test]
+    fn request_timeouts_default_and_parse() {
+        let s = parse_config_text("").unwrap();
+        assert_eq!(s.github.request_timeout, Duration::from_secs(45));
+        assert_eq!(s.coolify.request_timeout, Duration::from_secs(30));
+        let s = parse_config_text(
+            "[github]\nrequest_timeout = \"500ms\"\n[coolify]\nrequest_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.github.request_timeout, Duration::from_millis(500));
+        assert_eq!(s.coolify.request_timeout, Duration::from_secs(2));
+        for bad in [
+            "[github]\nrequest_timeout = \"soon\"\n",
+            "[coolify]\nrequest_timeout = \"0s\"\n",
+        ] {
+            let e = parse_config_text(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.message.contains("request_timeout"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub struct Client {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     deadline: Option<Deadline>,
+    request_timeout: Duration,
 }
 
 /// How long one call may spend on retries and rate-limit waits when no
@@ -88,7 +89,8 @@ impl Client {
         let url = ctx.settings.require_coolify_url()?;
         net::check_secret_url("coolify.url", url, ctx.settings.allow_insecure_http)?;
         let token = crate::auth::coolify_token(&ctx.env, &ctx.ui)?;
-        Client::new(url, token, ctx.clock.clone())
+        Ok(Client::new(url, token, ctx.clock.clone())?
+            .with_request_timeout(ctx.settings.coolify.request_timeout))
     }
 
     /// A client for `base_url` (without `/api/v1`) with `token`.
@@ -109,7 +111,15 @@ impl Client {
             clock,
             policy: RetryPolicy::default(),
             deadline: None,
+            request_timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// A copy whose requests each time out after `d` (`coolify.request_timeout`).
+    #[must_use]
+    pub fn with_request_timeout(mut self, d: Duration) -> Client {
+        self.request_timeout = d;
+        self
     }
 
     /// A copy whose retries and rate-limit waits stay inside `deadline` (a
@@ -256,6 +266,7 @@ impl Client {
         let mut rb = self
             .http
             .request(req.method.clone(), &url)
+            .timeout(self.request_timeout)
             .bearer_auth(self.token.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json");
         if !req.query.is_empty() {
@@ -296,8 +307,8 @@ impl Client {
         };
         let err = if e.is_timeout() {
             Error::remote(format!(
-                "coolify at {base} did not answer within {}s while {what}{maybe_done}",
-                REQUEST_TIMEOUT.as_secs()
+                "coolify at {base} did not answer within {} while {what}{maybe_done}",
+                humantime::format_duration(self.request_timeout)
             ))
         } else if e.is_connect() {
             Error::remote(format!(

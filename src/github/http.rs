@@ -95,6 +95,7 @@ pub struct Http {
     stats: Arc<Mutex<Stats>>,
     deadline: Arc<Mutex<Option<Deadline>>>,
     ui: Option<crate::ui::Ui>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Http {
@@ -142,7 +143,16 @@ impl Http {
             stats: Arc::default(),
             deadline: Arc::default(),
             ui: None,
+            timeout: TOTAL_TIMEOUT,
         })
+    }
+
+    /// Each request (send + whole body) times out after `d`
+    /// (`github.request_timeout`; default [`TOTAL_TIMEOUT`]).
+    #[must_use]
+    pub fn with_request_timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
     }
 
     /// Logs each request and its status at `-vv` through `ui`.
@@ -270,11 +280,11 @@ impl Http {
             let text = self.octo.body_to_string(resp).await?;
             Ok::<_, octocrab::Error>((status, headers, text))
         };
-        let (status, headers, text) = match tokio::time::timeout(TOTAL_TIMEOUT, send).await {
+        let (status, headers, text) = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => {
                 return Attempt::Transient(Error::remote(format!(
-                    "github: no answer to {what} within {}s",
-                    TOTAL_TIMEOUT.as_secs()
+                    "github: no answer to {what} within {}",
+                    humantime::format_duration(self.timeout)
                 )));
             }
             Ok(Err(e)) => {

@@ -112,7 +112,8 @@ impl Client {
         crate::net::check_secret_url("github.api_url", &api_url, s.allow_insecure_http)?;
         let token = crate::auth::github_token(&ctx.env, &api_url, &ctx.ui)?;
         let http = self::http::Http::new(&api_url, &token, &repo, ctx.clock.clone())?
-            .with_ui(ctx.ui.clone());
+            .with_ui(ctx.ui.clone())
+            .with_request_timeout(s.github.request_timeout);
         let (owner, name) = repo
             .split_once('/')
             .ok_or_else(|| Error::usage(format!("github.repository `{repo}` is not owner/name")))?;
