@@ -47,6 +47,9 @@ impl Response {
                 "github: cannot read the answer for {what}: {e} (status {})",
                 self.status.as_u16()
             ))
+            .with_hint(
+                "check that github.api_url points at the GitHub REST API (not a proxy or login page), then re-run",
+            )
         })
     }
     /// GitHub's `message` field, if the body has one.
@@ -282,16 +285,19 @@ impl Http {
         };
         let (status, headers, text) = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => {
-                return Attempt::Transient(Error::remote(format!(
-                    "github: no answer to {what} within {}",
-                    humantime::format_duration(self.timeout)
-                )));
+                return Attempt::Transient(
+                    Error::remote(format!(
+                        "github: no answer to {what} within {}",
+                        humantime::format_duration(self.timeout)
+                    ))
+                    .with_hint(unreachable_hint(url)),
+                );
             }
             Ok(Err(e)) => {
-                return Attempt::Transient(Error::remote(format!(
-                    "github: {what} failed: {}",
-                    short(&e)
-                )));
+                return Attempt::Transient(
+                    Error::remote(format!("github: {what} failed: {}", short(&e)))
+                        .with_hint(unreachable_hint(url)),
+                );
             }
             Ok(Ok(v)) => v,
         };
@@ -391,12 +397,14 @@ impl Http {
                     )),
                 )
             }
-            500..=599 => Attempt::Transient(Error::remote(format!(
-                "github: server error ({code}) on {what}: {message}"
-            ))),
-            _ => Attempt::Fatal(Error::remote(format!(
-                "github: unexpected answer ({code}) to {what}: {message}"
-            ))),
+            500..=599 => Attempt::Transient(
+                Error::remote(format!("github: server error ({code}) on {what}: {message}"))
+                    .with_hint("GitHub is failing: re-run in a few minutes; https://www.githubstatus.com says whether it is down"),
+            ),
+            _ => Attempt::Fatal(
+                Error::remote(format!("github: unexpected answer ({code}) to {what}: {message}"))
+                    .with_hint("check github.api_url and the token's permissions, then re-run"),
+            ),
         }
     }
 
@@ -492,6 +500,23 @@ pub fn display_url(url: &str) -> String {
         },
         Err(_) => url.to_owned(),
     }
+}
+
+/// What to do when GitHub could not be reached or did not answer.
+fn unreachable_hint(url: &str) -> String {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| url.to_owned());
+    format!(
+        "check the network and that {host} (github.api_url) is reachable, then re-run; \
+         https://www.githubstatus.com says whether GitHub is down"
+    )
 }
 
 /// A one-line description of an octocrab error (never its Debug output).
