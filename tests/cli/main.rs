@@ -15,6 +15,7 @@ mod approve;
 mod config;
 mod deploy;
 mod docs;
+mod faults;
 mod freeze;
 mod status;
 mod tag;

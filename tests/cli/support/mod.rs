@@ -5,6 +5,7 @@
 pub mod coolify;
 pub mod git;
 pub mod github;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 
