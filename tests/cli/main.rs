@@ -17,6 +17,7 @@ mod deploy;
 mod docs;
 mod faults;
 mod freeze;
+mod fuzz_seeds;
 mod interrupt;
 mod secrets;
 mod status;

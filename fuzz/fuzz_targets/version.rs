@@ -1,0 +1,8 @@
+//! Fuzz target: see `almarel_fuzz::version`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        almarel_fuzz::version(s);
+    }
+});

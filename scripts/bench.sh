@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# almarel benchmarks: every figure is a RATIO against a baseline measured in
+# the same run (no absolute targets, no timed assertions in tests).
+#
+#   scripts/bench.sh            all benchmarks (~15 min: the watch scenario is 10 min)
+#   WATCH_SCALE=0.1 scripts/bench.sh   the watch scenario compressed to 1 min
+#   SKIP_WATCH=1 SKIP_REPO=1 scripts/bench.sh   quick subset
+#
+# Uses hyperfine when present (installed with apt-get when root and missing),
+# else a plain timing loop; /usr/bin/time -v for peak memory (package `time`).
+# Results: a Markdown table on stdout and target/bench/results.md; copy the
+# figures into docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out="$root/target/bench"
+mkdir -p "$out"
+export CARGO_TERM_COLOR=never
+
+# --- tools ------------------------------------------------------------------
+if ! command -v hyperfine >/dev/null 2>&1 || [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq hyperfine time >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq hyperfine time >/dev/null 2>&1; } || true
+  fi
+fi
+have_hyperfine=0
+command -v hyperfine >/dev/null 2>&1 && have_hyperfine=1
+
+echo "== building the release binary and the simulator driver" >&2
+cargo build --release --locked --quiet
+cargo build --release --locked --quiet --example bench_fakes
+bin="$root/target/release/almarel"
+fakes="$root/target/release/examples/bench_fakes"
+
+# mean_s NAME RUNS CMD: mean wall time of CMD (a bash command line), seconds.
+mean_s() {
+  local name=$1 runs=$2 cmd=$3
+  if [ $have_hyperfine = 1 ]; then
+    hyperfine --style none --warmup 2 --runs "$runs" --export-json "$out/$name.json" \
+      --shell bash "$cmd" >/dev/null 2>&1
+    grep -m1 '"mean"' "$out/$name.json" | sed 's/[^0-9.e-]//g'
+  else
+    local start end i
+    bash -c "$cmd" >/dev/null 2>&1 || true
+    start=$(date +%s%N)
+    for ((i = 0; i < runs; i++)); do bash -c "$cmd" >/dev/null 2>&1 || true; done
+    end=$(date +%s%N)
+    awk -v ns=$((end - start)) -v n="$runs" 'BEGIN { printf "%.6f\n", ns / n / 1e9 }'
+  fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
+
+results="$out/results.md"
+{
+  echo "# almarel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+  echo "tools: $([ $have_hyperfine = 1 ] && hyperfine --version || echo 'timing loop (no hyperfine)'), $(git --version)"
+  echo
+  echo "| benchmark | almarel | baseline | ratio | target |"
+  echo "|---|---|---|---|---|"
+} >"$results"
+row() { echo "| $1 | $2 | $3 | $4 | $5 |" | tee -a "$results"; }
+
+# --- 1. start-up ------------------------------------------------------------
+a=$(mean_s startup-almarel 50 "'$bin' --version")
+g=$(mean_s startup-git 50 "git --version")
+row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "—"
+
+# --- 2. tag --dry-run on a large repository -----------------------------------
+if [ "${SKIP_REPO:-0}" != 1 ]; then
+  repo="$out/large-repo"
+  if [ ! -d "$repo/work/.git" ]; then
+    echo "== generating the large repository (50k files, 20k commits, 2k tags)" >&2
+    scripts/gen-large-repo.sh "$repo" >&2
+  fi
+  w="$repo/work"
+  env_prefix="cd '$w' && HOME='$out/home' ALMAREL_STATE_DIR='$out/state' GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1"
+  mkdir -p "$out/home"
+  # The run must do the whole job: exit 0 with every check passing.
+  (cd "$w" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state" GIT_CONFIG_GLOBAL=/dev/null "$bin" tag 1.0.0 --dry-run >/dev/null)
+  a=$(mean_s tag-almarel 10 "$env_prefix '$bin' tag 1.0.0 --dry-run")
+  g=$(mean_s tag-git 10 "$env_prefix bash -c 'git fetch -q origin main && git status --porcelain >/dev/null && git rev-list --left-right --count HEAD...origin/main >/dev/null && git tag -l \"v*\" >/dev/null && git ls-remote --tags origin >/dev/null'")
+  row "\`tag 1.0.0 --dry-run\`, 50k files / 20k commits / 2k tags, vs the git CLI script" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 1.0"
+fi
+
+# --- 3. verify: three probes of 500 ms each -----------------------------------
+serve_dir="$out/fakes"
+rm -rf "$serve_dir"
+mkfifo "$out/fakes.in" 2>/dev/null || true
+"$fakes" serve "$serve_dir" 500 <"$out/fakes.in" >"$out/fakes.out" 2>&1 &
+fakes_pid=$!
+exec 9>"$out/fakes.in"
+trap 'exec 9>&-; kill $fakes_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q '^ready' "$out/fakes.out" 2>/dev/null && break; sleep 0.1; done
+sha=$(sed -n 's/^sha=//p' "$out/fakes.out")
+export GH_TOKEN=ghp_benchToken0000000000000000000000 COOLIFY_TOKEN='7|almarel-sim-token-rdw'
+cmd_env="cd '$serve_dir' && HOME='$out/home' ALMAREL_STATE_DIR='$out/state-fakes'"
+v=$(mean_s verify 10 "$cmd_env '$bin' --config almarel.toml verify --expect-sha $sha")
+row "\`verify\`, 3 probes × 500 ms: wall ÷ slowest probe (sum 1.5 s)" "$(ms "$v")" "500.0 ms (sum 1500.0 ms)" "$(ratio "$v" 0.5)" "≤ 1.3"
+
+# --- 4. peak memory of each command on the fakes, binary size -----------------
+if [ -x /usr/bin/time ]; then
+  for c in "status v1.2.3" "verify --expect-sha $sha" "approve v1.2.3 --yes" \
+    "deploy --tag 1.2.3 --yes" "freeze --reason bench --yes" "unfreeze --yes"; do
+    kb=$( (cd "$serve_dir" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state-fakes" \
+      /usr/bin/time -v "$bin" --config almarel.toml $c >/dev/null 2>"$out/time.txt") || true
+      awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
+    gkb=$( /usr/bin/time -v git --version 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}')
+    row "peak RSS: \`${c%% *}\` (vs \`git --version\`)" "$((kb / 1024)) MiB ($kb kB)" "$gkb kB" "$(ratio "$kb" "$gkb")" "—"
+  done
+else
+  echo "note: /usr/bin/time missing: peak memory skipped (apt-get install time)" | tee -a "$results"
+fi
+size=$(stat -c %s "$bin")
+row "release binary size (stripped, thin LTO)" "$((size / 1024 / 1024)) MiB ($size B)" "—" "—" "—"
+
+# --- 5. status --watch over a simulated 10-minute release ---------------------
+if [ "${SKIP_WATCH:-0}" != 1 ]; then
+  scale=${WATCH_SCALE:-1}
+  echo "== status --watch over a simulated release (10 min × $scale)" >&2
+  j=$("$fakes" watch "$bin" "$scale")
+  echo "$j" >"$out/watch.json"
+  counted=$(echo "$j" | sed 's/.*"counted": \([0-9]*\).*/\1/')
+  naive=$(echo "$j" | sed 's/.*"naive_counted": \([0-9]*\).*/\1/')
+  row "\`status --watch\`, 10 min × $scale release: rate-limited requests vs naive 3 s poller" "$counted" "$naive" "$(ratio "$naive" "$counted")× fewer" "≥ 10× fewer"
+  echo "watch detail: $j" | tee -a "$results"
+fi
+echo
+echo "results: $results"
