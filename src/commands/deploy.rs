@@ -1,12 +1,577 @@
-//! `almarel deploy`.
+//! `almarel deploy`: set the release's image tag on each Coolify app, trigger
+//! the deployment and follow it to the end (SPEC §3 deploy).
+//!
+//! Order: everything that can fail without a request first (apps, token, URL,
+//! image tag template), then the target (release tag and commit), the gates
+//! (pre-release, frozen), the reads of [`coolify::deploy::prepare`] (which
+//! refuses non-Docker-Image apps), `--dry-run` or the confirmation, and only
+//! then the changes of [`coolify::deploy::deploy_apps`].
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::audit::Actor;
 use crate::cli::DeployArgs;
 use crate::context::Context;
+use crate::coolify::deploy::{DeployPlan, DeployReport, Outcome, Prepared};
+use crate::coolify::{self, Client};
 use crate::error::{Error, Result};
+use crate::settings::CoolifyApp;
+use crate::ui::{self, Tone};
+use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
+
+/// What is being deployed: a release tag and/or a commit.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The release tag (`None` for an untagged commit with `--allow-untagged`).
+    pub tag: Option<ReleaseTag>,
+    /// The commit, when it was resolved (always for untagged deploys).
+    pub sha: Option<String>,
+}
+
+impl Target {
+    /// `v1.2.3`, or `commit 1a2b3c4`.
+    pub fn describe(&self) -> String {
+        match (&self.tag, &self.sha) {
+            (Some(t), _) => t.name.clone(),
+            (None, Some(s)) => format!("commit {}", crate::probe::short(s)),
+            (None, None) => "unknown".into(),
+        }
+    }
+}
 
 /// Runs `almarel deploy`.
-pub async fn run(_ctx: &Context, _args: &DeployArgs) -> Result<Value> {
-    Err(Error::usage("`almarel deploy` is not built yet"))
+pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
+    let settings = &ctx.settings;
+    let apps = select_apps(&settings.coolify.apps, &args.apps)?;
+    let client = Client::from_context(ctx)?;
+    // Both templates are checked before any request (a typo is exit 2, sent nowhere).
+    check_template("coolify.image_tag", &settings.coolify.image_tag)?;
+    check_template(
+        "coolify.untagged_image_tag",
+        &settings.coolify.untagged_image_tag,
+    )?;
+
+    let target = resolve_target(ctx, args).await?;
+    let (key, template) = if target.tag.is_some() {
+        ("coolify.image_tag", settings.coolify.image_tag.clone())
+    } else {
+        (
+            "coolify.untagged_image_tag",
+            settings.coolify.untagged_image_tag.clone(),
+        )
+    };
+    let image_tag = render_image_tag(key, &template, target.tag.as_ref(), target.sha.as_deref())?;
+
+    if let Some(tag) = &target.tag {
+        if tag.is_prerelease() && !args.allow_prerelease {
+            return Err(Error::refused(format!(
+                "{} is a pre-release; production gets final releases",
+                tag.name
+            ))
+            .with_hint("tag a final release (almarel tag X.Y.Z), or pass --allow-prerelease if you mean it"));
+        }
+    }
+    if releases_frozen(ctx).await? {
+        return Err(Error::refused(format!(
+            "releases are frozen: the `{}` workflow is disabled",
+            settings.github.deploy_workflow
+        ))
+        .with_hint("fix forward, then `almarel unfreeze`; `almarel rollback` is the one deploy a freeze allows"));
+    }
+
+    let mut plan = DeployPlan::new("deploy", &target.describe(), &image_tag, apps, args.timeout);
+    plan.wait = !args.no_wait;
+    plan.actor = actor(ctx).await;
+    plan.audit_details = json!({
+        "tag": target.tag.as_ref().map(|t| t.name.clone()),
+        "sha": target.sha,
+    });
+
+    ctx.ui.progress(&format!(
+        "deploying {} as image tag {image_tag} to {} on {}",
+        target.describe(),
+        plan.apps
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        client.base_url()
+    ));
+    let prepared = coolify::deploy::prepare(&client, &plan).await?;
+    ctx.ui
+        .detail(1, &format!("coolify {}", prepared.coolify_version));
+    describe_apps(ctx, &plan, &prepared);
+
+    let mut data = json!({
+        "target": target_json(&target),
+        "image_tag": image_tag,
+        "coolify_version": prepared.coolify_version,
+        "dry_run": settings.global.dry_run,
+    });
+    if settings.global.dry_run {
+        let writes = prepared.planned_writes(&plan);
+        for w in &writes {
+            ctx.ui.result(&format!("would: {w}"));
+        }
+        ctx.ui.next(&format!(
+            "almarel deploy {} (without --dry-run)",
+            deploy_args(&target, args)
+        ));
+        data["planned"] = json!(writes);
+        return Ok(data);
+    }
+
+    ctx.confirm(&format!(
+        "deploy {} (image tag {image_tag}) to {}?",
+        target.describe(),
+        plan.apps
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+
+    let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
+    print_report(ctx, &report);
+    write_actions_outputs(ctx, &target, &report, &image_tag)?;
+    data["apps"] = report.to_json();
+    data["deployments"] = report.deployments_json();
+    match report.result(&plan) {
+        Ok(()) => {
+            if plan.wait {
+                ctx.ui.next(&verify_command(&target));
+            } else {
+                ctx.ui.next(
+                    "follow the deployments in the Coolify dashboard, then run almarel verify",
+                );
+            }
+            Ok(data)
+        }
+        Err(e) => Err(e.with_data(data)),
+    }
+}
+
+/// The apps to deploy: all of `coolify.apps`, or the `--app` names (an unknown
+/// name is a usage error listing the configured ones).
+pub fn select_apps(configured: &[CoolifyApp], names: &[String]) -> Result<Vec<CoolifyApp>> {
+    if configured.is_empty() {
+        return Err(Error::usage("coolify.apps is empty: no app to deploy")
+            .with_hint("add [[coolify.apps]] entries (name, uuid) to almarel.toml"));
+    }
+    if names.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    let mut out: Vec<CoolifyApp> = Vec::new();
+    for n in names {
+        let app = configured.iter().find(|a| &a.name == n).ok_or_else(|| {
+            Error::usage(format!("--app {n}: no such app in coolify.apps")).with_hint(format!(
+                "configured apps: {}",
+                configured
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        if !out.contains(app) {
+            out.push(app.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The placeholders an image tag template may use.
+pub const PLACEHOLDERS: [&str; 4] = ["tag", "version", "sha", "short_sha"];
+
+/// Checks a template's placeholders (usage error naming the key).
+pub fn check_template(key: &str, template: &str) -> Result<()> {
+    for p in placeholders(template) {
+        if !PLACEHOLDERS.contains(&p.as_str()) {
+            return Err(Error::usage(format!(
+                "{key}: unknown placeholder {{{p}}} in `{template}`"
+            ))
+            .with_hint("use {tag} {version} {sha} {short_sha}"));
+        }
+    }
+    Ok(())
+}
+
+fn placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i + 1..];
+        match after.find('}') {
+            Some(j) => {
+                out.push(after[..j].to_owned());
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Whether a template needs the commit SHA.
+pub fn needs_sha(template: &str) -> bool {
+    template.contains("{sha}") || template.contains("{short_sha}")
+}
+
+/// Renders an image tag template: `{tag}` (`v1.2.3`), `{version}` (`1.2.3`),
+/// `{sha}` (40 hex), `{short_sha}` (7). The result must be a valid docker tag.
+pub fn render_image_tag(
+    key: &str,
+    template: &str,
+    tag: Option<&ReleaseTag>,
+    sha: Option<&str>,
+) -> Result<String> {
+    check_template(key, template)?;
+    let mut out = template.to_owned();
+    for p in placeholders(template) {
+        let value = match p.as_str() {
+            "tag" => tag.map(|t| t.name.clone()),
+            "version" => tag.map(|t| t.version.to_string()),
+            "sha" => sha.map(str::to_owned),
+            "short_sha" => sha.map(|s| crate::probe::short(s).to_owned()),
+            _ => None,
+        };
+        let value = value.ok_or_else(|| {
+            Error::usage(format!(
+                "{key} `{template}` uses {{{p}}}, which is not known for this target"
+            ))
+            .with_hint(if tag.is_none() {
+                "an untagged commit has no {tag}/{version}: use {sha} or {short_sha}"
+            } else {
+                "use {tag} or {version}"
+            })
+        })?;
+        out = out.replace(&format!("{{{p}}}"), &value);
+    }
+    if !is_docker_tag(&out) {
+        return Err(Error::usage(format!(
+            "image tag `{out}` (from {key} `{template}`) is not a valid docker tag"
+        ))
+        .with_hint("docker tags are [A-Za-z0-9_][A-Za-z0-9_.-]*, at most 128 characters"));
+    }
+    Ok(out)
+}
+
+fn is_docker_tag(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Resolves the deploy target: `--tag` (its commit only when the image tag
+/// template needs it), else REF's release tag (a final tag wins over an rc
+/// tag on the same commit); a commit without one needs `--allow-untagged`.
+pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> {
+    let prefix = &ctx.settings.git.tag_prefix;
+    if let Some(t) = &args.tag {
+        let name = normalize_tag(t.trim(), prefix);
+        let tag = ReleaseTag::from_name(&name, prefix).ok_or_else(|| {
+            Error::usage(format!(
+                "--tag {t}: `{name}` is not a release tag ({prefix}MAJOR.MINOR.PATCH)"
+            ))
+            .with_hint("e.g. --tag 1.2.3 or --tag v1.2.3")
+        })?;
+        let sha = if needs_sha(&ctx.settings.coolify.image_tag) {
+            Some(tag_commit(ctx, &tag.name).await?)
+        } else {
+            None
+        };
+        return Ok(Target {
+            tag: Some(tag),
+            sha,
+        });
+    }
+    let (sha, tags) = ref_commit_and_tags(ctx, args.reference.as_deref()).await?;
+    match preferred_tag(&tags) {
+        Some(tag) => Ok(Target {
+            tag: Some(tag.clone()),
+            sha: Some(sha),
+        }),
+        None if args.allow_untagged => Ok(Target {
+            tag: None,
+            sha: Some(sha),
+        }),
+        None => Err(Error::refused(format!(
+            "commit {} carries no release tag",
+            crate::probe::short(&sha)
+        ))
+        .with_hint(format!(
+            "tag it first (almarel tag X.Y.Z), or pass --allow-untagged to deploy it as {}",
+            ctx.settings.coolify.untagged_image_tag
+        ))),
+    }
+}
+
+/// The commit a release tag points at (annotated tags peeled): local git
+/// when almarel runs in a clone that has the tag, else GitHub's refs API. An
+/// unknown tag is a usage error (exit 2).
+pub async fn tag_commit(ctx: &Context, tag: &str) -> Result<String> {
+    if let Some(sha) = local_tag_commit(ctx, tag) {
+        ctx.ui.detail(1, &format!("{tag} is {sha} (local git)"));
+        return Ok(sha);
+    }
+    let gh = crate::github::Client::new(ctx).await?;
+    match gh.tag_commit(tag).await? {
+        Some(sha) => {
+            ctx.ui
+                .detail(1, &format!("{tag} is {sha} ({} on GitHub)", gh.repo()));
+            Ok(sha)
+        }
+        None => Err(Error::usage(format!(
+            "tag {tag} exists neither in this clone nor in {}",
+            gh.repo()
+        ))
+        .with_hint("check the name (was it pushed? `almarel tag X.Y.Z` pushes it)")),
+    }
+}
+
+/// The commit of `tag` in the local clone almarel runs in, if it has the tag.
+///
+/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
+/// `Repo::discover(&ctx.settings.workdir).ok()?.resolve_tag(tag).ok().flatten()`.
+/// Until then GitHub's refs API answers.
+fn local_tag_commit(_ctx: &Context, _tag: &str) -> Option<String> {
+    None
+}
+
+/// The git identity (`Name <email>`) of the clone almarel runs in.
+///
+/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
+/// `Repo::discover(&ctx.settings.workdir).ok()?.identity().map(|i| i.to_string())`.
+fn local_identity(_ctx: &Context) -> Option<String> {
+    None
+}
+
+/// REF (a tag or a 7–40 hex SHA; default: the commit at `<branch>` on
+/// GitHub) → its commit SHA and the release tags on that commit, read from
+/// GitHub (what CI deploys from).
+pub async fn ref_commit_and_tags(
+    ctx: &Context,
+    reference: Option<&str>,
+) -> Result<(String, Vec<ReleaseTag>)> {
+    let gh = crate::github::Client::new(ctx).await?;
+    let target = gh.resolve_ref(reference).await?;
+    ctx.ui.detail(
+        1,
+        &format!(
+            "{} is commit {} (release tags: {})",
+            target.label,
+            target.sha,
+            if target.tags.is_empty() {
+                "none".to_owned()
+            } else {
+                target
+                    .tags
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    );
+    Ok((target.sha, target.tags))
+}
+
+/// Whether releases are frozen: the deploy workflow's state is not `active`
+/// (read from GitHub; needs `github.repository` and a token).
+pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
+    let gh = crate::github::Client::new(ctx).await?;
+    gh.is_frozen().await
+}
+
+/// Who deploys, for the audit log: the git identity of the clone almarel
+/// runs in, and the GitHub login of the token (when they can be read).
+pub async fn actor(ctx: &Context) -> Actor {
+    let git = local_identity(ctx);
+    let github = match crate::github::Client::new(ctx).await {
+        Ok(gh) => gh.current_user().await.ok().map(|u| u.login),
+        Err(_) => None,
+    };
+    Actor { git, github }
+}
+
+fn target_json(t: &Target) -> Value {
+    json!({
+        "tag": t.tag.as_ref().map(|x| x.name.clone()),
+        "version": t.tag.as_ref().map(|x| x.version.to_string()),
+        "sha": t.sha,
+    })
+}
+
+fn deploy_args(t: &Target, args: &DeployArgs) -> String {
+    let mut s = match (&t.tag, &t.sha) {
+        (Some(tag), _) => format!("--tag {}", tag.name),
+        (None, Some(sha)) => format!("{sha} --allow-untagged"),
+        (None, None) => String::new(),
+    };
+    for a in &args.apps {
+        s.push_str(&format!(" --app {a}"));
+    }
+    s
+}
+
+fn verify_command(t: &Target) -> String {
+    match (&t.sha, &t.tag) {
+        (Some(sha), _) => format!("almarel verify --expect-sha {sha}"),
+        (None, Some(tag)) => format!("almarel verify --expect-tag {}", tag.name),
+        (None, None) => "almarel verify".into(),
+    }
+}
+
+fn describe_apps(ctx: &Context, plan: &DeployPlan, prepared: &Prepared) {
+    for s in &prepared.apps {
+        let image = s.image_name.as_deref().unwrap_or("?");
+        let from = s.previous_tag.as_deref().unwrap_or("unset");
+        let change = if s.needs_patch(&plan.image_tag) {
+            format!("{image}:{from} → {}", plan.image_tag)
+        } else {
+            format!("{image}:{from} (unchanged, redeployed)")
+        };
+        ctx.ui.progress(&format!("  {}: {change}", s.app.name));
+        for d in &s.in_flight {
+            ctx.ui.progress(&format!(
+                "  {}: deployment {} is already {} (it will not be cancelled)",
+                s.app.name, d.deployment_uuid, d.status
+            ));
+        }
+    }
+}
+
+fn print_report(ctx: &Context, report: &DeployReport) {
+    let ui = &ctx.ui;
+    let rows: Vec<Vec<String>> = report
+        .apps
+        .iter()
+        .map(|a| {
+            let tone = match a.outcome {
+                Outcome::Finished | Outcome::Triggered => Tone::Ok,
+                Outcome::TimedOut => Tone::Warn,
+                _ => Tone::Fail,
+            };
+            vec![
+                ui.mark(tone),
+                a.app.name.clone(),
+                a.outcome.status().to_owned(),
+                a.image_tag.clone(),
+                a.deployment_uuid.clone().unwrap_or_else(|| "-".into()),
+                a.detail(),
+            ]
+        })
+        .collect();
+    for line in ui::table(&rows) {
+        ui.result(&line);
+    }
+    for a in &report.apps {
+        if matches!(a.outcome, Outcome::Failed | Outcome::Cancelled) {
+            if a.logs_readable {
+                ui.progress(&format!(
+                    "last log lines of {} ({}):",
+                    a.app.name,
+                    a.deployment_uuid.as_deref().unwrap_or("?")
+                ));
+                for l in &a.log_tail {
+                    ui.progress(&format!("  {l}"));
+                }
+            } else {
+                ui.progress(&format!(
+                    "the build log of {} is not readable with this token (it needs read:sensitive); \
+                     read it in the Coolify dashboard",
+                    a.app.name
+                ));
+            }
+        }
+    }
+}
+
+fn write_actions_outputs(
+    ctx: &Context,
+    t: &Target,
+    report: &DeployReport,
+    image_tag: &str,
+) -> Result<()> {
+    let ui = &ctx.ui;
+    if !ui.in_github_actions() {
+        return Ok(());
+    }
+    ui.output("deployments", &report.deployments_json().to_string())?;
+    if let Some(tag) = &t.tag {
+        ui.output("tag", &tag.name)?;
+        ui.output("version", &tag.version.to_string())?;
+    }
+    if let Some(sha) = &t.sha {
+        ui.output("sha", sha)?;
+    }
+    let mut md = format!(
+        "### almarel deploy {} (image tag `{image_tag}`)\n\n| app | status | deployment | detail |\n|---|---|---|---|\n",
+        t.describe()
+    );
+    for a in &report.apps {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            a.app.name,
+            a.outcome.status(),
+            a.deployment_uuid.as_deref().unwrap_or("-"),
+            a.detail().replace('|', "\\|")
+        ));
+    }
+    ui.summary(&md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(n: &str) -> ReleaseTag {
+        ReleaseTag::from_name(n, "v").unwrap()
+    }
+
+    #[test]
+    fn image_tag_templates() {
+        let sha = "1a2b3c4d5e6f70819293a4b5c6d7e8f901234567";
+        let t = tag("v1.2.3");
+        assert_eq!(
+            render_image_tag("k", "{tag}", Some(&t), None).unwrap(),
+            "v1.2.3"
+        );
+        assert_eq!(
+            render_image_tag("k", "{version}-{short_sha}", Some(&t), Some(sha)).unwrap(),
+            "1.2.3-1a2b3c4"
+        );
+        assert_eq!(
+            render_image_tag("k", "prod-{sha}", None, Some(sha)).unwrap(),
+            format!("prod-{sha}")
+        );
+        let e = render_image_tag("coolify.image_tag", "{tags}", Some(&t), None).unwrap_err();
+        assert!(e.message.contains("coolify.image_tag") && e.message.contains("{tags}"));
+        assert!(render_image_tag("k", "{tag}", None, Some(sha)).is_err());
+        assert!(render_image_tag("k", "-{tag}", Some(&t), None).is_err());
+        assert!(needs_sha("prod-{short_sha}") && !needs_sha("{tag}"));
+    }
+
+    #[test]
+    fn app_selection() {
+        let apps = vec![
+            CoolifyApp {
+                name: "api".into(),
+                uuid: "u1".into(),
+            },
+            CoolifyApp {
+                name: "web".into(),
+                uuid: "u2".into(),
+            },
+        ];
+        assert_eq!(select_apps(&apps, &[]).unwrap().len(), 2);
+        assert_eq!(select_apps(&apps, &["web".into()]).unwrap()[0].uuid, "u2");
+        let e = select_apps(&apps, &["worker".into()]).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(e.hint.unwrap().contains("api, web"));
+        assert!(select_apps(&[], &[]).is_err());
+    }
 }

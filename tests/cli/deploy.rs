@@ -1,1 +1,816 @@
-//! `almarel deploy` tests.
+//! `almarel deploy` tests, against the Coolify simulator.
+
+use std::time::Duration;
+
+use almarel::sandbox::coolify::{self as sim, AppSpec, Ending, Fault};
+use almarel::sandbox::production as prod;
+
+use crate::support::coolify::*;
+use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
+
+const API: &str = "k8s0wccw4g0o0kw4okcs8wss";
+const WEB: &str = "w3b0wccw4g0o0kw4okcs8wss";
+
+fn changes(c: &almarel::sandbox::Recorder) -> (usize, usize) {
+    (
+        c.matching("PATCH", "/api/v1/applications/").len(),
+        c.matching("POST", "/api/v1/deploy").len(),
+    )
+}
+
+#[test]
+fn patches_the_tag_and_deploys_each_app_with_force_then_exits_0() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    let rec = c.recorder();
+    for uuid in [API, WEB] {
+        let patches = rec.matching("PATCH", &format!("/api/v1/applications/{uuid}"));
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        let body: serde_json::Value = serde_json::from_str(&patches[0].body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"docker_registry_image_tag": "v1.2.3"})
+        );
+        assert!(
+            patches[0]
+                .headers
+                .contains(&("authorization".into(), "Bearer".into()))
+        );
+        assert!(
+            patches[0]
+                .headers
+                .contains(&("accept".into(), "application/json".into()))
+        );
+        let posts = rec.matching("POST", &format!("/api/v1/deploy?uuid={uuid}&force=true"));
+        assert_eq!(posts.len(), 1, "{:?}", rec.all());
+        assert_eq!(c.image_tag(uuid).as_deref(), Some("v1.2.3"));
+    }
+    // Each app's deployment ran with the new tag and finished.
+    let deps = c.deployments();
+    assert_eq!(deps.len(), 2);
+    assert!(
+        deps.iter()
+            .all(|d| d.status == "finished" && d.image_tag.as_deref() == Some("v1.2.3")),
+        "{deps:?}"
+    );
+    assert!(stdout.contains("finished"), "{stdout}");
+    assert!(stderr.contains("almarel verify"), "{stderr}");
+    // One audit line per app, ok.
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|l| l["command"] == "deploy" && l["result"] == "ok")
+    );
+    assert!(
+        !std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))
+            .unwrap()
+            .contains("almarel-sim-token")
+    );
+}
+
+#[test]
+fn a_failed_deployment_exits_1_and_restores_the_previous_tag_without_redeploying() {
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "v1.2.3", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+
+    let rec = c.recorder();
+    let web_patches = rec.matching("PATCH", &format!("/api/v1/applications/{WEB}"));
+    assert_eq!(web_patches.len(), 2, "set, then restore");
+    assert!(
+        web_patches[1].body.contains("v1.2.2"),
+        "{:?}",
+        web_patches[1]
+    );
+    assert_eq!(
+        rec.matching("POST", &format!("/api/v1/deploy?uuid={WEB}"))
+            .len(),
+        1,
+        "no extra deploy for the restore"
+    );
+    assert_eq!(c.image_tag(WEB).as_deref(), Some("v1.2.2"));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], false);
+    let web = v["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app"] == "web")
+        .unwrap();
+    assert_eq!(web["status"], "failed");
+    assert_eq!(web["restored"], true);
+    // The build log's last visible lines are shown; hidden entries are not.
+    assert!(stderr.contains("Healthcheck failed"), "{stderr}");
+    assert!(!stderr.contains("internal: pulling"), "{stderr}");
+    assert!(stderr.contains("restored"), "{stderr}");
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().any(
+        |l| l["target"] == "web@v1.2.3" && l["result"].as_str().unwrap().starts_with("failed")
+    ));
+}
+
+#[test]
+fn the_deadline_exits_5_and_leaves_the_deployment_running() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].ending = Ending::Hang;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let started = std::time::Instant::now();
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "3s"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(stderr.contains("left running"), "{stderr}");
+    assert!(stderr.contains("Coolify dashboard"), "{stderr}");
+    // Not restored: it may still finish.
+    assert_eq!(changes(c.recorder()), (1, 1));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    assert_eq!(c.deployments()[0].status, "in_progress");
+}
+
+#[test]
+fn a_pre_release_is_refused_without_the_flag_and_nothing_is_sent() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.3.0-rc.1", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("pre-release"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert!(sb.audit_lines().is_empty());
+
+    // With the flag it goes through.
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args([
+            "deploy",
+            "--tag",
+            "1.3.0-rc.1",
+            "--yes",
+            "--allow-prerelease",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.3.0-rc.1"));
+}
+
+#[test]
+fn an_app_that_is_not_a_docker_image_app_is_refused_before_any_change() {
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].build_pack = "nixpacks".into();
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("`web` is a `nixpacks` app"), "{stderr}");
+    assert!(stderr.contains("full rebuild"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_nothing_is_changed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn dry_run_reads_and_prints_the_writes_but_sends_none() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--dry-run"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("PATCH /api/v1/applications/{API}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("POST /api/v1/deploy?uuid={WEB}&force=true")),
+        "{stdout}"
+    );
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert!(
+        !c.recorder()
+            .matching("GET", &format!("/api/v1/applications/{API}"))
+            .is_empty()
+    );
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn a_bad_token_is_exit_4_and_never_echoed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let bad = "99|not-a-real-token-value-zz";
+    for extra in [vec![], vec!["--json"], vec!["-vv"]] {
+        let out = almarel(&sb, &dir, bad)
+            .args(["deploy", "--tag", "1.2.3", "--yes"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(
+            format!("{stdout}{stderr}").contains("rejected the API token"),
+            "{stdout}{stderr}"
+        );
+        assert!(!stdout.contains("not-a-real-token") && !stderr.contains("not-a-real-token"));
+    }
+    assert_eq!(changes(c.recorder()), (0, 0));
+}
+
+#[test]
+fn a_token_without_the_write_ability_is_named() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let token = "5|read-and-deploy-only";
+    let c = coolify(
+        &rt,
+        sim::Config::new(apps.clone()).with_token(token, &["read", "deploy"]),
+    );
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, token)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("lacks the `write` ability"), "{stderr}");
+    assert!(stderr.contains("read, deploy and write"), "{stderr}");
+    assert!(c.recorder().matching("POST", "/api/v1/deploy").is_empty());
+
+    // A deploy-only token fails on the first read, before any change.
+    let token = "6|deploy-only";
+    let c = coolify(
+        &rt,
+        sim::Config::new(apps.clone()).with_token(token, &["deploy"]),
+    );
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, token)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("lacks the `read` ability"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+}
+
+#[test]
+fn api_disabled_says_where_to_enable_it() {
+    let rt = runtime();
+    let mut config = sim::Config::new(two_apps());
+    config.api_disabled = true;
+    let c = coolify(&rt, config);
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("API Access"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_app_name_or_uuid_is_reported() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "worker"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(c.recorder().all().is_empty(), "nothing sent");
+
+    // A uuid Coolify does not know: exit 4 naming the app.
+    let apps = vec![AppSpec::docker("api", "nosuchuuid000000000000000", "x")];
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("app `api`"), "{stderr}");
+}
+
+#[test]
+fn only_the_named_app_is_deployed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "web"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+    assert_eq!(c.image_tag(WEB).as_deref(), Some("v1.2.3"));
+    assert_eq!(changes(c.recorder()), (1, 1));
+}
+
+#[test]
+fn no_wait_returns_the_deployment_uuids() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--no-wait", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let deps = v["deployments"].as_array().unwrap();
+    assert_eq!(deps.len(), 2);
+    let known: Vec<String> = c.deployments().into_iter().map(|d| d.uuid).collect();
+    for d in deps {
+        assert_eq!(d["status"], "triggered");
+        assert!(
+            known.contains(&d["uuid"].as_str().unwrap().to_owned()),
+            "{d}"
+        );
+    }
+    assert!(
+        c.recorder()
+            .matching("GET", "/api/v1/deployments/dpl")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_deployment_already_in_flight_is_waited_for_and_never_cancelled() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].in_flight_for = Some(Duration::from_millis(1500));
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("already in_progress") || stderr.contains("already in progress"),
+        "{stderr}"
+    );
+    assert!(
+        c.recorder()
+            .matching("POST", "/api/v1/deployments/")
+            .is_empty(),
+        "no cancel"
+    );
+    let deps = c.deployments();
+    assert_eq!(deps.len(), 2);
+    assert_eq!(deps[0].status, "finished");
+    assert_eq!(deps[0].image_tag.as_deref(), Some("v1.2.2"));
+    assert_eq!(deps[1].image_tag.as_deref(), Some("v1.2.3"));
+    // Ours was triggered only after the earlier one ended.
+    let rec = c.recorder().all();
+    let post = rec.iter().position(|r| r.method == "POST").unwrap();
+    let earlier_done = rec
+        .iter()
+        .position(|r| r.path == format!("/api/v1/deployments/{}", deps[0].uuid) && r.status == 200)
+        .unwrap();
+    assert!(earlier_done < post);
+}
+
+#[test]
+fn transient_errors_on_reads_are_retried_and_a_rate_limited_post_is_resent() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    c.inject(Fault {
+        method: "GET".into(),
+        path_prefix: format!("/api/v1/applications/{API}"),
+        status: 502,
+        body: "<html>bad gateway</html>".into(),
+        headers: vec![],
+        times: 1,
+    });
+    c.inject(Fault {
+        method: "POST".into(),
+        path_prefix: "/api/v1/deploy".into(),
+        status: 429,
+        body: r#"{"message":"Too Many Attempts."}"#.into(),
+        headers: vec![("retry-after".into(), "1".into())],
+        times: 1,
+    });
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let posts = c.recorder().matching("POST", "/api/v1/deploy");
+    assert_eq!(
+        posts.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
+    assert_eq!(c.deployments().len(), 1);
+}
+
+#[test]
+fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    c.inject(Fault {
+        method: "POST".into(),
+        path_prefix: "/api/v1/deploy".into(),
+        status: 500,
+        body: r#"{"message":"Server Error"}"#.into(),
+        headers: vec![],
+        times: 1,
+    });
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn in_github_actions_outputs_and_summary_are_written() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let output = sb.path().join("gh_output");
+    let summary = sb.path().join("gh_summary");
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let o = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        o.contains("tag=v1.2.3\n") && o.contains("version=1.2.3\n"),
+        "{o}"
+    );
+    let line = o.lines().find(|l| l.starts_with("deployments=")).unwrap();
+    let deps: serde_json::Value = serde_json::from_str(&line["deployments=".len()..]).unwrap();
+    assert_eq!(deps.as_array().unwrap().len(), 2);
+    assert_eq!(deps[0]["app"], "api");
+    assert_eq!(deps[0]["status"], "finished");
+    assert!(deps[0]["uuid"].is_string());
+    let s = std::fs::read_to_string(&summary).unwrap();
+    assert!(s.contains("| api | finished |"), "{s}");
+}
+
+#[test]
+fn deploy_then_verify_sees_production_switch() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let control = p.control();
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(NEW_SHA);
+        }
+    });
+    let sb = Sandbox::new();
+    let toml = format!(
+        "{}{}",
+        coolify_toml(&c.url(), &two_apps()),
+        verify_toml(&p.url())
+    );
+    let dir = deploy_project(&sb, &rt, &toml);
+    let before = almarel(&sb, &dir, sim::TOKEN)
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(before.status.code(), Some(1));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let after = almarel(&sb, &dir, sim::TOKEN)
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(after.status.code(), Some(0), "{}", texts(&after).1);
+}
+
+#[test]
+fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restored() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    // What Coolify answers when it skipped the request: a uuid it never stored.
+    c.inject(Fault {
+        method: "POST".into(),
+        path_prefix: "/api/v1/deploy".into(),
+        status: 200,
+        body: format!(
+            r#"{{"deployments":[{{"message":"Deployment already queued for this commit.","resource_uuid":"{API}","deployment_uuid":"bogus000000000000000000"}}]}}"#
+        ),
+        headers: vec![],
+        times: 1,
+    });
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already queued"), "{stderr}");
+    assert!(
+        c.recorder()
+            .matching("GET", "/api/v1/deployments/bogus")
+            .is_empty(),
+        "the bogus uuid is never followed"
+    );
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
+}
+
+#[test]
+fn configuration_mistakes_are_exit_2_before_any_request() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    // An unknown placeholder in the image tag template.
+    let toml = format!(
+        "[coolify]\nurl = \"{}\"\nimage_tag = \"{{tags}}\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"{API}\"\n",
+        c.url()
+    );
+    let dir = deploy_project(&sb, &rt, &toml);
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("coolify.image_tag") && stderr.contains("{tags}"),
+        "{stderr}"
+    );
+    // No token.
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let out = sb
+        .almarel(&dir)
+        .args([
+            "--config",
+            "almarel.toml",
+            "deploy",
+            "--tag",
+            "1.2.3",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("COOLIFY_TOKEN"));
+    // The token would travel over plain http to a remote host.
+    let dir = project(
+        &sb,
+        &coolify_toml("http://coolify.example.com", &two_apps()),
+    );
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("plain http"), "{stderr}");
+    assert!(c.recorder().all().is_empty());
+}
+
+#[test]
+fn frozen_releases_are_refused_and_nothing_is_changed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    proj.github
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("frozen"), "{stderr}");
+    assert!(stderr.contains("unfreeze"), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn ref_deploys_its_release_tag_and_a_final_tag_wins_over_an_rc() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let sha = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3-rc.1", &sha, true);
+    proj.github.add_tag("v1.2.3", &sha, true);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha[..7], "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    let v = json_stdout(&out);
+    assert_eq!(v["target"]["tag"], "v1.2.3");
+    assert_eq!(v["target"]["sha"], sha.as_str());
+    // The audit line names who deployed (the token's GitHub login).
+    let audit = sb.audit_lines();
+    assert_eq!(audit[0]["actor"]["github"], "octocat", "{audit:?}");
+}
+
+#[test]
+fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let sha = proj.github.add_commit("hotfix without a tag");
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha, "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("no release tag") && stderr.contains("--allow-untagged"),
+        "{stderr}"
+    );
+    assert_eq!(changes(c.recorder()), (0, 0));
+
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", &sha, "--yes", "--allow-untagged"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let expected = format!("prod-{sha}");
+    assert_eq!(c.image_tag(API).as_deref(), Some(expected.as_str()));
+    assert!(
+        texts(&out)
+            .1
+            .contains(&format!("almarel verify --expect-sha {sha}"))
+    );
+}
+
+#[test]
+fn a_sha_placeholder_resolves_the_tag_through_github() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let toml = coolify_toml(&c.url(), &two_apps()).replace(
+        "[coolify]\n",
+        "[coolify]\nimage_tag = \"{version}-{short_sha}\"\n",
+    );
+    let proj = deploy_project(&sb, &rt, &toml);
+    let sha = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3", &sha, true);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let expected = format!("1.2.3-{}", &sha[..7]);
+    assert_eq!(c.image_tag(WEB).as_deref(), Some(expected.as_str()));
+
+    // A tag that exists nowhere: exit 2, nothing changed.
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "9.9.9", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
+    assert_eq!(changes(c.recorder()), (2, 2));
+}
+
+#[test]
+fn ctrl_c_reports_what_was_already_done() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].ending = Ending::Hang;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let child = spawnable(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the deployment was triggered, then interrupt.
+    let started = std::time::Instant::now();
+    while c.deployments().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("already done"), "{stderr}");
+    assert!(
+        stderr.contains("set the image tag of app `api` to v1.2.3"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("triggered deployment"), "{stderr}");
+}
+
+#[test]
+fn without_read_sensitive_the_failure_says_where_the_log_is() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("read:sensitive"), "{stderr}");
+    assert!(!stderr.contains("Healthcheck failed"), "{stderr}");
+}

@@ -1,1 +1,466 @@
-//! `almarel verify` tests.
+//! `almarel verify` tests, against the production simulator.
+
+use std::time::{Duration, Instant};
+
+use almarel::sandbox::production::{self as prod, WebMode};
+
+use crate::support::coolify::*;
+use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
+
+fn check<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {v}"))
+}
+
+#[test]
+fn all_checks_pass_when_production_runs_the_expected_sha() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], true);
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "health",
+            "version",
+            "web",
+            "smoke: login",
+            "smoke: list orders"
+        ]
+    );
+    for c in v["checks"].as_array().unwrap() {
+        assert_eq!(c["ok"], true, "{c}");
+        assert_eq!(c["status"], 200, "{c}");
+        assert!(c["latency_ms"].is_u64(), "{c}");
+    }
+    // No token-bearing request went anywhere but production, and no Coolify call was needed.
+    assert_eq!(p.recorder().matching("GET", "/api/orders").len(), 1);
+}
+
+#[test]
+fn a_mismatch_names_the_sha_that_is_running() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("production runs 9f8e7d6 instead of 1a2b3c4"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("another build is still serving"),
+        "{stdout}"
+    );
+    // Health and web pass: "old build still serving", not "down".
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("health") && l.contains('✓')),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_short_sha_matches_as_a_prefix_case_insensitively() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    for sha in ["1a2b3c4", "1A2B3C4D5E", NEW_SHA] {
+        let out = almarel(&sb, &dir, "")
+            .args(["verify", "--expect-sha", sha])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{sha}: {}", texts(&out).1);
+    }
+    // Production reports a short SHA: still a match.
+    p.control().set_sha("1a2b3c4d");
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", "1a2b3c5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn health_500_fails_and_the_smoke_steps_are_skipped() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    p.control().set_health(500);
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], false);
+    let h = check(&v, "health");
+    assert_eq!(h["ok"], false);
+    assert_eq!(h["status"], 500);
+    assert!(h["detail"].as_str().unwrap().contains("500"));
+    assert_eq!(check(&v, "smoke: login")["skipped"], true);
+    assert!(p.recorder().matching("POST", "/api/auth/login").is_empty());
+}
+
+#[test]
+fn a_web_url_that_answers_json_fails() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    p.control().set_web(WebMode::Json);
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    let w = check(&v, "web");
+    assert_eq!(w["ok"], false);
+    assert_eq!(w["status"], 200);
+    assert!(w["detail"].as_str().unwrap().contains("not HTML"), "{w}");
+}
+
+#[test]
+fn a_smoke_capture_reaches_the_next_step() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let login = p.recorder().matching("POST", "/api/auth/login");
+    assert_eq!(login.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&login[0].body).unwrap();
+    assert_eq!(body["email"], SMOKE_EMAIL);
+    let orders = p.recorder().matching("GET", "/api/orders");
+    assert_eq!(
+        orders[0].status, 200,
+        "the simulator accepted the captured bearer token"
+    );
+
+    // Wrong credentials: login fails, the next step is skipped.
+    let out = almarel(&sb, &dir, "")
+        .env("SMOKE_PASSWORD", "wrong-password-zz")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(check(&v, "smoke: login")["status"], 401);
+    assert_eq!(check(&v, "smoke: list orders")["skipped"], true);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("wrong-password-zz"));
+}
+
+#[test]
+fn wait_succeeds_once_production_switches_to_the_new_sha() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    p.control()
+        .switch_sha_after(NEW_SHA, Duration::from_secs(2));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let started = Instant::now();
+    let out = almarel(&sb, &dir, "")
+        .args([
+            "verify",
+            "--expect-sha",
+            NEW_SHA,
+            "--wait",
+            "20s",
+            "--interval",
+            "500ms",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(8),
+        "{elapsed:?}"
+    );
+    let v = json_stdout(&out);
+    assert!(v["attempts"].as_u64().unwrap() >= 3, "{v}");
+    assert!(
+        texts(&out).1.contains("attempt 1: failing: version"),
+        "{}",
+        texts(&out).1
+    );
+    // Passing probes were not re-run on every attempt.
+    let health = p.recorder().matching("GET", "/health").len();
+    let version = p.recorder().matching("GET", "/api/version").len();
+    assert_eq!(health, 1);
+    assert!(version >= 3);
+}
+
+#[test]
+fn wait_gives_up_with_exit_1_when_the_deadline_passes() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let started = Instant::now();
+    let out = almarel(&sb, &dir, "")
+        .args([
+            "verify",
+            "--expect-sha",
+            NEW_SHA,
+            "--wait",
+            "1500ms",
+            "--interval",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[test]
+fn the_three_probes_run_concurrently() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    for path in ["/health", "/api/version", "/"] {
+        p.control().set_latency(path, Duration::from_secs(1));
+    }
+    let sb = Sandbox::new();
+    // Probes only: the smoke steps run after them, in order, by design.
+    let toml = format!(
+        "[verify]\nhealth_url = \"{u}/health\"\nversion_url = \"{u}/api/version\"\nweb_url = \"{u}/\"\n",
+        u = p.url()
+    );
+    let dir = project(&sb, &toml);
+    let started = Instant::now();
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    for name in ["health", "version", "web"] {
+        assert!(check(&v, name)["latency_ms"].as_u64().unwrap() >= 1000);
+    }
+    // Serially this takes 3 s; concurrently 1 s plus process start-up.
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let session = prod::Config::new(NEW_SHA).session_token;
+    let coolify_token = "4|coolify-secret-never-printed";
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["verify", "--expect-sha", NEW_SHA, "-vv"],
+        vec!["verify", "--expect-sha", NEW_SHA, "--json"],
+        vec!["verify", "--expect-sha", NEW_SHA, "--json", "-vv"],
+        vec!["verify", "--expect-sha", OLD_SHA, "-vv"],
+    ];
+    for args in runs {
+        let out = almarel(&sb, &dir, coolify_token)
+            .args(&args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&out);
+        let all = format!("{stdout}{stderr}");
+        for secret in [
+            SMOKE_PASSWORD,
+            session.as_str(),
+            coolify_token,
+            "coolify-secret-never-printed",
+        ] {
+            assert!(
+                !all.contains(secret),
+                "{secret} leaked with {args:?}:\n{all}"
+            );
+        }
+    }
+    assert!(p.recorder().matching("GET", "/api/orders").len() >= 3);
+}
+
+#[test]
+fn a_smoke_secret_over_plain_http_to_a_remote_host_is_refused_before_any_request() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let toml = format!(
+        "{}[[verify.smoke]]\nname = \"remote login\"\nmethod = \"POST\"\nurl = \"http://smoke.example.com/api/auth/login\"\njson = {{ password = \"${{SMOKE_PASSWORD}}\" }}\n",
+        verify_toml(&p.url())
+    );
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("remote login") && stderr.contains("plain http"),
+        "{stderr}"
+    );
+    assert!(p.recorder().all().is_empty(), "no request at all");
+
+    // allow_insecure_http = true lifts the refusal (the host then fails to resolve: exit 1).
+    let dir = project(&sb, &format!("allow_insecure_http = true\n{toml}"));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", texts(&out).1);
+}
+
+#[test]
+fn a_malformed_expected_sha_is_exit_2_and_probes_nothing() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    for bad in ["abc", "abcdefz", "12345 6"] {
+        let out = almarel(&sb, &dir, "")
+            .args(["verify", "--expect-sha", bad, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert_eq!(json_stdout(&out)["error"]["kind"], "usage");
+    }
+    assert!(p.recorder().all().is_empty());
+}
+
+#[test]
+fn an_unset_smoke_variable_is_exit_2_naming_it() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let out = almarel(&sb, &dir, "")
+        .env_remove("SMOKE_PASSWORD")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("${SMOKE_PASSWORD}"), "{stderr}");
+    assert!(p.recorder().all().is_empty());
+}
+
+#[test]
+fn an_unreachable_production_fails_with_the_reason() {
+    let sb = Sandbox::new();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = project(&sb, &verify_toml(&url));
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    let h = check(&v, "health");
+    assert!(
+        h["detail"].as_str().unwrap().contains("connection failed"),
+        "{h}"
+    );
+    assert!(h["status"].is_null());
+}
+
+#[test]
+fn in_github_actions_a_summary_table_is_written() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let summary = sb.path().join("summary.md");
+    let out = almarel(&sb, &dir, "")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s = std::fs::read_to_string(summary).unwrap();
+    assert!(s.contains("| version | pass | 200 |"), "{s}");
+    assert!(s.contains("| smoke: list orders | pass |"), "{s}");
+}
+
+#[test]
+fn expect_tag_resolves_through_github_and_a_mismatch_names_the_running_release() {
+    let rt = runtime();
+    let sb = Sandbox::new();
+    let p0 = production(&rt, prod::Config::new(OLD_SHA));
+    let proj = deploy_project(&sb, &rt, &verify_toml(&p0.url()));
+    let old = proj.github.add_commit("release 1.2.2");
+    proj.github.add_tag("v1.2.2", &old, true);
+    let new = proj.github.add_commit("release 1.2.3");
+    proj.github.add_tag("v1.2.3", &new, true);
+    p0.control().set_sha(&old);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "1.2.3"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "production runs {} (v1.2.2) instead of v1.2.3",
+            &old[..7]
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("(running v1.2.2)"), "{stdout}");
+
+    p0.control().set_sha(&new);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "v1.2.3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let out = almarel(&sb, &proj, "")
+        .args(["verify", "--expect-tag", "v9.9.9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
+    assert!(p0.recorder().matching("GET", "/api/version").len() == 2);
+}

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod coolify;
 pub mod git;
 pub mod github;
 
