@@ -16,6 +16,7 @@ mod config;
 mod deploy;
 mod docs;
 mod freeze;
+mod rollback;
 mod status;
 mod tag;
 mod verify;
