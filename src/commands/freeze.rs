@@ -199,7 +199,15 @@ pub async fn freeze_for(ctx: &Context, gh: &Client, reason: &str) -> Result<Vec<
     let who = actor(gh).await;
     let mut done: Vec<String> = Vec::new();
     let result = freeze_steps(
-        ctx, gh, &args, wf.id, &wf.name, already, &waiting, &[], &mut done,
+        ctx,
+        gh,
+        &args,
+        wf.id,
+        &wf.name,
+        already,
+        &waiting,
+        &[],
+        &mut done,
     )
     .await;
     let details = json!({"reason": reason, "done": done});

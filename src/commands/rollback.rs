@@ -85,7 +85,10 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     // The apps as they are (nothing changed): their configured image tag is
     // the fallback for "what production runs" when the version URL is down.
     let mut plan = DeployPlan::new("deploy", "", "", apps, args.timeout);
-    ui.progress(&format!("reading the Coolify apps on {}…", client.base_url()));
+    ui.progress(&format!(
+        "reading the Coolify apps on {}…",
+        client.base_url()
+    ));
     let prepared = coolify::deploy::prepare(&client, &plan).await?;
 
     // (a) What production runs, and the target.
@@ -112,11 +115,9 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
 
     // (b) Migrations between the target and the current release.
     let migrations: Option<Vec<String>> = match &current {
-        Some(c) if !s.rollback.migration_paths.is_empty() => Some(repo.changed_files(
-            &target.sha,
-            &c.sha,
-            &s.rollback.migration_paths,
-        )?),
+        Some(c) if !s.rollback.migration_paths.is_empty() => {
+            Some(repo.changed_files(&target.sha, &c.sha, &s.rollback.migration_paths)?)
+        }
         _ => None,
     };
 
@@ -147,7 +148,10 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         target.tag.name,
         current
             .as_ref()
-            .map(|c| c.tag.as_ref().map_or_else(|| probe::short(&c.sha).to_owned(), |t| t.name.clone()))
+            .map(|c| c
+                .tag
+                .as_ref()
+                .map_or_else(|| probe::short(&c.sha).to_owned(), |t| t.name.clone()))
             .unwrap_or_else(|| "an unknown release".into())
     );
     let writes = prepared.planned_writes(&plan);
@@ -198,13 +202,20 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         if !args.allow_migrations {
             let mut shown: Vec<&str> = files.iter().take(MAX_FILES).map(String::as_str).collect();
             let more = files.len().saturating_sub(MAX_FILES);
-            let extra = if more > 0 { format!(", … {more} more") } else { String::new() };
+            let extra = if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            };
             if shown.is_empty() {
                 shown.push("?");
             }
             let runbook = match &s.rollback.database_runbook {
                 Some(r) => format!("follow {r} for the database first"),
-                None => "roll the database back by hand first (rollback.database_runbook is not set)".to_owned(),
+                None => {
+                    "roll the database back by hand first (rollback.database_runbook is not set)"
+                        .to_owned()
+                }
             };
             return Err(Error::refused(format!(
                 "{} database migration file(s) changed between {} and {}: {}{extra}",
@@ -234,7 +245,11 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "roll production back to {} ({}){}?",
         target.tag.name,
         probe::short(&target.sha),
-        if gh.is_some() { ", freezing releases first" } else { "" }
+        if gh.is_some() {
+            ", freezing releases first"
+        } else {
+            ""
+        }
     ))?;
 
     let actor = Actor {
@@ -260,7 +275,11 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         ui.progress("step 1/4: freeze");
         match super::freeze::freeze_for(ctx, gh, &reason).await {
             Ok(done) if done.is_empty() => {
-                step_line(ctx, "1/4 freeze", "releases were already frozen; nothing was waiting");
+                step_line(
+                    ctx,
+                    "1/4 freeze",
+                    "releases were already frozen; nothing was waiting",
+                );
             }
             Ok(done) => {
                 for d in &done {
@@ -308,7 +327,10 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
             .filter(|c| !c.ok && !c.skipped)
             .map(|c| format!("{} ({})", c.name, c.detail))
             .collect();
-        verify_ui.progress(&format!("verify attempt {n}: failing: {}", failing.join(", ")));
+        verify_ui.progress(&format!(
+            "verify attempt {n}: failing: {}",
+            failing.join(", ")
+        ));
     })
     .await;
     print_verify(ctx, &report);
@@ -351,7 +373,9 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         ui.next("fix forward on main and tag the fix (almarel tag X.Y.Z)");
     }
     if let Some(r) = &s.rollback.staging_data_runbook {
-        ui.result(&format!("staging data: follow {r} if staging needs production's data"));
+        ui.result(&format!(
+            "staging data: follow {r} if staging needs production's data"
+        ));
     }
     actions_report(ctx, &target, &image_tag);
     Ok(data)
@@ -579,9 +603,7 @@ fn choose_target(
     };
     release
         .iter()
-        .filter(|(t, sha)| {
-            !t.is_prerelease() && t.version < cur_tag.version && *sha != current.sha
-        })
+        .filter(|(t, sha)| !t.is_prerelease() && t.version < cur_tag.version && *sha != current.sha)
         .max_by(|a, b| a.0.version.cmp(&b.0.version))
         .map(|(t, sha)| TargetRelease {
             tag: t.clone(),
@@ -631,7 +653,11 @@ fn print_plan(ctx: &Context, p: &PlanView<'_>) {
     ]);
     rows.push(vec![
         "  target".into(),
-        format!("{} {}{subject}", p.target.tag.name, probe::short(&p.target.sha)),
+        format!(
+            "{} {}{subject}",
+            p.target.tag.name,
+            probe::short(&p.target.sha)
+        ),
     ]);
     if let Some(n) = p.commits_undone {
         rows.push(vec!["  undoes".into(), format!("{n} commit(s)")]);
@@ -657,7 +683,10 @@ fn print_plan(ctx: &Context, p: &PlanView<'_>) {
         }
     }
     ui.result("steps");
-    ui.result(&format!("  1. freeze: {} (reason \"{}\")", p.freeze_line, p.reason));
+    ui.result(&format!(
+        "  1. freeze: {} (reason \"{}\")",
+        p.freeze_line, p.reason
+    ));
     ui.result(&format!("  2. deploy image tag {}:", p.image_tag));
     for w in p.writes {
         ui.result(&format!("       {w}"));
@@ -730,7 +759,11 @@ fn print_verify(ctx: &Context, report: &VerifyReport) {
             } else {
                 Tone::Fail
             };
-            vec![format!("  {}", ui.mark(tone)), c.name.clone(), c.detail.clone()]
+            vec![
+                format!("  {}", ui.mark(tone)),
+                c.name.clone(),
+                c.detail.clone(),
+            ]
         })
         .collect();
     for line in ui::table(&rows) {

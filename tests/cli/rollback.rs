@@ -11,8 +11,7 @@ use almarel::sandbox::github::{Fault, GithubSim};
 use almarel::sandbox::production::{self as prod, ProductionSim};
 
 use crate::support::coolify::{
-    GH_TOKEN, SMOKE_EMAIL, SMOKE_PASSWORD, coolify, coolify_toml, production, runtime,
-    verify_toml,
+    GH_TOKEN, SMOKE_EMAIL, SMOKE_PASSWORD, coolify, coolify_toml, production, runtime, verify_toml,
 };
 use crate::support::git::Repos;
 use crate::support::{assert_no_panic, json_stdout, texts};
@@ -44,9 +43,15 @@ impl Fx {
     pub fn with_apps(migration_between: bool, apps: Vec<AppSpec>) -> Fx {
         let repos = Repos::new();
         let mut shas = HashMap::new();
-        shas.insert("v1.2.0", repos.commit_file("api/src/app.cs", "1\n", "Release 1.2.0"));
+        shas.insert(
+            "v1.2.0",
+            repos.commit_file("api/src/app.cs", "1\n", "Release 1.2.0"),
+        );
         repos.tag("v1.2.0", "HEAD");
-        shas.insert("v1.2.1", repos.commit_file("api/src/app.cs", "2\n", "Fix login"));
+        shas.insert(
+            "v1.2.1",
+            repos.commit_file("api/src/app.cs", "2\n", "Fix login"),
+        );
         repos.tag("v1.2.1", "HEAD");
         let rc1 = if migration_between {
             repos.commit_file(
@@ -59,7 +64,10 @@ impl Fx {
         };
         repos.tag("v1.3.0-rc.1", "HEAD");
         shas.insert("v1.3.0-rc.1", rc1);
-        shas.insert("v1.3.0", repos.commit_file("web/src/app.tsx", "4\n", "Release 1.3.0"));
+        shas.insert(
+            "v1.3.0",
+            repos.commit_file("web/src/app.tsx", "4\n", "Release 1.3.0"),
+        );
         repos.tag("v1.3.0-rc.2", "HEAD");
         repos.tag("v1.3.0", "HEAD");
         repos.git(&["push", "-q", "origin", "main", "--tags"]);
@@ -166,10 +174,16 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
     assert_eq!(v["target"]["sha"], fx.shas["v1.2.1"].as_str());
     assert_eq!(v["current"]["tag"], "v1.3.0");
     assert_eq!(v["migrations"], serde_json::json!([]));
-    assert_eq!(v["steps"], serde_json::json!(["freeze", "deploy", "verify"]));
+    assert_eq!(
+        v["steps"],
+        serde_json::json!(["freeze", "deploy", "verify"])
+    );
 
     // Frozen first, then every app PATCHed to v1.2.1 and deployed.
-    assert_eq!(fx.gh.workflow_state(DEPLOY_WF).as_deref(), Some("disabled_manually"));
+    assert_eq!(
+        fx.gh.workflow_state(DEPLOY_WF).as_deref(),
+        Some("disabled_manually")
+    );
     assert_eq!(fx.changes(), (1, 2, 2));
     for uuid in [API, WEB] {
         let p = fx
@@ -185,13 +199,26 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
     assert_eq!(states, vec!["disabled_manually", "disabled_manually"]);
     // Verified: production serves v1.2.1's commit.
     assert_eq!(fx.prod.control().serving_sha(), fx.shas["v1.2.1"]);
-    assert!(v["verify"]["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true));
+    assert!(
+        v["verify"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true)
+    );
     assert!(stderr.contains("almarel unfreeze"), "{stderr}");
 
     // Audit: freeze, one deploy line per app, the rollback; all ok; no token.
     let audit = fx.repos.sb.audit_lines();
-    let commands: Vec<&str> = audit.iter().map(|l| l["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, vec!["freeze", "deploy", "deploy", "rollback"], "{audit:?}");
+    let commands: Vec<&str> = audit
+        .iter()
+        .map(|l| l["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        vec!["freeze", "deploy", "deploy", "rollback"],
+        "{audit:?}"
+    );
     assert!(audit.iter().all(|l| l["result"] == "ok"));
     let rb = &audit[3];
     assert_eq!(rb["target"], "v1.2.1");
@@ -206,8 +233,7 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
 #[test]
 fn the_freeze_comes_before_any_coolify_change() {
     let fx = Fx::new(false);
-    fx.gh
-        .fault(Fault::new("PUT", "/disable", 50, 500));
+    fx.gh.fault(Fault::new("PUT", "/disable", 50, 500));
     let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
@@ -226,11 +252,7 @@ fn the_freeze_comes_before_any_coolify_change() {
 #[test]
 fn refuses_when_a_migration_changed_and_changes_nothing() {
     let fx = Fx::new(true);
-    let out = fx
-        .almarel()
-        .args(["rollback", "--yes"])
-        .output()
-        .unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -238,8 +260,14 @@ fn refuses_when_a_migration_changed_and_changes_nothing() {
         stderr.contains("api/Migrations/20260101_add_orders_total.sql"),
         "{stderr}"
     );
-    assert!(stdout.contains("api/Migrations/20260101_add_orders_total.sql"), "{stdout}");
-    assert!(stderr.contains("docs/runbooks/database-rollback.md"), "{stderr}");
+    assert!(
+        stdout.contains("api/Migrations/20260101_add_orders_total.sql"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("docs/runbooks/database-rollback.md"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--allow-migrations"), "{stderr}");
     // No freeze, no PATCH, no deploy, no audit line.
     assert_eq!(fx.changes(), (0, 0, 0));
@@ -270,8 +298,14 @@ fn to_picks_the_named_release() {
     assert_eq!(fx.coolify.image_tag(API).as_deref(), Some("v1.2.0"));
     assert_eq!(fx.coolify.image_tag(WEB).as_deref(), Some("v1.2.0"));
     assert_eq!(fx.prod.control().serving_sha(), fx.shas["v1.2.0"]);
-    assert!(stdout.contains("rolled back: production runs v1.2.0"), "{stdout}");
-    assert!(stdout.contains("docs/runbooks/staging-data-copy.md"), "{stdout}");
+    assert!(
+        stdout.contains("rolled back: production runs v1.2.0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("docs/runbooks/staging-data-copy.md"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -286,9 +320,18 @@ fn dry_run_shows_the_real_plan_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("rollback to v1.2.1"), "{stdout}");
     assert!(stdout.contains("runs v1.3.0"), "{stdout}");
-    assert!(stdout.contains("none changed under api/Migrations/"), "{stdout}");
-    assert!(stdout.contains(&format!("PATCH /api/v1/applications/{API}")), "{stdout}");
-    assert!(stdout.contains("disable workflow Deploy to Production"), "{stdout}");
+    assert!(
+        stdout.contains("none changed under api/Migrations/"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("PATCH /api/v1/applications/{API}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("disable workflow Deploy to Production"),
+        "{stdout}"
+    );
     assert!(stdout.contains("nothing was changed"), "{stdout}");
     assert_eq!(fx.changes(), (0, 0, 0));
     assert!(fx.repos.sb.audit_lines().is_empty());
@@ -321,7 +364,10 @@ fn an_untagged_production_commit_needs_to() {
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(stderr.contains("carries no release tag"), "{stderr}");
     assert!(stderr.contains("--to"), "{stderr}");
-    assert!(stderr.contains("v1.3.0"), "recent releases are named: {stderr}");
+    assert!(
+        stderr.contains("v1.3.0"),
+        "recent releases are named: {stderr}"
+    );
     assert_eq!(fx.changes(), (0, 0, 0));
     assert!(fx.repos.sb.audit_lines().is_empty());
 }
@@ -350,7 +396,10 @@ fn a_failing_deploy_reports_the_done_steps_and_the_continue_command() {
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("rollback step 2/4 (deploy) failed"), "{stderr}");
+    assert!(
+        stderr.contains("rollback step 2/4 (deploy) failed"),
+        "{stderr}"
+    );
     assert!(stderr.contains("done: freeze"), "{stderr}");
     assert!(
         stderr.contains("almarel rollback --to v1.2.1 --no-freeze"),
@@ -361,12 +410,21 @@ fn a_failing_deploy_reports_the_done_steps_and_the_continue_command() {
     assert_eq!(v["steps"], serde_json::json!(["freeze"]));
     assert_eq!(v["continue"], "almarel rollback --to v1.2.1 --no-freeze");
     // Still frozen; the failed app got its previous tag back.
-    assert_eq!(fx.gh.workflow_state(DEPLOY_WF).as_deref(), Some("disabled_manually"));
+    assert_eq!(
+        fx.gh.workflow_state(DEPLOY_WF).as_deref(),
+        Some("disabled_manually")
+    );
     assert_eq!(fx.coolify.image_tag(WEB).as_deref(), Some("v1.3.0"));
     let audit = fx.repos.sb.audit_lines();
     let last = audit.last().unwrap();
     assert_eq!(last["command"], "rollback");
-    assert!(last["result"].as_str().unwrap().starts_with("failed: deploy"), "{last}");
+    assert!(
+        last["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed: deploy"),
+        "{last}"
+    );
 
     // The continue command finishes the job once the cause is fixed.
     fx.coolify.set_ending(WEB, Ending::Finish);
