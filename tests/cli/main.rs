@@ -12,6 +12,7 @@
 mod support;
 
 mod approve;
+mod checklist;
 mod config;
 mod deploy;
 mod docs;
