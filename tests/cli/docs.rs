@@ -71,3 +71,118 @@ fn every_toml_example_in_the_docs_loads() {
         "expected TOML examples in the docs, found {checked}"
     );
 }
+
+/// Command examples: inline code spans and shell-block lines that start with
+/// `almarel `, cut at shell operators; spans with placeholders in brackets or
+/// alternatives (`[REF]`, `a|b`, `...`) are synopses, not examples.
+fn command_examples(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in markdown.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        let candidates: Vec<String> = if in_block {
+            vec![t.trim_start_matches("$ ").to_owned()]
+        } else {
+            line.split('`')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s.to_owned())
+                .collect()
+        };
+        for c in candidates {
+            let Some(rest) = c.strip_prefix("almarel ") else {
+                continue;
+            };
+            // `<VERSION>`-style placeholders make it a synopsis, not an example.
+            if rest.contains('<') && !rest.contains(" > ") {
+                continue;
+            }
+            let cmd = rest
+                .split(['#', '>', ';'])
+                .next()
+                .unwrap_or("")
+                .split("&&")
+                .next()
+                .unwrap_or("")
+                .split(" | ")
+                .next()
+                .unwrap_or("")
+                .trim();
+            if cmd.is_empty() || cmd.contains('[') || cmd.contains('|') || cmd.contains("...") {
+                continue;
+            }
+            out.push(format!("almarel {cmd}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_example_in_the_docs_parses() {
+    use clap::Parser;
+    let mut checked = 0;
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for example in command_examples(&text) {
+            let words = shell_words(&example);
+            if let Err(e) = almarel::cli::Cli::try_parse_from(&words) {
+                use clap::error::ErrorKind;
+                // `--help` examples are fine, and so is naming a command in
+                // prose (`almarel freeze`) without its required arguments.
+                let bare_name =
+                    words.len() == 2 && matches!(e.kind(), ErrorKind::MissingRequiredArgument);
+                if !bare_name
+                    && !matches!(
+                        e.kind(),
+                        ErrorKind::DisplayHelp
+                            | ErrorKind::DisplayVersion
+                            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    )
+                {
+                    panic!("{}: `{example}` does not parse:\n{e}", file.display());
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "expected command examples in the docs, found {checked}"
+    );
+}
+
+/// Splits a command line like a shell would for simple quoting ("..." and '...').
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
