@@ -466,6 +466,69 @@ fn ledger_json(l: &Ledger) -> Value {
     })
 }
 
+/// How many audit entries `status` shows.
+const AUDIT_ENTRIES: usize = 5;
+
+/// The last [`AUDIT_ENTRIES`] entries of this machine's audit log that
+/// mention the target's tags or commit (in their target, or as a string
+/// value of their details), oldest first.
+fn audit_for(ctx: &Context, t: &Target) -> Vec<crate::audit::Entry> {
+    let mut tags: Vec<String> = t.tag_refs.iter().map(|r| r.name.clone()).collect();
+    tags.extend(t.tags.iter().map(|r| r.name.clone()));
+    if let Some(r) = &t.requested_tag {
+        tags.push(r.name.clone());
+    }
+    let hits: Vec<crate::audit::Entry> = ctx
+        .audit
+        .read()
+        .into_iter()
+        .filter(|e| {
+            e.target
+                .split(['@', ' ', ','])
+                .any(|tok| mentions(tok, &tags, &t.sha))
+                || value_mentions(&e.details, &tags, &t.sha)
+        })
+        .collect();
+    let skip = hits.len().saturating_sub(AUDIT_ENTRIES);
+    hits.into_iter().skip(skip).collect()
+}
+
+fn mentions(s: &str, tags: &[String], sha: &str) -> bool {
+    tags.iter().any(|t| t == s)
+        || (s.len() >= 7
+            && s.chars().all(|c| c.is_ascii_hexdigit())
+            && crate::github::production::same_commit(s, sha))
+}
+
+fn value_mentions(v: &Value, tags: &[String], sha: &str) -> bool {
+    match v {
+        Value::String(s) => mentions(s, tags, sha),
+        Value::Array(a) => a.iter().any(|x| value_mentions(x, tags, sha)),
+        Value::Object(o) => o.values().any(|x| value_mentions(x, tags, sha)),
+        _ => false,
+    }
+}
+
+fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
+    if entries.is_empty() {
+        return;
+    }
+    ctx.ui.result("audit (this machine, newest last)");
+    for e in entries {
+        let who = e
+            .actor
+            .github
+            .as_ref()
+            .map(|g| format!("@{g}"))
+            .or_else(|| e.actor.git.clone())
+            .unwrap_or_default();
+        ctx.ui.result(&format!(
+            "  {} {} {} {} {who}",
+            e.time, e.command, e.target, e.result
+        ));
+    }
+}
+
 fn short_sha(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
@@ -637,6 +700,8 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
         for line in render(ctx, &ledger) {
             ctx.ui.result(&line);
         }
+        let audit = audit_for(ctx, &ledger.target);
+        print_audit(ctx, &audit);
         next_step(ctx, &ledger, evaluate(&ledger).as_ref());
         ctx.ui.detail(
             1,
@@ -646,7 +711,9 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
                 gh.stats().not_modified
             ),
         );
-        return Ok(ledger_json(&ledger));
+        let mut data = ledger_json(&ledger);
+        data["audit"] = json!(audit);
+        return Ok(data);
     }
 
     // --watch
@@ -683,7 +750,10 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
             gh.stats().not_modified
         ),
     );
+    let audit = audit_for(ctx, &ledger.target);
+    print_audit(ctx, &audit);
     let mut data = ledger_json(&ledger);
+    data["audit"] = json!(audit);
     data["watch"] =
         json!({"requests": gh.stats().requests, "not_modified": gh.stats().not_modified});
     match outcome {

@@ -12,6 +12,7 @@
 mod support;
 
 mod approve;
+mod audit;
 mod checklist;
 mod config;
 mod deploy;
