@@ -332,21 +332,22 @@ pub async fn tag_commit(ctx: &Context, tag: &str) -> Result<String> {
     }
 }
 
-/// The commit of `tag` in the local clone almarel runs in, if it has the tag.
-///
-/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
-/// `Repo::discover(&ctx.settings.workdir).ok()?.resolve_tag(tag).ok().flatten()`.
-/// Until then GitHub's refs API answers.
-fn local_tag_commit(_ctx: &Context, _tag: &str) -> Option<String> {
-    None
+/// The commit of `tag` in the local clone almarel runs in, if it has the tag
+/// (annotated tags peeled).
+fn local_tag_commit(ctx: &Context, tag: &str) -> Option<String> {
+    crate::git::Repo::discover(&ctx.settings.workdir)
+        .ok()?
+        .resolve_tag(tag)
+        .ok()
+        .flatten()
 }
 
 /// The git identity (`Name <email>`) of the clone almarel runs in.
-///
-/// Not wired yet: needs `crate::git::Repo` (branch `tag`):
-/// `Repo::discover(&ctx.settings.workdir).ok()?.identity().map(|i| i.to_string())`.
-fn local_identity(_ctx: &Context) -> Option<String> {
-    None
+fn local_identity(ctx: &Context) -> Option<String> {
+    crate::git::Repo::discover(&ctx.settings.workdir)
+        .ok()?
+        .identity()
+        .map(|i| i.to_string())
 }
 
 /// REF (a tag or a 7–40 hex SHA; default: the commit at `<branch>` on

@@ -122,13 +122,20 @@ pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
     preferred_tag(&tags).map(|t| t.name.clone())
 }
 
-/// The release tags on `sha` in the local clone almarel runs in.
-///
-/// Not wired yet: needs `crate::git::Repo` (branch `tag`): `discover`,
-/// `commit_info(sha)` (full SHA), `tags_at(full)` filtered by
-/// `ReleaseTag::from_name`. Until then GitHub's refs API answers.
-fn local_release_tags_at(_ctx: &Context, _sha: &str) -> Vec<ReleaseTag> {
-    Vec::new()
+/// The release tags on `sha` (full or abbreviated) in the local clone almarel runs in.
+fn local_release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let Ok(repo) = crate::git::Repo::discover(&ctx.settings.workdir) else {
+        return Vec::new();
+    };
+    let Ok(commit) = repo.commit_info(sha) else {
+        return Vec::new();
+    };
+    repo.tags_at(&commit.sha)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| ReleaseTag::from_name(n, prefix))
+        .collect()
 }
 
 async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {

@@ -814,3 +814,32 @@ fn without_read_sensitive_the_failure_says_where_the_log_is() {
     assert!(stderr.contains("read:sensitive"), "{stderr}");
     assert!(!stderr.contains("Healthcheck failed"), "{stderr}");
 }
+
+#[test]
+fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_identity() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let r = crate::support::git::Repos::new();
+    let sha = r.commit("release 1.2.3");
+    r.tag("v1.2.3", &sha);
+    // GitHub knows nothing of v1.2.3: the SHA can only come from the clone.
+    let toml = coolify_toml(&c.url(), &two_apps()).replace(
+        "[coolify]\n",
+        "[coolify]\nimage_tag = \"{tag}-{short_sha}\"\n",
+    );
+    let proj = deploy_project(&r.sb, &rt, &toml);
+    std::fs::copy(proj.dir.join("almarel.toml"), r.work.join("almarel.toml")).unwrap();
+    let out = almarel(&r.sb, &r.work, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let expected = format!("v1.2.3-{}", &sha[..7]);
+    assert_eq!(c.image_tag(API).as_deref(), Some(expected.as_str()));
+    let audit = r.sb.audit_lines();
+    assert_eq!(
+        audit[0]["actor"]["git"], "Jane Dev <jane@example.com>",
+        "{audit:?}"
+    );
+    assert_eq!(audit[0]["actor"]["github"], "octocat");
+}

@@ -464,3 +464,35 @@ fn expect_tag_resolves_through_github_and_a_mismatch_names_the_running_release()
     assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
     assert!(p0.recorder().matching("GET", "/api/version").len() == 2);
 }
+
+#[test]
+fn expect_tag_resolves_through_local_git_without_github() {
+    let rt = runtime();
+    let r = crate::support::git::Repos::new();
+    let old = r.commit("release 1.2.2");
+    r.tag("v1.2.2", &old);
+    let new = r.commit("release 1.2.3");
+    r.tag("v1.2.3", &new);
+    let p = production(&rt, prod::Config::new(&old));
+    // No [github] section: only the clone can answer.
+    std::fs::write(r.work.join("almarel.toml"), verify_toml(&p.url())).unwrap();
+    let out = almarel(&r.sb, &r.work, "")
+        .args(["verify", "--expect-tag", "1.2.3"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "production runs {} (v1.2.2) instead of v1.2.3",
+            &old[..7]
+        )),
+        "{stderr}"
+    );
+    p.control().set_sha(&new);
+    let out = almarel(&r.sb, &r.work, "")
+        .args(["verify", "--expect-tag", "v1.2.3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+}
