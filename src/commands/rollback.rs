@@ -421,7 +421,8 @@ impl Run<'_> {
             3 => format!(
                 "almarel verify --expect-sha {} --wait {}",
                 self.target.sha,
-                humantime::format_duration(self.args.wait)
+                // A deploy can take a while to switch over: never suggest 0s.
+                humantime::format_duration(self.args.wait.max(Duration::from_secs(300)))
             ),
             _ => continue_command(self.args, self.target, !self.args.no_freeze && !self.froze),
         };

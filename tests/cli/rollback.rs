@@ -439,3 +439,85 @@ fn a_failing_deploy_reports_the_done_steps_and_the_continue_command() {
     // No second freeze.
     assert_eq!(fx.changes().0, 1);
 }
+
+#[test]
+fn image_tag_covers_the_late_tag_case_and_a_failing_verify_says_how_to_continue() {
+    let fx = Fx::new(false);
+    let out = fx
+        .almarel()
+        .args([
+            "rollback",
+            "--to",
+            "v1.2.1",
+            "--image-tag",
+            "prod-{sha}",
+            "--wait",
+            "0s",
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    // Deployed as prod-<sha>; this simulated production does not know that
+    // image, keeps serving v1.3.0, and verify fails.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let sha = &fx.shas["v1.2.1"];
+    let wanted = format!("prod-{sha}");
+    for uuid in [API, WEB] {
+        assert_eq!(fx.coolify.image_tag(uuid).as_deref(), Some(wanted.as_str()));
+    }
+    assert!(
+        stderr.contains("rollback step 3/4 (verify) failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("done: freeze, deploy"), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["failed_step"], "verify");
+    assert_eq!(
+        v["continue"],
+        format!("almarel verify --expect-sha {sha} --wait 5m").as_str()
+    );
+    let last = fx.repos.sb.audit_lines().pop().unwrap();
+    assert_eq!(last["command"], "rollback");
+    assert!(
+        last["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed: verify")
+    );
+}
+
+#[test]
+fn with_production_down_the_current_release_comes_from_coolify() {
+    let fx = Fx::new(false);
+    // The version endpoint does not answer.
+    let text = std::fs::read_to_string(&fx.config).unwrap();
+    let dead = format!("http://127.0.0.1:{}", crate::support::git::closed_port());
+    std::fs::write(
+        &fx.config,
+        text.replace(
+            &format!("version_url = \"{}/api/version\"", fx.prod.url()),
+            &format!("version_url = \"{dead}/api/version\""),
+        ),
+    )
+    .unwrap();
+    let out = fx
+        .almarel()
+        .args(["rollback", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Coolify apps are configured with: v1.3.0"),
+        "{stderr}"
+    );
+    let v = json_stdout(&out);
+    assert_eq!(v["current"]["tag"], "v1.3.0");
+    assert_eq!(v["current"]["source"], "coolify image tag");
+    assert_eq!(v["target"]["tag"], "v1.2.1");
+    assert_eq!(fx.changes(), (0, 0, 0));
+}
