@@ -157,6 +157,7 @@ pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
     }
 
     print(ctx, &items, target.as_ref());
+    actions_summary(ctx, &items);
     let failed: Vec<&Item> = items.iter().filter(|i| i.status == "fail").collect();
     let count = |st: &str| items.iter().filter(|i| i.status == st).count();
     let (sha, label) = match &target {
@@ -671,4 +672,70 @@ fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Targ
         ]);
     }
     flush(&mut rows);
+}
+
+/// The checklist as a Markdown table in the GitHub Actions job summary.
+fn actions_summary(ctx: &Context, items: &[Item]) {
+    if !ctx.ui.in_github_actions() {
+        return;
+    }
+    let mut md = String::from(
+        "### almarel checklist\n\n| phase | item | status | evidence |\n|---|---|---|---|\n",
+    );
+    for i in items {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            i.phase,
+            i.name,
+            i.status,
+            i.evidence.replace('|', "\\|")
+        ));
+    }
+    if let Err(e) = ctx.ui.summary(&md) {
+        ctx.ui.warn(&e.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(phase: Option<&str>, reference: Option<&str>) -> ChecklistArgs {
+        ChecklistArgs {
+            phase: phase.map(str::to_owned),
+            reference: reference.map(str::to_owned),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_lone_ref_means_every_phase() {
+        let (p, r) = phases_and_ref(&args(None, None)).unwrap();
+        assert_eq!((p.len(), r), (4, None));
+        let (p, r) = phases_and_ref(&args(Some("after-deploy"), Some("v1.2.3"))).unwrap();
+        assert_eq!((p, r.as_deref()), (vec!["after-deploy"], Some("v1.2.3")));
+        let (p, r) = phases_and_ref(&args(Some("v1.2.3"), None)).unwrap();
+        assert_eq!((p.len(), r.as_deref()), (4, Some("v1.2.3")));
+        let (_, r) = phases_and_ref(&args(Some("1a2b3c4"), None)).unwrap();
+        assert_eq!(r.as_deref(), Some("1a2b3c4"));
+        let e = phases_and_ref(&args(Some("after-lunch"), None)).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(phases_and_ref(&args(Some("v1.2.3"), Some("v1.2.4"))).is_err());
+    }
+
+    #[test]
+    fn failed_tag_checks_carry_their_fix_as_evidence() {
+        let c = Check {
+            name: "clean",
+            ok: false,
+            detail: "working tree has 1 changed file".into(),
+            fix: Some("commit or stash them".into()),
+        };
+        let i = Item::from_check("before-tag", "Working tree is clean", &c);
+        assert_eq!((i.kind, i.status), ("automated", "fail"));
+        assert_eq!(
+            i.evidence,
+            "working tree has 1 changed file → commit or stash them"
+        );
+    }
 }

@@ -793,3 +793,35 @@ fn actions_report(ctx: &Context, target: &TargetRelease, image_tag: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(no_freeze: bool, allow: bool, image: Option<&str>) -> RollbackArgs {
+        RollbackArgs {
+            to: None,
+            allow_migrations: allow,
+            no_freeze,
+            wait: Duration::from_secs(300),
+            image_tag: image.map(str::to_owned),
+            timeout: Duration::from_secs(1200),
+        }
+    }
+
+    #[test]
+    fn the_continue_command_keeps_the_choices_that_matter() {
+        let t = TargetRelease {
+            tag: ReleaseTag::from_name("v1.2.2", "v").unwrap(),
+            sha: "1a2b3c4".into(),
+        };
+        assert_eq!(
+            continue_command(&args(false, false, None), &t, false),
+            "almarel rollback --to v1.2.2 --no-freeze"
+        );
+        assert_eq!(
+            continue_command(&args(false, true, Some("prod-{sha}")), &t, true),
+            "almarel rollback --to v1.2.2 --allow-migrations --image-tag prod-{sha}"
+        );
+    }
+}
