@@ -24,17 +24,16 @@ use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 pub struct Target {
     /// The release tag (`None` for an untagged commit with `--allow-untagged`).
     pub tag: Option<ReleaseTag>,
-    /// The commit, when it was resolved (always for untagged deploys).
-    pub sha: Option<String>,
+    /// The commit (full SHA).
+    pub sha: String,
 }
 
 impl Target {
     /// `v1.2.3`, or `commit 1a2b3c4`.
     pub fn describe(&self) -> String {
-        match (&self.tag, &self.sha) {
-            (Some(t), _) => t.name.clone(),
-            (None, Some(s)) => format!("commit {}", crate::probe::short(s)),
-            (None, None) => "unknown".into(),
+        match &self.tag {
+            Some(t) => t.name.clone(),
+            None => format!("commit {}", crate::probe::short(&self.sha)),
         }
     }
 }
@@ -60,7 +59,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
             settings.coolify.untagged_image_tag.clone(),
         )
     };
-    let image_tag = render_image_tag(key, &template, target.tag.as_ref(), target.sha.as_deref())?;
+    let image_tag = render_image_tag(key, &template, target.tag.as_ref(), Some(&target.sha))?;
 
     if let Some(tag) = &target.tag {
         if tag.is_prerelease() && !args.allow_prerelease {
@@ -212,11 +211,6 @@ fn placeholders(template: &str) -> Vec<String> {
     out
 }
 
-/// Whether a template needs the commit SHA.
-pub fn needs_sha(template: &str) -> bool {
-    template.contains("{sha}") || template.contains("{short_sha}")
-}
-
 /// Renders an image tag template: `{tag}` (`v1.2.3`), `{version}` (`1.2.3`),
 /// `{sha}` (40 hex), `{short_sha}` (7). The result must be a valid docker tag.
 pub fn render_image_tag(
@@ -265,8 +259,7 @@ fn is_docker_tag(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// Resolves the deploy target: `--tag` (its commit only when the image tag
-/// template needs it), else REF's release tag (a final tag wins over an rc
+/// Resolves the deploy target: `--tag` (and its commit), else REF's release tag (a final tag wins over an rc
 /// tag on the same commit); a commit without one needs `--allow-untagged`.
 pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> {
     let prefix = &ctx.settings.git.tag_prefix;
@@ -278,11 +271,9 @@ pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> 
             ))
             .with_hint("e.g. --tag 1.2.3 or --tag v1.2.3")
         })?;
-        let sha = if needs_sha(&ctx.settings.coolify.image_tag) {
-            Some(tag_commit(ctx, &tag.name).await?)
-        } else {
-            None
-        };
+        // Always resolved: a tag that exists nowhere is a mistake, and the
+        // commit is what `verify` and the Actions outputs need.
+        let sha = tag_commit(ctx, &tag.name).await?;
         return Ok(Target {
             tag: Some(tag),
             sha,
@@ -292,12 +283,9 @@ pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> 
     match preferred_tag(&tags) {
         Some(tag) => Ok(Target {
             tag: Some(tag.clone()),
-            sha: Some(sha),
+            sha,
         }),
-        None if args.allow_untagged => Ok(Target {
-            tag: None,
-            sha: Some(sha),
-        }),
+        None if args.allow_untagged => Ok(Target { tag: None, sha }),
         None => Err(Error::refused(format!(
             "commit {} carries no release tag",
             crate::probe::short(&sha)
@@ -407,10 +395,9 @@ fn target_json(t: &Target) -> Value {
 }
 
 fn deploy_args(t: &Target, args: &DeployArgs) -> String {
-    let mut s = match (&t.tag, &t.sha) {
-        (Some(tag), _) => format!("--tag {}", tag.name),
-        (None, Some(sha)) => format!("{sha} --allow-untagged"),
-        (None, None) => String::new(),
+    let mut s = match &t.tag {
+        Some(tag) => format!("--tag {}", tag.name),
+        None => format!("{} --allow-untagged", t.sha),
     };
     for a in &args.apps {
         s.push_str(&format!(" --app {a}"));
@@ -419,11 +406,7 @@ fn deploy_args(t: &Target, args: &DeployArgs) -> String {
 }
 
 fn verify_command(t: &Target) -> String {
-    match (&t.sha, &t.tag) {
-        (Some(sha), _) => format!("almarel verify --expect-sha {sha}"),
-        (None, Some(tag)) => format!("almarel verify --expect-tag {}", tag.name),
-        (None, None) => "almarel verify".into(),
-    }
+    format!("almarel verify --expect-sha {}", t.sha)
 }
 
 fn describe_apps(ctx: &Context, plan: &DeployPlan, prepared: &Prepared) {
@@ -506,9 +489,7 @@ fn write_actions_outputs(
         ui.output("tag", &tag.name)?;
         ui.output("version", &tag.version.to_string())?;
     }
-    if let Some(sha) = &t.sha {
-        ui.output("sha", sha)?;
-    }
+    ui.output("sha", &t.sha)?;
     let mut md = format!(
         "### almarel deploy {} (image tag `{image_tag}`)\n\n| app | status | deployment | detail |\n|---|---|---|---|\n",
         t.describe()
@@ -553,7 +534,6 @@ mod tests {
         assert!(e.message.contains("coolify.image_tag") && e.message.contains("{tags}"));
         assert!(render_image_tag("k", "{tag}", None, Some(sha)).is_err());
         assert!(render_image_tag("k", "-{tag}", Some(&t), None).is_err());
-        assert!(needs_sha("prod-{short_sha}") && !needs_sha("{tag}"));
     }
 
     #[test]

@@ -418,6 +418,7 @@ pub async fn deploy_apps(
     prepared: &Prepared,
 ) -> DeployReport {
     let deadline = Deadline::after(ctx.clock.as_ref(), plan.timeout);
+    let client = &client.with_deadline(deadline);
     let progress = Progress::new(&ctx.ui, &prepared.apps);
     let runs = prepared
         .apps

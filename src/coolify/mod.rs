@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Deadline};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::net::{self, Attempt, RetryPolicy};
@@ -46,7 +46,12 @@ pub struct Client {
     token: SecretString,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    deadline: Option<Deadline>,
 }
+
+/// How long one call may spend on retries and rate-limit waits when no
+/// deadline was set with [`Client::with_deadline`].
+pub const CALL_DEADLINE: Duration = Duration::from_secs(120);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,7 +108,18 @@ impl Client {
             token,
             clock,
             policy: RetryPolicy::default(),
+            deadline: None,
         })
+    }
+
+    /// A copy whose retries and rate-limit waits stay inside `deadline` (a
+    /// command's `--timeout`); a rate limit resetting later is exit 4 naming
+    /// the reset time.
+    #[must_use]
+    pub fn with_deadline(&self, deadline: Deadline) -> Client {
+        let mut c = self.clone();
+        c.deadline = Some(deadline);
+        c
     }
 
     /// The Coolify base URL.
@@ -222,10 +238,13 @@ impl Client {
     async fn raw(&self, req: Req<'_>) -> Result<Option<String>> {
         let retry_transient = req.method == Method::GET;
         let req = &req;
+        let deadline = self
+            .deadline
+            .unwrap_or_else(|| Deadline::after(self.clock.as_ref(), CALL_DEADLINE));
         net::with_retries(
             self.clock.as_ref(),
             self.policy,
-            None,
+            Some(deadline),
             retry_transient,
             || self.attempt(req),
         )

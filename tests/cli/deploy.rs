@@ -525,6 +525,7 @@ fn in_github_actions_outputs_and_summary_are_written() {
         o.contains("tag=v1.2.3\n") && o.contains("version=1.2.3\n"),
         "{o}"
     );
+    assert!(o.contains(&format!("sha={}\n", dir.v123)), "{o}");
     let line = o.lines().find(|l| l.starts_with("deployments=")).unwrap();
     let deps: serde_json::Value = serde_json::from_str(&line["deployments=".len()..]).unwrap();
     assert_eq!(deps.as_array().unwrap().len(), 2);
@@ -842,4 +843,33 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
         "{audit:?}"
     );
     assert_eq!(audit[0]["actor"]["github"], "octocat");
+}
+
+#[test]
+fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    c.inject(Fault {
+        method: "POST".into(),
+        path_prefix: "/api/v1/deploy".into(),
+        status: 429,
+        body: r#"{"message":"Deployment queue is full. Please wait for existing deployments to complete."}"#.into(),
+        headers: vec![("retry-after".into(), "3600".into())],
+        times: 1,
+    });
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let started = std::time::Instant::now();
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "1m"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(stderr.contains("rate limited until"), "{stderr}");
+    assert!(stderr.contains("queue is full"), "{stderr}");
+    assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
 }

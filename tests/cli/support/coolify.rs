@@ -97,8 +97,11 @@ pub fn project(sb: &Sandbox, toml: &str) -> PathBuf {
 pub struct Project {
     /// The directory holding `almarel.toml`.
     pub dir: PathBuf,
-    /// The GitHub simulator (`octo/app`, requires [`GH_TOKEN`]).
+    /// The GitHub simulator (`octo/app`, requires [`GH_TOKEN`]), with the
+    /// release tags `v1.2.2`, `v1.2.3` and `v1.3.0-rc.1` on their own commits.
     pub github: GithubSim,
+    /// The commit `v1.2.3` points at on GitHub.
+    pub v123: String,
 }
 
 impl std::ops::Deref for Project {
@@ -115,6 +118,14 @@ pub const GH_TOKEN: &str = "ghp_deployTestToken0123456789abcdef";
 pub fn deploy_project(sb: &Sandbox, rt: &tokio::runtime::Runtime, toml: &str) -> Project {
     let github = rt.block_on(GithubSim::start("octo/app")).unwrap();
     github.require_token(GH_TOKEN);
+    let mut v123 = String::new();
+    for tag in ["v1.2.2", "v1.2.3", "v1.3.0-rc.1"] {
+        let sha = github.add_commit(&format!("release {tag}"));
+        github.add_tag(tag, &sha, true);
+        if tag == "v1.2.3" {
+            v123 = sha;
+        }
+    }
     let dir = project(
         sb,
         &format!(
@@ -122,7 +133,7 @@ pub fn deploy_project(sb: &Sandbox, rt: &tokio::runtime::Runtime, toml: &str) ->
             github.url()
         ),
     );
-    Project { dir, github }
+    Project { dir, github, v123 }
 }
 
 /// `almarel --config almarel.toml ARGS` in `dir`, with the Coolify and GitHub tokens and smoke credentials.
