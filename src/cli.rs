@@ -97,6 +97,15 @@ pub enum Command {
     Freeze(FreezeArgs),
     /// Resume production releases: enable the deploy workflow again.
     Unfreeze(UnfreezeArgs),
+    /// Freeze, pick the previous good release, check DB migrations, redeploy it, verify it.
+    ///
+    /// Before any change: the target (--to, else the newest final release tag older than the
+    /// one production runs), the migration files changed between the two (refused unless
+    /// --allow-migrations), and the plan, confirmed. Then: freeze (unless --no-freeze),
+    /// deploy the target on every Coolify app, verify production runs its commit.
+    Rollback(RollbackArgs),
+    /// The go/no-go checklist of the runbook, every automatable item evaluated live.
+    Checklist(ChecklistArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
@@ -223,6 +232,53 @@ pub struct FreezeArgs {
 /// `almarel unfreeze`.
 #[derive(Debug, Clone, Args)]
 pub struct UnfreezeArgs {}
+
+/// `almarel rollback`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel rollback --dry-run        # the plan: target, migrations, writes\n  \
+almarel rollback                  # previous final release, after confirmation\n  \
+almarel rollback --to v1.2.2 --no-freeze --yes   # continue after the freeze succeeded"
+)]
+pub struct RollbackArgs {
+    /// The release tag to go back to (default: the newest final release older than production's).
+    #[arg(long, value_name = "TAG")]
+    pub to: Option<String>,
+    /// Roll back even though database migrations changed between the two releases.
+    #[arg(long)]
+    pub allow_migrations: bool,
+    /// Do not freeze releases first (e.g. when continuing after the freeze succeeded).
+    #[arg(long)]
+    pub no_freeze: bool,
+    /// How long verify may wait for production to run the target.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub wait: Duration,
+    /// The image tag to deploy, when the release shipped under another tag (e.g. prod-<sha>).
+    #[arg(long, value_name = "TAG")]
+    pub image_tag: Option<String>,
+    /// Deadline for the Coolify deployments.
+    #[arg(long, value_parser = parse_duration, default_value = "20m")]
+    pub timeout: Duration,
+}
+
+/// `almarel checklist`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Phases: before-merge, before-tag, during-deploy, after-deploy (default: all).\n\
+Examples:\n  almarel checklist before-tag --version 1.2.3\n  \
+almarel checklist after-deploy v1.2.3\n  almarel checklist --json"
+)]
+pub struct ChecklistArgs {
+    /// The phase (before-merge, before-tag, during-deploy, after-deploy), or a REF when no phase is given.
+    #[arg(value_name = "PHASE")]
+    pub phase: Option<String>,
+    /// A tag or commit SHA; default: the commit at <remote>/<branch>.
+    #[arg(value_name = "REF")]
+    pub reference: Option<String>,
+    /// The version about to be tagged (checked: valid and above every release tag).
+    #[arg(long, value_name = "X")]
+    pub version: Option<String>,
+}
 
 /// `almarel completions`.
 #[derive(Debug, Clone, Args)]

@@ -178,6 +178,47 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
     Ok(data(&done))
 }
 
+/// Freezes releases on behalf of another command (`rollback`), through the
+/// same steps as `almarel freeze` (disable the deploy workflow, reject the
+/// waiting deployments with `reason`), without a confirmation of its own and
+/// without cancelling running deploy runs. Writes the `freeze` audit line.
+/// Returns what was done (empty when releases were already frozen and
+/// nothing was waiting); a failure after a step succeeded is exit 4 naming it.
+pub async fn freeze_for(ctx: &Context, gh: &Client, reason: &str) -> Result<Vec<String>> {
+    let g = &ctx.settings.github;
+    let wf = gh.workflow(&g.deploy_workflow).await?;
+    let already = gh.workflow_fresh(wf.id).await?.state != WorkflowState::Active;
+    let waiting = waiting_for_env(gh, wf.id, &g.environment).await?;
+    if already && waiting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let args = FreezeArgs {
+        reason: reason.to_owned(),
+        cancel_running: false,
+    };
+    let who = actor(gh).await;
+    let mut done: Vec<String> = Vec::new();
+    let result = freeze_steps(
+        ctx,
+        gh,
+        &args,
+        wf.id,
+        &wf.name,
+        already,
+        &waiting,
+        &[],
+        &mut done,
+    )
+    .await;
+    let details = json!({"reason": reason, "done": done});
+    match &result {
+        Ok(()) => ctx.audit("freeze", &wf.name, Ok(()), who, details),
+        Err(e) => ctx.audit("freeze", &wf.name, Err(&e.message), who, details),
+    }
+    result.map_err(|e| partial(&done, e))?;
+    Ok(done)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn freeze_steps(
     ctx: &Context,

@@ -11,9 +11,11 @@ use crate::error::{Error, Result};
 use crate::ui::Ui;
 
 pub mod approve;
+pub mod checklist;
 pub mod completions;
 pub mod deploy;
 pub mod freeze;
+pub mod rollback;
 pub mod status;
 pub mod tag;
 pub mod verify;
@@ -28,6 +30,8 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Value> {
         Command::Verify(a) => verify::run(ctx, a).await,
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
+        Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Checklist(a) => checklist::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
     }

@@ -25,12 +25,16 @@ const MAX_SUBJECTS: usize = 15;
 
 /// One evaluated check.
 #[derive(Debug, Clone, Serialize)]
-struct Check {
-    name: &'static str,
-    ok: bool,
-    detail: String,
+pub(crate) struct Check {
+    /// Short name (`branch`, `clean`, `up to date`, `tag`, `version`, `tagger`).
+    pub(crate) name: &'static str,
+    /// Whether it passed.
+    pub(crate) ok: bool,
+    /// What was found.
+    pub(crate) detail: String,
+    /// How to fix it, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 impl Check {
@@ -534,123 +538,11 @@ struct Inputs<'a> {
 fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
     let g = &ctx.settings.git;
     let (remote, branch) = (&g.remote, &g.branch);
-    let tracking = format!("{remote}/{branch}");
-    let mut checks = Vec::new();
-
-    // On the release branch.
-    checks.push(match &i.head.branch {
-        Some(b) if b == branch => Check::pass("branch", format!("on {branch}")),
-        Some(b) => Check::fail(
-            "branch",
-            format!("on branch {b}, not {branch}"),
-            format!("git switch {branch}"),
-        ),
-        None => Check::fail(
-            "branch",
-            format!("HEAD is detached at {}, not on {branch}", short(i.head_sha)),
-            format!("git switch {branch}"),
-        ),
-    });
-
-    // Clean working tree.
-    let st = &i.status;
-    checks.push(if st.is_clean() {
-        Check::pass("clean", "working tree clean")
-    } else {
-        let mut parts = Vec::new();
-        for (n, what) in [
-            (st.staged.len(), "staged"),
-            (st.unstaged.len(), "modified"),
-            (st.untracked.len(), "untracked"),
-            (st.conflicted.len(), "conflicted"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        let mut paths: Vec<&String> = st
-            .staged
-            .iter()
-            .chain(&st.unstaged)
-            .chain(&st.untracked)
-            .chain(&st.conflicted)
-            .collect();
-        paths.sort();
-        paths.dedup();
-        let shown: Vec<&str> = paths.iter().take(5).map(|p| p.as_str()).collect();
-        let more = if paths.len() > 5 {
-            format!(", … {} more", paths.len() - 5)
-        } else {
-            String::new()
-        };
-        Check::fail(
-            "clean",
-            format!(
-                "working tree has {}: {} ({}{more})",
-                plural(st.file_count(), "changed file", "changed files"),
-                parts.join(", "),
-                shown.join(", ")
-            ),
-            "commit or stash them (untracked files: remove them or add them to .gitignore)",
-        )
-    });
-
-    // Fetched, and HEAD equal to <remote>/<branch>.
-    checks.push(match i.fetched {
-        Err(f) => Check::fail(
-            "up to date",
-            format!("cannot compare with {tracking}: {}", f.error.message),
-            f.error
-                .hint
-                .clone()
-                .unwrap_or_else(|| "check the remote".into()),
-        ),
-        Ok(refs) => match &refs.branch {
-            None => Check::fail(
-                "up to date",
-                format!("{remote} has no branch {branch}"),
-                format!("push {branch} first: git push {remote} {branch}"),
-            ),
-            Some(rsha) if rsha == i.head_sha => Check::pass(
-                "up to date",
-                format!("HEAD = {tracking} ({})", short(rsha)),
-            ),
-            Some(rsha) => {
-                let (ahead, behind) = if i.repo.has_commit(rsha) {
-                    i.repo.ahead_behind(i.head_sha, rsha)?
-                } else {
-                    (0, 0)
-                };
-                match (ahead, behind) {
-                    (0, 0) => Check::fail(
-                        "up to date",
-                        format!("HEAD {} differs from {tracking} {}", short(i.head_sha), short(rsha)),
-                        format!("git pull --ff-only {remote} {branch}"),
-                    ),
-                    (a, 0) => Check::fail(
-                        "up to date",
-                        format!(
-                            "HEAD is {} ahead of {tracking}: not pushed yet",
-                            plural(a, "commit", "commits")
-                        ),
-                        format!("tag what is on {tracking}: merge and push first (git push {remote} {branch})"),
-                    ),
-                    (0, b) => Check::fail(
-                        "up to date",
-                        format!("HEAD is {} behind {tracking}", plural(b, "commit", "commits")),
-                        format!("git pull --ff-only {remote} {branch}"),
-                    ),
-                    (a, b) => Check::fail(
-                        "up to date",
-                        format!(
-                            "HEAD and {tracking} have diverged: {a} ahead, {b} behind"
-                        ),
-                        format!("reset {branch} to {tracking} or reconcile them (git pull --rebase {remote} {branch})"),
-                    ),
-                }
-            }
-        },
-    });
+    let mut checks = vec![
+        check_branch(branch, i.head, i.head_sha),
+        check_clean(&i.status),
+        check_up_to_date(ctx, i.repo, i.fetched, i.head_sha)?,
+    ];
 
     // The tag itself.
     let remote_tag = i.fetched.as_ref().ok().and_then(|r| r.tags.get(i.tag));
@@ -728,14 +620,199 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
         }
     });
 
-    // Version above every existing release tag.
+    checks.push(check_version(i.version, i.tag, i.head_sha, i.release));
+
+    // Who signs the tag (only needed when creating one).
+    if *i.plan != Plan::Resume {
+        checks.push(match &i.identity {
+            Some(id) => Check::pass("tagger", id.clone()),
+            None => Check::fail(
+                "tagger",
+                "no git identity (user.name and user.email) to sign the tag",
+                "git config user.name \"Your Name\"; git config user.email you@example.com",
+            ),
+        });
+    }
+    Ok(checks)
+}
+
+/// The "branch" check: HEAD is on `branch` (shared with `checklist`).
+pub(crate) fn check_branch(branch: &str, head: &Head, head_sha: &str) -> Check {
+    let i = BranchInputs { head, head_sha };
+    match &i.head.branch {
+        Some(b) if b == branch => Check::pass("branch", format!("on {branch}")),
+        Some(b) => Check::fail(
+            "branch",
+            format!("on branch {b}, not {branch}"),
+            format!("git switch {branch}"),
+        ),
+        None => Check::fail(
+            "branch",
+            format!("HEAD is detached at {}, not on {branch}", short(i.head_sha)),
+            format!("git switch {branch}"),
+        ),
+    }
+}
+
+struct BranchInputs<'a> {
+    head: &'a Head,
+    head_sha: &'a str,
+}
+
+/// The "clean" check: no staged, modified, untracked (not ignored) or
+/// conflicted file (shared with `checklist`).
+pub(crate) fn check_clean(status: &TreeStatus) -> Check {
+    let st = status;
+    if st.is_clean() {
+        Check::pass("clean", "working tree clean")
+    } else {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (st.staged.len(), "staged"),
+            (st.unstaged.len(), "modified"),
+            (st.untracked.len(), "untracked"),
+            (st.conflicted.len(), "conflicted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let mut paths: Vec<&String> = st
+            .staged
+            .iter()
+            .chain(&st.unstaged)
+            .chain(&st.untracked)
+            .chain(&st.conflicted)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let shown: Vec<&str> = paths.iter().take(5).map(|p| p.as_str()).collect();
+        let more = if paths.len() > 5 {
+            format!(", … {} more", paths.len() - 5)
+        } else {
+            String::new()
+        };
+        Check::fail(
+            "clean",
+            format!(
+                "working tree has {}: {} ({}{more})",
+                plural(st.file_count(), "changed file", "changed files"),
+                parts.join(", "),
+                shown.join(", ")
+            ),
+            "commit or stash them (untracked files: remove them or add them to .gitignore)",
+        )
+    }
+}
+
+/// The "up to date" check: the remote was read and HEAD equals
+/// `<remote>/<branch>` there (shared with `checklist`).
+pub(crate) fn check_up_to_date(
+    ctx: &Context,
+    repo: &Repo,
+    fetched: &std::result::Result<RemoteRefs, RemoteFailure>,
+    head_sha: &str,
+) -> Result<Check> {
+    let g = &ctx.settings.git;
+    let (remote, branch) = (&g.remote, &g.branch);
+    let tracking = format!("{remote}/{branch}");
+    let i = UpToDateInputs {
+        repo,
+        fetched,
+        head_sha,
+    };
+    Ok(match i.fetched {
+        Err(f) => Check::fail(
+            "up to date",
+            format!("cannot compare with {tracking}: {}", f.error.message),
+            f.error
+                .hint
+                .clone()
+                .unwrap_or_else(|| "check the remote".into()),
+        ),
+        Ok(refs) => match &refs.branch {
+            None => Check::fail(
+                "up to date",
+                format!("{remote} has no branch {branch}"),
+                format!("push {branch} first: git push {remote} {branch}"),
+            ),
+            Some(rsha) if rsha == i.head_sha => {
+                Check::pass("up to date", format!("HEAD = {tracking} ({})", short(rsha)))
+            }
+            Some(rsha) => {
+                let (ahead, behind) = if i.repo.has_commit(rsha) {
+                    i.repo.ahead_behind(i.head_sha, rsha)?
+                } else {
+                    (0, 0)
+                };
+                match (ahead, behind) {
+                    (0, 0) => Check::fail(
+                        "up to date",
+                        format!(
+                            "HEAD {} differs from {tracking} {}",
+                            short(i.head_sha),
+                            short(rsha)
+                        ),
+                        format!("git pull --ff-only {remote} {branch}"),
+                    ),
+                    (a, 0) => Check::fail(
+                        "up to date",
+                        format!(
+                            "HEAD is {} ahead of {tracking}: not pushed yet",
+                            plural(a, "commit", "commits")
+                        ),
+                        format!(
+                            "tag what is on {tracking}: merge and push first (git push {remote} {branch})"
+                        ),
+                    ),
+                    (0, b) => Check::fail(
+                        "up to date",
+                        format!(
+                            "HEAD is {} behind {tracking}",
+                            plural(b, "commit", "commits")
+                        ),
+                        format!("git pull --ff-only {remote} {branch}"),
+                    ),
+                    (a, b) => Check::fail(
+                        "up to date",
+                        format!("HEAD and {tracking} have diverged: {a} ahead, {b} behind"),
+                        format!(
+                            "reset {branch} to {tracking} or reconcile them (git pull --rebase {remote} {branch})"
+                        ),
+                    ),
+                }
+            }
+        },
+    })
+}
+
+struct UpToDateInputs<'a> {
+    repo: &'a Repo,
+    fetched: &'a std::result::Result<RemoteRefs, RemoteFailure>,
+    head_sha: &'a str,
+}
+
+/// The "version" check: `version` is above every release tag in `release`
+/// other than `tag` at `head_sha` itself (shared with `checklist`).
+pub(crate) fn check_version(
+    version: &ReleaseVersion,
+    tag: &str,
+    head_sha: &str,
+    release: &[(ReleaseTag, String)],
+) -> Check {
+    let i = VersionInputs {
+        version,
+        tag,
+        head_sha,
+        release,
+    };
     let others: Vec<&(ReleaseTag, String)> = i
         .release
         .iter()
         .filter(|(t, sha)| !(t.name == i.tag && sha == i.head_sha))
         .collect();
     let highest = others.iter().max_by(|a, b| a.0.version.cmp(&b.0.version));
-    checks.push(match highest {
+    match highest {
         None => Check::pass("version", format!("{} is the first release tag", i.version)),
         Some((t, _)) if i.version.0 > t.version => Check::pass(
             "version",
@@ -753,20 +830,14 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
                 suggest(&t.version)
             ),
         ),
-    });
-
-    // Who signs the tag (only needed when creating one).
-    if *i.plan != Plan::Resume {
-        checks.push(match &i.identity {
-            Some(id) => Check::pass("tagger", id.clone()),
-            None => Check::fail(
-                "tagger",
-                "no git identity (user.name and user.email) to sign the tag",
-                "git config user.name \"Your Name\"; git config user.email you@example.com",
-            ),
-        });
     }
-    Ok(checks)
+}
+
+struct VersionInputs<'a> {
+    version: &'a ReleaseVersion,
+    tag: &'a str,
+    head_sha: &'a str,
+    release: &'a [(ReleaseTag, String)],
 }
 
 /// The next version after `v`: the final of an rc, else the next patch.

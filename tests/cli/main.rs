@@ -11,7 +11,10 @@
 
 mod support;
 
+mod actions;
 mod approve;
+mod audit;
+mod checklist;
 mod config;
 mod deploy;
 mod docs;
@@ -19,6 +22,7 @@ mod faults;
 mod freeze;
 mod fuzz_seeds;
 mod interrupt;
+mod rollback;
 mod secrets;
 mod status;
 mod tag;

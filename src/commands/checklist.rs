@@ -1,0 +1,741 @@
+//! `almarel checklist [PHASE] [REF] [--version X]`: the runbook's go/no-go
+//! checklist (section 3) with every automatable item evaluated live (SPEC §3
+//! checklist).
+//!
+//! The checks are the ones the other commands use, not copies: before-tag
+//! runs `tag`'s branch / clean / up-to-date / version checks (the remote is
+//! read with [`Repo::peek`], which writes no ref); during-deploy reads the CI
+//! and deploy runs for REF's commit and the deploy run's review history from
+//! GitHub, and each app's newest deployment from Coolify; after-deploy runs
+//! one attempt of `verify`'s probes ([`Prober::attempt`]) expecting REF's
+//! commit. A remote that cannot be read fails the items that need it, with
+//! the reason; the others are still evaluated. Exit 0 when every automated
+//! item passes, 1 otherwise.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::ChecklistArgs;
+use crate::clock::Deadline;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
+use crate::probe::{self, Prober};
+use crate::ui::{self, Tone};
+use crate::version::{ReleaseTag, ReleaseVersion};
+
+use super::tag::{self as tagcheck, Check};
+
+/// The phases, in runbook order.
+pub const PHASES: [&str; 4] = [
+    "before-merge",
+    "before-tag",
+    "during-deploy",
+    "after-deploy",
+];
+
+/// How long one remote (GitHub) may take in total for the checklist.
+const GITHUB_BUDGET: Duration = Duration::from_secs(20);
+
+/// One checklist item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// `before-merge`, `before-tag`, `during-deploy` or `after-deploy`.
+    pub phase: &'static str,
+    /// The runbook's wording.
+    pub name: String,
+    /// `automated` or `manual`.
+    pub kind: &'static str,
+    /// `pass`, `fail`, `manual` or `skipped`.
+    pub status: &'static str,
+    /// What was found (or what to check by hand).
+    pub evidence: String,
+}
+
+impl Item {
+    fn manual(phase: &'static str, name: &str, evidence: &str) -> Item {
+        Item {
+            phase,
+            name: name.to_owned(),
+            kind: "manual",
+            status: "manual",
+            evidence: evidence.to_owned(),
+        }
+    }
+    fn auto(phase: &'static str, name: &str, ok: bool, evidence: impl Into<String>) -> Item {
+        Item {
+            phase,
+            name: name.to_owned(),
+            kind: "automated",
+            status: if ok { "pass" } else { "fail" },
+            evidence: evidence.into(),
+        }
+    }
+    fn from_check(phase: &'static str, name: &str, c: &Check) -> Item {
+        let evidence = match &c.fix {
+            Some(fix) if !c.ok => format!("{} → {fix}", c.detail),
+            _ => c.detail.clone(),
+        };
+        Item::auto(phase, name, c.ok, evidence)
+    }
+}
+
+/// Splits the positionals: `checklist PHASE [REF]` or `checklist REF`.
+fn phases_and_ref(args: &ChecklistArgs) -> Result<(Vec<&'static str>, Option<String>)> {
+    match (&args.phase, &args.reference) {
+        (None, _) => Ok((PHASES.to_vec(), None)),
+        (Some(p), r) => match PHASES.iter().find(|x| **x == p.as_str()) {
+            Some(phase) => Ok((vec![*phase], r.clone())),
+            None if r.is_none() && looks_like_ref(p) => Ok((PHASES.to_vec(), Some(p.clone()))),
+            None => Err(Error::usage(format!("unknown checklist phase `{p}`"))
+                .with_hint(format!("phases: {}", PHASES.join(", ")))),
+        },
+    }
+}
+
+fn looks_like_ref(s: &str) -> bool {
+    crate::git::is_sha_like(s)
+        || s.trim_start_matches('v')
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Runs `almarel checklist`.
+pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
+    let (phases, reference) = phases_and_ref(args)?;
+    let s = &ctx.settings;
+    let repo = Repo::discover(&s.workdir);
+    let wants = |p: &str| phases.contains(&p);
+    let needs_ref = wants("during-deploy") || wants("after-deploy");
+
+    // The remote, read once without writing a ref.
+    let peeked = if wants("before-tag") || (needs_ref && reference.is_none()) {
+        match &repo {
+            Ok(r) => {
+                let access = Access::from_env(&ctx.env, &s.github.api_url)
+                    .with_insecure_http(s.allow_insecure_http);
+                if let Some(t) = access.token_value() {
+                    ctx.ui.add_secret(t);
+                }
+                ctx.ui.progress(&format!(
+                    "reading {} from {} (no ref is written)…",
+                    s.git.branch, s.git.remote
+                ));
+                Some(r.peek(&s.git.remote, &s.git.branch, &access).await)
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+
+    let target = if needs_ref {
+        Some(
+            resolve_target(
+                ctx,
+                repo.as_ref().ok(),
+                reference.as_deref(),
+                peeked.as_ref(),
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+
+    let mut items = Vec::new();
+    for phase in &phases {
+        match *phase {
+            "before-merge" => items.extend(before_merge()),
+            "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), args)?),
+            "during-deploy" => items.extend(during_deploy(ctx, target.as_ref()).await),
+            _ => items.extend(after_deploy(ctx, target.as_ref()).await),
+        }
+    }
+
+    print(ctx, &items, target.as_ref());
+    actions_summary(ctx, &items);
+    let failed: Vec<&Item> = items.iter().filter(|i| i.status == "fail").collect();
+    let count = |st: &str| items.iter().filter(|i| i.status == st).count();
+    let (sha, label) = match &target {
+        Some(Ok(t)) => (Some(t.sha.clone()), Some(t.label.clone())),
+        _ => (None, reference.clone()),
+    };
+    let data = json!({
+        "phases": phases,
+        "ref": label,
+        "sha": sha,
+        "items": items,
+        "passed": count("pass"),
+        "failed": count("fail"),
+        "manual": count("manual"),
+        "skipped": count("skipped"),
+    });
+    if failed.is_empty() {
+        ctx.ui.result(&format!(
+            "{} every automated item passes ({} manual item(s) to check by hand)",
+            ctx.ui.mark(Tone::Ok),
+            count("manual")
+        ));
+        return Ok(data);
+    }
+    Err(Error::failed(format!(
+        "{} of {} automated items failed: {}",
+        failed.len(),
+        items.iter().filter(|i| i.kind == "automated").count(),
+        failed
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
+    .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist")
+    .with_data(data))
+}
+
+/// REF's commit: a local tag or SHA first, else GitHub; without REF the
+/// commit at `<remote>/<branch>` as just read, else GitHub's branch.
+struct Target {
+    sha: String,
+    label: String,
+}
+
+async fn resolve_target(
+    ctx: &Context,
+    repo: Option<&Repo>,
+    reference: Option<&str>,
+    peeked: Option<&std::result::Result<RemoteRefs, RemoteFailure>>,
+) -> std::result::Result<Target, String> {
+    let g = &ctx.settings.git;
+    match reference {
+        Some(r) => {
+            if let Some(sha) = repo.and_then(|repo| repo.resolve_commit(r, &g.tag_prefix).ok()) {
+                return Ok(Target {
+                    sha,
+                    label: r.to_owned(),
+                });
+            }
+        }
+        None => {
+            if let Some(Ok(RemoteRefs {
+                branch: Some(sha), ..
+            })) = peeked
+            {
+                return Ok(Target {
+                    sha: sha.clone(),
+                    label: format!("{}/{}", g.remote, g.branch),
+                });
+            }
+        }
+    }
+    let gh = github(ctx).await.map_err(|e| e.message)?;
+    gh.resolve_ref(reference)
+        .await
+        .map(|t| Target {
+            sha: t.sha,
+            label: t.label,
+        })
+        .map_err(|e| e.message)
+}
+
+async fn github(ctx: &Context) -> Result<crate::github::Client> {
+    let gh = crate::github::Client::new(ctx).await?;
+    gh.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), GITHUB_BUDGET)));
+    Ok(gh)
+}
+
+fn before_merge() -> Vec<Item> {
+    let p = "before-merge";
+    vec![
+        Item::manual(
+            p,
+            "Staging validation completed for critical user flows",
+            "check by hand",
+        ),
+        Item::manual(p, "Known issues documented and accepted", "check by hand"),
+        Item::manual(
+            p,
+            "Rollback impact reviewed (especially DB migrations)",
+            "`almarel rollback --dry-run` shows the target and the migrations a rollback would cross",
+        ),
+    ]
+}
+
+fn before_tag(
+    ctx: &Context,
+    repo: &Result<Repo>,
+    peeked: Option<&std::result::Result<RemoteRefs, RemoteFailure>>,
+    args: &ChecklistArgs,
+) -> Result<Vec<Item>> {
+    let p = "before-tag";
+    let g = &ctx.settings.git;
+    let names = [
+        format!("You are on {}", g.branch),
+        "Working tree is clean".to_owned(),
+        format!(
+            "Local {} is up to date with {}/{}",
+            g.branch, g.remote, g.branch
+        ),
+    ];
+    let version_name = "Correct semantic version chosen (X.Y.Z or X.Y.Z-rc.N)";
+    let repo = match repo {
+        Ok(r) => r,
+        Err(e) => {
+            let mut items: Vec<Item> = names
+                .iter()
+                .map(|n| Item::auto(p, n, false, e.message.clone()))
+                .collect();
+            items.push(Item::auto(p, version_name, false, e.message.clone()));
+            return Ok(items);
+        }
+    };
+    let head = repo.head()?;
+    let Some(head_sha) = head.commit.clone() else {
+        return Ok(names
+            .iter()
+            .map(|n| Item::auto(p, n, false, "HEAD has no commit yet"))
+            .collect());
+    };
+    let mut items = vec![
+        Item::from_check(
+            p,
+            &names[0],
+            &tagcheck::check_branch(&g.branch, &head, &head_sha),
+        ),
+        Item::from_check(p, &names[1], &tagcheck::check_clean(&repo.status()?)),
+    ];
+    let fetched = match peeked {
+        Some(f) => f.clone(),
+        None => Err(RemoteFailure {
+            reason: crate::git::FailureReason::Network,
+            error: Error::remote("the remote was not read"),
+        }),
+    };
+    items.push(Item::from_check(
+        p,
+        &names[2],
+        &tagcheck::check_up_to_date(ctx, repo, &fetched, &head_sha)?,
+    ));
+    items.push(match &args.version {
+        None => Item::manual(p, version_name, "pass --version X to check it"),
+        Some(v) => match ReleaseVersion::parse(v, &g.tag_prefix, &g.prerelease) {
+            Err(e) => Item::auto(p, version_name, false, e.message),
+            Ok(version) => {
+                let tag = version.tag_name(&g.tag_prefix);
+                let mut release = repo.release_tags(&g.tag_prefix)?;
+                if let Ok(refs) = &fetched {
+                    for (name, rt) in &refs.tags {
+                        if release.iter().any(|(t, _)| t.name == *name) {
+                            continue;
+                        }
+                        if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
+                            release.push((t, rt.commit.clone()));
+                        }
+                    }
+                }
+                let c = tagcheck::check_version(&version, &tag, &head_sha, &release);
+                Item::from_check(p, version_name, &c)
+            }
+        },
+    });
+    Ok(items)
+}
+
+async fn during_deploy(
+    ctx: &Context,
+    target: Option<&std::result::Result<Target, String>>,
+) -> Vec<Item> {
+    let p = "during-deploy";
+    let g = &ctx.settings.github;
+    let ci_name = format!("CI finished successfully on {}", ctx.settings.git.branch);
+    let approval_name = "Production approval performed by authorized reviewer";
+    let mut items = Vec::new();
+    let sha = match target {
+        Some(Ok(t)) => t.sha.clone(),
+        Some(Err(_)) | None => {
+            let why = match target {
+                Some(Err(w)) => format!("cannot resolve the commit: {w}"),
+                _ => "no commit to check".to_owned(),
+            };
+            for n in [ci_name.as_str(), approval_name] {
+                items.push(Item::auto(p, n, false, why.clone()));
+            }
+            items.push(coolify_item(ctx).await);
+            return items;
+        }
+    };
+    let short = probe::short(&sha).to_owned();
+    let gh = match github(ctx).await {
+        Ok(gh) => match gh.workflows().await {
+            Ok(_) => Ok(gh),
+            Err(e) => Err(e.message),
+        },
+        Err(e) => Err(e.message),
+    };
+    match gh {
+        Err(why) => {
+            items.push(Item::auto(p, &ci_name, false, github_reason(&why)));
+            items.push(Item::auto(p, approval_name, false, github_reason(&why)));
+        }
+        Ok(gh) => {
+            // CI for that exact commit.
+            items.push(match newest_run(&gh, &g.ci_workflow, &sha).await {
+                Err(why) => Item::auto(p, &ci_name, false, why),
+                Ok(None) => Item::auto(
+                    p,
+                    &ci_name,
+                    false,
+                    format!("no {} run for {short}", g.ci_workflow),
+                ),
+                Ok(Some(run)) => {
+                    let ok = run
+                        .conclusion
+                        .as_ref()
+                        .is_some_and(|c| c.as_str() == "success");
+                    Item::auto(
+                        p,
+                        &ci_name,
+                        ok,
+                        format!(
+                            "{} run {} for {short} on {}: {} {}",
+                            g.ci_workflow,
+                            run.id,
+                            run.head_branch.as_deref().unwrap_or("?"),
+                            run.state_text(),
+                            run.html_url
+                        ),
+                    )
+                }
+            });
+            // The deploy run's review history.
+            items.push(match newest_run(&gh, &g.deploy_workflow, &sha).await {
+                Err(why) => Item::auto(p, approval_name, false, why),
+                Ok(None) => Item::auto(
+                    p,
+                    approval_name,
+                    false,
+                    format!("no {} run for {short}", g.deploy_workflow),
+                ),
+                Ok(Some(run)) => match gh.approvals(run.id).await {
+                    Err(e) => Item::auto(p, approval_name, false, github_reason(&e.message)),
+                    Ok(reviews) => {
+                        let for_env: Vec<_> = reviews
+                            .iter()
+                            .filter(|a| {
+                                a.environments.is_empty()
+                                    || a.environments
+                                        .iter()
+                                        .any(|e| e.name.as_deref() == Some(g.environment.as_str()))
+                            })
+                            .collect();
+                        match for_env.last() {
+                            Some(a) if a.state == "approved" => Item::auto(
+                                p,
+                                approval_name,
+                                true,
+                                format!(
+                                    "{} approved by @{} (run {})",
+                                    g.environment, a.user.login, run.id
+                                ),
+                            ),
+                            Some(a) => Item::auto(
+                                p,
+                                approval_name,
+                                false,
+                                format!(
+                                    "{} {} by @{} (run {})",
+                                    g.environment, a.state, a.user.login, run.id
+                                ),
+                            ),
+                            None => Item::auto(
+                                p,
+                                approval_name,
+                                false,
+                                format!(
+                                    "no review yet for run {} ({}) → almarel approve {short}",
+                                    run.id,
+                                    run.state_text()
+                                ),
+                            ),
+                        }
+                    }
+                },
+            });
+        }
+    }
+    items.push(coolify_item(ctx).await);
+    items
+}
+
+async fn newest_run(
+    gh: &crate::github::Client,
+    workflow: &str,
+    sha: &str,
+) -> std::result::Result<Option<crate::github::Run>, String> {
+    let wf = gh.workflow(workflow).await.map_err(|e| e.message)?;
+    gh.runs_for_commit(wf.id, sha)
+        .await
+        .map(|runs| runs.into_iter().next())
+        .map_err(|e| github_reason(&e.message))
+}
+
+/// A GitHub error message, prefixed with `github:` once.
+fn github_reason(message: &str) -> String {
+    if message.starts_with("github") {
+        message.to_owned()
+    } else {
+        format!("github: {message}")
+    }
+}
+
+/// Each app's newest Coolify deployment is `finished`.
+async fn coolify_item(ctx: &Context) -> Item {
+    let p = "during-deploy";
+    let name = "Coolify deployment calls returned success";
+    let client = match crate::coolify::Client::from_context(ctx) {
+        Ok(c) => c,
+        Err(e) => return Item::auto(p, name, false, format!("coolify: {}", e.message)),
+    };
+    let apps = &ctx.settings.coolify.apps;
+    if apps.is_empty() {
+        return Item::auto(p, name, false, "coolify.apps is empty: no app to check");
+    }
+    let mut ok = true;
+    let mut parts = Vec::new();
+    for app in apps {
+        match client.app_deployments(&app.name, &app.uuid, 1).await {
+            Err(e) => {
+                ok = false;
+                parts.push(format!("{}: {}", app.name, e.message));
+            }
+            Ok(list) => match list.deployments.first() {
+                None => {
+                    ok = false;
+                    parts.push(format!("{}: no deployment", app.name));
+                }
+                Some(d) => {
+                    if d.status != crate::coolify::DeploymentStatus::Finished {
+                        ok = false;
+                    }
+                    parts.push(format!(
+                        "{}: {} ({})",
+                        app.name, d.status, d.deployment_uuid
+                    ));
+                }
+            },
+        }
+    }
+    Item::auto(p, name, ok, parts.join("; "))
+}
+
+async fn after_deploy(
+    ctx: &Context,
+    target: Option<&std::result::Result<Target, String>>,
+) -> Vec<Item> {
+    let p = "after-deploy";
+    let names = [
+        "API health endpoint returns 200",
+        "Web app responds normally",
+        "/api/version commit SHA matches expected commit",
+        "Smoke test: login + one critical business flow",
+    ];
+    let sha = match target {
+        Some(Ok(t)) => t.sha.clone(),
+        Some(Err(why)) => {
+            return names
+                .iter()
+                .map(|n| Item::auto(p, n, false, format!("cannot resolve the commit: {why}")))
+                .collect();
+        }
+        None => {
+            return names
+                .iter()
+                .map(|n| Item::auto(p, n, false, "no commit to check"))
+                .collect();
+        }
+    };
+    let prober = match Prober::new(ctx, &sha) {
+        Ok(pr) => pr,
+        Err(e) => {
+            return names
+                .iter()
+                .map(|n| Item::auto(p, n, false, e.message.clone()))
+                .collect();
+        }
+    };
+    ctx.ui.progress(&format!(
+        "probing production (expecting {})…",
+        probe::short(&sha)
+    ));
+    let checks = prober.attempt(&[]).await;
+    let find = |n: &str| checks.iter().find(|c| c.name == n);
+    let probe_item = |name: &str, check: &str, key: &str| match find(check) {
+        None => Item::manual(p, name, &format!("verify.{key} is not set: check by hand")),
+        Some(c) => Item::auto(p, name, c.ok, c.detail.clone()),
+    };
+    let mut items = vec![
+        probe_item(names[0], "health", "health_url"),
+        probe_item(names[1], "web", "web_url"),
+        match find("version") {
+            None => Item::manual(p, names[2], "verify.version_url is not set"),
+            Some(c) => Item::auto(
+                p,
+                names[2],
+                c.ok,
+                format!("{} (expected {})", c.detail, probe::short(&sha)),
+            ),
+        },
+    ];
+    let smoke: Vec<&probe::Check> = checks
+        .iter()
+        .filter(|c| c.name.starts_with("smoke: "))
+        .collect();
+    items.push(if smoke.is_empty() {
+        Item::manual(
+            p,
+            names[3],
+            "no [[verify.smoke]] steps configured: check by hand",
+        )
+    } else {
+        let evidence = smoke
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.name.trim_start_matches("smoke: "),
+                    if c.ok {
+                        "passed".to_owned()
+                    } else if c.skipped {
+                        "skipped".to_owned()
+                    } else {
+                        format!("failed ({})", c.detail)
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let failed = smoke.iter().any(|c| !c.ok && !c.skipped);
+        let skipped = smoke.iter().any(|c| c.skipped);
+        let mut item = Item::auto(p, names[3], !failed && !skipped, evidence);
+        if skipped && !failed {
+            item.status = "skipped";
+            item.evidence
+                .push_str(" (the probes above must pass first)");
+        }
+        item
+    });
+    items
+}
+
+fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Target, String>>) {
+    let ui = &ctx.ui;
+    if let Some(Ok(t)) = target {
+        ui.result(&format!(
+            "{} for {} ({})",
+            ui.paint(Tone::Bold, "checklist"),
+            t.label,
+            probe::short(&t.sha)
+        ));
+    }
+    let mut phase = "";
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let flush = |rows: &mut Vec<Vec<String>>| {
+        for line in ui::table(rows) {
+            ui.result(&line);
+        }
+        rows.clear();
+    };
+    for i in items {
+        if i.phase != phase {
+            flush(&mut rows);
+            phase = i.phase;
+            ui.result(&ui.paint(Tone::Bold, phase));
+        }
+        let tone = match i.status {
+            "pass" => Tone::Ok,
+            "fail" => Tone::Fail,
+            "skipped" => Tone::Dim,
+            _ => Tone::Warn,
+        };
+        let mark = if i.status == "manual" {
+            "[ ]".to_owned()
+        } else {
+            ui.mark(tone)
+        };
+        rows.push(vec![
+            format!("  {mark}"),
+            i.name.clone(),
+            i.evidence.clone(),
+        ]);
+    }
+    flush(&mut rows);
+}
+
+/// The checklist as a Markdown table in the GitHub Actions job summary.
+fn actions_summary(ctx: &Context, items: &[Item]) {
+    if !ctx.ui.in_github_actions() {
+        return;
+    }
+    let mut md = String::from(
+        "### almarel checklist\n\n| phase | item | status | evidence |\n|---|---|---|---|\n",
+    );
+    for i in items {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            i.phase,
+            i.name,
+            i.status,
+            i.evidence.replace('|', "\\|")
+        ));
+    }
+    if let Err(e) = ctx.ui.summary(&md) {
+        ctx.ui.warn(&e.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(phase: Option<&str>, reference: Option<&str>) -> ChecklistArgs {
+        ChecklistArgs {
+            phase: phase.map(str::to_owned),
+            reference: reference.map(str::to_owned),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_lone_ref_means_every_phase() {
+        let (p, r) = phases_and_ref(&args(None, None)).unwrap();
+        assert_eq!((p.len(), r), (4, None));
+        let (p, r) = phases_and_ref(&args(Some("after-deploy"), Some("v1.2.3"))).unwrap();
+        assert_eq!((p, r.as_deref()), (vec!["after-deploy"], Some("v1.2.3")));
+        let (p, r) = phases_and_ref(&args(Some("v1.2.3"), None)).unwrap();
+        assert_eq!((p.len(), r.as_deref()), (4, Some("v1.2.3")));
+        let (_, r) = phases_and_ref(&args(Some("1a2b3c4"), None)).unwrap();
+        assert_eq!(r.as_deref(), Some("1a2b3c4"));
+        let e = phases_and_ref(&args(Some("after-lunch"), None)).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(phases_and_ref(&args(Some("v1.2.3"), Some("v1.2.4"))).is_err());
+    }
+
+    #[test]
+    fn failed_tag_checks_carry_their_fix_as_evidence() {
+        let c = Check {
+            name: "clean",
+            ok: false,
+            detail: "working tree has 1 changed file".into(),
+            fix: Some("commit or stash them".into()),
+        };
+        let i = Item::from_check("before-tag", "Working tree is clean", &c);
+        assert_eq!((i.kind, i.status), ("automated", "fail"));
+        assert_eq!(
+            i.evidence,
+            "working tree has 1 changed file → commit or stash them"
+        );
+    }
+}

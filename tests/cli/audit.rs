@@ -1,0 +1,178 @@
+//! The audit log (SPEC §6), read back: every command that changes something
+//! writes one line per attempted change (command, target, result, actor,
+//! time); dry runs and refusals write none; no token ever lands in it. And
+//! `almarel status` shows the entries for the REF it describes.
+
+use almarel::sandbox::github::RunPlan;
+
+use crate::rollback::Fx;
+use crate::support::coolify::GH_TOKEN;
+use crate::support::texts;
+
+fn lines(fx: &Fx) -> Vec<serde_json::Value> {
+    fx.repos.sb.audit_lines()
+}
+
+fn run_ok(fx: &Fx, args: &[&str]) -> String {
+    let out = fx.almarel().args(args).output().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{args:?}\n{stdout}\n{stderr}");
+    stdout
+}
+
+fn run_code(fx: &Fx, args: &[&str]) -> i32 {
+    fx.almarel()
+        .args(args)
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
+}
+
+#[test]
+fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
+    let fx = Fx::new(false);
+
+    // tag: a dry run and a refusal write nothing; the real tag one line.
+    let head = fx.repos.commit_and_push("Release 1.4.0");
+    assert_eq!(run_code(&fx, &["tag", "1.4.0", "--dry-run"]), 0);
+    assert_eq!(run_code(&fx, &["tag", "1.2.9"]), 3);
+    assert!(lines(&fx).is_empty(), "{:?}", lines(&fx));
+    run_ok(&fx, &["tag", "1.4.0"]);
+    assert_eq!(lines(&fx).len(), 1);
+
+    // approve (on GitHub's side of the story).
+    let sha = fx.gh.add_commit("Release 1.4.0");
+    fx.gh.add_tag("v1.4.0", &sha, true);
+    fx.gh.add_run("CI", &sha, RunPlan::success());
+    let run = fx
+        .gh
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    assert_eq!(run_code(&fx, &["approve", "v1.4.0", "--dry-run"]), 0);
+    assert_eq!(lines(&fx).len(), 1);
+    run_ok(&fx, &["approve", "v1.4.0", "--yes"]);
+    assert_eq!(lines(&fx).len(), 2);
+
+    // freeze; then a deploy is refused (frozen) and logs nothing; unfreeze.
+    assert_eq!(
+        run_code(&fx, &["freeze", "--reason", "audit test", "--dry-run"]),
+        0
+    );
+    run_ok(&fx, &["freeze", "--reason", "audit test", "--yes"]);
+    assert_eq!(run_code(&fx, &["deploy", "--tag", "1.3.0", "--yes"]), 3);
+    assert_eq!(lines(&fx).len(), 3);
+    run_ok(&fx, &["unfreeze", "--yes"]);
+    assert_eq!(lines(&fx).len(), 4);
+
+    // deploy one app.
+    assert_eq!(
+        run_code(
+            &fx,
+            &["deploy", "--tag", "1.3.0", "--app", "api", "--dry-run"]
+        ),
+        0
+    );
+    run_ok(&fx, &["deploy", "--tag", "1.3.0", "--app", "api", "--yes"]);
+    assert_eq!(lines(&fx).len(), 5);
+
+    // rollback: a dry run nothing; the real one its deploys and its own line.
+    assert_eq!(run_code(&fx, &["rollback", "--dry-run"]), 0);
+    assert_eq!(lines(&fx).len(), 5);
+    run_ok(&fx, &["rollback", "--no-freeze", "--yes"]);
+
+    let all = lines(&fx);
+    let commands: Vec<&str> = all.iter().map(|l| l["command"].as_str().unwrap()).collect();
+    assert_eq!(
+        commands,
+        vec![
+            "tag", "approve", "freeze", "unfreeze", "deploy", "deploy", "deploy", "rollback"
+        ],
+        "{all:#?}"
+    );
+    let targets: Vec<&str> = all.iter().map(|l| l["target"].as_str().unwrap()).collect();
+    assert_eq!(targets[0], "v1.4.0");
+    assert!(
+        targets[1].contains(&run.to_string()) || targets[1].contains("v1.4.0"),
+        "{targets:?}"
+    );
+    assert_eq!(targets[2], "Deploy to Production");
+    assert_eq!(targets[3], "Deploy to Production");
+    assert_eq!(targets[4], "api@v1.3.0");
+    assert_eq!(&targets[5..], ["api@v1.2.1", "web@v1.2.1", "v1.2.1"]);
+    assert_eq!(all[0]["details"]["sha"], head.as_str());
+    assert_eq!(all[5]["details"]["via"], "rollback");
+    for l in &all {
+        assert_eq!(l["result"], "ok", "{l}");
+        assert!(l["time"].as_str().unwrap().ends_with('Z'), "{l}");
+        let actor = &l["actor"];
+        assert!(
+            actor.get("git").is_some() || actor.get("github").is_some(),
+            "no actor: {l}"
+        );
+    }
+    assert_eq!(all[0]["actor"]["git"], "Jane Dev <jane@example.com>");
+    assert_eq!(all[1]["actor"]["github"], "octocat");
+    let raw = std::fs::read_to_string(fx.repos.sb.state_dir().join("audit.jsonl")).unwrap();
+    assert!(!raw.contains(GH_TOKEN));
+    assert!(!raw.contains(almarel::sandbox::coolify::TOKEN));
+}
+
+#[test]
+fn status_shows_the_last_audit_entries_for_its_ref() {
+    let fx = Fx::new(false);
+    run_ok(&fx, &["rollback", "--yes"]);
+    // GitHub knows the tags too.
+    fx.gh.add_tag("v1.2.0", &fx.shas["v1.2.0"], true);
+    fx.gh.add_tag("v1.2.1", &fx.shas["v1.2.1"], true);
+    fx.gh.add_tag("v1.3.0", &fx.shas["v1.3.0"], true);
+    let out = fx
+        .almarel()
+        .args(["status", "v1.2.1", "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let audit = v["audit"].as_array().unwrap();
+    let commands: Vec<&str> = audit
+        .iter()
+        .map(|l| l["command"].as_str().unwrap())
+        .collect();
+    // The freeze line names neither the tag nor the SHA; the rest do.
+    assert_eq!(commands, vec!["deploy", "deploy", "rollback"], "{audit:?}");
+
+    let out = fx.almarel().args(["status", "v1.2.1"]).output().unwrap();
+    let (stdout, _) = texts(&out);
+    assert!(stdout.contains("audit"), "{stdout}");
+    assert!(stdout.contains("rollback v1.2.1 ok"), "{stdout}");
+
+    // Another release has no entries.
+    let out = fx
+        .almarel()
+        .args(["status", "v1.3.0", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&texts(&out).0).unwrap();
+    // The deploy lines name v1.3.0 as the image tag they replaced, the
+    // rollback line as where it came from.
+    let commands: Vec<&str> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        vec!["deploy", "deploy", "rollback"],
+        "{}",
+        v["audit"]
+    );
+    let out = fx
+        .almarel()
+        .args(["status", "v1.2.0", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&texts(&out).0).unwrap();
+    assert_eq!(v["audit"], serde_json::json!([]));
+}

@@ -1,0 +1,305 @@
+//! `almarel checklist` tests: each phase with passing and failing items, the
+//! `--json` shape, and a remote that cannot be reached.
+
+use std::time::Duration;
+
+use almarel::sandbox::github::RunPlan;
+
+use crate::rollback::{Fx, apps_at};
+use crate::support::coolify::GH_TOKEN;
+use crate::support::git::closed_port;
+use crate::support::{assert_no_panic, json_stdout, texts};
+
+const DEPLOY_WF: &str = "Deploy to Production";
+
+fn items(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["phase"].as_str().unwrap().to_owned(),
+                i["name"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn status_of(v: &serde_json::Value, name_part: &str) -> String {
+    items(v)
+        .into_iter()
+        .find(|(_, n, _)| n.contains(name_part))
+        .unwrap_or_else(|| panic!("no item {name_part}: {v}"))
+        .2
+}
+
+/// Coolify apps whose newest deployment has finished.
+fn finished_apps() -> Vec<almarel::sandbox::coolify::AppSpec> {
+    let mut apps = apps_at("v1.3.0");
+    for a in &mut apps {
+        a.in_flight_for = Some(Duration::from_millis(1));
+    }
+    apps
+}
+
+#[test]
+fn before_tag_passes_on_a_clean_up_to_date_main_and_writes_no_ref() {
+    let fx = Fx::new(false);
+    let refs_before = fx.repos.local_refs();
+    let out = fx
+        .almarel()
+        .args(["checklist", "before-tag", "--version", "1.3.1", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    let it = items(&v);
+    assert_eq!(it.len(), 4, "{v}");
+    assert!(
+        it.iter().all(|(p, _, s)| p == "before-tag" && s == "pass"),
+        "{v}"
+    );
+    assert_eq!(fx.repos.local_refs(), refs_before, "peek writes no ref");
+
+    // Without --version the version item is manual, and still exit 0.
+    let out = fx
+        .almarel()
+        .args(["checklist", "before-tag", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status_of(&json_stdout(&out), "semantic version"), "manual");
+}
+
+#[test]
+fn before_tag_fails_off_main_dirty_behind_and_with_a_taken_version() {
+    let fx = Fx::new(false);
+    fx.repos.push_from_other("Someone else's change");
+    fx.repos.git(&["switch", "-q", "-c", "feature"]);
+    std::fs::write(fx.repos.work.join("notes.txt"), "wip\n").unwrap();
+    let out = fx
+        .almarel()
+        .args(["checklist", "before-tag", "--version", "1.2.5", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(status_of(&v, "You are on main"), "fail");
+    assert_eq!(status_of(&v, "clean"), "fail");
+    assert_eq!(status_of(&v, "up to date"), "fail");
+    assert_eq!(status_of(&v, "semantic version"), "fail");
+    let evidence = v["items"].to_string();
+    assert!(evidence.contains("feature"), "{evidence}");
+    assert!(evidence.contains("notes.txt"), "{evidence}");
+    assert!(evidence.contains("1 commit behind"), "{evidence}");
+    assert!(evidence.contains("v1.3.0"), "{evidence}");
+}
+
+#[test]
+fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
+    let fx = Fx::with_apps(false, finished_apps());
+    let sha = fx.shas["v1.3.0"].clone();
+    fx.gh.add_run("CI", &sha, RunPlan::success());
+    let run = fx.gh.add_run(DEPLOY_WF, &sha, RunPlan::awaiting_approval());
+    // A reviewer approves on GitHub.
+    let url = format!(
+        "{}/repos/octo/app/actions/runs/{run}/pending_deployments",
+        fx.gh.url()
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let status = fx.rt.block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(GH_TOKEN)
+            .header("accept", "application/vnd.github+json")
+            .json(&serde_json::json!({"environment_ids": [161_088_068], "state": "approved", "comment": "lgtm"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+    std::thread::sleep(Duration::from_millis(50));
+
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.3.0", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["sha"], sha.as_str());
+    assert_eq!(status_of(&v, "CI finished"), "pass");
+    assert_eq!(status_of(&v, "approval"), "pass");
+    assert_eq!(status_of(&v, "Coolify"), "pass");
+    assert!(
+        v["items"].to_string().contains("approved by @octocat"),
+        "{v}"
+    );
+
+    // Another commit: no CI run, no deploy run; Coolify is still fine.
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.2.1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "CI finished"), "fail");
+    assert_eq!(status_of(&v, "approval"), "fail");
+    assert_eq!(status_of(&v, "Coolify"), "pass");
+}
+
+#[test]
+fn during_deploy_fails_while_a_deployment_runs_and_ci_failed() {
+    let mut apps = apps_at("v1.3.0");
+    apps[1].in_flight_for = Some(Duration::from_secs(600));
+    let fx = Fx::with_apps(false, apps);
+    let sha = fx.shas["v1.3.0"].clone();
+    fx.gh.add_run("CI", &sha, RunPlan::failure());
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(v["ref"], "origin/main");
+    assert_eq!(status_of(&v, "CI finished"), "fail");
+    assert_eq!(status_of(&v, "Coolify"), "fail");
+    let evidence = v["items"].to_string();
+    assert!(evidence.contains("failure"), "{evidence}");
+    assert!(evidence.contains("web: in progress"), "{evidence}");
+    assert!(evidence.contains("api: no deployment"), "{evidence}");
+}
+
+#[test]
+fn after_deploy_probes_production_for_the_ref() {
+    let fx = Fx::new(false);
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.3.0", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    let it = items(&v);
+    assert_eq!(it.len(), 4, "{v}");
+    assert!(it.iter().all(|(_, _, s)| s == "pass"), "{v}");
+
+    // Expecting another release: the version item fails.
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.2.1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "/api/version"), "fail");
+    assert_eq!(status_of(&v, "health"), "pass");
+
+    // Unhealthy: health fails, the smoke steps are skipped.
+    fx.prod.control().set_health(500);
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.3.0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "health"), "fail");
+    assert_eq!(status_of(&v, "Smoke"), "skipped");
+}
+
+#[test]
+fn all_phases_json_shape_and_human_output() {
+    let fx = Fx::with_apps(false, finished_apps());
+    let out = fx.almarel().args(["checklist", "--json"]).output().unwrap();
+    assert_no_panic(&out);
+    let v = json_stdout(&out);
+    let phases: Vec<String> = items(&v).into_iter().map(|(p, _, _)| p).collect();
+    for p in [
+        "before-merge",
+        "before-tag",
+        "during-deploy",
+        "after-deploy",
+    ] {
+        assert!(phases.iter().any(|x| x == p), "{p} missing: {v}");
+    }
+    for i in v["items"].as_array().unwrap() {
+        let keys: Vec<&str> = i.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 5, "{i}");
+        for k in ["phase", "name", "kind", "status", "evidence"] {
+            assert!(i.get(k).is_some(), "{k} missing in {i}");
+        }
+        let kind = i["kind"].as_str().unwrap();
+        let status = i["status"].as_str().unwrap();
+        assert!(["automated", "manual"].contains(&kind), "{i}");
+        assert!(
+            ["pass", "fail", "manual", "skipped"].contains(&status),
+            "{i}"
+        );
+        assert_eq!(kind == "manual", status == "manual", "{i}");
+    }
+    assert_eq!(status_of(&v, "Staging validation"), "manual");
+    // No CI run and no approval for the commit: exit 1 with the counts.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(v["failed"].as_u64().unwrap() >= 2, "{v}");
+
+    let out = fx.almarel().args(["checklist"]).output().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("before-merge"), "{stdout}");
+    assert!(stdout.contains("[ ]"), "{stdout}");
+    assert!(stderr.contains("automated items failed"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_remote_fails_its_items_with_the_reason() {
+    let fx = Fx::new(false);
+    let text = std::fs::read_to_string(&fx.config).unwrap();
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    std::fs::write(&fx.config, text.replace(&fx.gh.url(), &dead)).unwrap();
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.3.0", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "CI finished"), "fail");
+    assert_eq!(status_of(&v, "approval"), "fail");
+    let evidence = v["items"].to_string();
+    assert!(evidence.contains("github: GET"), "{evidence}");
+    assert!(
+        evidence.contains("Connection refused"),
+        "the reason is given: {evidence}"
+    );
+    assert!(!evidence.contains("github: github:"), "{evidence}");
+    // Coolify is reachable and was still checked.
+    assert_ne!(status_of(&v, "Coolify"), "");
+}
+
+#[test]
+fn an_unknown_phase_is_a_usage_error() {
+    let fx = Fx::new(false);
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-lunch"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("before-merge, before-tag"), "{stderr}");
+}
