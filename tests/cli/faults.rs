@@ -419,3 +419,57 @@ fn verify_probes_answering_5xx_fail_the_checks_with_exit_1() {
     // Smoke steps (the login POST) never run against an unhealthy production.
     assert!(p.recorder().matching("POST", "/api/auth/login").is_empty());
 }
+
+#[test]
+fn rollback_reads_recover_and_its_deploy_posts_are_never_repeated() {
+    use crate::rollback::Fx;
+    // GitHub and Coolify reads fail twice each, then recover: the rollback completes.
+    let fx = Fx::new(false);
+    fx.gh.fault(Fault::new("GET", "", 2, 502));
+    fx.coolify
+        .inject(coolify_fault("GET", "/api/v1/applications", 503, 2));
+    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let (disables, patches, posts) = fx.changes();
+    assert_eq!((disables, posts), (1, 2), "{o}\n{e}");
+    assert!(patches >= 2);
+
+    // The deploy POST of the first app answers 502: not re-sent, exit 4, and
+    // the error says what was done and how to continue.
+    let fx = Fx::new(false);
+    fx.coolify
+        .inject(coolify_fault("POST", "/api/v1/deploy", 502, 1));
+    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    assert!(e.contains("coolify") && e.contains("hint:"), "{e}");
+    let api_posts = fx
+        .coolify
+        .recorder()
+        .matching("POST", "/api/v1/deploy?uuid=k8s0");
+    assert_eq!(api_posts.len(), 1, "{api_posts:?}");
+}
+
+#[test]
+fn checklist_against_a_broken_github_reports_instead_of_panicking() {
+    use crate::rollback::Fx;
+    let fx = Fx::new(false);
+    fx.gh.fault(Fault::new("GET", "", 50, 503));
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.3.0"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    // A checklist item that cannot be evaluated is a failure of the run (1)
+    // or of the remote (4), never a crash or a pass.
+    assert!(matches!(out.status.code(), Some(1 | 4)), "{o}\n{e}");
+    assert!(
+        (o + &e).to_lowercase().contains("github"),
+        "the output names GitHub"
+    );
+}

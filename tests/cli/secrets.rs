@@ -274,3 +274,60 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_connection() {
         );
     }
 }
+
+#[test]
+fn rollback_and_checklist_write_no_secret_anywhere() {
+    use crate::rollback::Fx;
+    let fx = Fx::new(false);
+    let summary = fx.repos.sb.path().join("step_summary.md");
+    let outputs = fx.repos.sb.path().join("github_output");
+    let secrets = [
+        cs::GH_TOKEN,
+        csim::TOKEN,
+        cs::SMOKE_PASSWORD,
+        "sess-0a1b2c3d4e5f-issued",
+    ];
+    for args in [
+        vec!["checklist", "--json", "-vv"],
+        vec!["checklist", "after-deploy", "v1.3.0", "-vv"],
+        vec!["rollback", "--dry-run", "-vv"],
+        vec!["rollback", "--yes", "--json", "-vv"],
+        vec!["rollback", "--yes", "-vv"],
+    ] {
+        let out = fx
+            .almarel()
+            .args(&args)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &outputs)
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        let (o, e) = texts(&out);
+        for s in secrets {
+            assert!(
+                !o.contains(s) && !e.contains(s),
+                "{args:?} leaked {s}:\n{o}\n{e}"
+            );
+        }
+    }
+    // The smoke login really ran (verify inside rollback and checklist).
+    assert!(
+        !fx.prod
+            .recorder()
+            .matching("POST", "/api/auth/login")
+            .is_empty()
+    );
+    for (what, text) in [
+        (
+            "audit log",
+            read(&fx.repos.sb.state_dir().join("audit.jsonl")),
+        ),
+        ("GITHUB_STEP_SUMMARY", read(&summary)),
+        ("GITHUB_OUTPUT", read(&outputs)),
+    ] {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} contains {s}:\n{text}");
+        }
+    }
+}
