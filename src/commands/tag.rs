@@ -857,18 +857,22 @@ fn previous_release(
     tag: &str,
     head_sha: &str,
 ) -> Result<Since> {
-    let mut reachable: Vec<&(ReleaseTag, String)> = Vec::new();
-    for entry in release {
-        if entry.0.name == tag || !repo.has_commit(&entry.1) {
+    // Highest version first, stopping at the first reachable one: one
+    // reachability walk in the usual case instead of one per release tag
+    // (2,000 tags × a 20,000-commit history took minutes).
+    let mut candidates: Vec<&(ReleaseTag, String)> =
+        release.iter().filter(|e| e.0.name != tag).collect();
+    candidates.sort_by(|a, b| b.0.version.cmp(&a.0.version));
+    let mut prev = None;
+    for entry in candidates {
+        if !repo.has_commit(&entry.1) {
             continue;
         }
         if entry.1 == head_sha || repo.is_ancestor(&entry.1, head_sha)? {
-            reachable.push(entry);
+            prev = Some(entry);
+            break;
         }
     }
-    let prev = reachable
-        .into_iter()
-        .max_by(|a, b| a.0.version.cmp(&b.0.version));
     Ok(match prev {
         Some((t, sha)) => Since {
             tag: Some(t.name.clone()),

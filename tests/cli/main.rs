@@ -23,6 +23,7 @@ mod freeze;
 mod fuzz_seeds;
 mod interrupt;
 mod rollback;
+mod scale;
 mod secrets;
 mod status;
 mod tag;
