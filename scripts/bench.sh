@@ -39,7 +39,7 @@ mean_s() {
   if [ $have_hyperfine = 1 ]; then
     hyperfine --style none --warmup 2 --runs "$runs" --export-json "$out/$name.json" \
       --shell bash "$cmd" >/dev/null 2>&1
-    grep -m1 '"mean"' "$out/$name.json" | sed 's/[^0-9.e-]//g'
+    grep -m1 '"mean"' "$out/$name.json" | sed 's/.*"mean": *\([0-9.eE+-]*\).*/\1/'
   else
     local start end i
     bash -c "$cmd" >/dev/null 2>&1 || true
@@ -106,7 +106,8 @@ if [ -x /usr/bin/time ]; then
   for c in "status v1.2.3" "verify --expect-sha $sha" "approve v1.2.3 --yes" \
     "deploy --tag 1.2.3 --yes" "freeze --reason bench --yes" "unfreeze --yes"; do
     kb=$( (cd "$serve_dir" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state-fakes" \
-      /usr/bin/time -v "$bin" --config almarel.toml $c >/dev/null 2>"$out/time.txt") || true
+      /usr/bin/time -v "$bin" --config almarel.toml $c >/dev/null 2>"$out/time.txt") ||
+      echo "warning: \`$c\` did not exit 0" >&2
       awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
     gkb=$( /usr/bin/time -v git --version 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}')
     row "peak RSS: \`${c%% *}\` (vs \`git --version\`)" "$((kb / 1024)) MiB ($kb kB)" "$gkb kB" "$(ratio "$kb" "$gkb")" "—"
