@@ -65,8 +65,8 @@ results="$out/results.md"
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" | tee -a "$results"; }
 
 # --- 1. start-up ------------------------------------------------------------
-a=$(mean_s startup-almarel 50 "'$bin' --version")
-g=$(mean_s startup-git 50 "git --version")
+a=$(mean_s startup-almarel 200 "'$bin' --version")
+g=$(mean_s startup-git 200 "git --version")
 row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "—"
 
 # --- 2. tag --dry-run on a large repository -----------------------------------
