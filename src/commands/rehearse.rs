@@ -27,7 +27,7 @@ use crate::git::world::OriginRef;
 use crate::sandbox::Recorded;
 use crate::sandbox::coolify::Ending;
 use crate::sandbox::github::Review;
-use crate::sandbox::world::{API_UUID, SeedRelease, WEB_UUID, World, WorldSpec};
+use crate::sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
 use crate::settings::Settings;
 use crate::ui::{Tone, Ui};
 
@@ -49,6 +49,8 @@ struct Step {
     expect: u8,
     /// What the command checks and does here (narration).
     explain: &'static str,
+    /// Text the error must contain when the step is designed to fail.
+    reason: Option<&'static str>,
     /// Runs before the command (e.g. make the next web deployment fail).
     before: Option<(Hook, &'static str)>,
     /// Runs after the command.
@@ -62,8 +64,17 @@ fn step(section: &'static str, line: &str, expect: u8, explain: &'static str) ->
         args: split_line(line),
         expect,
         explain,
+        reason: None,
         before: None,
         after: None,
+    }
+}
+
+impl Step {
+    /// The error must contain `text` (a designed failure, for its reason).
+    fn because(mut self, text: &'static str) -> Step {
+        self.reason = Some(text);
+        self
     }
 }
 
@@ -164,7 +175,8 @@ fn plan(scenario: Scenario) -> Plan {
                 "deploy --tag v1.3.0 --timeout 1m --yes",
                 1,
                 "api finished on v1.3.0 but the web deployment failed: deploy restored web's previous image tag and exits 1",
-            );
+            )
+            .because("web: deployment failed");
             failing.before = Some((
                 |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Fail),
                 "sandbox: the v1.3.0 web image fails its healthcheck on Coolify",
@@ -232,7 +244,8 @@ fn plan(scenario: Scenario) -> Plan {
                     "approve v1.3.0-rc.1 --yes",
                     3,
                     "refused, nothing sent: the commit's only release tag is a pre-release (the runbook's known gap, closed)",
-                ),
+                )
+                .because("pre-release"),
                 step(
                     HUMAN_2,
                     "tag 1.3.0",
@@ -281,7 +294,8 @@ fn plan(scenario: Scenario) -> Plan {
                         "rollback --wait 30s --yes",
                         3,
                         "refused before any change (not even a freeze): a migration file changed between v1.2.2 and v1.3.0; the hint points at the database rollback runbook",
-                    ),
+                    )
+                    .because(DATABASE_RUNBOOK),
                     step(
                         WRONG_2,
                         "rollback --allow-migrations --wait 30s --yes",
@@ -319,13 +333,15 @@ fn plan(scenario: Scenario) -> Plan {
                     "status v1.3.0 --watch --timeout 1m",
                     1,
                     "followed the runs: CI failed on the tagged commit, so the watch exits 1",
-                ),
+                )
+                .because("concluded failure"),
                 step(
                     HUMAN_4,
                     "approve v1.3.0 --yes",
                     3,
-                    "refused, nothing sent: CI did not conclude `success` for that commit",
-                ),
+                    "refused, nothing sent: CI did not conclude `success` for that commit (this project's deploy workflow starts on push, so a deploy run is waiting anyway)",
+                )
+                .because("CI for"),
             ],
             end: |w| {
                 let mut p = Vec::new();
@@ -513,7 +529,9 @@ pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
         return Err(Error::usage(
             "--interactive needs a terminal on stdin (it waits for Enter before each command)",
         )
-        .with_hint("run it in a terminal, or drop --interactive to let the rehearsal run every command"));
+        .with_hint(
+            "run it in a terminal, or drop --interactive to let the rehearsal run every command",
+        ));
     }
     let mut extra_env = Vec::new();
     if let Some(v) = ctx.env.get(crate::env::NO_COLOR) {
@@ -529,12 +547,11 @@ pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
     let data = report.to_json();
     match &report.deviation {
         None => Ok(data),
-        Some(d) => Err(Error::failed(format!(
-            "the {} rehearsal deviated: {d}",
-            report.scenario
-        ))
-        .with_hint("a command no longer behaves as the runbook expects: see the step above")
-        .with_data(data)),
+        Some(d) => Err(
+            Error::failed(format!("the {} rehearsal deviated: {d}", report.scenario))
+                .with_hint("a command no longer behaves as the runbook expects: see the step above")
+                .with_data(data),
+        ),
     }
 }
 
@@ -562,9 +579,12 @@ pub async fn run_scenario(scenario: Scenario, opts: RehearseOptions) -> Result<R
         reports.push(r);
         if !ok {
             deviation = Some(match exit {
-                Some(code) => format!(
-                    "step {n}/{total} `{cmd}` exited {code}, designed to exit {expected}"
+                Some(code) if code == expected => format!(
+                    "step {n}/{total} `{cmd}` exited {code} for another reason than designed"
                 ),
+                Some(code) => {
+                    format!("step {n}/{total} `{cmd}` exited {code}, designed to exit {expected}")
+                }
                 None => format!(
                     "step {n}/{total} `{cmd}`: nothing reached the sandbox (was the command run?)"
                 ),
@@ -690,10 +710,7 @@ async fn run_one(
     let ui = &opts.ui;
     let command = format!("almarel {}", s.line);
     ui.result("");
-    ui.result(&ui.paint(
-        Tone::Bold,
-        &format!("── step {n}/{total} · {}", s.section),
-    ));
+    ui.result(&ui.paint(Tone::Bold, &format!("── step {n}/{total} · {}", s.section)));
     let mut sandbox = Vec::new();
     if let Some((hook, what)) = s.before {
         hook(world);
@@ -719,7 +736,10 @@ async fn run_one(
     match world.sync() {
         Ok(notes) => {
             for note in notes {
-                ui.result(&format!("   {}", ui.paint(Tone::Dim, &format!("sandbox: {note}"))));
+                ui.result(&format!(
+                    "   {}",
+                    ui.paint(Tone::Dim, &format!("sandbox: {note}"))
+                ));
                 sandbox.push(note);
             }
         }
@@ -731,8 +751,18 @@ async fn run_one(
         sandbox.push(what.to_owned());
     }
 
-    let ok = exit == Some(s.expect);
+    let reason_ok = match (s.reason, &error) {
+        (Some(want), Some(got)) => got.contains(want),
+        (Some(_), None) => opts.interactive,
+        (None, _) => true,
+    };
+    let ok = exit == Some(s.expect) && reason_ok;
     let verdict = match (exit, opts.interactive) {
+        (Some(code), false) if exit == Some(s.expect) && !reason_ok => format!(
+            "{} exit {code} as designed, but not for the designed reason (the error should mention `{}`)",
+            ui.mark(Tone::Fail),
+            s.reason.unwrap_or_default()
+        ),
         (Some(code), false) if ok => format!(
             "{} exit {code}, as designed — {}",
             ui.mark(Tone::Ok),
@@ -784,7 +814,11 @@ async fn interactive_pause(ui: &Ui, world: &World, command: &str) {
 
 /// Runs the step's command in-process against the sandbox; returns the exit
 /// code, the error text and (when captured) the output.
-async fn execute(world: &World, s: &Step, opts: &RehearseOptions) -> (Option<u8>, Option<String>, String) {
+async fn execute(
+    world: &World,
+    s: &Step,
+    opts: &RehearseOptions,
+) -> (Option<u8>, Option<String>, String) {
     let mut argv = vec!["almarel".to_owned()];
     argv.extend(s.args.iter().cloned());
     let cli = match <Cli as clap::Parser>::try_parse_from(&argv) {
@@ -796,7 +830,11 @@ async fn execute(world: &World, s: &Step, opts: &RehearseOptions) -> (Option<u8>
         }
     };
     if matches!(cli.command, Command::Rehearse(_)) {
-        return (Some(2), Some("a rehearsal cannot nest".into()), String::new());
+        return (
+            Some(2),
+            Some("a rehearsal cannot nest".into()),
+            String::new(),
+        );
     }
     let mut global = cli.global.clone();
     global.dir = Some(world.git.clone.clone());

@@ -41,8 +41,7 @@ impl GitWorld {
         git2::Repository::init_opts(&origin, &opts).map_err(|e| err("init origin", &e))?;
         let mut opts = git2::RepositoryInitOptions::new();
         opts.initial_head("main");
-        let repo =
-            git2::Repository::init_opts(&clone, &opts).map_err(|e| err("init clone", &e))?;
+        let repo = git2::Repository::init_opts(&clone, &opts).map_err(|e| err("init clone", &e))?;
         let origin_url = origin.to_string_lossy().into_owned();
         repo.remote("origin", &origin_url)
             .map_err(|e| err("add remote", &e))?;
@@ -109,9 +108,7 @@ impl GitWorld {
     pub fn push(&self, refspecs: &[&str]) -> Result<()> {
         let repo = self.repo()?;
         let mut remote = repo.find_remote("origin").map_err(|e| err("remote", &e))?;
-        remote
-            .push(refspecs, None)
-            .map_err(|e| err("push", &e))?;
+        remote.push(refspecs, None).map_err(|e| err("push", &e))?;
         if let Some(main) = self
             .origin_refs()?
             .into_iter()

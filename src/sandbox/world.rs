@@ -176,7 +176,10 @@ impl World {
                 .collect();
             let sha = git.commit(&files, &r.message)?;
             git.tag(&r.tag, &sha)?;
-            git.push(&["refs/heads/main:refs/heads/main", &format!("refs/tags/{0}:refs/tags/{0}", r.tag)])?;
+            git.push(&[
+                "refs/heads/main:refs/heads/main",
+                &format!("refs/tags/{0}:refs/tags/{0}", r.tag),
+            ])?;
             register_history(&git, &github)?;
             github.add_tag(&r.tag, &sha, true);
             github.add_release(&r.tag, is_prerelease(&r.tag));
@@ -288,13 +291,20 @@ impl World {
     /// [`World::env_pairs`] as an [`Env`], plus `extra` (e.g. `NO_COLOR`).
     pub fn env(&self, extra: &[(&str, &str)]) -> Env {
         let mut pairs = self.env_pairs();
-        pairs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         Env::from_pairs(pairs)
     }
 
     /// The deploy runs started during the rehearsal (by [`World::sync`]).
     pub fn deploy_runs(&self) -> Vec<u64> {
-        self.deploy_runs.lock().map(|d| d.clone()).unwrap_or_default()
+        self.deploy_runs
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
     }
 
     /// Refs on the sandbox origin.

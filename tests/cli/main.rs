@@ -18,6 +18,7 @@ mod config;
 mod deploy;
 mod docs;
 mod freeze;
+mod rehearse;
 mod rollback;
 mod status;
 mod tag;
