@@ -549,7 +549,11 @@ pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
         None => Ok(data),
         Some(d) => Err(
             Error::failed(format!("the {} rehearsal deviated: {d}", report.scenario))
-                .with_hint("a command no longer behaves as the runbook expects: see the step above")
+                .with_hint(if args.interactive {
+            "type each command in the second terminal, with the environment printed at the start, before pressing Enter"
+        } else {
+            "a command no longer behaves as the runbook expects: see the step above"
+        })
                 .with_data(data),
         ),
     }
@@ -596,8 +600,13 @@ pub async fn run_scenario(scenario: Scenario, opts: RehearseOptions) -> Result<R
         let problems = (plan.end)(&world);
         if problems.is_empty() {
             ui.result(&format!(
-                "{} rehearsal `{name}` ended as designed: {total} steps, every exit code and the final state as the runbook expects",
-                ui.mark(Tone::Ok)
+                "{} rehearsal `{name}` ended as designed: {total} steps, {} and the final state as the runbook expects",
+                ui.mark(Tone::Ok),
+                if opts.interactive {
+                    "each reached the sandbox"
+                } else {
+                    "every exit code"
+                }
             ));
         } else {
             for p in &problems {
@@ -800,9 +809,9 @@ async fn run_one(
 
 async fn interactive_pause(ui: &Ui, world: &World, command: &str) {
     ui.result(&format!(
-        "   in your second terminal: {} -C {}",
-        command,
-        shell_quote(&world.git.clone.display().to_string())
+        "   in your second terminal: almarel -C {} {}",
+        shell_quote(&world.git.clone.display().to_string()),
+        command.trim_start_matches("almarel ")
     ));
     ui.progress("press Enter once it has finished…");
     let _ = tokio::task::spawn_blocking(|| {
