@@ -515,6 +515,16 @@ pub fn sha_in(json: &Value, pointer: Option<&str>) -> std::result::Result<String
         .ok_or_else(|| format!("the value at {pointer} is not a commit SHA"))
 }
 
+/// What production runs, for reports that must not fail on it (`status`,
+/// `approve`): `Ok(None)` when `verify.version_url` is not configured,
+/// `Err(why)` when it could not be read.
+pub async fn production_sha(ctx: &Context) -> std::result::Result<Option<String>, String> {
+    if ctx.settings.verify.version_url.is_none() {
+        return Ok(None);
+    }
+    running_sha(ctx).await.map(Some).map_err(|e| e.message)
+}
+
 /// The commit SHA production runs now, read from `verify.version_url` (for
 /// `status` and `rollback`). Exit 2 when the key is unset; exit 4 when the
 /// endpoint cannot be read or carries no SHA.

@@ -15,7 +15,6 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
-use crate::github::production::same_commit;
 use crate::github::{Approval, Client, PendingDeployment, Run, TagRef, WriteOutcome};
 use crate::ui::Tone;
 use crate::version::{ReleaseTag, preferred_tag};
@@ -221,7 +220,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             None
         }
     };
-    let production = crate::github::production::production_sha(ctx).await;
+    let production = crate::probe::production_sha(ctx).await;
     let prod_sha = production.as_ref().ok().and_then(Clone::clone);
     let previous = all_tags
         .iter()
@@ -231,7 +230,9 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         .cloned();
     // The commits between what production runs (else the previous final release) and this one.
     let base = match &prod_sha {
-        Some(p) if !same_commit(p, &sha) => Some((prod_label(p, &all_tags), p.clone())),
+        Some(p) if !crate::probe::sha_matches(p, &sha) => {
+            Some((prod_label(p, &all_tags), p.clone()))
+        }
         _ => previous
             .as_ref()
             .map(|(r, t)| (r.name.clone(), t.commit.clone())),
@@ -247,7 +248,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         None => None,
     };
     let production_text = match &production {
-        Ok(Some(p)) if same_commit(p, &sha) => {
+        Ok(Some(p)) if crate::probe::sha_matches(p, &sha) => {
             format!("already runs {} (this commit)", prod_label(p, &all_tags))
         }
         Ok(Some(p)) => format!("runs {}", prod_label(p, &all_tags)),
@@ -739,7 +740,7 @@ pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, timeout: Duration) 
 fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
     let names: Vec<String> = tags
         .iter()
-        .filter(|(_, t)| same_commit(&t.commit, p))
+        .filter(|(_, t)| crate::probe::sha_matches(&t.commit, p))
         .map(|(r, _)| r.name.clone())
         .collect();
     if names.is_empty() {

@@ -131,7 +131,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
     ))?;
 
     let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
-    print_report(ctx, &report);
+    print_report(ctx, &report, "");
     write_actions_outputs(ctx, &target, &report, &image_tag)?;
     data["apps"] = report.to_json();
     data["deployments"] = report.deployments_json();
@@ -428,7 +428,9 @@ fn describe_apps(ctx: &Context, plan: &DeployPlan, prepared: &Prepared) {
     }
 }
 
-fn print_report(ctx: &Context, report: &DeployReport) {
+/// Prints the per-app result table (and the log tail of failed apps),
+/// each line prefixed by `indent` (rollback nests it under its step).
+pub(crate) fn print_report(ctx: &Context, report: &DeployReport, indent: &str) {
     let ui = &ctx.ui;
     let rows: Vec<Vec<String>> = report
         .apps
@@ -440,7 +442,7 @@ fn print_report(ctx: &Context, report: &DeployReport) {
                 _ => Tone::Fail,
             };
             vec![
-                ui.mark(tone),
+                format!("{indent}{}", ui.mark(tone)),
                 a.app.name.clone(),
                 a.outcome.status().to_owned(),
                 a.image_tag.clone(),

@@ -21,11 +21,11 @@ use serde_json::{Value, json};
 use crate::audit::Actor;
 use crate::cli::RollbackArgs;
 use crate::context::Context;
-use crate::coolify::deploy::{DeployPlan, DeployReport, Outcome, Prepared};
+use crate::coolify::deploy::{DeployPlan, DeployReport, Prepared};
 use crate::coolify::{self, Client};
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::probe::{self, Prober, VerifyReport};
+use crate::probe::{self, Prober};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 
@@ -300,7 +300,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         target.tag.name
     ));
     let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
-    print_deploy(ctx, &report);
+    crate::commands::deploy::print_report(ctx, &report, "  ");
     data["apps"] = report.to_json();
     data["deployments"] = report.deployments_json();
     if let Err(e) = report.result(&plan) {
@@ -333,7 +333,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         ));
     })
     .await;
-    print_verify(ctx, &report);
+    crate::commands::verify::print_checks(ctx, &report, "  ");
     data["verify"] = json!({"attempts": report.attempts, "checks": report.checks});
     if !report.passed() {
         let names: Vec<String> = report.failing().iter().map(|c| c.name.clone()).collect();
@@ -712,64 +712,6 @@ fn app_names(report: &DeployReport) -> String {
         .map(|a| a.app.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn print_deploy(ctx: &Context, report: &DeployReport) {
-    let ui = &ctx.ui;
-    let rows: Vec<Vec<String>> = report
-        .apps
-        .iter()
-        .map(|a| {
-            let tone = match a.outcome {
-                Outcome::Finished | Outcome::Triggered => Tone::Ok,
-                Outcome::TimedOut => Tone::Warn,
-                _ => Tone::Fail,
-            };
-            vec![
-                format!("  {}", ui.mark(tone)),
-                a.app.name.clone(),
-                a.outcome.status().to_owned(),
-                a.deployment_uuid.clone().unwrap_or_else(|| "-".into()),
-                a.detail(),
-            ]
-        })
-        .collect();
-    for line in ui::table(&rows) {
-        ui.result(&line);
-    }
-    for a in &report.apps {
-        if matches!(a.outcome, Outcome::Failed | Outcome::Cancelled) && a.logs_readable {
-            ui.progress(&format!("last log lines of {}:", a.app.name));
-            for l in &a.log_tail {
-                ui.progress(&format!("  {l}"));
-            }
-        }
-    }
-}
-
-fn print_verify(ctx: &Context, report: &VerifyReport) {
-    let ui = &ctx.ui;
-    let rows: Vec<Vec<String>> = report
-        .checks
-        .iter()
-        .map(|c| {
-            let tone = if c.ok {
-                Tone::Ok
-            } else if c.skipped {
-                Tone::Dim
-            } else {
-                Tone::Fail
-            };
-            vec![
-                format!("  {}", ui.mark(tone)),
-                c.name.clone(),
-                c.detail.clone(),
-            ]
-        })
-        .collect();
-    for line in ui::table(&rows) {
-        ui.result(&line);
-    }
 }
 
 fn actions_report(ctx: &Context, target: &TargetRelease, image_tag: &str) {

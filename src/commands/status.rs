@@ -114,6 +114,83 @@ struct Ledger {
     release: Option<Release>,
     frozen: Option<bool>,
     production: Production,
+    coolify: CoolifyApps,
+}
+
+/// Each Coolify app's configured image tag (what the next deployment or
+/// restart ships), as far as Coolify says.
+#[derive(Debug, Clone, Default)]
+struct CoolifyApps {
+    /// `(app name, configured image tag)`.
+    apps: Vec<(String, Option<String>)>,
+    /// The image tag REF's release would deploy, when REF has a release tag.
+    expected: Option<String>,
+    /// Why the apps could not be read.
+    why_unknown: Option<String>,
+}
+
+impl CoolifyApps {
+    /// Whether the configured tags differ between apps.
+    fn differ(&self) -> bool {
+        let mut tags = self.apps.iter().map(|(_, t)| t);
+        tags.next().is_some_and(|first| tags.any(|t| t != first))
+    }
+}
+
+/// Reads each configured app's image tag; never fails the ledger (a report
+/// shows "unknown" and why).
+async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
+    let settings = &ctx.settings.coolify;
+    if settings.url.is_none() || settings.apps.is_empty() {
+        return CoolifyApps {
+            why_unknown: Some("coolify.url and coolify.apps are not configured".into()),
+            ..CoolifyApps::default()
+        };
+    }
+    let expected = crate::version::preferred_tag(&target.tags).and_then(|t| {
+        crate::commands::deploy::render_image_tag(
+            "coolify.image_tag",
+            &settings.image_tag,
+            Some(t),
+            Some(&target.sha),
+        )
+        .ok()
+    });
+    let client = match crate::coolify::Client::from_context(ctx) {
+        Ok(c) => c.with_deadline(crate::clock::Deadline::after(
+            ctx.clock.as_ref(),
+            std::time::Duration::from_secs(20),
+        )),
+        Err(e) => {
+            return CoolifyApps {
+                expected,
+                why_unknown: Some(e.message),
+                ..CoolifyApps::default()
+            };
+        }
+    };
+    let reads = settings
+        .apps
+        .iter()
+        .map(|a| async { (a.name.clone(), client.application(&a.name, &a.uuid).await) });
+    let mut apps = Vec::new();
+    for (name, read) in futures::future::join_all(reads).await {
+        match read {
+            Ok(app) => apps.push((name, app.image_tag().map(str::to_owned))),
+            Err(e) => {
+                return CoolifyApps {
+                    expected,
+                    why_unknown: Some(e.message),
+                    ..CoolifyApps::default()
+                };
+            }
+        }
+    }
+    CoolifyApps {
+        apps,
+        expected,
+        why_unknown: None,
+    }
 }
 
 /// What production runs, as far as `verify.version_url` says.
@@ -125,7 +202,7 @@ struct Production {
 }
 
 async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<Production> {
-    use crate::github::production::{production_sha, same_commit};
+    use crate::probe::{production_sha, sha_matches as same_commit};
     match production_sha(ctx).await {
         Ok(None) => Ok(Production {
             why_unknown: Some("verify.version_url is not set".into()),
@@ -209,7 +286,11 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         }
         None => None,
     };
-    let production = read_production(ctx, gh, &target).await?;
+    let (production, coolify) = tokio::join!(
+        read_production(ctx, gh, &target),
+        read_coolify(ctx, &target)
+    );
+    let production = production?;
     let mut ledger = Ledger {
         target,
         rows,
@@ -218,6 +299,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         release,
         frozen,
         production,
+        coolify,
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -377,7 +459,7 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
             } else {
                 format!(" ({})", l.production.tags.join(", "))
             };
-            if crate::github::production::same_commit(sha, &l.target.sha) {
+            if crate::probe::sha_matches(sha, &l.target.sha) {
                 (
                     Tone::Ok,
                     format!("runs {}{tags}: this release", short_sha(sha)),
@@ -395,11 +477,7 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         ),
     };
     rows.push(vec![ui.mark(tone), "production".into(), text]);
-    rows.push(vec![
-        ui.mark(Tone::Dim),
-        "coolify".into(),
-        "unknown (not checked by status yet)".into(),
-    ]);
+    rows.push(coolify_row(ui, &l.coolify));
     let frozen = match l.frozen {
         Some(true) => ui.paint(
             Tone::Fail,
@@ -459,11 +537,57 @@ fn ledger_json(l: &Ledger) -> Value {
             "status": if l.production.sha.is_some() { "ok" } else { "unknown" },
             "why": l.production.why_unknown,
             "tags": l.production.tags,
-            "matches_ref": l.production.sha.as_ref().map(|p| crate::github::production::same_commit(p, &l.target.sha)),
+            "matches_ref": l.production.sha.as_ref().map(|p| crate::probe::sha_matches(p, &l.target.sha)),
         },
-        "coolify": {"status": "unknown", "why": "not checked by status"},
+        "coolify": {
+            "status": if l.coolify.why_unknown.is_some() { "unknown" } else if l.coolify.differ() { "differ" } else { "ok" },
+            "why": l.coolify.why_unknown,
+            "expected_image_tag": l.coolify.expected,
+            "apps": l.coolify.apps.iter().map(|(name, tag)| json!({"app": name, "image_tag": tag})).collect::<Vec<_>>(),
+        },
         "frozen": l.frozen,
     })
+}
+
+/// The `coolify` row: each app's configured image tag; a warning when the
+/// apps differ (a half-finished deploy or rollback).
+fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
+    if let Some(why) = &c.why_unknown {
+        return vec![
+            ui.mark(Tone::Warn),
+            "coolify".into(),
+            format!("unknown: {why}"),
+        ];
+    }
+    let list = c
+        .apps
+        .iter()
+        .map(|(name, tag)| format!("{name} {}", tag.as_deref().unwrap_or("(no tag)")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if c.differ() {
+        return vec![
+            ui.mark(Tone::Warn),
+            "coolify".into(),
+            format!("image tags differ: {list} (the next restart ships each app's own tag)"),
+        ];
+    }
+    let first = c.apps.first().and_then(|(_, t)| t.as_deref());
+    match (&c.expected, first) {
+        (Some(want), Some(have)) if want == have => {
+            vec![
+                ui.mark(Tone::Ok),
+                "coolify".into(),
+                format!("{list}: this release"),
+            ]
+        }
+        (Some(want), _) => vec![
+            ui.mark(Tone::Dim),
+            "coolify".into(),
+            format!("{list}, not {want}"),
+        ],
+        (None, _) => vec![ui.mark(Tone::Dim), "coolify".into(), list],
+    }
 }
 
 /// How many audit entries `status` shows.
@@ -497,7 +621,7 @@ fn mentions(s: &str, tags: &[String], sha: &str) -> bool {
     tags.iter().any(|t| t == s)
         || (s.len() >= 7
             && s.chars().all(|c| c.is_ascii_hexdigit())
-            && crate::github::production::same_commit(s, sha))
+            && crate::probe::sha_matches(s, sha))
 }
 
 fn value_mentions(v: &Value, tags: &[String], sha: &str) -> bool {

@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     })
     .await;
     annotate_running_tag(ctx, &mut report).await;
-    print_checks(ctx, &report);
+    print_checks(ctx, &report, "");
     summary(ctx, &report, &what)?;
     let data = json!({
         "expected_sha": expected,
@@ -151,7 +151,7 @@ async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {
     }
 }
 
-fn row(ui: &ui::Ui, c: &Check) -> Vec<String> {
+fn row(ui: &ui::Ui, c: &Check, indent: &str) -> Vec<String> {
     let tone = if c.ok {
         Tone::Ok
     } else if c.skipped {
@@ -160,7 +160,7 @@ fn row(ui: &ui::Ui, c: &Check) -> Vec<String> {
         Tone::Fail
     };
     vec![
-        ui.mark(tone),
+        format!("{indent}{}", ui.mark(tone)),
         c.name.clone(),
         c.status.map_or_else(|| "-".into(), |s| s.to_string()),
         c.latency_ms
@@ -169,8 +169,14 @@ fn row(ui: &ui::Ui, c: &Check) -> Vec<String> {
     ]
 }
 
-fn print_checks(ctx: &Context, report: &VerifyReport) {
-    let rows: Vec<Vec<String>> = report.checks.iter().map(|c| row(&ctx.ui, c)).collect();
+/// Prints the check table (status, latency, detail), each line prefixed by
+/// `indent` (rollback nests it under its step).
+pub(crate) fn print_checks(ctx: &Context, report: &VerifyReport, indent: &str) {
+    let rows: Vec<Vec<String>> = report
+        .checks
+        .iter()
+        .map(|c| row(&ctx.ui, c, indent))
+        .collect();
     for line in ui::table(&rows) {
         ctx.ui.result(&line);
     }

@@ -10,7 +10,6 @@
 
 pub mod http;
 pub mod models;
-pub mod production;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -11,6 +11,7 @@
 
 mod support;
 
+mod actions;
 mod approve;
 mod audit;
 mod checklist;

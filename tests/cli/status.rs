@@ -492,7 +492,81 @@ fn production_row_reads_version_url() {
         v["production"]["why"]
             .as_str()
             .unwrap()
-            .contains("cannot reach"),
+            .contains("cannot read what production runs"),
+        "{v}"
+    );
+}
+
+#[test]
+fn ledger_shows_each_coolify_app_image_tag_and_warns_when_they_differ() {
+    use almarel::sandbox::coolify::{self as csim, AppSpec};
+    let sb = Sandbox::new();
+    let apps = vec![
+        AppSpec::docker("api", "api0wccw4g0o0kw4okcs8wss", "v1.2.3"),
+        AppSpec::docker("web", "web0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+    ];
+    // Start Coolify first so the config can point at it.
+    let rt = crate::support::coolify::runtime();
+    let coolify = crate::support::coolify::coolify(&rt, csim::Config::new(apps.clone()));
+    let gh = GhEnv::start_with(
+        &sb,
+        &crate::support::coolify::coolify_toml(&coolify.url(), &apps),
+    );
+    let sha = gh.sim.add_commit("Release 1.2.3");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    let out = gh
+        .almarel(&sb)
+        .env("COOLIFY_TOKEN", csim::TOKEN)
+        .args(["status", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["coolify"]["status"], "differ", "{v}");
+    assert_eq!(v["coolify"]["expected_image_tag"], "v1.2.3");
+    assert_eq!(v["coolify"]["apps"][0]["image_tag"], "v1.2.3");
+    assert_eq!(v["coolify"]["apps"][1]["image_tag"], "v1.2.2");
+    // Human output warns; no write reached Coolify.
+    let out = gh
+        .almarel(&sb)
+        .env("COOLIFY_TOKEN", csim::TOKEN)
+        .args(["status", "v1.2.3"])
+        .output()
+        .unwrap();
+    let (o, _) = texts(&out);
+    assert!(
+        o.contains("image tags differ: api v1.2.3, web v1.2.2"),
+        "{o}"
+    );
+    assert!(
+        coolify.recorder().all().iter().all(|r| r.method == "GET"),
+        "status only reads"
+    );
+    assert!(!o.contains(csim::TOKEN));
+}
+
+#[test]
+fn ledger_says_why_coolify_is_unknown_without_a_token() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start_with(
+        &sb,
+        "[coolify]\nurl = \"http://127.0.0.1:9\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"x\"\n",
+    );
+    let sha = gh.sim.add_commit("Release 1.2.3");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "a report, not a gate");
+    let v = json_stdout(&out);
+    assert_eq!(v["coolify"]["status"], "unknown");
+    assert!(
+        v["coolify"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("Coolify token"),
         "{v}"
     );
 }
