@@ -563,9 +563,11 @@ pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
 /// is shut down and its directory removed before this returns (also when a
 /// step fails). `Err` only when the sandbox itself cannot be built.
 pub async fn run_scenario(scenario: Scenario, opts: RehearseOptions) -> Result<RehearsalReport> {
+    run_plan(scenario_name(scenario), plan(scenario), opts).await
+}
+
+async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<RehearsalReport> {
     let started = Instant::now();
-    let plan = plan(scenario);
-    let name = scenario_name(scenario);
     let ui = &opts.ui;
     ui.progress(&format!("starting the sandbox for `{name}`…"));
     let world = World::start(plan.spec.clone()).await?;
@@ -905,4 +907,94 @@ fn split_line(line: &str) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ColorChoice;
+    use crate::settings::Global;
+
+    fn quiet_ui() -> (Ui, std::sync::Arc<std::sync::Mutex<crate::ui::Captured>>) {
+        Ui::captured(&Global {
+            json: false,
+            yes: false,
+            dry_run: false,
+            quiet: false,
+            verbose: 0,
+            color: ColorChoice::Never,
+        })
+    }
+
+    #[test]
+    fn command_lines_split_like_a_shell_for_double_quotes() {
+        assert_eq!(
+            split_line(r#"freeze --reason "web deploy failed" --yes"#),
+            ["freeze", "--reason", "web deploy failed", "--yes"]
+        );
+        assert_eq!(split_line("tag  1.3.0 "), ["tag", "1.3.0"]);
+        assert_eq!(split_line(r#"x """#), ["x", ""]);
+    }
+
+    #[test]
+    fn every_scenario_line_parses_with_the_real_command_tree() {
+        for s in [
+            Scenario::Release,
+            Scenario::FailedDeploy,
+            Scenario::RcToProduction,
+            Scenario::Migration,
+            Scenario::RedCi,
+        ] {
+            for st in plan(s).steps {
+                let mut argv = vec!["almarel".to_owned()];
+                argv.extend(st.args.clone());
+                assert!(
+                    <Cli as clap::Parser>::try_parse_from(&argv).is_ok(),
+                    "{}: {}",
+                    scenario_name(s),
+                    st.line
+                );
+            }
+        }
+    }
+
+    /// A step that ends otherwise than designed stops the rehearsal, names
+    /// the step, and the sandbox is still removed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deviating_step_is_named_and_the_sandbox_removed() {
+        let mut p = plan(Scenario::RedCi);
+        p.steps.truncate(1);
+        p.steps[0].expect = 3; // `tag 1.3.0` succeeds: exit 0
+        let (ui, store) = quiet_ui();
+        let r = run_plan("red-ci", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert_eq!(
+            r.deviation.as_deref(),
+            Some("step 1/1 `almarel tag 1.3.0` exited 0, designed to exit 3")
+        );
+        assert!(!r.sandbox_dir.exists());
+        let out = store.lock().map(|c| c.stdout.clone()).unwrap_or_default();
+        assert!(out.contains("✗ exit 0, designed to exit 3"), "{out}");
+        // The tag really was pushed before the deviation was noticed.
+        assert!(r.origin_refs.iter().any(|x| x.name == "refs/tags/v1.3.0"));
+    }
+
+    /// A designed refusal for another reason than designed is a deviation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_for_another_reason_is_a_deviation() {
+        let mut p = plan(Scenario::Migration);
+        p.steps.truncate(1);
+        p.steps[0].reason = Some("no such reason");
+        let (ui, _) = quiet_ui();
+        let r = run_plan("migration", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert_eq!(
+            r.deviation.as_deref(),
+            Some(
+                "step 1/1 `almarel rollback --wait 30s --yes` exited 3 for another reason than designed"
+            )
+        );
+    }
 }

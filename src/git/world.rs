@@ -168,3 +168,49 @@ impl GitWorld {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_tags_and_pushes_reach_the_origin() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::local(e.to_string()))?;
+        let w = GitWorld::create(dir.path(), "Dev", "dev@example.invalid")?;
+        let first = w.commit(&[("a.txt", "a\n")], "First")?;
+        let second = w.commit(&[("dir/b.txt", "b\n")], "Second")?;
+        w.tag("v1.0.0", &first)?;
+        w.push(&[
+            "refs/heads/main:refs/heads/main",
+            "refs/tags/v1.0.0:refs/tags/v1.0.0",
+        ])?;
+        let refs = w.origin_refs()?;
+        assert_eq!(
+            refs,
+            vec![
+                OriginRef {
+                    name: "refs/heads/main".into(),
+                    commit: second.clone(),
+                    annotated: false
+                },
+                OriginRef {
+                    name: "refs/tags/v1.0.0".into(),
+                    commit: first.clone(),
+                    annotated: true
+                },
+            ]
+        );
+        assert_eq!(
+            w.origin_history()?,
+            vec![
+                (first, "First".to_owned()),
+                (second.clone(), "Second".to_owned())
+            ]
+        );
+        // The clone tracks origin/main and its tree is clean.
+        let repo = crate::git::Repo::discover(&w.clone)?;
+        assert!(repo.status()?.is_clean());
+        assert_eq!(repo.remote_branch_sha("origin", "main")?, Some(second));
+        Ok(())
+    }
+}
