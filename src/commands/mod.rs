@@ -45,6 +45,13 @@ pub async fn run_interruptible(ctx: &Context, command: &Command) -> Result<Value
     tokio::select! {
         r = run(ctx, command) => r,
         _ = tokio::signal::ctrl_c() => {
+            if matches!(command, Command::Rehearse(_)) {
+                // The rehearsal's future (and its sandbox) is dropped by now.
+                return Err(Error::interrupted(
+                    "rehearsal interrupted; its sandbox was stopped and removed, nothing outside it was touched",
+                )
+                .with_hint("re-run `almarel rehearse` to start over"));
+            }
             let done = ctx.journal();
             let what = if done.is_empty() {
                 "nothing was changed yet".to_owned()

@@ -299,3 +299,40 @@ fn an_unknown_scenario_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn ctrl_c_stops_the_rehearsal_and_removes_the_sandbox() {
+    let sb = Sandbox::new();
+    let tmp = sb.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"))
+        .current_dir(sb.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", sb.home())
+        .env("TMPDIR", &tmp)
+        .env("NO_COLOR", "1")
+        .arg("rehearse")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the sandbox exists (its directory under TMPDIR).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&tmp).unwrap().next().is_none() {
+        assert!(Instant::now() < deadline, "no sandbox appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(e.contains("sandbox was stopped and removed"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
