@@ -305,7 +305,7 @@ fn ctrl_c_stops_the_rehearsal_and_removes_the_sandbox() {
     let sb = Sandbox::new();
     let tmp = sb.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"))
         .current_dir(sb.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
