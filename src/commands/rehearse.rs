@@ -525,6 +525,12 @@ pub fn scenario_name(s: Scenario) -> &'static str {
 
 /// Runs `almarel rehearse`.
 pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
+    if args.interactive && ctx.ui.is_json() {
+        return Err(Error::usage(
+            "--interactive prints instructions for a person; it cannot be combined with --json",
+        )
+        .with_hint("drop --json, or drop --interactive to get one JSON report"));
+    }
     if args.interactive && !std::io::stdin().is_terminal() {
         return Err(Error::usage(
             "--interactive needs a terminal on stdin (it waits for Enter before each command)",
