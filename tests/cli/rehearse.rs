@@ -336,3 +336,16 @@ fn ctrl_c_stops_the_rehearsal_and_removes_the_sandbox() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn interactive_with_json_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .almarel(sb.path())
+        .args(["rehearse", "--interactive", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["error"]["kind"], "usage");
+}
