@@ -106,6 +106,12 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// The go/no-go checklist of the runbook, every automatable item evaluated live.
     Checklist(ChecklistArgs),
+    /// Rehearse the whole runbook end to end on a sandbox (no credentials, nothing real touched).
+    ///
+    /// Starts a temporary git world and loopback simulators of GitHub, Coolify and
+    /// production, then runs the real commands against them, step by step, narrating each
+    /// runbook step. Exit 0 when every step ended as designed, 1 naming the step that did not.
+    Rehearse(RehearseArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
@@ -278,6 +284,37 @@ pub struct ChecklistArgs {
     /// The version about to be tagged (checked: valid and above every release tag).
     #[arg(long, value_name = "X")]
     pub version: Option<String>,
+}
+
+/// `almarel rehearse`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, deploy, verify\n  \
+almarel rehearse failed-deploy      # web deploy fails: freeze, rollback, verify, unfreeze\n  \
+almarel rehearse --interactive      # type each command yourself in a second terminal"
+)]
+pub struct RehearseArgs {
+    /// The scenario to rehearse.
+    #[arg(value_enum, default_value_t = Scenario::Release)]
+    pub scenario: Scenario,
+    /// Pause before each command so you can type it in a second terminal (needs a terminal).
+    #[arg(long)]
+    pub interactive: bool,
+}
+
+/// The scenarios `almarel rehearse` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// tag, status --watch, approve, deploy, verify.
+    Release,
+    /// The web deploy fails: freeze, rollback, verify the previous release, unfreeze.
+    FailedDeploy,
+    /// Approving an rc is refused until the final tag sits on the same commit.
+    RcToProduction,
+    /// Rollback across a DB migration is refused until --allow-migrations.
+    Migration,
+    /// CI fails: approve is refused.
+    RedCi,
 }
 
 /// `almarel completions`.

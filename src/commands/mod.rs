@@ -15,6 +15,7 @@ pub mod checklist;
 pub mod completions;
 pub mod deploy;
 pub mod freeze;
+pub mod rehearse;
 pub mod rollback;
 pub mod status;
 pub mod tag;
@@ -32,6 +33,7 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Value> {
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Checklist(a) => checklist::run(ctx, a).await,
+        Command::Rehearse(a) => rehearse::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
     }
@@ -43,6 +45,13 @@ pub async fn run_interruptible(ctx: &Context, command: &Command) -> Result<Value
     tokio::select! {
         r = run(ctx, command) => r,
         _ = tokio::signal::ctrl_c() => {
+            if matches!(command, Command::Rehearse(_)) {
+                // The rehearsal's future (and its sandbox) is dropped by now.
+                return Err(Error::interrupted(
+                    "rehearsal interrupted; its sandbox was stopped and removed, nothing outside it was touched",
+                )
+                .with_hint("re-run `almarel rehearse` to start over"));
+            }
             let done = ctx.journal();
             let what = if done.is_empty() {
                 "nothing was changed yet".to_owned()

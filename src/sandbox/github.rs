@@ -464,6 +464,24 @@ impl GithubSim {
         s.branches.insert("main".into(), sha.clone());
         sha
     }
+    /// Registers a real commit (e.g. one pushed to a sandbox origin) on
+    /// `main`, after the ones already known; a known SHA changes nothing.
+    /// GitHub learns about commits from pushes: this is that bridge.
+    pub fn register_commit(&self, sha: &str, message: &str) {
+        let mut s = self.st();
+        if s.commits.iter().any(|c| c.sha == sha) {
+            return;
+        }
+        s.commits.push(SimCommit {
+            sha: sha.to_owned(),
+            message: message.to_owned(),
+        });
+        s.branches.insert("main".into(), sha.to_owned());
+    }
+    /// Whether the tag `name` exists.
+    pub fn has_tag(&self, name: &str) -> bool {
+        self.st().tags.iter().any(|t| t.name == name)
+    }
     /// The SHA `main` points at.
     pub fn head(&self) -> String {
         self.st().branches.get("main").cloned().unwrap_or_default()

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 pub mod coolify;
 pub mod github;
 pub mod production;
+pub mod world;
 
 /// One request as a simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,7 @@ mod faults;
 mod freeze;
 mod fuzz_seeds;
 mod interrupt;
+mod rehearse;
 mod rollback;
 mod scale;
 mod secrets;

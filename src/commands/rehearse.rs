@@ -1,0 +1,1006 @@
+//! `almarel rehearse [SCENARIO] [--interactive]`: the whole runbook, end to
+//! end, on an embedded sandbox ([`crate::sandbox::world`]).
+//!
+//! Each step is a real command line, parsed by the real command tree and run
+//! in-process through [`super::run`] with a [`Context`] pointing at the
+//! sandbox (its `almarel.toml`, its tokens, `-C` its clone), printed through
+//! a normal [`Ui`], so the user sees exactly what a real release prints.
+//! After each step the sandbox's remotes move on their own
+//! ([`World::sync`]: a pushed tag starts the workflows). A step whose exit
+//! code differs from the designed one, or an end state that differs from the
+//! designed one (production's SHA, the Coolify image tags, the freeze, the
+//! reviews), fails the rehearsal (exit 1) naming the step.
+//!
+//! [`run_scenario`] is the library entry point: it returns a
+//! [`RehearsalReport`] with the sandbox's final state, for tests.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cli::{Cli, Command, RehearseArgs, Scenario};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::git::world::OriginRef;
+use crate::sandbox::Recorded;
+use crate::sandbox::coolify::Ending;
+use crate::sandbox::github::Review;
+use crate::sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
+use crate::settings::Settings;
+use crate::ui::{Tone, Ui};
+
+/// A scripted change to the sandbox around a step (fault injection).
+type Hook = fn(&World);
+/// Checks the sandbox's end state; returns what differs from the design.
+type EndCheck = fn(&World) -> Vec<String>;
+
+/// One runbook step: a command line and what it must end with.
+#[derive(Debug, Clone)]
+struct Step {
+    /// Runbook section.
+    section: &'static str,
+    /// The command line after `almarel`, as a user types it.
+    line: String,
+    /// The same, split into arguments.
+    args: Vec<String>,
+    /// The designed exit code.
+    expect: u8,
+    /// What the command checks and does here (narration).
+    explain: &'static str,
+    /// Text the error must contain when the step is designed to fail.
+    reason: Option<&'static str>,
+    /// Runs before the command (e.g. make the next web deployment fail).
+    before: Option<(Hook, &'static str)>,
+    /// Runs after the command.
+    after: Option<(Hook, &'static str)>,
+}
+
+fn step(section: &'static str, line: &str, expect: u8, explain: &'static str) -> Step {
+    Step {
+        section,
+        line: line.to_owned(),
+        args: split_line(line),
+        expect,
+        explain,
+        reason: None,
+        before: None,
+        after: None,
+    }
+}
+
+impl Step {
+    /// The error must contain `text` (a designed failure, for its reason).
+    fn because(mut self, text: &'static str) -> Step {
+        self.reason = Some(text);
+        self
+    }
+}
+
+/// A scenario: the world it starts from, its steps, its designed end state.
+struct Plan {
+    title: &'static str,
+    spec: WorldSpec,
+    steps: Vec<Step>,
+    end: EndCheck,
+}
+
+const HUMAN_2: &str = "Human steps 2 · tag the merged commit";
+const HUMAN_3: &str = "Human steps 3 · watch CI, Deploy to Production, Release";
+const HUMAN_4: &str = "Human steps 4 · approve the production deployment";
+const FLOW_JK: &str = "Flow J–K · deploy to Coolify";
+const HUMAN_5: &str = "Human steps 5 · verify production";
+const WRONG_1: &str = "If something goes wrong 1 · stop further approvals/releases";
+const WRONG_2: &str = "If something goes wrong 2–4 · roll back";
+const WRONG_END: &str = "If something goes wrong · resume releases after the fix";
+
+fn seeds() -> Vec<SeedRelease> {
+    vec![
+        SeedRelease::new(
+            "v1.2.1",
+            "Orders list paginates",
+            &[("api/orders.txt", "paginated\n")],
+        ),
+        SeedRelease::new(
+            "v1.2.2",
+            "Fix order totals rounding",
+            &[("api/orders.txt", "paginated, rounded\n")],
+        ),
+    ]
+}
+
+fn unreleased() -> Vec<(String, Vec<(String, String)>)> {
+    vec![(
+        "Add order export (#142)".to_owned(),
+        vec![("api/export.txt".to_owned(), "csv export\n".to_owned())],
+    )]
+}
+
+fn plan(scenario: Scenario) -> Plan {
+    let base = WorldSpec {
+        releases: seeds(),
+        production: "v1.2.2".into(),
+        unreleased: unreleased(),
+        ..WorldSpec::default()
+    };
+    let tag = step(
+        HUMAN_2,
+        "tag 1.3.0",
+        0,
+        "checked: on main, clean tree, up to date with origin/main, v1.3.0 new and above every release tag; did: annotated tag v1.3.0 on HEAD, pushed that one tag",
+    );
+    let watch = step(
+        HUMAN_3,
+        "status v1.3.0 --watch --timeout 1m",
+        0,
+        "followed CI, Release and Deploy to Production for the tagged commit until only the production approval was left",
+    );
+    let approve = step(
+        HUMAN_4,
+        "approve v1.3.0 --yes",
+        0,
+        "checked: CI green on that commit, a final release tag on it, releases not frozen, you may approve; did: approved the waiting production deployment once",
+    );
+    let deploy = step(
+        FLOW_JK,
+        "deploy --tag v1.3.0 --timeout 1m --yes",
+        0,
+        "set image tag v1.3.0 on api and web, triggered each deployment and followed it to `finished`",
+    );
+    let verify = |t: &str| {
+        step(
+            HUMAN_5,
+            &format!("verify --expect-tag {t}"),
+            0,
+            "checked: health 200, /api/version runs the tag's commit, the web app answers HTML, smoke login + orders",
+        )
+    };
+    match scenario {
+        Scenario::Release => Plan {
+            title: "a normal release of v1.3.0, from tag to verified production",
+            spec: base,
+            steps: vec![tag, watch, approve, deploy, verify("v1.3.0")],
+            end: |w| {
+                let mut p = Vec::new();
+                expect_production(w, "v1.3.0", &mut p);
+                expect_image_tags(w, "v1.3.0", "v1.3.0", &mut p);
+                expect_reviews(w, &["approved"], &mut p);
+                p
+            },
+        },
+        Scenario::FailedDeploy => {
+            let mut failing = step(
+                FLOW_JK,
+                "deploy --tag v1.3.0 --timeout 1m --yes",
+                1,
+                "api finished on v1.3.0 but the web deployment failed: deploy restored web's previous image tag and exits 1",
+            )
+            .because("web: deployment failed");
+            failing.before = Some((
+                |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Fail),
+                "sandbox: the v1.3.0 web image fails its healthcheck on Coolify",
+            ));
+            failing.after = Some((
+                |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Finish),
+                "sandbox: older web images still deploy fine",
+            ));
+            Plan {
+                title: "the web deploy of v1.3.0 fails: freeze, roll back to v1.2.2, verify, unfreeze",
+                spec: base,
+                steps: vec![
+                    tag,
+                    watch,
+                    approve,
+                    failing,
+                    step(
+                        WRONG_1,
+                        "freeze --reason \"web deploy of v1.3.0 failed\" --yes",
+                        0,
+                        "disabled the deploy workflow (GitHub starts no new deploy run) and rejected any waiting production deployment",
+                    ),
+                    step(
+                        WRONG_2,
+                        "rollback --wait 30s --yes",
+                        0,
+                        "checked: production runs v1.3.0, the previous final release is v1.2.2, no migration in between; did: freeze (already), deploy v1.2.2 on api and web, verify v1.2.2",
+                    ),
+                    verify("v1.2.2"),
+                    step(
+                        WRONG_END,
+                        "unfreeze --yes",
+                        0,
+                        "enabled the deploy workflow again (after the fix forward is ready)",
+                    ),
+                ],
+                end: |w| {
+                    let mut p = Vec::new();
+                    expect_production(w, "v1.2.2", &mut p);
+                    expect_image_tags(w, "v1.2.2", "v1.2.2", &mut p);
+                    expect_workflow(w, "active", &mut p);
+                    expect_reviews(w, &["approved"], &mut p);
+                    p
+                },
+            }
+        }
+        Scenario::RcToProduction => Plan {
+            title: "v1.3.0-rc.1 is refused for production until v1.3.0 sits on the same commit",
+            spec: base,
+            steps: vec![
+                step(
+                    HUMAN_2,
+                    "tag 1.3.0-rc.1",
+                    0,
+                    "tagged HEAD as the release candidate v1.3.0-rc.1 and pushed it",
+                ),
+                step(
+                    HUMAN_3,
+                    "status v1.3.0-rc.1 --watch --timeout 1m",
+                    0,
+                    "followed the runs of the candidate's commit until only the production approval was left",
+                ),
+                step(
+                    HUMAN_4,
+                    "approve v1.3.0-rc.1 --yes",
+                    3,
+                    "refused, nothing sent: the commit's only release tag is a pre-release (the runbook's known gap, closed)",
+                )
+                .because("pre-release"),
+                step(
+                    HUMAN_2,
+                    "tag 1.3.0",
+                    0,
+                    "promoted the candidate: v1.3.0 on the same commit (no new commits), pushed",
+                ),
+                approve,
+                deploy,
+                verify("v1.3.0"),
+            ],
+            end: |w| {
+                let mut p = Vec::new();
+                expect_production(w, "v1.3.0", &mut p);
+                expect_image_tags(w, "v1.3.0", "v1.3.0", &mut p);
+                expect_reviews(w, &["approved"], &mut p);
+                if w.tag_sha("v1.3.0") != w.tag_sha("v1.3.0-rc.1") {
+                    p.push("v1.3.0 and v1.3.0-rc.1 are not on the same commit".into());
+                }
+                p
+            },
+        },
+        Scenario::Migration => {
+            let mut releases = seeds();
+            releases.push(SeedRelease::new(
+                "v1.3.0",
+                "Add order export with its table (#142)",
+                &[
+                    ("api/export.txt", "csv export\n"),
+                    (
+                        "api/Migrations/20261120_add_order_exports.sql",
+                        "CREATE TABLE order_exports (id bigint primary key);\n",
+                    ),
+                ],
+            ));
+            Plan {
+                title: "production runs v1.3.0, which added a DB migration: rollback is refused until --allow-migrations",
+                spec: WorldSpec {
+                    releases,
+                    production: "v1.3.0".into(),
+                    unreleased: Vec::new(),
+                    ..WorldSpec::default()
+                },
+                steps: vec![
+                    step(
+                        WRONG_2,
+                        "rollback --wait 30s --yes",
+                        3,
+                        "refused before any change (not even a freeze): a migration file changed between v1.2.2 and v1.3.0; the hint points at the database rollback runbook",
+                    )
+                    .because(DATABASE_RUNBOOK),
+                    step(
+                        WRONG_2,
+                        "rollback --allow-migrations --wait 30s --yes",
+                        0,
+                        "after the database was handled per the runbook: froze releases, deployed v1.2.2 on api and web, verified it",
+                    ),
+                    verify("v1.2.2"),
+                    step(
+                        WRONG_END,
+                        "unfreeze --yes",
+                        0,
+                        "enabled the deploy workflow again",
+                    ),
+                ],
+                end: |w| {
+                    let mut p = Vec::new();
+                    expect_production(w, "v1.2.2", &mut p);
+                    expect_image_tags(w, "v1.2.2", "v1.2.2", &mut p);
+                    expect_workflow(w, "active", &mut p);
+                    p
+                },
+            }
+        }
+        Scenario::RedCi => Plan {
+            title: "CI fails on the tagged commit: the watch says so and approve is refused",
+            spec: WorldSpec {
+                ci_conclusion: "failure".into(),
+                deploy_despite_red_ci: true,
+                ..base
+            },
+            steps: vec![
+                tag,
+                step(
+                    HUMAN_3,
+                    "status v1.3.0 --watch --timeout 1m",
+                    1,
+                    "followed the runs: CI failed on the tagged commit, so the watch exits 1",
+                )
+                .because("concluded failure"),
+                step(
+                    HUMAN_4,
+                    "approve v1.3.0 --yes",
+                    3,
+                    "refused, nothing sent: CI did not conclude `success` for that commit (this project's deploy workflow starts on push, so a deploy run is waiting anyway)",
+                )
+                .because("CI for"),
+            ],
+            end: |w| {
+                let mut p = Vec::new();
+                expect_production(w, "v1.2.2", &mut p);
+                expect_image_tags(w, "v1.2.2", "v1.2.2", &mut p);
+                expect_reviews(w, &[], &mut p);
+                p
+            },
+        },
+    }
+}
+
+fn expect_production(w: &World, tag: &str, problems: &mut Vec<String>) {
+    let serving = w.production.control().serving_sha();
+    match w.tag_sha(tag) {
+        Some(sha) if sha == serving => {}
+        Some(sha) => problems.push(format!(
+            "production serves {} instead of {tag} ({})",
+            short(&serving),
+            short(&sha)
+        )),
+        None => problems.push(format!("{tag} is not on the sandbox origin")),
+    }
+}
+
+fn expect_image_tags(w: &World, api: &str, web: &str, problems: &mut Vec<String>) {
+    for (name, uuid, want) in [("api", API_UUID, api), ("web", WEB_UUID, web)] {
+        let got = w.coolify.image_tag(uuid);
+        if got.as_deref() != Some(want) {
+            problems.push(format!(
+                "Coolify app {name} is configured with {} instead of {want}",
+                got.as_deref().unwrap_or("no image tag")
+            ));
+        }
+    }
+}
+
+fn expect_workflow(w: &World, state: &str, problems: &mut Vec<String>) {
+    let got = w.github.workflow_state("Deploy to Production");
+    if got.as_deref() != Some(state) {
+        problems.push(format!(
+            "the deploy workflow is {} instead of {state}",
+            got.as_deref().unwrap_or("missing")
+        ));
+    }
+}
+
+fn expect_reviews(w: &World, states: &[&str], problems: &mut Vec<String>) {
+    let got: Vec<String> = w
+        .deploy_runs()
+        .into_iter()
+        .flat_map(|r| w.github.approvals(r))
+        .map(|r| r.state)
+        .collect();
+    if got != states {
+        problems.push(format!(
+            "production deployment reviews are [{}] instead of [{}]",
+            got.join(", "),
+            states.join(", ")
+        ));
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+/// How to run a rehearsal.
+#[derive(Debug, Clone)]
+pub struct RehearseOptions {
+    /// Where the narration goes.
+    pub ui: Ui,
+    /// Record each command's output in the report instead of printing it
+    /// (tests, `--json`).
+    pub capture: bool,
+    /// Pause before each command (needs a terminal on stdin).
+    pub interactive: bool,
+    /// Extra environment for the commands (e.g. `NO_COLOR`).
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl RehearseOptions {
+    /// Captured commands, narration on `ui`, not interactive.
+    pub fn captured(ui: Ui) -> Self {
+        RehearseOptions {
+            ui,
+            capture: true,
+            interactive: false,
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepReport {
+    /// Runbook section.
+    pub section: String,
+    /// The command line, as a user types it.
+    pub command: String,
+    /// The designed exit code.
+    pub expected: u8,
+    /// The exit code it ended with (`None` when a person ran it, interactive).
+    pub exit: Option<u8>,
+    /// The error message and hint, when it failed.
+    pub error: Option<String>,
+    /// What the sandbox did around it (runs started, faults injected).
+    pub sandbox: Vec<String>,
+    /// Whether it ended as designed.
+    pub ok: bool,
+    /// Captured stdout and stderr of the command (with `capture`).
+    pub output: String,
+}
+
+/// The outcome of a rehearsal and the sandbox's final state.
+#[derive(Debug, Clone)]
+pub struct RehearsalReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Every step that ran, in order.
+    pub steps: Vec<StepReport>,
+    /// The first deviation from the design (`None`: ended as designed).
+    pub deviation: Option<String>,
+    /// Refs on the sandbox origin at the end.
+    pub origin_refs: Vec<OriginRef>,
+    /// Requests the GitHub simulator received.
+    pub github_requests: Vec<Recorded>,
+    /// Requests the Coolify simulator received.
+    pub coolify_requests: Vec<Recorded>,
+    /// Requests the production simulator received.
+    pub production_requests: Vec<Recorded>,
+    /// The commit production serves at the end.
+    pub production_sha: String,
+    /// Coolify image tags at the end: `(app, tag)`.
+    pub image_tags: Vec<(String, Option<String>)>,
+    /// The deploy workflow's state at the end.
+    pub deploy_workflow_state: Option<String>,
+    /// Reviews of the production deployments made during the rehearsal.
+    pub reviews: Vec<Review>,
+    /// Release tag → commit on the sandbox origin.
+    pub tags: Vec<(String, String)>,
+    /// The audit log lines the commands wrote.
+    pub audit: Vec<Value>,
+    /// The sandbox directory (removed by the time the report is returned).
+    pub sandbox_dir: PathBuf,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl RehearsalReport {
+    /// Whether the scenario ended as designed.
+    pub fn passed(&self) -> bool {
+        self.deviation.is_none()
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "passed": self.passed(),
+            "deviation": self.deviation,
+            "steps": self.steps,
+            "production_sha": self.production_sha,
+            "image_tags": self.image_tags.iter().map(|(a, t)| json!({"app": a, "image_tag": t})).collect::<Vec<_>>(),
+            "deploy_workflow_state": self.deploy_workflow_state,
+            "tags": self.tags.iter().map(|(t, s)| json!({"tag": t, "sha": s})).collect::<Vec<_>>(),
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+        })
+    }
+}
+
+/// The scenario's name as typed on the command line.
+pub fn scenario_name(s: Scenario) -> &'static str {
+    match s {
+        Scenario::Release => "release",
+        Scenario::FailedDeploy => "failed-deploy",
+        Scenario::RcToProduction => "rc-to-production",
+        Scenario::Migration => "migration",
+        Scenario::RedCi => "red-ci",
+    }
+}
+
+/// Runs `almarel rehearse`.
+pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
+    if args.interactive && ctx.ui.is_json() {
+        return Err(Error::usage(
+            "--interactive prints instructions for a person; it cannot be combined with --json",
+        )
+        .with_hint("drop --json, or drop --interactive to get one JSON report"));
+    }
+    if args.interactive && !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "--interactive needs a terminal on stdin (it waits for Enter before each command)",
+        )
+        .with_hint(
+            "run it in a terminal, or drop --interactive to let the rehearsal run every command",
+        ));
+    }
+    let mut extra_env = Vec::new();
+    if let Some(v) = ctx.env.get(crate::env::NO_COLOR) {
+        extra_env.push((crate::env::NO_COLOR.to_owned(), v.to_owned()));
+    }
+    let opts = RehearseOptions {
+        ui: ctx.ui.clone(),
+        capture: ctx.ui.is_json(),
+        interactive: args.interactive,
+        extra_env,
+    };
+    let report = run_scenario(args.scenario, opts).await?;
+    let data = report.to_json();
+    match &report.deviation {
+        None => Ok(data),
+        Some(d) => Err(
+            Error::failed(format!("the {} rehearsal deviated: {d}", report.scenario))
+                .with_hint(if args.interactive {
+            "type each command in the second terminal, with the environment printed at the start, before pressing Enter"
+        } else {
+            "a command no longer behaves as the runbook expects: see the step above"
+        })
+                .with_data(data),
+        ),
+    }
+}
+
+/// Runs one scenario on a fresh sandbox and returns its report; the sandbox
+/// is shut down and its directory removed before this returns (also when a
+/// step fails). `Err` only when the sandbox itself cannot be built.
+pub async fn run_scenario(scenario: Scenario, opts: RehearseOptions) -> Result<RehearsalReport> {
+    run_plan(scenario_name(scenario), plan(scenario), opts).await
+}
+
+async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<RehearsalReport> {
+    let started = Instant::now();
+    let ui = &opts.ui;
+    ui.progress(&format!("starting the sandbox for `{name}`…"));
+    let world = World::start(plan.spec.clone()).await?;
+    let sandbox_dir = world.path().to_path_buf();
+    intro(ui, &world, name, plan.title, &opts);
+
+    let total = plan.steps.len();
+    let mut reports = Vec::new();
+    let mut deviation = None;
+    for (i, s) in plan.steps.iter().enumerate() {
+        let n = i + 1;
+        let r = run_one(&world, s, n, total, &opts).await;
+        let ok = r.ok;
+        let (cmd, exit, expected) = (r.command.clone(), r.exit, r.expected);
+        reports.push(r);
+        if !ok {
+            deviation = Some(match exit {
+                Some(code) if code == expected => format!(
+                    "step {n}/{total} `{cmd}` exited {code} for another reason than designed"
+                ),
+                Some(code) => {
+                    format!("step {n}/{total} `{cmd}` exited {code}, designed to exit {expected}")
+                }
+                None => format!(
+                    "step {n}/{total} `{cmd}`: nothing reached the sandbox (was the command run?)"
+                ),
+            });
+            break;
+        }
+    }
+    if deviation.is_none() {
+        let problems = (plan.end)(&world);
+        if problems.is_empty() {
+            ui.result(&format!(
+                "{} rehearsal `{name}` ended as designed: {total} steps, {} and the final state as the runbook expects",
+                ui.mark(Tone::Ok),
+                if opts.interactive {
+                    "each reached the sandbox"
+                } else {
+                    "every exit code"
+                }
+            ));
+        } else {
+            for p in &problems {
+                ui.result(&format!("{} end state: {p}", ui.mark(Tone::Fail)));
+            }
+            deviation = Some(format!(
+                "after step {total}/{total}, the end state differs: {}",
+                problems.join("; ")
+            ));
+        }
+    }
+    let report = RehearsalReport {
+        scenario: name.to_owned(),
+        steps: reports,
+        deviation,
+        origin_refs: world.origin_refs().unwrap_or_default(),
+        github_requests: world.github.recorder().all(),
+        coolify_requests: world.coolify.recorder().all(),
+        production_requests: world.production.recorder().all(),
+        production_sha: world.production.control().serving_sha(),
+        image_tags: [("api", API_UUID), ("web", WEB_UUID)]
+            .iter()
+            .map(|(n, u)| ((*n).to_owned(), world.coolify.image_tag(u)))
+            .collect(),
+        deploy_workflow_state: world.github.workflow_state("Deploy to Production"),
+        reviews: world
+            .deploy_runs()
+            .into_iter()
+            .flat_map(|r| world.github.approvals(r))
+            .collect(),
+        tags: world
+            .origin_refs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| {
+                r.name
+                    .strip_prefix("refs/tags/")
+                    .map(|t| (t.to_owned(), r.commit.clone()))
+            })
+            .collect(),
+        audit: std::fs::read_to_string(world.state_dir.join("audit.jsonl"))
+            .map(|t| {
+                t.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        sandbox_dir,
+        elapsed: Duration::ZERO,
+    };
+    drop(world);
+    ui.progress("sandbox stopped and removed");
+    Ok(RehearsalReport {
+        elapsed: started.elapsed(),
+        ..report
+    })
+}
+
+fn intro(ui: &Ui, world: &World, name: &str, title: &str, opts: &RehearseOptions) {
+    ui.result(&ui.paint(Tone::Bold, &format!("rehearsal `{name}`: {title}")));
+    ui.result(&format!(
+        "sandbox: git origin {}, clone {}; GitHub, Coolify and production simulated on 127.0.0.1; nothing real is touched",
+        world.git.origin.display(),
+        world.git.clone.display()
+    ));
+    if opts.interactive {
+        ui.result("type each command in a second terminal, with this environment:");
+        for line in env_lines(world) {
+            ui.result(&format!("  {line}"));
+        }
+        ui.result("(the tokens are the sandbox's own, valid nowhere else)");
+    }
+}
+
+fn env_lines(world: &World) -> Vec<String> {
+    world
+        .env_pairs()
+        .into_iter()
+        .map(|(k, v)| format!("export {k}={}", shell_quote(&v)))
+        .collect()
+}
+
+fn shell_quote(v: &str) -> String {
+    if v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c))
+    {
+        v.to_owned()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
+/// A fingerprint of everything a command could touch: did anything happen?
+fn fingerprint(world: &World) -> (usize, usize, usize, Vec<OriginRef>) {
+    (
+        world.github.recorder().all().len(),
+        world.coolify.recorder().all().len(),
+        world.production.recorder().all().len(),
+        world.origin_refs().unwrap_or_default(),
+    )
+}
+
+async fn run_one(
+    world: &World,
+    s: &Step,
+    n: usize,
+    total: usize,
+    opts: &RehearseOptions,
+) -> StepReport {
+    let ui = &opts.ui;
+    let command = format!("almarel {}", s.line);
+    ui.result("");
+    ui.result(&ui.paint(Tone::Bold, &format!("── step {n}/{total} · {}", s.section)));
+    let mut sandbox = Vec::new();
+    if let Some((hook, what)) = s.before {
+        hook(world);
+        ui.result(&format!("   {}", ui.paint(Tone::Dim, what)));
+        sandbox.push(what.to_owned());
+    }
+    ui.result(&format!("$ {command}"));
+
+    let (exit, error, output) = if opts.interactive {
+        let before = fingerprint(world);
+        interactive_pause(ui, world, &command).await;
+        let after = fingerprint(world);
+        if before == after {
+            (None, None, String::new())
+        } else {
+            (Some(s.expect), None, String::new())
+        }
+    } else {
+        execute(world, s, opts).await
+    };
+
+    // The remotes move on their own after a command (a pushed tag starts runs).
+    match world.sync() {
+        Ok(notes) => {
+            for note in notes {
+                ui.result(&format!(
+                    "   {}",
+                    ui.paint(Tone::Dim, &format!("sandbox: {note}"))
+                ));
+                sandbox.push(note);
+            }
+        }
+        Err(e) => ui.warn(&format!("sandbox: {}", e.message)),
+    }
+    if let Some((hook, what)) = s.after {
+        hook(world);
+        ui.result(&format!("   {}", ui.paint(Tone::Dim, what)));
+        sandbox.push(what.to_owned());
+    }
+
+    let reason_ok = match (s.reason, &error) {
+        (Some(want), Some(got)) => got.contains(want),
+        (Some(_), None) => opts.interactive,
+        (None, _) => true,
+    };
+    let ok = exit == Some(s.expect) && reason_ok;
+    let verdict = match (exit, opts.interactive) {
+        (Some(code), false) if exit == Some(s.expect) && !reason_ok => format!(
+            "{} exit {code} as designed, but not for the designed reason (the error should mention `{}`)",
+            ui.mark(Tone::Fail),
+            s.reason.unwrap_or_default()
+        ),
+        (Some(code), false) if ok => format!(
+            "{} exit {code}, as designed — {}",
+            ui.mark(Tone::Ok),
+            s.explain
+        ),
+        (Some(_), true) => format!(
+            "{} the sandbox saw the command (designed exit code: {}) — {}",
+            ui.mark(Tone::Ok),
+            s.expect,
+            s.explain
+        ),
+        (Some(code), false) => format!(
+            "{} exit {code}, designed to exit {} — {}",
+            ui.mark(Tone::Fail),
+            s.expect,
+            s.explain
+        ),
+        (None, _) => format!(
+            "{} nothing reached the sandbox: was `{command}` run with the environment above?",
+            ui.mark(Tone::Fail)
+        ),
+    };
+    ui.result(&verdict);
+    StepReport {
+        section: s.section.to_owned(),
+        command,
+        expected: s.expect,
+        exit: if opts.interactive { None } else { exit },
+        error,
+        sandbox,
+        ok,
+        output,
+    }
+}
+
+async fn interactive_pause(ui: &Ui, world: &World, command: &str) {
+    ui.result(&format!(
+        "   in your second terminal: almarel -C {} {}",
+        shell_quote(&world.git.clone.display().to_string()),
+        command.trim_start_matches("almarel ")
+    ));
+    ui.progress("press Enter once it has finished…");
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+}
+
+/// Runs the step's command in-process against the sandbox; returns the exit
+/// code, the error text and (when captured) the output.
+async fn execute(
+    world: &World,
+    s: &Step,
+    opts: &RehearseOptions,
+) -> (Option<u8>, Option<String>, String) {
+    let mut argv = vec!["almarel".to_owned()];
+    argv.extend(s.args.iter().cloned());
+    let cli = match <Cli as clap::Parser>::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("the rehearsal's command line does not parse: {e}");
+            opts.ui.error(&Error::local(msg.clone()));
+            return (Some(2), Some(msg), String::new());
+        }
+    };
+    if matches!(cli.command, Command::Rehearse(_)) {
+        return (
+            Some(2),
+            Some("a rehearsal cannot nest".into()),
+            String::new(),
+        );
+    }
+    let mut global = cli.global.clone();
+    global.dir = Some(world.git.clone.clone());
+    global.config = Some(world.config.clone());
+    let extra: Vec<(&str, &str)> = opts
+        .extra_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let env = world.env(&extra);
+    let settings = match Settings::resolve(&global, &env, &world.git.clone) {
+        Ok(s) => s,
+        Err(e) => {
+            opts.ui.error(&e);
+            return (Some(e.exit_code()), Some(e.message), String::new());
+        }
+    };
+    let (ui, store) = if opts.capture {
+        let (ui, store) = Ui::captured(&settings.global);
+        (ui, Some(store))
+    } else {
+        (Ui::new(&settings.global, &env), None)
+    };
+    let ctx = Context::new(settings, ui.clone(), env);
+    let outcome = Box::pin(super::run(&ctx, &cli.command)).await;
+    let error = outcome.as_ref().err().map(|e| match &e.hint {
+        Some(h) => format!("{} (hint: {h})", e.message),
+        None => e.message.clone(),
+    });
+    let code = super::finish(&ui, outcome);
+    let output = store
+        .and_then(|s| s.lock().ok().map(|c| format!("{}{}", c.stdout, c.stderr)))
+        .unwrap_or_default();
+    (Some(code), error, output)
+}
+
+/// Splits a command line on spaces, keeping `"double quoted"` words whole.
+fn split_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ColorChoice;
+    use crate::settings::Global;
+
+    fn quiet_ui() -> (Ui, std::sync::Arc<std::sync::Mutex<crate::ui::Captured>>) {
+        Ui::captured(&Global {
+            json: false,
+            yes: false,
+            dry_run: false,
+            quiet: false,
+            verbose: 0,
+            color: ColorChoice::Never,
+        })
+    }
+
+    #[test]
+    fn command_lines_split_like_a_shell_for_double_quotes() {
+        assert_eq!(
+            split_line(r#"freeze --reason "web deploy failed" --yes"#),
+            ["freeze", "--reason", "web deploy failed", "--yes"]
+        );
+        assert_eq!(split_line("tag  1.3.0 "), ["tag", "1.3.0"]);
+        assert_eq!(split_line(r#"x """#), ["x", ""]);
+    }
+
+    #[test]
+    fn every_scenario_line_parses_with_the_real_command_tree() {
+        for s in [
+            Scenario::Release,
+            Scenario::FailedDeploy,
+            Scenario::RcToProduction,
+            Scenario::Migration,
+            Scenario::RedCi,
+        ] {
+            for st in plan(s).steps {
+                let mut argv = vec!["almarel".to_owned()];
+                argv.extend(st.args.clone());
+                assert!(
+                    <Cli as clap::Parser>::try_parse_from(&argv).is_ok(),
+                    "{}: {}",
+                    scenario_name(s),
+                    st.line
+                );
+            }
+        }
+    }
+
+    /// A step that ends otherwise than designed stops the rehearsal, names
+    /// the step, and the sandbox is still removed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deviating_step_is_named_and_the_sandbox_removed() {
+        let mut p = plan(Scenario::RedCi);
+        p.steps.truncate(1);
+        p.steps[0].expect = 3; // `tag 1.3.0` succeeds: exit 0
+        let (ui, store) = quiet_ui();
+        let r = run_plan("red-ci", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert_eq!(
+            r.deviation.as_deref(),
+            Some("step 1/1 `almarel tag 1.3.0` exited 0, designed to exit 3")
+        );
+        assert!(!r.sandbox_dir.exists());
+        let out = store.lock().map(|c| c.stdout.clone()).unwrap_or_default();
+        assert!(out.contains("✗ exit 0, designed to exit 3"), "{out}");
+        // The tag really was pushed before the deviation was noticed.
+        assert!(r.origin_refs.iter().any(|x| x.name == "refs/tags/v1.3.0"));
+    }
+
+    /// A designed refusal for another reason than designed is a deviation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_for_another_reason_is_a_deviation() {
+        let mut p = plan(Scenario::Migration);
+        p.steps.truncate(1);
+        p.steps[0].reason = Some("no such reason");
+        let (ui, _) = quiet_ui();
+        let r = run_plan("migration", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert_eq!(
+            r.deviation.as_deref(),
+            Some(
+                "step 1/1 `almarel rollback --wait 30s --yes` exited 3 for another reason than designed"
+            )
+        );
+    }
+}

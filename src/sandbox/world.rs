@@ -1,0 +1,443 @@
+//! The whole release world in one sandbox, for `almarel rehearse`: a
+//! temporary git world (bare origin, clone on `main`, release tags), the
+//! GitHub, Coolify and production simulators on loopback ports, an
+//! `almarel.toml` pointing at them, and the bridges that make the remotes
+//! move the way the real ones do:
+//!
+//! - a push to origin (commits on `main`, a release tag) reaches GitHub
+//!   ([`World::sync`]): the commits are registered, the tag added, and the
+//!   workflows start — CI and Release, and the deploy run waiting for the
+//!   production approval once CI passed;
+//! - a finished Coolify deployment of the `api` app switches what production
+//!   serves to the commit of the image tag it deployed (`vX.Y.Z` → that tag's
+//!   commit on origin, `prod-<sha>` → that SHA).
+//!
+//! Everything lives under one temporary directory, removed when the
+//! [`World`] is dropped (also on failure or Ctrl-C).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::env::{self, Env};
+use crate::error::{Error, Result};
+use crate::git::world::{GitWorld, OriginRef};
+use crate::version::ReleaseTag;
+
+use super::coolify::{self, AppSpec, CoolifySim};
+use super::github::{GithubSim, RunPlan};
+use super::production::{self, ProductionSim};
+
+/// `github.repository` of the sandbox.
+pub const REPOSITORY: &str = "almafrica/platform";
+/// The GitHub token the sandbox's simulator requires (not a real token).
+pub const GH_TOKEN: &str = "ghp_almarelRehearsalSandbox000000000000";
+/// The Coolify token the sandbox's simulator accepts (not a real token).
+pub const COOLIFY_TOKEN: &str = coolify::TOKEN;
+/// The Coolify uuid of the `api` app.
+pub const API_UUID: &str = "rh0api0wccw4g0o0kw4okcs8";
+/// The Coolify uuid of the `web` app.
+pub const WEB_UUID: &str = "rh0web0wccw4g0o0kw4okcs8";
+/// Where the database rollback runbook lives in the sandbox project.
+pub const DATABASE_RUNBOOK: &str = "docs/runbooks/database-rollback.md";
+/// Where DB migrations live in the sandbox project.
+pub const MIGRATION_PATH: &str = "api/Migrations/";
+
+/// A release that exists before the rehearsal starts.
+#[derive(Debug, Clone)]
+pub struct SeedRelease {
+    /// The tag (`v1.2.2`).
+    pub tag: String,
+    /// Commit subject.
+    pub message: String,
+    /// Files the commit writes (path, content).
+    pub files: Vec<(String, String)>,
+}
+
+impl SeedRelease {
+    /// A release commit writing `files`.
+    pub fn new(tag: &str, message: &str, files: &[(&str, &str)]) -> Self {
+        SeedRelease {
+            tag: tag.to_owned(),
+            message: message.to_owned(),
+            files: files
+                .iter()
+                .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// What the world looks like when the rehearsal starts.
+#[derive(Debug, Clone)]
+pub struct WorldSpec {
+    /// Released versions, oldest first (tagged, pushed, their runs done).
+    pub releases: Vec<SeedRelease>,
+    /// The release production runs (and both Coolify apps are configured with).
+    pub production: String,
+    /// Commits merged on `main` after the last release, not tagged yet.
+    pub unreleased: Vec<(String, Vec<(String, String)>)>,
+    /// How CI ends for commits tagged during the rehearsal.
+    pub ci_conclusion: String,
+    /// Start the deploy run even when CI fails (a deploy workflow triggered
+    /// by the push, not by CI's success): the approval gate must catch it.
+    pub deploy_despite_red_ci: bool,
+    /// Time CI takes.
+    pub ci_after: Duration,
+    /// Time the Release workflow takes.
+    pub release_after: Duration,
+    /// Time a Coolify deployment stays queued, then running.
+    pub coolify_times: (Duration, Duration),
+}
+
+impl Default for WorldSpec {
+    fn default() -> Self {
+        WorldSpec {
+            releases: Vec::new(),
+            production: String::new(),
+            unreleased: Vec::new(),
+            ci_conclusion: "success".into(),
+            deploy_despite_red_ci: false,
+            ci_after: Duration::from_millis(1500),
+            release_after: Duration::from_millis(1000),
+            coolify_times: (Duration::from_millis(200), Duration::from_millis(800)),
+        }
+    }
+}
+
+/// The running sandbox. Dropping it stops the simulators and removes the
+/// temporary directory.
+pub struct World {
+    /// The git world (origin and clone).
+    pub git: GitWorld,
+    /// The GitHub simulator.
+    pub github: GithubSim,
+    /// The Coolify simulator.
+    pub coolify: CoolifySim,
+    /// The production simulator.
+    pub production: ProductionSim,
+    /// The generated `almarel.toml` (outside the clone, so the tree stays clean).
+    pub config: PathBuf,
+    /// The audit log's directory.
+    pub state_dir: PathBuf,
+    spec: WorldSpec,
+    runs_started: Mutex<HashSet<String>>,
+    deploy_runs: Mutex<Vec<u64>>,
+    // Last: removed after everything above has stopped.
+    dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(what: &str, e: std::io::Error) -> Error {
+    Error::local(format!("sandbox: {what}: {e}"))
+}
+
+impl World {
+    /// Builds the world described by `spec` (inside a tokio runtime).
+    pub async fn start(spec: WorldSpec) -> Result<World> {
+        let dir = tempfile::Builder::new()
+            .prefix("almarel-rehearse-")
+            .tempdir()
+            .map_err(|e| io("cannot create a temporary directory", e))?;
+        let git = GitWorld::create(dir.path(), "Rehearsal Dev", "dev@rehearsal.invalid")?;
+        let github = GithubSim::start(REPOSITORY).await?;
+        github.require_token(GH_TOKEN);
+        github.set_user("rehearsal-lead");
+
+        // The project: a README, the runbooks, and the seeded releases.
+        git.commit(
+            &[
+                ("README.md", "# platform\n"),
+                (
+                    DATABASE_RUNBOOK,
+                    "# Database rollback\n\n1. Stop writes.\n2. Restore the snapshot taken before the release.\n",
+                ),
+                (
+                    "docs/runbooks/staging-data-copy.md",
+                    "# Staging data copy\n",
+                ),
+            ],
+            "Initial commit",
+        )?;
+        let mut started = HashSet::new();
+        for r in &spec.releases {
+            let files: Vec<(&str, &str)> = r
+                .files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            let sha = git.commit(&files, &r.message)?;
+            git.tag(&r.tag, &sha)?;
+            git.push(&[
+                "refs/heads/main:refs/heads/main",
+                &format!("refs/tags/{0}:refs/tags/{0}", r.tag),
+            ])?;
+            register_history(&git, &github)?;
+            github.add_tag(&r.tag, &sha, true);
+            github.add_release(&r.tag, is_prerelease(&r.tag));
+            for wf in ["CI", "Release", "Deploy to Production"] {
+                github.add_run(wf, &sha, RunPlan::success());
+            }
+            started.insert(sha);
+        }
+        for (message, files) in &spec.unreleased {
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            git.commit(&files, message)?;
+        }
+        if !spec.unreleased.is_empty() {
+            git.push(&["refs/heads/main:refs/heads/main"])?;
+            register_history(&git, &github)?;
+        }
+
+        let prod_sha = tag_commit(&git, &spec.production).ok_or_else(|| {
+            Error::local(format!(
+                "sandbox: production release {} is not a seeded tag",
+                spec.production
+            ))
+        })?;
+        let (queued, running) = spec.coolify_times;
+        let apps: Vec<AppSpec> = [("api", API_UUID), ("web", WEB_UUID)]
+            .iter()
+            .map(|(name, uuid)| {
+                let mut a = AppSpec::docker(name, uuid, &spec.production);
+                a.queued_for = queued;
+                a.running_for = running;
+                a
+            })
+            .collect();
+        let coolify = coolify::start(coolify::Config::new(apps)).await?;
+        let production = production::start(production::Config::new(&prod_sha)).await?;
+
+        // A finished api deployment changes what production serves.
+        let control = production.control();
+        let bridge_git = git.clone();
+        coolify.on_finish(move |app, image_tag| {
+            if app != "api" {
+                return;
+            }
+            let sha = match image_tag.strip_prefix("prod-") {
+                Some(sha) => Some(sha.to_owned()),
+                None => tag_commit(&bridge_git, image_tag),
+            };
+            if let Some(sha) = sha {
+                control.set_sha(&sha);
+            }
+        });
+
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir_all(&state_dir).map_err(|e| io("state dir", e))?;
+        let config = dir.path().join("almarel.toml");
+        std::fs::write(
+            &config,
+            config_toml(&github.url(), &coolify.url(), &production.url()),
+        )
+        .map_err(|e| io("cannot write almarel.toml", e))?;
+
+        Ok(World {
+            git,
+            github,
+            coolify,
+            production,
+            config,
+            state_dir,
+            spec,
+            runs_started: Mutex::new(started),
+            deploy_runs: Mutex::default(),
+            dir,
+        })
+    }
+
+    /// The sandbox's temporary directory (removed on drop).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The commit `tag` points at on origin.
+    pub fn tag_sha(&self, tag: &str) -> Option<String> {
+        tag_commit(&self.git, tag)
+    }
+
+    /// The environment almarel runs with in the sandbox: the sandbox tokens,
+    /// the smoke credentials and the audit log's directory.
+    pub fn env_pairs(&self) -> Vec<(String, String)> {
+        let p = production::Config::new("");
+        vec![
+            (
+                env::ALMAREL_CONFIG.to_owned(),
+                self.config.display().to_string(),
+            ),
+            (env::GH_TOKEN.to_owned(), GH_TOKEN.to_owned()),
+            (env::COOLIFY_TOKEN.to_owned(), COOLIFY_TOKEN.to_owned()),
+            ("SMOKE_EMAIL".to_owned(), p.email),
+            ("SMOKE_PASSWORD".to_owned(), p.password),
+            (
+                env::ALMAREL_STATE_DIR.to_owned(),
+                self.state_dir.display().to_string(),
+            ),
+        ]
+    }
+
+    /// [`World::env_pairs`] as an [`Env`], plus `extra` (e.g. `NO_COLOR`).
+    pub fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut pairs = self.env_pairs();
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Env::from_pairs(pairs)
+    }
+
+    /// The deploy runs started during the rehearsal (by [`World::sync`]).
+    pub fn deploy_runs(&self) -> Vec<u64> {
+        self.deploy_runs
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
+    }
+
+    /// Refs on the sandbox origin.
+    pub fn origin_refs(&self) -> Result<Vec<OriginRef>> {
+        self.git.origin_refs()
+    }
+
+    /// The GitHub side of a push: registers origin's new commits, adds new
+    /// tags, and starts the workflows GitHub would start. Returns one line
+    /// per thing that happened (empty when nothing was new).
+    pub fn sync(&self) -> Result<Vec<String>> {
+        register_history(&self.git, &self.github)?;
+        let mut notes = Vec::new();
+        for r in self.git.origin_refs()? {
+            let Some(tag) = r.name.strip_prefix("refs/tags/") else {
+                continue;
+            };
+            if self.github.has_tag(tag) {
+                continue;
+            }
+            self.github.add_tag(tag, &r.commit, r.annotated);
+            self.github.add_release(tag, is_prerelease(tag));
+            let first = self
+                .runs_started
+                .lock()
+                .map(|mut s| s.insert(r.commit.clone()))
+                .unwrap_or(false);
+            let s = &self.spec;
+            let short = &r.commit[..r.commit.len().min(7)];
+            if first {
+                self.github.add_run(
+                    "CI",
+                    &r.commit,
+                    RunPlan::completes_after(s.ci_after, &s.ci_conclusion),
+                );
+                self.github.add_run(
+                    "Release",
+                    &r.commit,
+                    RunPlan::completes_after(s.release_after, "success"),
+                );
+                let deploy = s.ci_conclusion == "success" || s.deploy_despite_red_ci;
+                if deploy {
+                    let id = self.github.add_run(
+                        "Deploy to Production",
+                        &r.commit,
+                        RunPlan::waiting_after(s.ci_after),
+                    );
+                    if let Ok(mut d) = self.deploy_runs.lock() {
+                        d.push(id);
+                    }
+                }
+                notes.push(format!(
+                    "GitHub saw {tag} pushed ({short}): started CI, Release{}",
+                    if deploy {
+                        " and Deploy to Production (it will wait for the production approval)"
+                    } else {
+                        ""
+                    }
+                ));
+            } else {
+                self.github.add_run(
+                    "Release",
+                    &r.commit,
+                    RunPlan::completes_after(s.release_after, "success"),
+                );
+                notes.push(format!(
+                    "GitHub saw {tag} pushed ({short}, a commit it already built): started Release"
+                ));
+            }
+        }
+        Ok(notes)
+    }
+}
+
+fn is_prerelease(tag: &str) -> bool {
+    ReleaseTag::from_name(tag, "v").is_some_and(|t| t.is_prerelease())
+}
+
+fn tag_commit(git: &GitWorld, tag: &str) -> Option<String> {
+    let name = format!("refs/tags/{tag}");
+    git.origin_refs()
+        .ok()?
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(|r| r.commit)
+}
+
+fn register_history(git: &GitWorld, github: &GithubSim) -> Result<()> {
+    for (sha, subject) in git.origin_history()? {
+        github.register_commit(&sha, &subject);
+    }
+    Ok(())
+}
+
+fn config_toml(github: &str, coolify: &str, prod: &str) -> String {
+    format!(
+        r#"# Generated by `almarel rehearse`: every URL is a loopback simulator.
+[github]
+repository = "{REPOSITORY}"
+api_url = "{github}"
+
+[coolify]
+url = "{coolify}"
+[[coolify.apps]]
+name = "api"
+uuid = "{API_UUID}"
+[[coolify.apps]]
+name = "web"
+uuid = "{WEB_UUID}"
+
+[verify]
+health_url = "{prod}/health"
+version_url = "{prod}/api/version"
+web_url = "{prod}/"
+web_expect = "<div id=\"root\">"
+request_timeout = "5s"
+[[verify.smoke]]
+name = "login"
+method = "POST"
+url = "{prod}/api/auth/login"
+json = {{ email = "${{SMOKE_EMAIL}}", password = "${{SMOKE_PASSWORD}}" }}
+expect_status = 200
+capture = {{ token = "/token" }}
+[[verify.smoke]]
+name = "list orders"
+url = "{prod}/api/orders"
+headers = {{ Authorization = "Bearer ${{token}}" }}
+expect_status = 200
+
+[rollback]
+migration_paths = ["{MIGRATION_PATH}"]
+database_runbook = "{DATABASE_RUNBOOK}"
+staging_data_runbook = "docs/runbooks/staging-data-copy.md"
+"#
+    )
+}

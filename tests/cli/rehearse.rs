@@ -1,0 +1,351 @@
+//! `almarel rehearse`: every scenario runs on its own sandbox, and the tests
+//! assert the sandbox's end state (origin refs, what the simulators
+//! received, what production serves), not only the verdict.
+
+use std::time::{Duration, Instant};
+
+use almarel::cli::{ColorChoice, Scenario};
+use almarel::commands::rehearse::{RehearsalReport, RehearseOptions, run_scenario};
+use almarel::sandbox::Recorded;
+use almarel::sandbox::world::GH_TOKEN;
+use almarel::settings::Global;
+use almarel::ui::Ui;
+
+use crate::support::{Sandbox, texts};
+
+fn rehearse(scenario: Scenario) -> (RehearsalReport, String) {
+    let rt = crate::support::coolify::runtime();
+    let global = Global {
+        json: false,
+        yes: false,
+        dry_run: false,
+        quiet: false,
+        verbose: 0,
+        color: ColorChoice::Never,
+    };
+    let (ui, store) = Ui::captured(&global);
+    let report = rt
+        .block_on(run_scenario(scenario, RehearseOptions::captured(ui)))
+        .expect("the sandbox starts");
+    let narration = {
+        let c = store.lock().unwrap();
+        format!("{}{}", c.stdout, c.stderr)
+    };
+    assert!(
+        !report.sandbox_dir.exists(),
+        "sandbox dir {} left behind",
+        report.sandbox_dir.display()
+    );
+    for s in &report.steps {
+        assert!(
+            !s.output.contains(GH_TOKEN),
+            "token in {}:\n{}",
+            s.command,
+            s.output
+        );
+    }
+    (report, narration)
+}
+
+fn exits(r: &RehearsalReport) -> Vec<Option<u8>> {
+    r.steps.iter().map(|s| s.exit).collect()
+}
+
+fn tag_sha(r: &RehearsalReport, tag: &str) -> String {
+    r.tags
+        .iter()
+        .find(|(t, _)| t == tag)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| panic!("{tag} not on origin: {:?}", r.tags))
+}
+
+fn count(reqs: &[Recorded], method: &str, contains: &str) -> usize {
+    reqs.iter()
+        .filter(|r| r.method == method && r.path.contains(contains))
+        .count()
+}
+
+fn image_tags(r: &RehearsalReport) -> Vec<(String, Option<String>)> {
+    r.image_tags.clone()
+}
+
+fn tags_are(api: &str, web: &str) -> Vec<(String, Option<String>)> {
+    vec![
+        ("api".into(), Some(api.into())),
+        ("web".into(), Some(web.into())),
+    ]
+}
+
+#[test]
+fn release_scenario_tags_approves_deploys_and_verifies() {
+    let (r, narration) = rehearse(Scenario::Release);
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert_eq!(exits(&r), vec![Some(0); 5]);
+    let commands: Vec<&str> = r.steps.iter().map(|s| s.command.as_str()).collect();
+    assert_eq!(
+        commands,
+        [
+            "almarel tag 1.3.0",
+            "almarel status v1.3.0 --watch --timeout 1m",
+            "almarel approve v1.3.0 --yes",
+            "almarel deploy --tag v1.3.0 --timeout 1m --yes",
+            "almarel verify --expect-tag v1.3.0",
+        ]
+    );
+    // The tag is annotated, on origin, at origin's main.
+    let main = r
+        .origin_refs
+        .iter()
+        .find(|x| x.name == "refs/heads/main")
+        .unwrap();
+    let tag = r
+        .origin_refs
+        .iter()
+        .find(|x| x.name == "refs/tags/v1.3.0")
+        .unwrap();
+    assert!(tag.annotated);
+    assert_eq!(tag.commit, main.commit);
+    // Exactly one approval sent; production runs the new commit.
+    assert_eq!(count(&r.github_requests, "POST", "/pending_deployments"), 1);
+    assert_eq!(r.reviews.len(), 1);
+    assert_eq!(r.reviews[0].state, "approved");
+    assert_eq!(r.production_sha, tag.commit);
+    assert_eq!(image_tags(&r), tags_are("v1.3.0", "v1.3.0"));
+    assert_eq!(count(&r.coolify_requests, "POST", "/api/v1/deploy?"), 2);
+    assert!(
+        r.coolify_requests
+            .iter()
+            .filter(|q| q.method == "POST")
+            .all(|q| q.path.contains("force=true"))
+    );
+    assert!(count(&r.production_requests, "GET", "/api/version") >= 1);
+    assert!(count(&r.production_requests, "GET", "/api/orders") >= 1);
+    // The commands wrote their audit lines into the sandbox, not the user's home.
+    let mut audited: Vec<&str> = r
+        .audit
+        .iter()
+        .filter_map(|l| l["command"].as_str())
+        .collect();
+    audited.dedup(); // deploy writes one line per app
+    assert_eq!(audited, ["tag", "approve", "deploy"]);
+    // Narration: runbook sections, the command lines, the sandbox's moves, the real output.
+    assert!(
+        narration.contains("── step 1/5 · Human steps 2"),
+        "{narration}"
+    );
+    assert!(narration.contains("$ almarel approve v1.3.0 --yes"));
+    assert!(narration.contains("GitHub saw v1.3.0 pushed"));
+    assert!(narration.contains("ended as designed"));
+    assert!(
+        r.steps[4].output.contains("all 5 checks passed"),
+        "{}",
+        r.steps[4].output
+    );
+    assert!(r.elapsed < Duration::from_secs(60), "took {:?}", r.elapsed);
+}
+
+#[test]
+fn failed_deploy_scenario_freezes_rolls_back_and_unfreezes() {
+    let (r, narration) = rehearse(Scenario::FailedDeploy);
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert_eq!(exits(&r), [0, 0, 0, 1, 0, 0, 0, 0].map(Some).to_vec());
+    assert!(r.steps[3].error.as_deref().unwrap().contains("web"));
+    assert_eq!(r.production_sha, tag_sha(&r, "v1.2.2"));
+    assert_eq!(image_tags(&r), tags_are("v1.2.2", "v1.2.2"));
+    assert_eq!(r.deploy_workflow_state.as_deref(), Some("active"));
+    // 2 deployments of v1.3.0, 2 of the rollback to v1.2.2.
+    assert_eq!(count(&r.coolify_requests, "POST", "/api/v1/deploy?"), 4);
+    assert_eq!(count(&r.github_requests, "PUT", "/disable"), 1);
+    assert_eq!(count(&r.github_requests, "PUT", "/enable"), 1);
+    let audited: Vec<&str> = r
+        .audit
+        .iter()
+        .filter_map(|l| l["command"].as_str())
+        .collect();
+    assert!(
+        audited.contains(&"rollback") && audited.contains(&"unfreeze"),
+        "{audited:?}"
+    );
+}
+
+#[test]
+fn rc_to_production_scenario_refuses_the_rc_then_approves_the_final() {
+    let (r, narration) = rehearse(Scenario::RcToProduction);
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert_eq!(exits(&r), [0, 0, 3, 0, 0, 0, 0].map(Some).to_vec());
+    assert!(r.steps[2].error.as_deref().unwrap().contains("pre-release"));
+    let rc = tag_sha(&r, "v1.3.0-rc.1");
+    assert_eq!(tag_sha(&r, "v1.3.0"), rc);
+    // The refused approve sent nothing; the allowed one sent exactly one review.
+    assert_eq!(count(&r.github_requests, "POST", "/pending_deployments"), 1);
+    assert_eq!(r.reviews.len(), 1);
+    assert_eq!(r.production_sha, rc);
+    assert_eq!(image_tags(&r), tags_are("v1.3.0", "v1.3.0"));
+}
+
+#[test]
+fn migration_scenario_refuses_until_allow_migrations() {
+    let (r, narration) = rehearse(Scenario::Migration);
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert_eq!(exits(&r), [3, 0, 0, 0].map(Some).to_vec());
+    let refusal = r.steps[0].error.as_deref().unwrap();
+    assert!(
+        refusal.contains("api/Migrations/20261120_add_order_exports.sql"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("docs/runbooks/database-rollback.md"),
+        "{refusal}"
+    );
+    // The refusal changed nothing: one freeze (the allowed rollback's), one deploy round.
+    assert_eq!(count(&r.github_requests, "PUT", "/disable"), 1);
+    assert_eq!(count(&r.coolify_requests, "POST", "/api/v1/deploy?"), 2);
+    assert_eq!(count(&r.coolify_requests, "PATCH", "/applications/"), 2);
+    assert_eq!(r.production_sha, tag_sha(&r, "v1.2.2"));
+    assert_eq!(image_tags(&r), tags_are("v1.2.2", "v1.2.2"));
+    assert_eq!(r.deploy_workflow_state.as_deref(), Some("active"));
+}
+
+#[test]
+fn red_ci_scenario_refuses_the_approval() {
+    let (r, narration) = rehearse(Scenario::RedCi);
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert_eq!(exits(&r), [0, 1, 3].map(Some).to_vec());
+    assert!(r.steps[2].error.as_deref().unwrap().contains("CI for"));
+    assert_eq!(count(&r.github_requests, "POST", "/pending_deployments"), 0);
+    assert!(r.reviews.is_empty());
+    assert!(
+        r.coolify_requests.iter().all(|q| q.method == "GET"),
+        "nothing deployed"
+    );
+    assert_eq!(r.production_sha, tag_sha(&r, "v1.2.2"));
+    assert!(r.origin_refs.iter().any(|x| x.name == "refs/tags/v1.3.0"));
+}
+
+#[test]
+fn the_binary_rehearses_a_release_in_well_under_a_minute() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    let out = sb
+        .almarel(sb.path())
+        .arg("rehearse")
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{o}\nstderr:\n{e}");
+    assert!(o.contains("rehearsal `release`"), "{o}");
+    for line in [
+        "$ almarel tag 1.3.0",
+        "$ almarel status v1.3.0 --watch --timeout 1m",
+        "$ almarel approve v1.3.0 --yes",
+        "$ almarel deploy --tag v1.3.0 --timeout 1m --yes",
+        "$ almarel verify --expect-tag v1.3.0",
+        "✓ exit 0, as designed",
+        "ended as designed",
+    ] {
+        assert!(o.contains(line), "missing {line:?} in:\n{o}");
+    }
+    // The real commands' own output is there too.
+    assert!(
+        o.contains("approved the production deployment of v1.3.0"),
+        "{o}"
+    );
+    assert!(e.contains("sandbox stopped and removed"), "{e}");
+    assert!(!o.contains(GH_TOKEN) && !e.contains(GH_TOKEN));
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    // Nothing written to the user's state dir: the sandbox had its own.
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn json_rehearsal_prints_one_object() {
+    let sb = Sandbox::new();
+    let out = sb
+        .almarel(sb.path())
+        .args(["rehearse", "red-ci", "--json"])
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["scenario"], "red-ci");
+    assert_eq!(v["steps"][2]["exit"], 3);
+}
+
+#[test]
+fn interactive_without_a_terminal_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .almarel(sb.path())
+        .args(["rehearse", "--interactive"])
+        .write_stdin("\n")
+        .output()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("--interactive needs a terminal"), "{e}");
+}
+
+#[test]
+fn an_unknown_scenario_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .almarel(sb.path())
+        .args(["rehearse", "hotfix"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_stops_the_rehearsal_and_removes_the_sandbox() {
+    let sb = Sandbox::new();
+    let tmp = sb.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"))
+        .current_dir(sb.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", sb.home())
+        .env("TMPDIR", &tmp)
+        .env("NO_COLOR", "1")
+        .arg("rehearse")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the sandbox exists (its directory under TMPDIR).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&tmp).unwrap().next().is_none() {
+        assert!(Instant::now() < deadline, "no sandbox appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(e.contains("sandbox was stopped and removed"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn interactive_with_json_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .almarel(sb.path())
+        .args(["rehearse", "--interactive", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["error"]["kind"], "usage");
+}
