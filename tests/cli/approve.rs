@@ -23,6 +23,20 @@ fn ready(sb: &Sandbox) -> (GhEnv, String, u64) {
     (gh, sha, run)
 }
 
+/// A commit carrying `tags`, with a CI run following `ci` and a deploy run
+/// waiting for the production approval.
+fn candidate(sb: &Sandbox, tags: &[&str], ci: RunPlan) -> (GhEnv, String) {
+    let gh = GhEnv::start(sb);
+    let sha = gh.sim.add_commit("x");
+    for tag in tags {
+        gh.sim.add_tag(tag, &sha, true);
+    }
+    gh.sim.add_run("CI", &sha, ci);
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    (gh, sha)
+}
+
 fn review_posts(gh: &GhEnv) -> Vec<almarel::sandbox::Recorded> {
     gh.sim
         .recorder()
@@ -101,12 +115,7 @@ fn refused(sb: &Sandbox, gh: &GhEnv, args: &[&str], expect: &str) {
 #[test]
 fn gate_ci_failed() {
     let sb = Sandbox::new();
-    let gh = GhEnv::start(&sb);
-    let sha = gh.sim.add_commit("x");
-    gh.sim.add_tag("v1.0.0", &sha, true);
-    gh.sim.add_run("CI", &sha, RunPlan::failure());
-    gh.sim
-        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let (gh, _) = candidate(&sb, &["v1.0.0"], RunPlan::failure());
     refused(
         &sb,
         &gh,
@@ -118,24 +127,14 @@ fn gate_ci_failed() {
 #[test]
 fn gate_ci_still_running() {
     let sb = Sandbox::new();
-    let gh = GhEnv::start(&sb);
-    let sha = gh.sim.add_commit("x");
-    gh.sim.add_tag("v1.0.0", &sha, true);
-    gh.sim
-        .add_run("CI", &sha, RunPlan::fixed(Phase::InProgress));
-    gh.sim
-        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let (gh, _) = candidate(&sb, &["v1.0.0"], RunPlan::fixed(Phase::InProgress));
     refused(&sb, &gh, &["approve", "v1.0.0", "--yes"], "is in_progress");
 }
 
 #[test]
 fn gate_untagged_and_override() {
     let sb = Sandbox::new();
-    let gh = GhEnv::start(&sb);
-    let sha = gh.sim.add_commit("x");
-    gh.sim.add_run("CI", &sha, RunPlan::success());
-    gh.sim
-        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let (gh, sha) = candidate(&sb, &[], RunPlan::success());
     refused(
         &sb,
         &gh,
@@ -154,12 +153,7 @@ fn gate_untagged_and_override() {
 #[test]
 fn gate_prerelease_only() {
     let sb = Sandbox::new();
-    let gh = GhEnv::start(&sb);
-    let sha = gh.sim.add_commit("x");
-    gh.sim.add_tag("v1.3.0-rc.1", &sha, true);
-    gh.sim.add_run("CI", &sha, RunPlan::success());
-    gh.sim
-        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let (gh, _) = candidate(&sb, &["v1.3.0-rc.1"], RunPlan::success());
     refused(
         &sb,
         &gh,
@@ -171,13 +165,7 @@ fn gate_prerelease_only() {
 #[test]
 fn rc_and_final_on_the_same_commit_is_allowed() {
     let sb = Sandbox::new();
-    let gh = GhEnv::start(&sb);
-    let sha = gh.sim.add_commit("x");
-    gh.sim.add_tag("v1.3.0-rc.1", &sha, true);
-    gh.sim.add_tag("v1.3.0", &sha, true);
-    gh.sim.add_run("CI", &sha, RunPlan::success());
-    gh.sim
-        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let (gh, _) = candidate(&sb, &["v1.3.0-rc.1", "v1.3.0"], RunPlan::success());
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.3.0-rc.1", "--yes"])
