@@ -28,7 +28,7 @@
 
 use std::time::{Duration, Instant};
 
-use almarel::sandbox::github::{GithubSim, RunPlan};
+use almarel_sandbox::github::{GithubSim, RunPlan};
 
 const TOKEN: &str = "ghp_benchToken0000000000000000000000";
 
@@ -53,7 +53,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn serve(mut args: impl Iterator<Item = String>) {
-    use almarel::sandbox::{coolify, production};
+    use almarel_sandbox::{coolify, production};
     let dir = std::path::PathBuf::from(
         args.next()
             .expect("usage: bench_fakes serve DIR [PROBE_MS]"),

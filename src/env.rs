@@ -112,3 +112,17 @@ impl std::fmt::Debug for Env {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The sandbox sets almarel's variables under its own copies of their
+    /// names (it cannot depend on almarel); they must be the same names.
+    #[test]
+    fn the_sandbox_sets_almarels_variables() {
+        use almarel_sandbox::env as sandbox;
+        assert_eq!(sandbox::ALMAREL_CONFIG, super::ALMAREL_CONFIG);
+        assert_eq!(sandbox::ALMAREL_STATE_DIR, super::ALMAREL_STATE_DIR);
+        assert_eq!(sandbox::GH_TOKEN, super::GH_TOKEN);
+        assert_eq!(sandbox::COOLIFY_TOKEN, super::COOLIFY_TOKEN);
+    }
+}

@@ -140,6 +140,13 @@ impl fmt::Debug for Error {
     }
 }
 
+/// The sandbox (`rehearse`) failed on this machine: a local error (exit 1).
+impl From<almarel_sandbox::Error> for Error {
+    fn from(e: almarel_sandbox::Error) -> Self {
+        Error::local(e.message())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +159,15 @@ mod tests {
         assert_eq!(Kind::Remote.exit_code(), 4);
         assert_eq!(Kind::Timeout.exit_code(), 5);
         assert_eq!(Kind::Interrupted.exit_code(), 130);
+    }
+
+    #[test]
+    fn sandbox_errors_are_local() {
+        let e = Error::from(almarel_sandbox::Error::local(
+            "sandbox: cannot bind a loopback port",
+        ));
+        assert_eq!(e.kind, Kind::Local);
+        assert_eq!(e.message, "sandbox: cannot bind a loopback port");
     }
 
     #[test]

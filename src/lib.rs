@@ -19,7 +19,6 @@ pub mod git;
 pub mod github;
 pub mod net;
 pub mod probe;
-pub mod sandbox;
 pub mod settings;
 pub mod ui;
 pub mod version;

@@ -876,7 +876,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn running_sha_reads_the_version_endpoint() {
         let sha = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
-        let p = crate::sandbox::production::start(crate::sandbox::production::Config::new(sha))
+        let p = almarel_sandbox::production::start(almarel_sandbox::production::Config::new(sha))
             .await
             .unwrap();
         let (ctx, _d) = ctx_with(&format!(

@@ -1,5 +1,5 @@
 //! `almarel rehearse [SCENARIO] [--interactive]`: the whole runbook, end to
-//! end, on an embedded sandbox ([`crate::sandbox::world`]).
+//! end, on an embedded sandbox ([`almarel_sandbox::world`]).
 //!
 //! Each step is a real command line, parsed by the real command tree and run
 //! in-process through [`super::run`] with a [`Context`] pointing at the
@@ -20,14 +20,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use almarel_sandbox::Recorded;
+use almarel_sandbox::coolify::Ending;
+use almarel_sandbox::git::OriginRef;
+use almarel_sandbox::github::Review;
+use almarel_sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
+
 use crate::cli::{Cli, Command, RehearseArgs, Scenario};
 use crate::context::Context;
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::git::world::OriginRef;
-use crate::sandbox::Recorded;
-use crate::sandbox::coolify::Ending;
-use crate::sandbox::github::Review;
-use crate::sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
 use crate::settings::Settings;
 use crate::ui::{Tone, Ui};
 
@@ -760,7 +762,7 @@ async fn run_one(
                 sandbox.push(note);
             }
         }
-        Err(e) => ui.warn(&format!("sandbox: {}", e.message)),
+        Err(e) => ui.warn(&format!("sandbox: {e}")),
     }
     if let Some((hook, what)) = s.after {
         hook(world);
@@ -856,12 +858,9 @@ async fn execute(
     let mut global = cli.global.clone();
     global.dir = Some(world.git.clone.clone());
     global.config = Some(world.config.clone());
-    let extra: Vec<(&str, &str)> = opts
-        .extra_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let env = world.env(&extra);
+    let mut pairs = world.env_pairs();
+    pairs.extend(opts.extra_env.iter().cloned());
+    let env = Env::from_pairs(pairs);
     let settings = match Settings::resolve(&global, &env, &world.git.clone) {
         Ok(s) => s,
         Err(e) => {

@@ -13,7 +13,6 @@ use crate::version::{ReleaseTag, normalize_tag};
 
 mod remote;
 mod url;
-pub mod world;
 
 pub use remote::{
     Access, DEFAULT_TIMEOUT, FailureReason, MAX_CREDENTIAL_CALLS, PushReport, RemoteFailure,

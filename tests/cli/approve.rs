@@ -1,7 +1,7 @@
 //! `almarel approve`: evidence, gates (exit 3, nothing sent), exactly one
 //! review POST, outcome of a lost answer settled by re-reading, audit lines.
 
-use almarel::sandbox::github::{Fault, Phase, RunPlan};
+use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, assert_no_token};
 use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
@@ -37,7 +37,7 @@ fn candidate(sb: &Sandbox, tags: &[&str], ci: RunPlan) -> (GhEnv, String) {
     (gh, sha)
 }
 
-fn review_posts(gh: &GhEnv) -> Vec<almarel::sandbox::Recorded> {
+fn review_posts(gh: &GhEnv) -> Vec<almarel_sandbox::Recorded> {
     gh.sim
         .recorder()
         .all()

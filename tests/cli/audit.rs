@@ -3,7 +3,7 @@
 //! time); dry runs and refusals write none; no token ever lands in it. And
 //! `almarel status` shows the entries for the REF it describes.
 
-use almarel::sandbox::github::RunPlan;
+use almarel_sandbox::github::RunPlan;
 
 use crate::rollback::Fx;
 use crate::support::coolify::GH_TOKEN;
@@ -115,7 +115,7 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
     assert_eq!(all[1]["actor"]["github"], "octocat");
     let raw = std::fs::read_to_string(fx.repos.sb.state_dir().join("audit.jsonl")).unwrap();
     assert!(!raw.contains(GH_TOKEN));
-    assert!(!raw.contains(almarel::sandbox::coolify::TOKEN));
+    assert!(!raw.contains(almarel_sandbox::coolify::TOKEN));
 }
 
 #[test]

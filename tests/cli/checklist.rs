@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use almarel::sandbox::github::RunPlan;
+use almarel_sandbox::github::RunPlan;
 
 use crate::rollback::{Fx, apps_at};
 use crate::support::coolify::GH_TOKEN;
@@ -36,7 +36,7 @@ fn status_of(v: &serde_json::Value, name_part: &str) -> String {
 }
 
 /// Coolify apps whose newest deployment has finished.
-fn finished_apps() -> Vec<almarel::sandbox::coolify::AppSpec> {
+fn finished_apps() -> Vec<almarel_sandbox::coolify::AppSpec> {
     let mut apps = apps_at("v1.3.0");
     for a in &mut apps {
         a.in_flight_for = Some(Duration::from_millis(1));

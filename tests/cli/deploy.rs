@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use almarel::sandbox::coolify::{self as sim, AppSpec, Ending, Fault};
-use almarel::sandbox::production as prod;
+use almarel_sandbox::coolify::{self as sim, AppSpec, Ending, Fault};
+use almarel_sandbox::production as prod;
 
 use crate::support::coolify::*;
 use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
@@ -11,7 +11,7 @@ use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
 const API: &str = "k8s0wccw4g0o0kw4okcs8wss";
 const WEB: &str = "w3b0wccw4g0o0kw4okcs8wss";
 
-fn changes(c: &almarel::sandbox::Recorder) -> (usize, usize) {
+fn changes(c: &almarel_sandbox::Recorder) -> (usize, usize) {
     (
         c.matching("PATCH", "/api/v1/applications/").len(),
         c.matching("POST", "/api/v1/deploy").len(),

@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use almarel::sandbox::coolify::{self as csim, Fault as CFault};
-use almarel::sandbox::github::{Fault, RunPlan};
-use almarel::sandbox::production as prod;
+use almarel_sandbox::coolify::{self as csim, Fault as CFault};
+use almarel_sandbox::github::{Fault, RunPlan};
+use almarel_sandbox::production as prod;
 
 use crate::support::coolify::{self as cs, NEW_SHA};
 use crate::support::github::GhEnv;

@@ -1,7 +1,7 @@
 //! `almarel freeze` / `unfreeze`: disable first, then reject waiting
 //! deployments, idempotent, partial failures reported, audit lines.
 
-use almarel::sandbox::github::{Fault, Phase, RunPlan};
+use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, assert_no_token};
 use crate::support::{Sandbox, json_stdout, texts};
@@ -16,7 +16,7 @@ fn index_of(gh: &GhEnv, method: &str, suffix: &str) -> Option<usize> {
         .position(|r| r.method == method && r.path.ends_with(suffix) && r.status < 300)
 }
 
-fn writes(gh: &GhEnv) -> Vec<almarel::sandbox::Recorded> {
+fn writes(gh: &GhEnv) -> Vec<almarel_sandbox::Recorded> {
     gh.sim
         .recorder()
         .all()

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use almarel::sandbox::github::{Phase, RunPlan};
+use almarel_sandbox::github::{Phase, RunPlan};
 
 use crate::support::github::{GhEnv, TOKEN, assert_no_token};
 use crate::support::{Sandbox, assert_no_panic, texts};

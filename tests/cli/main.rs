@@ -1,6 +1,6 @@
 //! Integration tests: the real binary, run hermetically (HOME in a temp dir,
 //! no global git config, no network) against real git repositories and the
-//! loopback simulators of `almarel::sandbox`.
+//! loopback simulators of `almarel_sandbox`.
 
 #![allow(
     clippy::unwrap_used,

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use almarel::cli::{ColorChoice, Scenario};
 use almarel::commands::rehearse::{RehearsalReport, RehearseOptions, run_scenario};
-use almarel::sandbox::Recorded;
-use almarel::sandbox::world::GH_TOKEN;
 use almarel::settings::Global;
 use almarel::ui::Ui;
+use almarel_sandbox::Recorded;
+use almarel_sandbox::world::GH_TOKEN;
 
 use crate::support::{Sandbox, texts};
 

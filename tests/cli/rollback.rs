@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use almarel::sandbox::coolify::{self as sim, AppSpec, CoolifySim, Ending};
-use almarel::sandbox::github::{Fault, GithubSim};
-use almarel::sandbox::production::{self as prod, ProductionSim};
+use almarel_sandbox::coolify::{self as sim, AppSpec, CoolifySim, Ending};
+use almarel_sandbox::github::{Fault, GithubSim};
+use almarel_sandbox::production::{self as prod, ProductionSim};
 
 use crate::support::coolify::{
     GH_TOKEN, SMOKE_EMAIL, SMOKE_PASSWORD, coolify, coolify_toml, production, runtime, verify_toml,

@@ -8,9 +8,9 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use almarel::sandbox::coolify as csim;
-use almarel::sandbox::github::{GithubSim, RunPlan};
-use almarel::sandbox::production as prod;
+use almarel_sandbox::coolify as csim;
+use almarel_sandbox::github::{GithubSim, RunPlan};
+use almarel_sandbox::production as prod;
 
 use crate::support::coolify::{self as cs, NEW_SHA, OLD_SHA};
 use crate::support::{Sandbox, assert_no_panic, texts};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use almarel::sandbox::github::{Fault, Phase, RunPlan};
+use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, TOKEN, assert_no_token};
 use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
@@ -499,7 +499,7 @@ fn production_row_reads_version_url() {
 
 #[test]
 fn ledger_shows_each_coolify_app_image_tag_and_warns_when_they_differ() {
-    use almarel::sandbox::coolify::{self as csim, AppSpec};
+    use almarel_sandbox::coolify::{self as csim, AppSpec};
     let sb = Sandbox::new();
     let apps = vec![
         AppSpec::docker("api", "api0wccw4g0o0kw4okcs8wss", "v1.2.3"),

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use almarel::sandbox::production::{self as prod, WebMode};
+use almarel_sandbox::production::{self as prod, WebMode};
 
 use crate::support::coolify::*;
 use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};

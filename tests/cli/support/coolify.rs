@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use almarel::sandbox::coolify::{self as sim, AppSpec, CoolifySim};
-use almarel::sandbox::github::GithubSim;
-use almarel::sandbox::production::{self as prod, ProductionSim};
+use almarel_sandbox::coolify::{self as sim, AppSpec, CoolifySim};
+use almarel_sandbox::github::GithubSim;
+use almarel_sandbox::production::{self as prod, ProductionSim};
 use assert_cmd::Command;
 
 use super::Sandbox;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use almarel::sandbox::github::GithubSim;
+use almarel_sandbox::github::GithubSim;
 use assert_cmd::Command;
 
 use super::Sandbox;
@@ -73,7 +73,7 @@ pub fn assert_no_token(out: &std::process::Output) {
 }
 
 /// Serves `{"commit": sha}` at `/api/version` (a stand-in for production).
-pub fn serve_version(rt: &tokio::runtime::Runtime, sha: &str) -> almarel::sandbox::Server {
+pub fn serve_version(rt: &tokio::runtime::Runtime, sha: &str) -> almarel_sandbox::Server {
     let body = serde_json::json!({"commit": sha, "version": "x"});
     let app = axum::Router::new().route(
         "/api/version",
@@ -82,6 +82,6 @@ pub fn serve_version(rt: &tokio::runtime::Runtime, sha: &str) -> almarel::sandbo
             async move { axum::Json(body) }
         }),
     );
-    rt.block_on(almarel::sandbox::serve(app))
+    rt.block_on(almarel_sandbox::serve(app))
         .expect("version server")
 }

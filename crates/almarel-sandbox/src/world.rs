@@ -20,10 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::env::{self, Env};
+use crate::env;
 use crate::error::{Error, Result};
-use crate::git::world::{GitWorld, OriginRef};
-use crate::version::ReleaseTag;
+use crate::git::{GitWorld, OriginRef};
 
 use super::coolify::{self, AppSpec, CoolifySim};
 use super::github::{GithubSim, RunPlan};
@@ -288,17 +287,6 @@ impl World {
         ]
     }
 
-    /// [`World::env_pairs`] as an [`Env`], plus `extra` (e.g. `NO_COLOR`).
-    pub fn env(&self, extra: &[(&str, &str)]) -> Env {
-        let mut pairs = self.env_pairs();
-        pairs.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        Env::from_pairs(pairs)
-    }
-
     /// The deploy runs started during the rehearsal (by [`World::sync`]).
     pub fn deploy_runs(&self) -> Vec<u64> {
         self.deploy_runs
@@ -379,8 +367,11 @@ impl World {
     }
 }
 
+/// Whether `tag` is a `v`-prefixed SemVer pre-release (`v1.3.0-rc.1`).
 fn is_prerelease(tag: &str) -> bool {
-    ReleaseTag::from_name(tag, "v").is_some_and(|t| t.is_prerelease())
+    tag.strip_prefix('v')
+        .and_then(|v| semver::Version::parse(v).ok())
+        .is_some_and(|v| v.build.is_empty() && !v.pre.is_empty())
 }
 
 fn tag_commit(git: &GitWorld, tag: &str) -> Option<String> {
@@ -440,4 +431,18 @@ database_runbook = "{DATABASE_RUNBOOK}"
 staging_data_runbook = "docs/runbooks/staging-data-copy.md"
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prerelease_tags_are_v_prefixed_semver_with_a_pre_part() {
+        assert!(is_prerelease("v1.3.0-rc.1"));
+        assert!(!is_prerelease("v1.3.0"));
+        assert!(!is_prerelease("1.3.0-rc.1"));
+        assert!(!is_prerelease("v1.3.0-rc.1+build.5"));
+        assert!(!is_prerelease("release-candidate"));
+    }
 }

@@ -208,9 +208,22 @@ mod tests {
             ]
         );
         // The clone tracks origin/main and its tree is clean.
-        let repo = crate::git::Repo::discover(&w.clone)?;
-        assert!(repo.status()?.is_clean());
-        assert_eq!(repo.remote_branch_sha("origin", "main")?, Some(second));
+        let repo = git2::Repository::open(&w.clone).map_err(|e| err("open", &e))?;
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).recurse_untracked_dirs(true);
+        let statuses = repo
+            .statuses(Some(&mut opts))
+            .map_err(|e| err("status", &e))?;
+        assert!(statuses.is_empty());
+        let tracking = repo
+            .find_reference("refs/remotes/origin/main")
+            .map_err(|e| err("origin/main", &e))?;
+        assert_eq!(tracking.target().map(|o| o.to_string()), Some(second));
+        let cfg = repo.config().map_err(|e| err("config", &e))?;
+        assert_eq!(
+            cfg.get_string("branch.main.remote").ok().as_deref(),
+            Some("origin")
+        );
         Ok(())
     }
 }

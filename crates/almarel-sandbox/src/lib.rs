@@ -1,7 +1,8 @@
 //! Stateful simulators of the remotes almarel talks to — GitHub's REST API,
-//! Coolify's API and the production app — served on loopback ports. The
-//! integration tests use them, and so will `almarel rehearse`: one model of
-//! each remote.
+//! Coolify's API and the production app — served on loopback ports, and the
+//! libgit2 git world ([`git`]) they are wired to ([`world`]). The integration
+//! tests use them, and so does `almarel rehearse`: one model of each remote.
+//! Not part of almarel's library API.
 //!
 //! Each simulator records every request it receives ([`Recorder`]) so tests
 //! can assert what was sent, not only what almarel printed.
@@ -11,12 +12,16 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 
-use crate::error::{Error, Result};
-
+pub mod clock;
 pub mod coolify;
+pub mod env;
+pub mod error;
+pub mod git;
 pub mod github;
 pub mod production;
 pub mod world;
+
+pub use error::{Error, Result};
 
 /// One request as a simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,7 +43,7 @@ macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/github/",
+            "/../../tests/fixtures/github/",
             $name,
             ".json"
         ))
