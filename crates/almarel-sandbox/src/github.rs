@@ -12,8 +12,8 @@
 //! change), and a [`Recorder`] of every request.
 //!
 //! ```no_run
-//! # async fn demo() -> almarel::error::Result<()> {
-//! use almarel::sandbox::github::{GithubSim, RunPlan};
+//! # async fn demo() -> almarel_sandbox::Result<()> {
+//! use almarel_sandbox::github::{GithubSim, RunPlan};
 //! let sim = GithubSim::start("octo/app").await?;
 //! let sha = sim.add_commit("Add login page");
 //! sim.add_tag("v1.2.3", &sha, true);
