@@ -16,11 +16,15 @@ pub mod coolify;
 pub mod env;
 pub mod error;
 pub mod git;
+pub mod journal;
 pub mod github;
 pub mod net;
 pub mod probe;
+pub mod report;
+pub mod resolve;
 pub mod sandbox;
 pub mod settings;
+pub mod signals;
 pub mod ui;
 pub mod version;
 
