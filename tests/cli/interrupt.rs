@@ -138,21 +138,8 @@ fn ctrl_c_during_approve_watch_names_the_approval_already_sent() {
     assert_eq!(audit.len(), 1, "{audit:?}");
 }
 
-/// The binary, hermetic like [`crate::support::Sandbox::almarel`], as a
-/// `std` command that can be spawned and signalled.
 fn spawnable(sb: &Sandbox, dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", sb.home())
-        .env("ALMAREL_STATE_DIR", sb.state_dir())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("NO_COLOR", "1")
-        .env("RUST_BACKTRACE", "0");
-    cmd
+    sb.almarel_std(dir)
 }
 
 /// Spawns `cmd`, waits until `ready`, sends `signal` (`TERM`, `HUP`, `INT`)

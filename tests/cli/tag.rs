@@ -921,7 +921,8 @@ fn a_stdout_that_cannot_be_written_is_an_error_on_stderr_and_exit_1() {
         .open("/dev/full")
         .unwrap();
     let out = r
-        .almarel()
+        .sb
+        .almarel_std(&r.work)
         .args(["tag", "1.2.3", "--dry-run"])
         .stdout(full)
         .run()
@@ -938,15 +939,9 @@ fn a_stdout_that_cannot_be_written_is_an_error_on_stderr_and_exit_1() {
 #[test]
 fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
     let r = Repos::new();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"))
-        .current_dir(&r.work)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", r.sb.home())
-        .env("ALMAREL_STATE_DIR", r.sb.state_dir())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("NO_COLOR", "1")
+    let mut child = r
+        .sb
+        .almarel_std(&r.work)
         .args(["tag", "1.2.3", "--dry-run"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -72,6 +72,25 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The same hermetic binary as a `std` command (to spawn, signal, or
+    /// give stdout a file).
+    pub fn almarel_std(&self, dir: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("almarel"));
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("ALMAREL_STATE_DIR", self.state_dir())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "0");
+        cmd
+    }
+}
+
 /// Parses stdout as the one JSON object `--json` promises.
 pub fn json_stdout(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -103,6 +122,7 @@ pub fn assert_no_panic(out: &std::process::Output) {
 pub const KNOWN_BAD_NEXT: &[&str] = &[
     // src/commands/deploy.rs (dry run; the tag varies with the test)
     "almarel deploy --tag v1.2.3 (without --dry-run)",
+    "almarel deploy --tag v1.3.0 --app api (without --dry-run)",
     "follow the deployments in the Coolify dashboard, then run almarel verify",
     // src/commands/freeze.rs
     "almarel freeze --reason ... (without --dry-run)",
