@@ -7,8 +7,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::env::Env;
 use crate::error::Result;
 use crate::journal::Journal;
-use crate::signals::Signal;
 use crate::settings::Settings;
+use crate::signals::Signal;
 use crate::ui::Ui;
 
 /// What a command runs with.

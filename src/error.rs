@@ -73,8 +73,9 @@ pub struct Error {
     pub hints: Vec<String>,
     /// The underlying cause, shown on stderr at `-v` only (redacted like everything written).
     pub source: Option<String>,
-    /// Extra fields merged into the `--json` object (a serialized partial report).
-    pub data: Option<serde_json::Value>,
+    /// Extra fields merged into the `--json` object (a serialized partial
+    /// report). Boxed to keep `Result<T, Error>` small.
+    pub data: Option<Box<serde_json::Value>>,
 }
 
 impl fmt::Display for Error {
@@ -157,13 +158,13 @@ impl Error {
     /// Attaches structured data for `--json` (prefer [`Error::with_report`]).
     #[must_use]
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
     /// Attaches a serialized (partial) report for `--json`.
     #[must_use]
     pub fn with_report<T: Serialize + ?Sized>(mut self, report: &T) -> Self {
-        self.data = serde_json::to_value(report).ok();
+        self.data = serde_json::to_value(report).ok().map(Box::new);
         self
     }
     /// The first hint, if any.

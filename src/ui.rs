@@ -469,7 +469,13 @@ mod tests {
         let c = store.lock().unwrap();
         assert!(c.stderr.contains("hint: one\nhint: two"), "{}", c.stderr);
         assert!(!c.stderr.contains("deep cause"));
-        assert!(loud_store.lock().unwrap().stderr.contains("cause: deep cause"));
+        assert!(
+            loud_store
+                .lock()
+                .unwrap()
+                .stderr
+                .contains("cause: deep cause")
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ pub fn error_json(e: &Error) -> Value {
         }),
     );
     if let Some(data) = &e.data {
-        merge(&mut obj, data.clone());
+        merge(&mut obj, (**data).clone());
     }
     Value::Object(obj)
 }

@@ -350,9 +350,10 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
             ));
         }
         for p in &plan_items {
-            report
-                .lines
-                .push(format!("dry run: would {} {} {}", p.action, p.target, p.detail));
+            report.lines.push(format!(
+                "dry run: would {} {} {}",
+                p.action, p.target, p.detail
+            ));
         }
         report.lines.push("dry run: nothing was changed".into());
         report.plan = Some(plan_items);

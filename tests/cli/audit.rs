@@ -196,7 +196,10 @@ fn tag_writes_started_before_the_push_and_the_outcome_after() {
     let out = r.almarel().args(["tag", "1.2.3"]).run().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
     let audit = r.sb.audit_lines();
-    let results: Vec<&str> = audit.iter().map(|l| l["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
     assert_eq!(results, ["started", "ok"], "{audit:?}");
     assert_eq!(audit[0]["details"]["pushed"], false);
     assert_eq!(audit[1]["details"]["pushed"], true);
@@ -215,7 +218,11 @@ fn tag_writes_started_before_the_push_and_the_outcome_after() {
         "{audit:?}"
     );
     // A dry run logs nothing.
-    let out = r.almarel().args(["tag", "1.2.3", "--dry-run"]).run().unwrap();
+    let out = r
+        .almarel()
+        .args(["tag", "1.2.3", "--dry-run"])
+        .run()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(r.sb.audit_lines().len(), 3);
 }

@@ -172,11 +172,7 @@ fn unfreeze_enables_and_is_idempotent() {
     let sb = Sandbox::new();
     let gh = GhEnv::start(&sb);
     gh.sim.set_workflow_state(DEPLOY, "disabled_manually");
-    let out = gh
-        .almarel(&sb)
-        .args(["unfreeze", "--yes"])
-        .run()
-        .unwrap();
+    let out = gh.almarel(&sb).args(["unfreeze", "--yes"]).run().unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
     assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));

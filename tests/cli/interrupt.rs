@@ -183,7 +183,10 @@ fn slow_push_repo() -> (Repos, GitDaemon, std::path::PathBuf) {
     std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\ntouch '{}'\nsleep 60\nexit 1\n", marker.display()),
+        format!(
+            "#!/bin/sh\ntouch '{}'\nsleep 60\nexit 1\n",
+            marker.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -204,7 +207,9 @@ fn sigterm_during_a_slow_tag_push_exits_143_and_lists_the_push_in_flight() {
     assert!(!e.contains("nothing was changed"), "{e}");
     assert!(e.contains("already done: created local tag v1.2.3"), "{e}");
     assert!(
-        e.contains("in flight (may have been applied): push refs/tags/v1.2.3:refs/tags/v1.2.3 to origin"),
+        e.contains(
+            "in flight (may have been applied): push refs/tags/v1.2.3:refs/tags/v1.2.3 to origin"
+        ),
         "{e}"
     );
     assert!(
@@ -215,7 +220,10 @@ fn sigterm_during_a_slow_tag_push_exits_143_and_lists_the_push_in_flight() {
     assert!(e.contains("hint: re-run `almarel tag 1.2.3`"), "{e}");
     // The audit log: started ahead, then the interruption.
     let audit = r.sb.audit_lines();
-    let results: Vec<&str> = audit.iter().map(|l| l["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
     assert_eq!(results, ["started", "interrupted: SIGTERM"], "{audit:?}");
     assert!(audit.iter().all(|l| l["target"] == "v1.2.3"));
 }
@@ -234,7 +242,10 @@ fn sighup_during_a_slow_tag_push_exits_129_with_the_three_lists_in_json() {
     assert_eq!(v["error"]["kind"], "interrupted");
     assert_eq!(v["error"]["code"], "interrupted");
     assert_eq!(v["signal"], "SIGHUP");
-    assert_eq!(v["done"], serde_json::json!(["created local tag v1.2.3 at ".to_owned() + &r.head()[..7]]));
+    assert_eq!(
+        v["done"],
+        serde_json::json!(["created local tag v1.2.3 at ".to_owned() + &r.head()[..7]])
+    );
     assert_eq!(
         v["in_flight"],
         serde_json::json!([{
@@ -243,9 +254,18 @@ fn sighup_during_a_slow_tag_push_exits_129_with_the_three_lists_in_json() {
         }])
     );
     assert_eq!(v["not_started"], serde_json::json!([]));
-    assert!(!v["error"]["message"].as_str().unwrap().contains("nothing was changed"));
+    assert!(
+        !v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
     let audit = r.sb.audit_lines();
-    assert_eq!(audit.last().unwrap()["result"], "interrupted: SIGHUP", "{audit:?}");
+    assert_eq!(
+        audit.last().unwrap()["result"],
+        "interrupted: SIGHUP",
+        "{audit:?}"
+    );
 }
 
 #[test]
@@ -270,7 +290,10 @@ fn sigterm_before_any_write_says_nothing_was_changed_and_exits_143() {
     assert_no_panic(&out);
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
-    assert!(e.contains("interrupted by SIGTERM; nothing was changed"), "{e}");
+    assert!(
+        e.contains("interrupted by SIGTERM; nothing was changed"),
+        "{e}"
+    );
     assert!(sb.audit_lines().is_empty());
 }
 
@@ -287,10 +310,7 @@ fn ctrl_c_at_a_confirmation_prompt_exits_130_at_once() {
     // `script` gives the command a real pseudo-terminal; what we write to
     // its stdin is typed on that terminal (\x03 is Ctrl-C).
     let bin = assert_cmd::cargo::cargo_bin("almarel");
-    let inner = format!(
-        "'{}' --config almarel.toml approve v1.2.3",
-        bin.display()
-    );
+    let inner = format!("'{}' --config almarel.toml approve v1.2.3", bin.display());
     let mut cmd = spawnable(&sb, &gh.dir);
     cmd.env("GH_TOKEN", TOKEN);
     let mut child = std::process::Command::new("script")
@@ -323,7 +343,11 @@ fn ctrl_c_at_a_confirmation_prompt_exits_130_at_once() {
     while !seen.lock().unwrap().contains("[y/N]") && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(seen.lock().unwrap().contains("[y/N]"), "{}", seen.lock().unwrap());
+    assert!(
+        seen.lock().unwrap().contains("[y/N]"),
+        "{}",
+        seen.lock().unwrap()
+    );
     std::thread::sleep(Duration::from_millis(200));
     let mut stdin = child.stdin.take().unwrap();
     std::io::Write::write_all(&mut stdin, b"\x03").unwrap();

@@ -312,11 +312,7 @@ fn to_picks_the_named_release() {
 #[test]
 fn dry_run_shows_the_real_plan_and_changes_nothing() {
     let fx = Fx::new(false);
-    let out = fx
-        .almarel()
-        .args(["rollback", "--dry-run"])
-        .run()
-        .unwrap();
+    let out = fx.almarel().args(["rollback", "--dry-run"]).run().unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("rollback to v1.2.1"), "{stdout}");

@@ -294,11 +294,7 @@ fn unknown_repository_is_exit_4() {
         ),
     )
     .unwrap();
-    let out = gh
-        .almarel(&sb)
-        .args(["status", "abcdef1"])
-        .run()
-        .unwrap();
+    let out = gh.almarel(&sb).args(["status", "abcdef1"]).run().unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
     assert!(
@@ -469,11 +465,7 @@ fn production_row_reads_version_url() {
     assert_eq!(v["production"]["sha"], prev.as_str());
     assert_eq!(v["production"]["matches_ref"], false);
     assert_eq!(v["production"]["tags"], serde_json::json!(["v1.2.2"]));
-    let out = gh0
-        .almarel(&sb)
-        .args(["status", "v1.2.2"])
-        .run()
-        .unwrap();
+    let out = gh0.almarel(&sb).args(["status", "v1.2.2"]).run().unwrap();
     let (o, _) = texts(&out);
     assert!(o.contains("this release"), "{o}");
     drop(version);

@@ -493,7 +493,10 @@ fn a_local_only_tag_at_head_is_pushed_as_a_resume() {
     );
     // started + ok for --no-push, then started + ok for the resumed push.
     let audit = r.sb.audit_lines();
-    let results: Vec<&str> = audit.iter().map(|l| l["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
     assert_eq!(results, ["started", "ok", "started", "ok"], "{audit:?}");
     assert_eq!(audit[1]["details"]["pushed"], false);
     assert_eq!(audit[3]["details"]["pushed"], true);
@@ -830,11 +833,7 @@ fn outside_a_git_work_tree_is_a_usage_error() {
     let r = Repos::new();
     let outside = r.sb.path().join("plain");
     std::fs::create_dir_all(&outside).unwrap();
-    let out =
-        r.sb.almarel(&outside)
-            .args(["tag", "1.2.3"])
-            .run()
-            .unwrap();
+    let out = r.sb.almarel(&outside).args(["tag", "1.2.3"]).run().unwrap();
     let text = all_text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("not inside a git work tree"), "{text}");
@@ -920,13 +919,12 @@ fn a_stdout_that_cannot_be_written_is_an_error_on_stderr_and_exit_1() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = r
-        .sb
-        .almarel_std(&r.work)
-        .args(["tag", "1.2.3", "--dry-run"])
-        .stdout(full)
-        .run()
-        .unwrap();
+    let out =
+        r.sb.almarel_std(&r.work)
+            .args(["tag", "1.2.3", "--dry-run"])
+            .stdout(full)
+            .run()
+            .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -939,14 +937,13 @@ fn a_stdout_that_cannot_be_written_is_an_error_on_stderr_and_exit_1() {
 #[test]
 fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
     let r = Repos::new();
-    let mut child = r
-        .sb
-        .almarel_std(&r.work)
-        .args(["tag", "1.2.3", "--dry-run"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        r.sb.almarel_std(&r.work)
+            .args(["tag", "1.2.3", "--dry-run"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     // Like `| head -0`: the reader is gone before anything is written.
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();

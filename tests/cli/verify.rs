@@ -296,10 +296,7 @@ fn secrets_never_reach_the_output() {
         vec!["verify", "--expect-sha", OLD_SHA, "-vv"],
     ];
     for args in runs {
-        let out = almarel(&sb, &dir, coolify_token)
-            .args(&args)
-            .run()
-            .unwrap();
+        let out = almarel(&sb, &dir, coolify_token).args(&args).run().unwrap();
         let (stdout, stderr) = texts(&out);
         let all = format!("{stdout}{stderr}");
         for secret in [

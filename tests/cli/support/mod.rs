@@ -184,7 +184,10 @@ pub fn check_next(out: &std::process::Output) {
             continue;
         }
         if let Err(why) = next_problem(&line) {
-            panic!("bad next step `{line}`: {why}\n--- stderr:\n{}", texts(out).1);
+            panic!(
+                "bad next step `{line}`: {why}\n--- stderr:\n{}",
+                texts(out).1
+            );
         }
     }
 }
