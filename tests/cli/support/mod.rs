@@ -127,6 +127,7 @@ pub const KNOWN_BAD_NEXT: &[&str] = &[
     // src/commands/freeze.rs
     "almarel freeze --reason ... (without --dry-run)",
     "fix forward (or `almarel rollback`), then `almarel unfreeze`",
+    "fix forward, then `almarel unfreeze`",
     // src/commands/rollback.rs
     "fix forward on main and tag the fix (almarel tag X.Y.Z)",
     "fix forward on main, tag the fix (almarel tag X.Y.Z), then `almarel unfreeze`",
