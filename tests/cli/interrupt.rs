@@ -173,7 +173,7 @@ fn signal_when(
 }
 
 /// A clone whose origin is served by `git daemon` with a pre-receive hook
-/// that marks `pushing` and then holds the push for a minute.
+/// that marks `pushing` and then holds the push for 20 seconds.
 fn slow_push_repo() -> (Repos, GitDaemon, std::path::PathBuf) {
     let r = Repos::new();
     let daemon = GitDaemon::start(&r.sb.home(), r.origin.parent().unwrap());
@@ -184,7 +184,7 @@ fn slow_push_repo() -> (Repos, GitDaemon, std::path::PathBuf) {
     std::fs::write(
         &hook,
         format!(
-            "#!/bin/sh\ntouch '{}'\nsleep 60\nexit 1\n",
+            "#!/bin/sh\ntouch '{}'\nsleep 20\nexit 1\n",
             marker.display()
         ),
     )
