@@ -1,10 +1,18 @@
-//! The local audit log (SPEC §6): one JSON line per attempted change in
-//! `$ALMAREL_STATE_DIR/audit.jsonl`, else `$XDG_STATE_HOME/almarel/audit.jsonl`,
-//! else `~/.local/state/almarel/audit.jsonl`. Never a token; nothing for a dry
-//! run or a refusal before any change.
+//! The local audit log (SPEC §6, §7.2), written ahead: in
+//! `$ALMAREL_STATE_DIR/audit.jsonl`, else `$XDG_STATE_HOME/almarel/audit.jsonl`
+//! (an absolute `XDG_STATE_HOME` only: a relative one is ignored, as the XDG
+//! rules say), else `~/.local/state/almarel/audit.jsonl`.
+//!
+//! A change writes two lines: `result: "started"` before its first write
+//! ([`crate::context::Context::audit_start`]), then the outcome (`ok`,
+//! `failed: <why>`, or `interrupted: SIGTERM` when a signal stopped it). A
+//! re-run that finds the change already made writes one line whose result
+//! starts with `already done` (e.g. `already done: v1.2.3 is on origin at
+//! HEAD`). Never a token; nothing for a dry run or a refusal before any change.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +41,7 @@ pub struct Entry {
     pub command: String,
     /// What it acted on (tag, run id, app list...).
     pub target: String,
-    /// `ok`, or `failed: <why>`.
+    /// `started`, `ok`, `failed: <why>`, `interrupted: <SIGNAL>` or `already done: <what>`.
     pub result: String,
     /// Command-specific details (never secrets).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
@@ -54,7 +62,9 @@ impl AuditLog {
             .map(PathBuf::from)
             .or_else(|| {
                 env.get(env::XDG_STATE_HOME)
-                    .map(|d| PathBuf::from(d).join("almarel"))
+                    .map(PathBuf::from)
+                    .filter(|d| d.is_absolute())
+                    .map(|d| d.join("almarel"))
             })
             .or_else(|| {
                 env.get(env::HOME)
@@ -68,6 +78,37 @@ impl AuditLog {
     /// The file path, when one could be determined.
     pub fn path(&self) -> Option<&PathBuf> {
         self.path.as_ref()
+    }
+
+    /// Checks that the log can be appended to (creating its directory and the
+    /// file if needed). Call it before a changing command's first request:
+    /// failing here is a usage error (exit 2) naming the path, nothing sent.
+    pub fn check_writable(&self) -> Result<()> {
+        let Some(path) = &self.path else {
+            return Err(Error::usage(
+                "cannot locate the audit log: set HOME, XDG_STATE_HOME (absolute) or ALMAREL_STATE_DIR",
+            )
+            .with_code("audit_unwritable"));
+        };
+        let unwritable = |e: std::io::Error| {
+            Error::usage(format!(
+                "cannot write the audit log {}: {e}; nothing was sent",
+                path.display()
+            ))
+            .with_code("audit_unwritable")
+            .with_hint(
+                "make that file and its directory writable, or set ALMAREL_STATE_DIR to a writable directory",
+            )
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(unwritable)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(unwritable)
     }
 
     /// Appends one entry.
@@ -108,6 +149,102 @@ impl AuditLog {
     }
 }
 
+/// The entries started and not finished yet, shared by one command run (an
+/// interruption finishes them with `interrupted: <SIGNAL>`).
+#[derive(Debug, Clone, Default)]
+pub struct OpenEntries(Arc<Mutex<Vec<Option<Entry>>>>);
+
+impl OpenEntries {
+    fn open(&self, entry: Entry) -> usize {
+        match self.0.lock() {
+            Ok(mut v) => {
+                v.push(Some(entry));
+                v.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    fn close(&self, idx: usize) -> Option<Entry> {
+        self.0.lock().ok()?.get_mut(idx)?.take()
+    }
+
+    /// Takes every entry still open.
+    pub fn take_all(&self) -> Vec<Entry> {
+        self.0
+            .lock()
+            .map(|mut v| v.iter_mut().filter_map(Option::take).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A change whose `started` line is written; [`AuditEntry::finish`] appends
+/// its outcome. Dropped unfinished (the command was interrupted), it stays
+/// open until the interruption writes `interrupted: <SIGNAL>` for it.
+#[must_use = "finish the audit entry with the change's outcome"]
+pub struct AuditEntry {
+    pub(crate) log: AuditLog,
+    pub(crate) open: OpenEntries,
+    pub(crate) idx: usize,
+    pub(crate) now: Box<dyn Fn() -> String + Send + Sync>,
+    pub(crate) redact: Box<dyn Fn(&str) -> String + Send + Sync>,
+}
+
+impl AuditEntry {
+    /// Writes the `started` line of `entry` (its `result` is replaced) and
+    /// keeps it open.
+    pub(crate) fn start(
+        log: &AuditLog,
+        open: &OpenEntries,
+        mut entry: Entry,
+        now: Box<dyn Fn() -> String + Send + Sync>,
+        redact: Box<dyn Fn(&str) -> String + Send + Sync>,
+    ) -> Result<AuditEntry> {
+        entry.result = "started".into();
+        log.append(&entry)?;
+        let idx = open.open(entry);
+        Ok(AuditEntry {
+            log: log.clone(),
+            open: open.clone(),
+            idx,
+            now,
+            redact,
+        })
+    }
+
+    /// Updates the details the outcome line carries (e.g. `pushed: true`).
+    pub fn set_details(&self, details: serde_json::Value) {
+        if let Ok(mut v) = self.open.0.lock() {
+            if let Some(Some(e)) = v.get_mut(self.idx) {
+                e.details = details;
+            }
+        }
+    }
+
+    /// Appends the outcome: `ok`, or `failed: <why>` (redacted).
+    pub fn finish(self, outcome: std::result::Result<(), &str>) -> Result<()> {
+        let Some(mut entry) = self.open.close(self.idx) else {
+            return Ok(());
+        };
+        entry.time = (self.now)();
+        entry.result = match outcome {
+            Ok(()) => "ok".into(),
+            Err(why) => format!("failed: {}", (self.redact)(why)),
+        };
+        self.log.append(&entry)
+    }
+}
+
+/// Appends `interrupted: <signal>` for every entry still open.
+pub fn interrupt_open(log: &AuditLog, open: &OpenEntries, time: &str, signal: &str) -> Result<()> {
+    for mut entry in open.take_all() {
+        entry.time = time.to_owned();
+        entry.result = format!("interrupted: {signal}");
+        log.append(&entry)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +269,26 @@ mod tests {
         log.append(&e).unwrap();
         assert_eq!(log.read(), vec![e.clone(), e]);
         assert!(log.path().unwrap().starts_with(dir.path().join("almarel")));
+    }
+
+    #[test]
+    fn a_relative_xdg_state_home_is_ignored() {
+        let env = Env::from_pairs([("XDG_STATE_HOME", "state"), ("HOME", "/home/jane")]);
+        let log = AuditLog::from_env(&env);
+        assert_eq!(
+            log.path().unwrap(),
+            &PathBuf::from("/home/jane/.local/state/almarel/audit.jsonl")
+        );
+    }
+
+    #[test]
+    fn an_unwritable_log_is_a_usage_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "").unwrap();
+        let env = Env::from_pairs([("ALMAREL_STATE_DIR", file.to_str().unwrap())]);
+        let e = AuditLog::from_env(&env).check_writable().unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(e.message.contains(file.to_str().unwrap()), "{}", e.message);
     }
 }

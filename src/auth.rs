@@ -152,9 +152,9 @@ mod tests {
     fn missing_token_is_a_usage_error_naming_the_variables() {
         let e = github_token(&Env::default(), "https://api.github.com", &ui()).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
-        assert!(e.hint.unwrap().contains("GH_TOKEN"));
+        assert!(e.hint().unwrap().contains("GH_TOKEN"));
         let e = coolify_token(&Env::default(), &ui()).unwrap_err();
-        assert!(e.hint.unwrap().contains("COOLIFY_TOKEN") || e.message.contains("Coolify"));
+        assert!(e.hint().unwrap().contains("COOLIFY_TOKEN") || e.message.contains("Coolify"));
     }
 
     #[test]

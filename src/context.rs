@@ -1,12 +1,14 @@
 //! [`Context`]: everything a command needs, built once in `main` (no globals).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::audit::{self, AuditLog};
+use crate::audit::{self, AuditEntry, AuditLog, OpenEntries};
 use crate::clock::{Clock, SystemClock};
 use crate::env::Env;
 use crate::error::Result;
+use crate::journal::Journal;
 use crate::settings::Settings;
+use crate::signals::Signal;
 use crate::ui::Ui;
 
 /// What a command runs with.
@@ -22,7 +24,9 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// The audit log.
     pub audit: AuditLog,
-    journal: Arc<Mutex<Vec<String>>>,
+    /// The write-ahead journal of remote writes (SPEC §7.1).
+    pub journal: Journal,
+    open_audits: OpenEntries,
 }
 
 impl Context {
@@ -35,7 +39,8 @@ impl Context {
             env,
             clock: Arc::new(SystemClock),
             audit,
-            journal: Arc::default(),
+            journal: Journal::new(),
+            open_audits: OpenEntries::default(),
         }
     }
 
@@ -47,16 +52,81 @@ impl Context {
     }
 
     /// Records a change that has been made, for the interrupt report
-    /// ("what was already done").
+    /// ("what was already done"). Prefer [`Journal::begin`] before the write
+    /// leaves: this only covers the time after its answer.
     pub fn done(&self, what: impl Into<String>) {
-        if let Ok(mut j) = self.journal.lock() {
-            j.push(what.into());
+        self.journal.record_done(what);
+    }
+
+    fn now_rfc3339(&self) -> String {
+        crate::clock::rfc3339(self.clock.wall())
+    }
+
+    /// Writes the audit log's `started` line for a change, before its first
+    /// write (SPEC §7.2). Fails (exit 2, naming the path) when the log cannot
+    /// be written: then nothing may be sent.
+    pub fn audit_start(
+        &self,
+        command: &str,
+        target: &str,
+        actor: audit::Actor,
+        details: serde_json::Value,
+    ) -> Result<AuditEntry> {
+        self.audit.check_writable()?;
+        let entry = audit::Entry {
+            time: self.now_rfc3339(),
+            actor,
+            command: command.to_owned(),
+            target: target.to_owned(),
+            result: "started".to_owned(),
+            details,
+        };
+        let clock = self.clock.clone();
+        let ui = self.ui.clone();
+        AuditEntry::start(
+            &self.audit,
+            &self.open_audits,
+            entry,
+            Box::new(move || crate::clock::rfc3339(clock.wall())),
+            Box::new(move |t| ui.redact(t)),
+        )
+    }
+
+    /// Logs a re-run that found the change already made: one line whose
+    /// result is `already done: <what>`. A failure to write it is a warning.
+    pub fn audit_already_done(
+        &self,
+        command: &str,
+        target: &str,
+        actor: audit::Actor,
+        what: &str,
+        details: serde_json::Value,
+    ) {
+        let entry = audit::Entry {
+            time: self.now_rfc3339(),
+            actor,
+            command: command.to_owned(),
+            target: target.to_owned(),
+            result: format!("already done: {}", self.ui.redact(what)),
+            details,
+        };
+        if let Err(e) = self.audit.append(&entry) {
+            self.ui
+                .warn(&format!("audit log not written: {}", e.message));
         }
     }
 
-    /// The changes recorded with [`Context::done`], in order.
-    pub fn journal(&self) -> Vec<String> {
-        self.journal.lock().map(|j| j.clone()).unwrap_or_default()
+    /// Finishes every audit entry still open with `interrupted: <SIGNAL>`.
+    pub fn audit_interrupted(&self, signal: Signal) {
+        if let Err(e) = audit::interrupt_open(
+            &self.audit,
+            &self.open_audits,
+            &self.now_rfc3339(),
+            signal.name(),
+        ) {
+            self.ui
+                .warn(&format!("audit log not written: {}", e.message));
+        }
     }
 
     /// Appends an audit entry; a failure to write it is a warning, not a failure
@@ -87,7 +157,8 @@ impl Context {
     }
 
     /// Asks for confirmation unless `--yes` (exit 3 without a terminal).
-    pub fn confirm(&self, question: &str) -> Result<()> {
-        self.ui.confirm(question)
+    /// Ctrl-C while it waits ends the command at once (exit 130).
+    pub async fn confirm(&self, question: &str) -> Result<()> {
+        self.ui.confirm(question).await
     }
 }

@@ -1,11 +1,17 @@
 //! The error type and the exit-code table (SPEC §4).
 //!
 //! Every failure almarel reports is an [`Error`]: a [`Kind`] that decides the
-//! exit code, a lowercase message naming what failed, an optional hint saying
-//! what to run next, and optional structured data for `--json`. Only `main.rs`
-//! turns a kind into a process exit code.
+//! exit code, a stable machine `code` for `--json`, a lowercase message naming
+//! what failed, hints saying what to run next (they add up), the underlying
+//! cause (`source`, shown at `-v`), and optional structured data for `--json`
+//! (a serialized partial report). Only `main.rs` turns a kind into a process
+//! exit code.
 
 use std::fmt;
+
+use serde::Serialize;
+
+pub use crate::signals::Signal;
 
 /// What class of failure this is; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +26,8 @@ pub enum Kind {
     Remote,
     /// Timed out waiting; the remote operation may still be running. Exit 5.
     Timeout,
-    /// Interrupted by Ctrl-C. Exit 130.
-    Interrupted,
+    /// Interrupted by a signal. Exit 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
+    Interrupted(Signal),
     /// A local failure (a file could not be written, a git object could not be read). Exit 1.
     Local,
 }
@@ -35,7 +41,7 @@ impl Kind {
             Kind::Refused => 3,
             Kind::Remote => 4,
             Kind::Timeout => 5,
-            Kind::Interrupted => 130,
+            Kind::Interrupted(sig) => sig.exit_code(),
         }
     }
 
@@ -47,25 +53,38 @@ impl Kind {
             Kind::Refused => "refused",
             Kind::Remote => "remote",
             Kind::Timeout => "timeout",
-            Kind::Interrupted => "interrupted",
+            Kind::Interrupted(_) => "interrupted",
             Kind::Local => "local",
         }
     }
 }
 
-/// An almarel error: kind, message, hint and optional data for `--json`.
-#[derive(Clone, thiserror::Error)]
-#[error("{message}")]
+/// An almarel error: kind, code, message, hints, cause and optional data for `--json`.
+#[derive(Clone)]
 pub struct Error {
     /// The class of failure (decides the exit code).
     pub kind: Kind,
+    /// A stable snake_case machine code (`ci_not_green`, `dirty_tree`, …) for
+    /// `--json`'s `error.code`; the list is in `docs/json.md`.
+    pub code: Option<&'static str>,
     /// What failed and why, lowercase, naming the thing involved.
     pub message: String,
-    /// What to do next, usually a command to run.
-    pub hint: Option<String>,
-    /// Extra fields merged into the `--json` object (checks, plan, partial results).
-    pub data: Option<serde_json::Value>,
+    /// What to do next, usually a command to run; in order, first is the main one.
+    pub hints: Vec<String>,
+    /// The underlying cause, shown on stderr at `-v` only (redacted like everything written).
+    pub source: Option<String>,
+    /// Extra fields merged into the `--json` object (a serialized partial
+    /// report). Boxed to keep `Result<T, Error>` small.
+    pub data: Option<Box<serde_json::Value>>,
 }
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -75,8 +94,10 @@ impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Error {
             kind,
+            code: None,
             message: message.into(),
-            hint: None,
+            hints: Vec::new(),
+            source: None,
             data: None,
         }
     }
@@ -106,19 +127,49 @@ impl Error {
     }
     /// Interrupted by Ctrl-C (exit 130).
     pub fn interrupted(message: impl Into<String>) -> Self {
-        Self::new(Kind::Interrupted, message)
+        Self::new(Kind::Interrupted(Signal::Int), message).with_code("interrupted")
     }
-    /// Adds a hint: what the user should do next.
+    /// Interrupted by `signal` (exit 130 / 143 / 129).
+    pub fn interrupted_by(signal: Signal, message: impl Into<String>) -> Self {
+        Self::new(Kind::Interrupted(signal), message).with_code("interrupted")
+    }
+    /// Adds a hint: what the user should do next. Hints add up, in order; an
+    /// empty hint is ignored.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        let hint = hint.into();
+        if !hint.trim().is_empty() && !self.hints.contains(&hint) {
+            self.hints.push(hint);
+        }
         self
     }
-    /// Attaches structured data for `--json`.
+    /// Sets the stable machine code (`--json` `error.code`).
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+    /// Keeps the underlying cause (shown at `-v`, never in `--json`).
+    #[must_use]
+    pub fn with_source(mut self, source: impl fmt::Display) -> Self {
+        self.source = Some(source.to_string());
+        self
+    }
+    /// Attaches structured data for `--json` (prefer [`Error::with_report`]).
     #[must_use]
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
+    }
+    /// Attaches a serialized (partial) report for `--json`.
+    #[must_use]
+    pub fn with_report<T: Serialize + ?Sized>(mut self, report: &T) -> Self {
+        self.data = serde_json::to_value(report).ok().map(Box::new);
+        self
+    }
+    /// The first hint, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.hints.first().map(String::as_str)
     }
     /// Prefixes the message with context, keeping kind and hint.
     #[must_use]
@@ -158,7 +209,9 @@ mod tests {
         assert_eq!(Kind::Refused.exit_code(), 3);
         assert_eq!(Kind::Remote.exit_code(), 4);
         assert_eq!(Kind::Timeout.exit_code(), 5);
-        assert_eq!(Kind::Interrupted.exit_code(), 130);
+        assert_eq!(Kind::Interrupted(Signal::Int).exit_code(), 130);
+        assert_eq!(Kind::Interrupted(Signal::Term).exit_code(), 143);
+        assert_eq!(Kind::Interrupted(Signal::Hup).exit_code(), 129);
     }
 
     #[test]
@@ -177,6 +230,20 @@ mod tests {
             .context("github");
         assert_eq!(e.kind, Kind::Remote);
         assert_eq!(e.to_string(), "github: connection refused");
-        assert_eq!(e.hint.as_deref(), Some("check the url"));
+        assert_eq!(e.hint(), Some("check the url"));
+    }
+
+    #[test]
+    fn hints_add_up_and_empty_ones_are_dropped() {
+        let e = Error::refused("ci is red")
+            .with_code("ci_not_green")
+            .with_hint("first")
+            .with_hint("")
+            .with_hint("second")
+            .with_source("io: broken pipe");
+        assert_eq!(e.hints, vec!["first", "second"]);
+        assert_eq!(e.hint(), Some("first"));
+        assert_eq!(e.code, Some("ci_not_green"));
+        assert_eq!(e.source.as_deref(), Some("io: broken pipe"));
     }
 }

@@ -17,9 +17,13 @@ pub mod env;
 pub mod error;
 pub mod git;
 pub mod github;
+pub mod journal;
 pub mod net;
 pub mod probe;
+pub mod report;
+pub mod resolve;
 pub mod settings;
+pub mod signals;
 pub mod ui;
 pub mod version;
 

@@ -731,7 +731,7 @@ fn check_smoke_steps(
                         .and_then(|u| u.host_str().map(str::to_owned))
                         .unwrap_or_else(|| "?".into())
                 ))
-                .with_hint(e.hint.unwrap_or_default())
+                .with_hint(e.hint().unwrap_or_default())
             })?;
         }
         if reqwest::Method::from_bytes(step.method.to_ascii_uppercase().as_bytes()).is_err() {

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use console::Style;
@@ -50,6 +51,15 @@ pub struct Ui {
     gha: Option<Gha>,
     secrets: Arc<Mutex<Vec<String>>>,
     captured: Option<Arc<Mutex<Captured>>>,
+    stdout: Arc<StdoutState>,
+}
+
+/// What happened to stdout: a reader that went away (EPIPE: stop writing, not
+/// an error) or a write that failed (reported, exit 1).
+#[derive(Debug, Default)]
+struct StdoutState {
+    closed: AtomicBool,
+    failed: Mutex<Option<String>>,
 }
 
 /// What a captured [`Ui`] wrote (used by tests and the in-process sandbox).
@@ -96,6 +106,7 @@ impl Ui {
             gha,
             secrets: Arc::default(),
             captured: None,
+            stdout: Arc::default(),
         }
     }
 
@@ -113,6 +124,7 @@ impl Ui {
             gha: None,
             secrets: Arc::default(),
             captured: Some(store.clone()),
+            stdout: Arc::default(),
         };
         (ui, store)
     }
@@ -195,8 +207,38 @@ impl Ui {
             }
             return;
         }
+        if self.stdout.closed.load(Ordering::Relaxed) {
+            return;
+        }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        let written = writeln!(out, "{text}");
+        self.stdout_result(written);
+    }
+
+    fn stdout_result(&self, r: std::io::Result<()>) {
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                // The reader closed the pipe early (`| head`): not an error.
+                self.stdout.closed.store(true, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stdout.closed.store(true, Ordering::Relaxed);
+                if let Ok(mut f) = self.stdout.failed.lock() {
+                    f.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Flushes stdout and returns why writing to it failed, if it did (a
+    /// closed pipe is not a failure).
+    pub fn stdout_failure(&self) -> Option<String> {
+        if self.captured.is_none() && !self.stdout.closed.load(Ordering::Relaxed) {
+            let flushed = std::io::stdout().lock().flush();
+            self.stdout_result(flushed);
+        }
+        self.stdout.failed.lock().ok().and_then(|f| f.clone())
     }
 
     fn write_err(&self, text: &str) {
@@ -250,17 +292,21 @@ impl Ui {
         }
     }
 
-    /// Reports an error: `error: ...` and `hint: ...` on stderr, an annotation in Actions.
+    /// Reports an error: `error: ...`, one `hint: ...` per hint, and (at
+    /// `-v`) `cause: ...` on stderr; an annotation in Actions.
     pub fn error(&self, err: &Error) {
         let label = self.paint(Tone::Fail, "error:");
         self.write_err(&format!("{label} {}", err.message));
-        if let Some(h) = &err.hint {
+        for h in &err.hints {
             let label = self.paint(Tone::Bold, "hint:");
             self.write_err(&format!("{label} {h}"));
         }
+        if let Some(source) = &err.source {
+            self.detail(1, &format!("{} {source}", self.paint(Tone::Dim, "cause:")));
+        }
         if self.gha.is_some() {
             let mut text = err.message.clone();
-            if let Some(h) = &err.hint {
+            for h in &err.hints {
                 text.push_str(" — ");
                 text.push_str(h);
             }
@@ -276,7 +322,10 @@ impl Ui {
 
     /// Asks for confirmation on a terminal; `--yes` answers it. Without a
     /// terminal (or in GitHub Actions) and without `--yes`: refused, exit 3.
-    pub fn confirm(&self, question: &str) -> Result<()> {
+    ///
+    /// The answer is read off the async runtime, so a signal (Ctrl-C) ends
+    /// the command at once instead of waiting for Enter.
+    pub async fn confirm(&self, question: &str) -> Result<()> {
         if self.yes {
             return Ok(());
         }
@@ -284,18 +333,21 @@ impl Ui {
             return Err(Error::refused(format!(
                 "confirmation needed: {question} (no terminal to ask on)"
             ))
+            .with_code("not_confirmed")
             .with_hint("re-run with --yes to confirm non-interactively"));
         }
         self.write_err(&format!("{question} [y/N] "));
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Error::local(format!("cannot read the answer: {e}")))?;
+        let line = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| Error::local(format!("cannot read the answer: {e}")))?
+        .map_err(|e| Error::local(format!("cannot read the answer: {e}")))?;
         if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
             Ok(())
         } else {
-            Err(Error::refused("not confirmed; nothing was changed"))
+            Err(Error::refused("not confirmed; nothing was changed").with_code("not_confirmed"))
         }
     }
 
@@ -391,15 +443,39 @@ mod tests {
         assert!(c.stdout.contains("token *** here"));
     }
 
-    #[test]
-    fn confirmation_without_terminal_is_refused() {
+    #[tokio::test]
+    async fn confirmation_without_terminal_is_refused() {
         let (ui, _) = Ui::captured(&global());
-        let e = ui.confirm("approve?").unwrap_err();
+        let e = ui.confirm("approve?").await.unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Refused);
         let mut g = global();
         g.yes = true;
         let (ui, _) = Ui::captured(&g);
-        assert!(ui.confirm("approve?").is_ok());
+        assert!(ui.confirm("approve?").await.is_ok());
+    }
+
+    #[test]
+    fn every_hint_is_shown_and_the_cause_only_at_v() {
+        let (ui, store) = Ui::captured(&global());
+        let e = Error::refused("no")
+            .with_hint("one")
+            .with_hint("two")
+            .with_source("deep cause");
+        ui.error(&e);
+        let mut g = global();
+        g.verbose = 1;
+        let (loud, loud_store) = Ui::captured(&g);
+        loud.error(&e);
+        let c = store.lock().unwrap();
+        assert!(c.stderr.contains("hint: one\nhint: two"), "{}", c.stderr);
+        assert!(!c.stderr.contains("deep cause"));
+        assert!(
+            loud_store
+                .lock()
+                .unwrap()
+                .stderr
+                .contains("cause: deep cause")
+        );
     }
 
     #[test]

@@ -492,7 +492,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
     ctx.confirm(&format!(
         "{verb} the {env_name} deployment of {what} (run {})?",
         run.id
-    ))?;
+    ))
+    .await?;
     let actor = Actor {
         git: None,
         github: me.as_ref().map(|u| u.login.clone()),

@@ -726,7 +726,7 @@ mod tests {
     #[test]
     fn failed_tag_checks_carry_their_fix_as_evidence() {
         let c = Check {
-            name: "clean",
+            name: "clean".into(),
             ok: false,
             detail: "working tree has 1 changed file".into(),
             fix: Some("commit or stash them".into()),

@@ -128,7 +128,8 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    ))?;
+    ))
+    .await?;
 
     let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
     print_report(ctx, &report, "");
@@ -554,7 +555,7 @@ mod tests {
         assert_eq!(select_apps(&apps, &["web".into()]).unwrap()[0].uuid, "u2");
         let e = select_apps(&apps, &["worker".into()]).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
-        assert!(e.hint.unwrap().contains("api, web"));
+        assert!(e.hint().unwrap().contains("api, web"));
         assert!(select_apps(&[], &[]).is_err());
     }
 }

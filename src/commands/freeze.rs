@@ -54,7 +54,7 @@ fn partial(done: &[String], e: Error) -> Error {
     if done.is_empty() {
         return e;
     }
-    let hint = e.hint.clone().unwrap_or_default();
+    let hint = e.hint().unwrap_or_default().to_owned();
     Error::remote(format!("{}; already done: {}", e.message, done.join("; ")))
         .with_hint(if hint.is_empty() {
             "re-run the same command: every step is idempotent".to_owned()
@@ -148,7 +148,8 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
     ctx.confirm(&format!(
         "freeze production releases ({})?",
         plan.join("; ")
-    ))?;
+    ))
+    .await?;
     let who = actor(&gh).await;
     let mut done: Vec<String> = Vec::new();
     let result = freeze_steps(
@@ -360,7 +361,8 @@ pub async fn run_unfreeze(ctx: &Context, _args: &UnfreezeArgs) -> Result<Value> 
     ctx.confirm(&format!(
         "unfreeze production releases (enable {})?",
         wf.name
-    ))?;
+    ))
+    .await?;
     let who = actor(&gh).await;
     let result = gh.enable_workflow(wf.id).await;
     match &result {

@@ -1,13 +1,19 @@
-//! One file per verb. Each exposes `run(ctx, args) -> Result<Value>`: the
-//! `Value` is a JSON object of the command's results (printed with `--json`,
-//! merged under `"ok": true`); failures are [`Error`]s whose kind decides the
-//! exit code and whose `data` carries partial results.
+//! One file per verb. A converted command returns a typed report
+//! (`run(ctx, request) -> Result<ItsReport>`, see [`crate::report`]); the
+//! others still return a JSON object of results and print their own lines
+//! ([`Outcome::Legacy`]) until they are converted. [`finish`] renders the
+//! outcome once (human, `--json` or Actions) and prints the `next:` line;
+//! failures are [`Error`]s whose kind decides the exit code and whose `data`
+//! carries partial results.
 
 use serde_json::{Map, Value, json};
 
 use crate::cli::Command;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::journal::Snapshot;
+use crate::report::{Next, Outcome};
+use crate::signals::{Listener, Signal};
 use crate::ui::Ui;
 
 pub mod approve;
@@ -21,10 +27,41 @@ pub mod status;
 pub mod tag;
 pub mod verify;
 
+/// Whether `command` changes something (its audit log must be writable
+/// before its first request, unless it is a dry run).
+fn changes_something(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Tag(_)
+            | Command::Approve(_)
+            | Command::Deploy(_)
+            | Command::Freeze(_)
+            | Command::Unfreeze(_)
+            | Command::Rollback(_)
+    )
+}
+
+/// SPEC §7.2: a changing command (not a dry run) whose audit log cannot be
+/// written refuses before its first request (exit 2, naming the path).
+fn audit_guard(ctx: &Context, command: &Command) -> Result<()> {
+    if changes_something(command) && !ctx.settings.global.dry_run {
+        ctx.audit.check_writable()?;
+    }
+    Ok(())
+}
+
 /// Runs one command.
-pub async fn run(ctx: &Context, command: &Command) -> Result<Value> {
-    match command {
-        Command::Tag(a) => tag::run(ctx, a).await,
+pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
+    if !matches!(command, Command::Tag(_)) {
+        audit_guard(ctx, command)?;
+    }
+    let legacy = match command {
+        Command::Tag(a) => {
+            // Usage errors in the arguments first (exit 2, nothing read or sent).
+            let request = crate::resolve::tag(a, &ctx.settings)?;
+            audit_guard(ctx, command)?;
+            return tag::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Status(a) => status::run(ctx, a).await,
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,
@@ -36,39 +73,143 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Value> {
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
-    }
+    };
+    legacy.map(Outcome::Legacy)
 }
 
-/// Runs one command, turning Ctrl-C into an interrupted error (exit 130) that
-/// lists what was already done and how to resume.
-pub async fn run_interruptible(ctx: &Context, command: &Command) -> Result<Value> {
+/// Runs one command; SIGINT, SIGTERM or SIGHUP stop it with an interrupted
+/// error (exit 130 / 143 / 129) listing what was done, what was in flight and
+/// what was not started (SPEC §7.1), and finishing open audit entries.
+pub async fn run_interruptible(ctx: &Context, command: &Command) -> Result<Outcome> {
+    let mut signals = Listener::install();
     tokio::select! {
         r = run(ctx, command) => r,
-        _ = tokio::signal::ctrl_c() => {
-            if matches!(command, Command::Rehearse(_)) {
-                // The rehearsal's future (and its sandbox) is dropped by now.
-                return Err(Error::interrupted(
-                    "rehearsal interrupted; its sandbox was stopped and removed, nothing outside it was touched",
-                )
-                .with_hint("re-run `almarel rehearse` to start over"));
-            }
-            let done = ctx.journal();
-            let what = if done.is_empty() {
-                "nothing was changed yet".to_owned()
-            } else {
-                format!("already done: {}", done.join("; "))
-            };
-            Err(Error::interrupted(format!("interrupted; {what}"))
-                .with_hint("re-run the same command: it picks up from where it stopped")
-                .with_data(json!({ "done": done })))
-        }
+        sig = signals.recv() => Err(interrupted(ctx, command, sig)),
     }
 }
 
-/// Prints the outcome (human or `--json`) and returns the exit code.
-pub fn finish(ui: &Ui, outcome: Result<Value>) -> u8 {
-    match outcome {
-        Ok(data) => {
+/// The interruption error for `command`, stopped by `sig`.
+fn interrupted(ctx: &Context, command: &Command, sig: Signal) -> Error {
+    if matches!(command, Command::Rehearse(_)) {
+        // The rehearsal's future (and its sandbox) is dropped by now.
+        return Error::interrupted_by(
+            sig,
+            format!(
+                "rehearsal interrupted ({sig}); its sandbox was stopped and removed, nothing outside it was touched"
+            ),
+        )
+        .with_hint("re-run `almarel rehearse` to start over");
+    }
+    ctx.audit_interrupted(sig);
+    let snap = ctx.journal.snapshot();
+    let mut data = serde_json::to_value(&snap).unwrap_or_else(|_| json!({}));
+    if let Some(o) = data.as_object_mut() {
+        o.insert("signal".into(), json!(sig.name()));
+    }
+    let mut error = Error::interrupted_by(sig, interruption_message(sig, &snap)).with_data(data);
+    for w in &snap.in_flight {
+        error = error.with_hint(match &w.check {
+            Some(check) => format!("{} may have been applied; check with `{check}`", w.write),
+            None => format!("{} may have been applied", w.write),
+        });
+    }
+    error.with_hint(resume_hint(command, &snap))
+}
+
+fn interruption_message(sig: Signal, snap: &Snapshot) -> String {
+    let by = match sig {
+        Signal::Int => "interrupted".to_owned(),
+        other => format!("interrupted by {other}"),
+    };
+    if snap.nothing_sent() {
+        let planned = if snap.not_started.is_empty() {
+            String::new()
+        } else {
+            format!(" (not started: {})", snap.not_started.join("; "))
+        };
+        return format!("{by}; nothing was changed yet{planned}");
+    }
+    let mut parts = Vec::new();
+    if !snap.done.is_empty() {
+        parts.push(format!("already done: {}", snap.done.join("; ")));
+    }
+    if !snap.in_flight.is_empty() {
+        let writes: Vec<&str> = snap.in_flight.iter().map(|w| w.write.as_str()).collect();
+        parts.push(format!(
+            "in flight (may have been applied): {}",
+            writes.join("; ")
+        ));
+    }
+    if !snap.failed.is_empty() {
+        let failed: Vec<String> = snap
+            .failed
+            .iter()
+            .map(|f| format!("{} ({})", f.write, f.why))
+            .collect();
+        parts.push(format!("failed: {}", failed.join("; ")));
+    }
+    if !snap.not_started.is_empty() {
+        parts.push(format!("not started: {}", snap.not_started.join("; ")));
+    }
+    format!("{by}; {}", parts.join("; "))
+}
+
+/// Says "re-run" only where a re-run continues safely; otherwise names what to check.
+fn resume_hint(command: &Command, snap: &Snapshot) -> String {
+    if snap.nothing_sent() {
+        return "re-run the same command: nothing was changed, it starts over".to_owned();
+    }
+    match command {
+        Command::Tag(a) => format!(
+            "re-run `{}`: it says \"already tagged\" if the push landed, else pushes the tag",
+            Next::new(["tag", a.version.as_str()])
+        ),
+        Command::Approve(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
+            "re-run the same command: it finds what was already done and continues".to_owned()
+        }
+        Command::Deploy(_) | Command::Rollback(_) => {
+            "a re-run decides anew: check what production runs with `almarel status` before deploying again".to_owned()
+        }
+        _ => "re-run the same command: it changes nothing".to_owned(),
+    }
+}
+
+/// Prints the outcome (human, `--json`, Actions; the `next:` line) and
+/// returns the exit code. A failed write to stdout is reported on stderr
+/// and exits 1; a reader that closed the pipe early is not an error.
+pub fn finish(ui: &Ui, outcome: Result<Outcome>) -> u8 {
+    let code = match outcome {
+        Ok(Outcome::Report(report)) => {
+            let next = report.next();
+            if ui.is_json() {
+                let mut obj = Map::new();
+                obj.insert("ok".into(), Value::Bool(true));
+                merge(&mut obj, report.to_json());
+                if let Some(n) = &next {
+                    obj.insert("next".into(), Value::String(n.to_string()));
+                }
+                ui.emit_json(&Value::Object(obj));
+            } else {
+                report.render(ui);
+            }
+            if ui.in_github_actions() {
+                for (k, v) in report.outputs() {
+                    if let Err(e) = ui.output(k, &v) {
+                        ui.warn(&e.message);
+                    }
+                }
+                if let Some(md) = report.summary() {
+                    if let Err(e) = ui.summary(&md) {
+                        ui.warn(&e.message);
+                    }
+                }
+            }
+            if let Some(n) = &next {
+                ui.next(&n.to_string());
+            }
+            0
+        }
+        Ok(Outcome::Legacy(data)) => {
             if ui.is_json() {
                 let mut obj = Map::new();
                 obj.insert("ok".into(), Value::Bool(true));
@@ -84,7 +225,15 @@ pub fn finish(ui: &Ui, outcome: Result<Value>) -> u8 {
             }
             e.exit_code()
         }
+    };
+    if let Some(why) = ui.stdout_failure() {
+        ui.error(
+            &Error::local(format!("cannot write the results to stdout: {why}"))
+                .with_code("stdout_failed"),
+        );
+        return if code == 0 { 1 } else { code };
     }
+    code
 }
 
 /// The `--json` object for an error.
@@ -93,10 +242,16 @@ pub fn error_json(e: &Error) -> Value {
     obj.insert("ok".into(), Value::Bool(false));
     obj.insert(
         "error".into(),
-        json!({ "kind": e.kind.name(), "message": e.message, "hint": e.hint }),
+        json!({
+            "kind": e.kind.name(),
+            "code": e.code,
+            "message": e.message,
+            "hints": e.hints,
+            "hint": e.hint(),
+        }),
     );
     if let Some(data) = &e.data {
-        merge(&mut obj, data.clone());
+        merge(&mut obj, (**data).clone());
     }
     Value::Object(obj)
 }

@@ -876,7 +876,7 @@ async fn execute(
     };
     let ctx = Context::new(settings, ui.clone(), env);
     let outcome = Box::pin(super::run(&ctx, &cli.command)).await;
-    let error = outcome.as_ref().err().map(|e| match &e.hint {
+    let error = outcome.as_ref().err().map(|e| match e.hint() {
         Some(h) => format!("{} (hint: {h})", e.message),
         None => e.message.clone(),
     });

@@ -250,7 +250,8 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         } else {
             ""
         }
-    ))?;
+    ))
+    .await?;
 
     let actor = Actor {
         git: repo.identity().map(|i| i.to_string()),
@@ -430,7 +431,7 @@ impl Run<'_> {
         data["failed_step"] = json!(name);
         data["continue"] = json!(next);
         let mut hint = format!("{done}; continue with: {next}");
-        if let Some(h) = &e.hint {
+        if let Some(h) = e.hint() {
             hint = format!("{h}; {hint}");
         }
         self.ctx.ui.next(&next);

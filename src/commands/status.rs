@@ -988,11 +988,8 @@ async fn watch_loop(
                 humantime::format_duration(Duration::from_secs(deadline_secs(ctx, started))),
                 current.target.short(),
                 state.join(", ")
-            ))
-            .with_hint(format!(
-                "the runs continue on GitHub; re-run `almarel status {} --watch`",
-                current.target.label
             ));
+            // Hints add up: the specific one (runs that never started) first.
             if !missing.is_empty() {
                 e = e.with_hint(format!(
                     "{} never started: {}. Re-run `almarel status {} --watch` to keep following",
@@ -1001,7 +998,10 @@ async fn watch_loop(
                     current.target.label
                 ));
             }
-            Err(e)
+            Err(e.with_hint(format!(
+                "the runs continue on GitHub; re-run `almarel status {} --watch`",
+                current.target.label
+            )))
         }
     }
 }

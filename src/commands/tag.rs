@@ -7,52 +7,97 @@
 //! a tag this run created is deleted again so a re-run starts clean.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::audit::Actor;
-use crate::cli::TagArgs;
+use crate::audit::{Actor, AuditEntry};
 use crate::context::Context;
 use crate::error::{Error, Kind, Result};
 use crate::git::{
     Access, CommitInfo, FailureReason, Head, RemoteFailure, RemoteRefs, Repo, TreeStatus,
     display_url,
 };
-use crate::ui::{Tone, table};
+pub(crate) use crate::report::Check;
+use crate::report::{Next, PlanItem, Report};
+use crate::ui::{Tone, Ui, table};
 use crate::version::{ReleaseTag, ReleaseVersion};
 
 /// How many commit subjects the header lists before "… and N more".
 const MAX_SUBJECTS: usize = 15;
 
-/// One evaluated check.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Check {
-    /// Short name (`branch`, `clean`, `up to date`, `tag`, `version`, `tagger`).
-    pub(crate) name: &'static str,
-    /// Whether it passed.
-    pub(crate) ok: bool,
-    /// What was found.
-    pub(crate) detail: String,
-    /// How to fix it, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) fix: Option<String>,
+/// What `almarel tag` is asked to do (resolved from the flags by
+/// [`crate::resolve::tag`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The version to tag.
+    pub version: ReleaseVersion,
+    /// The tag message (default `Release <tag>`).
+    pub message: Option<String>,
+    /// Push the tag (false with `--no-push`).
+    pub push: bool,
 }
 
-impl Check {
-    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
-        Check {
-            name,
-            ok: true,
-            detail: detail.into(),
-            fix: None,
+/// The result of `almarel tag` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TagReport {
+    /// The version, without prefix.
+    pub version: String,
+    /// The tag name.
+    pub tag: String,
+    /// HEAD's full SHA.
+    pub sha: String,
+    /// The git remote.
+    pub remote: String,
+    /// HEAD's commit.
+    pub commit: CommitInfo,
+    /// The previous release tag reachable from HEAD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_tag: Option<String>,
+    /// Subjects of the commits since it.
+    pub commits_since: Vec<String>,
+    /// The checks, each with its fix when it failed.
+    pub checks: Vec<Check>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// What a dry run would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlanItem>>,
+    /// Whether this run created the tag.
+    pub created: bool,
+    /// Whether the tag is on the remote now.
+    pub pushed: bool,
+    /// Whether it was already on the remote at HEAD (nothing to do).
+    pub already_tagged: bool,
+    /// Whether this run pushed a tag that was already local.
+    pub resumed: bool,
+    #[serde(skip)]
+    lines: Vec<String>,
+    #[serde(skip)]
+    next: Option<Next>,
+    #[serde(skip)]
+    summary: Option<String>,
+}
+
+impl Report for TagReport {
+    fn render(&self, ui: &Ui) {
+        for l in &self.lines {
+            ui.result(l);
         }
     }
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            name,
-            ok: false,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+    fn next(&self) -> Option<Next> {
+        self.next.clone()
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        if self.dry_run || (!self.pushed && !self.created) {
+            return Vec::new();
         }
+        vec![
+            ("tag", self.tag.clone()),
+            ("sha", self.sha.clone()),
+            ("version", self.version.clone()),
+        ]
+    }
+    fn summary(&self) -> Option<String> {
+        self.summary.clone()
     }
 }
 
@@ -96,13 +141,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Runs `almarel tag`.
-pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
+pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     let s = &ctx.settings;
     let g = &s.git;
     let dry_run = s.global.dry_run;
-    let version = ReleaseVersion::parse(&args.version, &g.tag_prefix, &g.prerelease)?;
+    let version = &req.version;
     let tag = version.tag_name(&g.tag_prefix);
-    let rerun = format!("almarel tag {version}");
+    let rerun = Next::new(["tag".to_owned(), version.to_string()]);
     let repo = Repo::discover(&s.workdir)?;
     let url = repo.remote_url(&g.remote)?;
     let shown_url = display_url(&url);
@@ -110,6 +155,7 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
     let Some(head_sha) = head.commit.clone() else {
         return Err(
             Error::usage("HEAD has no commit yet: there is nothing to tag")
+                .with_code("no_commit")
                 .with_hint("commit and push the release first"),
         );
     };
@@ -168,6 +214,27 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
     let since = previous_release(&repo, &release, &tag, &head_sha)?;
     print_header(ctx, &tag, &commit, &head, &since);
 
+    let mut report = TagReport {
+        version: version.to_string(),
+        tag: tag.clone(),
+        sha: head_sha.clone(),
+        remote: g.remote.clone(),
+        commit: commit.clone(),
+        previous_tag: since.tag.clone(),
+        commits_since: since.commits.iter().map(|c| c.subject.clone()).collect(),
+        checks: Vec::new(),
+        dry_run,
+        plan: None,
+        created: false,
+        pushed: false,
+        already_tagged: false,
+        resumed: false,
+        lines: Vec::new(),
+        next: None,
+        summary: None,
+    };
+    let status_next = Next::new(["status".to_owned(), tag.clone(), "--watch".to_owned()]);
+
     if let Plan::AlreadyTagged { local, annotated } = plan {
         let mut line = format!(
             "{} {tag} is already on {} at {} (HEAD): nothing to do",
@@ -188,29 +255,37 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                 g.remote
             ));
         }
-        ctx.ui
-            .result(&format!("already tagged: {tag} at {head_sha}"));
-        ctx.ui.next(&format!("almarel status {tag} --watch"));
-        gha_outputs(ctx, &tag, &head_sha, &version, true);
-        return Ok(json!({
-            "version": version.to_string(),
-            "tag": tag,
-            "sha": head_sha,
-            "remote": g.remote,
-            "pushed": true,
-            "created": false,
-            "already_tagged": true,
-            "dry_run": dry_run,
-            "commit": commit,
-            "checks": [Check::pass("tag", format!("{tag} already on {} at HEAD", g.remote))],
-        }));
+        if !dry_run {
+            ctx.audit_already_done(
+                "tag",
+                &tag,
+                Actor {
+                    git: repo.identity().map(|i| i.to_string()),
+                    github: None,
+                },
+                &format!("{tag} is already on {} at HEAD", g.remote),
+                json!({ "sha": head_sha, "remote": g.remote }),
+            );
+        }
+        report.checks = vec![Check::pass(
+            "tag",
+            format!("{tag} already on {} at HEAD", g.remote),
+        )];
+        report.pushed = true;
+        report.already_tagged = true;
+        report
+            .lines
+            .push(format!("already tagged: {tag} at {head_sha}"));
+        report.next = Some(status_next);
+        report.summary = Some(summary_md(&tag, &head_sha, &g.remote, true));
+        return Ok(report);
     }
 
     let identity = repo.identity();
     let checks = evaluate(
         ctx,
         &Inputs {
-            version: &version,
+            version,
             tag: &tag,
             head: &head,
             head_sha: &head_sha,
@@ -224,42 +299,25 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
         },
     )?;
     print_checks(ctx, &checks);
+    report.checks = checks;
 
-    let base = json!({
-        "version": version.to_string(),
-        "tag": tag,
-        "sha": head_sha,
-        "remote": g.remote,
-        "commit": commit,
-        "previous_tag": since.tag,
-        "commits_since": since.commits.iter().map(|c| &c.subject).collect::<Vec<_>>(),
-        "checks": checks,
-        "dry_run": dry_run,
-    });
-    let with = |extra: Value| -> Value {
-        let mut v = base.clone();
-        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
-    };
-
-    if checks.iter().any(|c| !c.ok) {
-        let data = with(json!({ "pushed": false, "created": false }));
+    if report.checks.iter().any(|c| !c.ok) {
         if let Err(f) = &fetched {
+            let mut data = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
+            data["reason"] = json!(f.reason.name());
             return Err(Error::new(Kind::Remote, f.error.message.clone())
-                .with_hint(f.error.hint.clone().unwrap_or_default())
-                .with_data(with(json!({
-                    "pushed": false,
-                    "created": false,
-                    "reason": f.reason.name(),
-                }))));
+                .with_code("remote_unreadable")
+                .with_hint(f.error.hint().unwrap_or_default())
+                .with_data(data));
         }
-        let (message, hint) = refusal(&checks, &rerun);
-        return Err(Error::refused(message).with_hint(hint).with_data(data));
+        let (message, hint, code) = refusal(&report.checks, &rerun);
+        return Err(Error::refused(message)
+            .with_code(code)
+            .with_hint(hint)
+            .with_report(&report));
     }
 
-    let message = args
+    let message = req
         .message
         .clone()
         .unwrap_or_else(|| format!("Release {tag}"));
@@ -267,64 +325,91 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
     let tagger = identity.map(|i| i.to_string());
 
     if dry_run {
-        let mut would = Vec::new();
+        let mut plan_items = Vec::new();
         if plan == Plan::Create {
-            would.push(format!(
-                "create annotated tag {tag} on {} (message \"{message}\", tagger {})",
-                commit.short,
-                tagger.clone().unwrap_or_default()
+            plan_items.push(PlanItem {
+                action: "create annotated tag".into(),
+                target: tag.clone(),
+                detail: format!(
+                    "on {} (message \"{message}\", tagger {})",
+                    commit.short,
+                    tagger.clone().unwrap_or_default()
+                ),
+            });
+        }
+        if req.push {
+            plan_items.push(PlanItem {
+                action: "push".into(),
+                target: refspec.clone(),
+                detail: format!("to {} ({shown_url})", g.remote),
+            });
+        }
+        if plan_items.is_empty() {
+            report.lines.push(format!(
+                "dry run: would nothing: {tag} already exists locally at HEAD"
             ));
         }
-        if !args.no_push {
-            would.push(format!("push {refspec} to {} ({shown_url})", g.remote));
-        }
-        if would.is_empty() {
-            would.push(format!("nothing: {tag} already exists locally at HEAD"));
-        }
-        for w in &would {
-            ctx.ui.result(&format!("dry run: would {w}"));
-        }
-        ctx.ui.result("dry run: nothing was changed");
-        ctx.ui.next(&rerun);
-        return Ok(with(
-            json!({ "pushed": false, "created": false, "would": would }),
-        ));
-    }
-
-    if plan == Plan::Resume {
-        if args.message.is_some() {
-            ctx.ui.warn(&format!(
-                "--message ignored: {tag} already exists locally with its own message"
+        for p in &plan_items {
+            report.lines.push(format!(
+                "dry run: would {} {} {}",
+                p.action, p.target, p.detail
             ));
         }
-        if args.no_push {
-            ctx.ui.result(&format!(
-                "{} {tag} already exists locally at {} (not pushed; --no-push)",
-                ctx.ui.mark(Tone::Ok),
-                commit.short
-            ));
-            ctx.ui.next(&rerun);
-            return Ok(with(json!({ "pushed": false, "created": false })));
-        }
+        report.lines.push("dry run: nothing was changed".into());
+        report.plan = Some(plan_items);
+        report.next = Some(rerun);
+        return Ok(report);
     }
 
     let actor = Actor {
         git: tagger.clone(),
         github: None,
     };
-    let created = plan == Plan::Create;
-    if created {
-        if let Err(e) = repo.create_annotated_tag(&tag, &head_sha, &message) {
-            ctx.audit(
+    if plan == Plan::Resume {
+        if req.message.is_some() {
+            ctx.ui.warn(&format!(
+                "--message ignored: {tag} already exists locally with its own message"
+            ));
+        }
+        if !req.push {
+            ctx.audit_already_done(
                 "tag",
                 &tag,
-                Err(&e.message),
                 actor,
-                json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+                &format!("{tag} already exists locally at HEAD"),
+                json!({ "sha": head_sha, "remote": g.remote, "pushed": false }),
             );
-            return Err(e.with_data(with(json!({ "pushed": false, "created": false }))));
+            report.lines.push(format!(
+                "{} {tag} already exists locally at {} (not pushed; --no-push)",
+                ctx.ui.mark(Tone::Ok),
+                commit.short
+            ));
+            report.next = Some(rerun);
+            return Ok(report);
+        }
+    }
+
+    let created = plan == Plan::Create;
+    // The push is declared up front: an interruption before it leaves lists it as not started.
+    let push_write = req.push.then(|| {
+        ctx.journal.plan(
+            format!("push {refspec} to {}", g.remote),
+            Some(format!("git ls-remote --tags {} {tag}", g.remote)),
+        )
+    });
+    let audit = ctx.audit_start(
+        "tag",
+        &tag,
+        actor.clone(),
+        json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+    )?;
+    if created {
+        if let Err(e) = repo.create_annotated_tag(&tag, &head_sha, &message) {
+            finish_audit(ctx, audit, Err(&e.message));
+            return Err(e.with_report(&report));
         }
         ctx.done(format!("created local tag {tag} at {}", commit.short));
+        report.created = true;
         step(
             ctx,
             &format!(
@@ -336,52 +421,44 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
         );
     }
 
-    if args.no_push {
-        ctx.audit(
-            "tag",
-            &tag,
-            Ok(()),
-            actor,
+    let Some(push_write) = push_write else {
+        audit.set_details(
             json!({ "sha": head_sha, "remote": g.remote, "created": true, "pushed": false }),
         );
-        ctx.ui.result(&format!(
+        finish_audit(ctx, audit, Ok(()));
+        report.lines.push(format!(
             "tagged {tag} at {head_sha} (local only, not pushed)"
         ));
-        ctx.ui
-            .next(&format!("{rerun}   # pushes the tag after the same checks"));
-        gha_outputs(ctx, &tag, &head_sha, &version, false);
-        return Ok(with(json!({ "pushed": false, "created": true })));
-    }
+        report.next = Some(rerun);
+        report.summary = Some(summary_md(&tag, &head_sha, &g.remote, false));
+        return Ok(report);
+    };
 
     ctx.ui
         .progress(&format!("pushing {tag} to {} ({shown_url})…", g.remote));
+    let write = ctx.journal.start(push_write);
     match repo.push_ref(&g.remote, &refspec, &access).await {
-        Ok(report) => {
-            ctx.done(format!("pushed {tag} to {}", g.remote));
-            if let Some(how) = &report.auth_used {
+        Ok(pushed) => {
+            write.done();
+            if let Some(how) = &pushed.auth_used {
                 ctx.ui
                     .detail(1, &format!("authenticated to {} with {how}", g.remote));
             }
-            for m in &report.remote_messages {
+            for m in &pushed.remote_messages {
                 ctx.ui.detail(
                     1,
                     &format!("remote: {}", m.trim_start_matches("remote:").trim()),
                 );
             }
-            ctx.audit(
-                "tag",
-                &tag,
-                Ok(()),
-                actor,
-                json!({
-                    "sha": head_sha,
-                    "remote": g.remote,
-                    "url": shown_url,
-                    "created": created,
-                    "pushed": true,
-                    "resumed": !created,
-                }),
-            );
+            audit.set_details(json!({
+                "sha": head_sha,
+                "remote": g.remote,
+                "url": shown_url,
+                "created": created,
+                "pushed": true,
+                "resumed": !created,
+            }));
+            finish_audit(ctx, audit, Ok(()));
             step(
                 ctx,
                 &format!(
@@ -395,37 +472,62 @@ pub async fn run(ctx: &Context, args: &TagArgs) -> Result<Value> {
                     }
                 ),
             );
-            ctx.ui.result(&format!("tagged {tag} at {head_sha}"));
-            ctx.ui.next(&format!("almarel status {tag} --watch"));
-            gha_outputs(ctx, &tag, &head_sha, &version, true);
-            Ok(with(
-                json!({ "pushed": true, "created": created, "resumed": !created }),
+            report.pushed = true;
+            report.resumed = !created;
+            report.lines.push(format!("tagged {tag} at {head_sha}"));
+            report.next = Some(status_next);
+            report.summary = Some(summary_md(&tag, &head_sha, &g.remote, true));
+            Ok(report)
+        }
+        Err(f) => {
+            write.failed(&f.error.message);
+            report.created = false;
+            Err(push_failed(
+                ctx,
+                &repo,
+                f,
+                PushFailure {
+                    tag: &tag,
+                    sha: &head_sha,
+                    created,
+                    audit,
+                    rerun: &rerun,
+                    report: &report,
+                },
             ))
         }
-        Err(f) => Err(push_failed(
-            ctx,
-            &repo,
-            f,
-            &PushFailure {
-                tag: &tag,
-                sha: &head_sha,
-                created,
-                actor,
-                rerun: &rerun,
-                data: with(json!({ "pushed": false, "created": false })),
-            },
-        )),
     }
 }
 
-/// The refusal's message and hint: the one failing check itself, or a count
-/// naming them. Re-running the same version is suggested only when the
-/// version is not what is wrong.
-fn refusal(checks: &[Check], rerun: &str) -> (String, String) {
+/// Appends the audit outcome; a failure to write it is a warning (the
+/// change itself already happened or failed).
+fn finish_audit(ctx: &Context, entry: AuditEntry, outcome: std::result::Result<(), &str>) {
+    if let Err(e) = entry.finish(outcome) {
+        ctx.ui
+            .warn(&format!("audit log not written: {}", e.message));
+    }
+}
+
+/// The refusal's message, hint and machine code: the one failing check
+/// itself, or a count naming them. Re-running the same version is suggested
+/// only when the version is not what is wrong.
+fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
     let version_at_fault = failed
         .iter()
         .any(|c| c.name == "version" || c.name == "tag");
+    let code = match failed.as_slice() {
+        [only] => match only.name.as_str() {
+            "branch" => "wrong_branch",
+            "clean" => "dirty_tree",
+            "up to date" => "not_up_to_date",
+            "tag" => "tag_exists",
+            "version" => "version_not_above",
+            "tagger" => "no_tagger",
+            _ => "checks_failed",
+        },
+        _ => "checks_failed",
+    };
     if let [only] = failed.as_slice() {
         let fix = only.fix.clone().unwrap_or_default();
         let hint = if version_at_fault {
@@ -433,33 +535,37 @@ fn refusal(checks: &[Check], rerun: &str) -> (String, String) {
         } else {
             format!("{fix}, then re-run: {rerun}")
         };
-        return (only.detail.clone(), hint);
+        return (only.detail.clone(), hint, code);
     }
     let message = format!(
         "{} of {} checks failed: {}",
         failed.len(),
         checks.len(),
-        failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        failed
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let hint = if version_at_fault {
         "fix the items marked ✗ above, then re-run almarel tag with a free version".to_owned()
     } else {
         format!("fix the items marked ✗ above, then re-run: {rerun}")
     };
-    (message, hint)
+    (message, hint, code)
 }
 
 struct PushFailure<'a> {
     tag: &'a str,
     sha: &'a str,
     created: bool,
-    actor: Actor,
-    rerun: &'a str,
-    data: Value,
+    audit: AuditEntry,
+    rerun: &'a Next,
+    report: &'a TagReport,
 }
 
 /// A push failed: delete the tag this run created, log the attempt, and say why.
-fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: &PushFailure<'_>) -> Error {
+fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: PushFailure<'_>) -> Error {
     let remote = &ctx.settings.git.remote;
     let mut after = Vec::new();
     let mut kept_local = false;
@@ -484,38 +590,36 @@ fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: &PushFailure<'_>
             p.tag
         ));
     }
-    ctx.audit(
-        "tag",
-        p.tag,
+    p.audit.set_details(json!({
+        "sha": p.sha,
+        "remote": remote,
+        "created": p.created,
+        "pushed": false,
+        "reason": f.reason.name(),
+    }));
+    finish_audit(
+        ctx,
+        p.audit,
         Err(&format!("push {}: {}", f.reason.name(), f.error.message)),
-        p.actor.clone(),
-        json!({
-            "sha": p.sha,
-            "remote": remote,
-            "created": p.created,
-            "pushed": false,
-            "reason": f.reason.name(),
-        }),
     );
-    let mut hint = f.error.hint.clone().unwrap_or_default();
+    let mut hint = f.error.hint().unwrap_or_default().to_owned();
+    let rerun = p.rerun.to_string();
     if f.reason == FailureReason::Timeout {
         hint = format!(
-            "the remote may still have received the tag; re-run `{}`: it says \"already tagged\" if so",
-            p.rerun
+            "the remote may still have received the tag; re-run `{rerun}`: it says \"already tagged\" if so"
         );
-    } else if !hint.is_empty() && !hint.contains(p.rerun) {
-        hint = hint.replace("then re-run", &format!("then re-run: {}", p.rerun));
+    } else if !hint.is_empty() && !hint.contains(&rerun) {
+        hint = hint.replace("then re-run", &format!("then re-run: {rerun}"));
     }
     let mut message = f.error.message.clone();
     if !after.is_empty() {
         message = format!("{message} ({})", after.join("; "));
     }
-    let mut data = p.data.clone();
-    if let Some(o) = data.as_object_mut() {
-        o.insert("reason".into(), json!(f.reason.name()));
-        o.insert("local_tag_kept".into(), json!(kept_local));
-    }
+    let mut data = serde_json::to_value(p.report).unwrap_or_else(|_| json!({}));
+    data["reason"] = json!(f.reason.name());
+    data["local_tag_kept"] = json!(kept_local);
     Error::new(Kind::Remote, message)
+        .with_code("push_failed")
         .with_hint(hint)
         .with_data(data)
 }
@@ -725,10 +829,7 @@ pub(crate) fn check_up_to_date(
         Err(f) => Check::fail(
             "up to date",
             format!("cannot compare with {tracking}: {}", f.error.message),
-            f.error
-                .hint
-                .clone()
-                .unwrap_or_else(|| "check the remote".into()),
+            f.error.hint().unwrap_or("check the remote").to_owned(),
         ),
         Ok(refs) => match &refs.branch {
             None => Check::fail(
@@ -953,30 +1054,15 @@ fn print_checks(ctx: &Context, checks: &[Check]) {
     }
 }
 
-fn gha_outputs(ctx: &Context, tag: &str, sha: &str, version: &ReleaseVersion, pushed: bool) {
-    let ui = &ctx.ui;
-    if !ui.in_github_actions() {
-        return;
-    }
-    for (k, v) in [
-        ("tag", tag),
-        ("sha", sha),
-        ("version", &version.to_string()),
-    ] {
-        if let Err(e) = ui.output(k, v) {
-            ui.warn(&e.message);
-        }
-    }
+/// The Actions job summary for a tag created (and pushed or not).
+fn summary_md(tag: &str, sha: &str, remote: &str, pushed: bool) -> String {
     let state = if pushed {
         "pushed to"
     } else {
         "created locally, not pushed to"
     };
-    if let Err(e) = ui.summary(&format!(
-        "### almarel tag\n\n`{tag}` on `{}` — {state} `{}`.\n\nNext: `almarel status {tag} --watch`\n",
-        short(sha),
-        ctx.settings.git.remote
-    )) {
-        ui.warn(&e.message);
-    }
+    format!(
+        "### almarel tag\n\n`{tag}` on `{}` — {state} `{remote}`.\n\nNext: `almarel status {tag} --watch`\n",
+        short(sha)
+    )
 }

@@ -470,9 +470,9 @@ mod tests {
         );
         let e = err(403, r#"{"message":"Missing required permissions: write"}"#);
         assert!(e.message.contains("`write` ability"), "{}", e.message);
-        assert!(e.hint.unwrap().contains("read, deploy and write"));
+        assert!(e.hint().unwrap().contains("read, deploy and write"));
         let e = err(403, r#"{"success":true,"message":"API is disabled."}"#);
-        assert!(e.hint.unwrap().contains("API Access"));
+        assert!(e.hint().unwrap().contains("API Access"));
         let e = err(
             403,
             r#"{"success":true,"message":"You are not allowed to access the API."}"#,

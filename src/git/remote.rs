@@ -768,7 +768,7 @@ mod tests {
             "{}",
             f.error
         );
-        assert!(f.error.hint.unwrap().contains("ssh-add"));
+        assert!(f.error.hint().unwrap().contains("ssh-add"));
 
         let f = classify_with(
             git2::Error::new(
@@ -790,7 +790,7 @@ mod tests {
             "url secret shown: {}",
             f.error
         );
-        assert!(f.error.hint.unwrap().contains("GH_TOKEN"));
+        assert!(f.error.hint().unwrap().contains("GH_TOKEN"));
 
         let f = classify_with(
             git2::Error::new(
@@ -827,7 +827,7 @@ mod tests {
             "{}",
             f.error
         );
-        assert!(f.error.hint.unwrap().contains("known_hosts"));
+        assert!(f.error.hint().unwrap().contains("known_hosts"));
 
         let f = classify_with(
             git2::Error::from_str("user cancelled"),

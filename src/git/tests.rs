@@ -97,7 +97,7 @@ fn discover_outside_a_work_tree_or_in_a_bare_repo_is_a_usage_error() {
     let e = Repo::discover(&plain).unwrap_err();
     assert_eq!(e.kind, Kind::Usage);
     assert!(e.message.contains("not inside a git work tree"), "{e}");
-    assert!(e.hint.is_some());
+    assert!(e.hint().is_some());
     let f = Fixture::new();
     let e = Repo::discover(&f.origin).unwrap_err();
     assert_eq!(e.kind, Kind::Usage);

@@ -3,6 +3,7 @@
 //! outputs files receive results. (Per-command outputs are asserted in the
 //! tag, status, deploy and verify tests.)
 
+use crate::support::Run;
 use crate::support::{Sandbox, texts};
 
 fn project(sb: &Sandbox, toml: &str) -> std::path::PathBuf {
@@ -33,7 +34,7 @@ fn a_failure_is_an_error_annotation_with_its_hint() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", sb.path().join("out"))
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{e}");
@@ -59,7 +60,7 @@ fn actions_never_prompts_a_change_needs_yes() {
         .almarel(&sb)
         .args(["freeze", "--reason", "incident"])
         .env("GITHUB_ACTIONS", "true")
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{e}");

@@ -1,6 +1,7 @@
 //! `almarel approve`: evidence, gates (exit 3, nothing sent), exactly one
 //! review POST, outcome of a lost answer settled by re-reading, audit lines.
 
+use crate::support::Run;
 use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, assert_no_token};
@@ -53,7 +54,7 @@ fn happy_path_sends_exactly_one_approval_and_audits_it() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes", "-vv"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -97,7 +98,7 @@ fn happy_path_sends_exactly_one_approval_and_audits_it() {
 }
 
 fn refused(sb: &Sandbox, gh: &GhEnv, args: &[&str], expect: &str) {
-    let out = gh.almarel(sb).args(args).output().unwrap();
+    let out = gh.almarel(sb).args(args).run().unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
     assert!(
@@ -144,7 +145,7 @@ fn gate_untagged_and_override() {
     let out = gh
         .almarel(&sb)
         .args(["approve", &sha, "--yes", "--allow-untagged"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(review_posts(&gh).len(), 1);
@@ -169,7 +170,7 @@ fn rc_and_final_on_the_same_commit_is_allowed() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.3.0-rc.1", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -216,7 +217,7 @@ fn gate_cannot_approve_names_the_actions_token() {
         .env("GITHUB_TOKEN", crate::support::github::TOKEN)
         .env("GITHUB_ACTIONS", "true")
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
@@ -243,7 +244,7 @@ fn lost_answer_502_not_applied_is_exit_4_and_not_resent() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
@@ -274,7 +275,7 @@ fn lost_answer_502_applied_is_exit_0() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
@@ -291,7 +292,7 @@ fn review_422_is_cannot_approve_exit_3() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{e}");
@@ -311,7 +312,7 @@ fn rate_limited_post_is_resent_after_the_wait() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let statuses: Vec<u16> = review_posts(&gh).iter().map(|r| r.status).collect();
@@ -326,13 +327,13 @@ fn already_approved_is_exit_0_naming_who() {
     let first = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(first.status.code(), Some(0));
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -352,7 +353,7 @@ fn nothing_waiting_lists_the_waiting_runs() {
     let out = gh
         .almarel(&sb)
         .args(["approve", &sha, "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{e}");
@@ -367,7 +368,7 @@ fn dry_run_prints_the_post_and_sends_nothing() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "--run", &run.to_string(), "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
@@ -398,7 +399,7 @@ fn reject_skips_the_gates_and_audits() {
             "--comment",
             "bad build",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let posts = review_posts(&gh);
@@ -426,7 +427,7 @@ fn watch_follows_the_run_after_approval() {
             "30s",
             "--json",
         ])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
@@ -447,7 +448,7 @@ fn run_of_another_workflow_is_refused() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "--run", &ci.to_string(), "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{e}");
@@ -463,7 +464,7 @@ fn evidence_names_what_production_runs_and_the_commits_since() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v1.2.2", "--json"])
-        .output()
+        .run()
         .unwrap();
     let v2 = json_stdout(&out);
     let prev_sha = v2["sha"].as_str().unwrap().to_owned();
@@ -480,7 +481,7 @@ fn evidence_names_what_production_runs_and_the_commits_since() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");

@@ -3,6 +3,7 @@
 //! time); dry runs and refusals write none; no token ever lands in it. And
 //! `almarel status` shows the entries for the REF it describes.
 
+use crate::support::Run;
 use almarel_sandbox::github::RunPlan;
 
 use crate::rollback::Fx;
@@ -14,7 +15,7 @@ fn lines(fx: &Fx) -> Vec<serde_json::Value> {
 }
 
 fn run_ok(fx: &Fx, args: &[&str]) -> String {
-    let out = fx.almarel().args(args).output().unwrap();
+    let out = fx.almarel().args(args).run().unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{args:?}\n{stdout}\n{stderr}");
     stdout
@@ -23,7 +24,7 @@ fn run_ok(fx: &Fx, args: &[&str]) -> String {
 fn run_code(fx: &Fx, args: &[&str]) -> i32 {
     fx.almarel()
         .args(args)
-        .output()
+        .run()
         .unwrap()
         .status
         .code()
@@ -34,13 +35,14 @@ fn run_code(fx: &Fx, args: &[&str]) -> i32 {
 fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
     let fx = Fx::new(false);
 
-    // tag: a dry run and a refusal write nothing; the real tag one line.
+    // tag: a dry run and a refusal write nothing; the real tag two lines.
     let head = fx.repos.commit_and_push("Release 1.4.0");
     assert_eq!(run_code(&fx, &["tag", "1.4.0", "--dry-run"]), 0);
     assert_eq!(run_code(&fx, &["tag", "1.2.9"]), 3);
     assert!(lines(&fx).is_empty(), "{:?}", lines(&fx));
     run_ok(&fx, &["tag", "1.4.0"]);
-    assert_eq!(lines(&fx).len(), 1);
+    // Written ahead (SPEC §7.2): `started`, then the outcome.
+    assert_eq!(lines(&fx).len(), 2);
 
     // approve (on GitHub's side of the story).
     let sha = fx.gh.add_commit("Release 1.4.0");
@@ -50,9 +52,9 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         .gh
         .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
     assert_eq!(run_code(&fx, &["approve", "v1.4.0", "--dry-run"]), 0);
-    assert_eq!(lines(&fx).len(), 1);
-    run_ok(&fx, &["approve", "v1.4.0", "--yes"]);
     assert_eq!(lines(&fx).len(), 2);
+    run_ok(&fx, &["approve", "v1.4.0", "--yes"]);
+    assert_eq!(lines(&fx).len(), 3);
 
     // freeze; then a deploy is refused (frozen) and logs nothing; unfreeze.
     assert_eq!(
@@ -61,9 +63,9 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
     );
     run_ok(&fx, &["freeze", "--reason", "audit test", "--yes"]);
     assert_eq!(run_code(&fx, &["deploy", "--tag", "1.3.0", "--yes"]), 3);
-    assert_eq!(lines(&fx).len(), 3);
-    run_ok(&fx, &["unfreeze", "--yes"]);
     assert_eq!(lines(&fx).len(), 4);
+    run_ok(&fx, &["unfreeze", "--yes"]);
+    assert_eq!(lines(&fx).len(), 5);
 
     // deploy one app.
     assert_eq!(
@@ -74,14 +76,24 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         0
     );
     run_ok(&fx, &["deploy", "--tag", "1.3.0", "--app", "api", "--yes"]);
-    assert_eq!(lines(&fx).len(), 5);
+    assert_eq!(lines(&fx).len(), 6);
 
     // rollback: a dry run nothing; the real one its deploys and its own line.
     assert_eq!(run_code(&fx, &["rollback", "--dry-run"]), 0);
-    assert_eq!(lines(&fx).len(), 5);
+    assert_eq!(lines(&fx).len(), 6);
     run_ok(&fx, &["rollback", "--no-freeze", "--yes"]);
 
-    let all = lines(&fx);
+    // Converted commands write a `started` line ahead of their outcome line.
+    let started: Vec<serde_json::Value> = lines(&fx)
+        .into_iter()
+        .filter(|l| l["result"] == "started")
+        .collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["command"], "tag");
+    let all: Vec<serde_json::Value> = lines(&fx)
+        .into_iter()
+        .filter(|l| l["result"] != "started")
+        .collect();
     let commands: Vec<&str> = all.iter().map(|l| l["command"].as_str().unwrap()).collect();
     assert_eq!(
         commands,
@@ -129,7 +141,7 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
     let out = fx
         .almarel()
         .args(["status", "v1.2.1", "--json"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -142,7 +154,7 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
     // The freeze line names neither the tag nor the SHA; the rest do.
     assert_eq!(commands, vec!["deploy", "deploy", "rollback"], "{audit:?}");
 
-    let out = fx.almarel().args(["status", "v1.2.1"]).output().unwrap();
+    let out = fx.almarel().args(["status", "v1.2.1"]).run().unwrap();
     let (stdout, _) = texts(&out);
     assert!(stdout.contains("audit"), "{stdout}");
     assert!(stdout.contains("rollback v1.2.1 ok"), "{stdout}");
@@ -151,7 +163,7 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
     let out = fx
         .almarel()
         .args(["status", "v1.3.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&texts(&out).0).unwrap();
     // The deploy lines name v1.3.0 as the image tag they replaced, the
@@ -171,8 +183,104 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
     let out = fx
         .almarel()
         .args(["status", "v1.2.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&texts(&out).0).unwrap();
     assert_eq!(v["audit"], serde_json::json!([]));
+}
+
+#[test]
+fn tag_writes_started_before_the_push_and_the_outcome_after() {
+    let r = crate::support::git::Repos::new();
+    let head = r.head();
+    let out = r.almarel().args(["tag", "1.2.3"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    let audit = r.sb.audit_lines();
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["started", "ok"], "{audit:?}");
+    assert_eq!(audit[0]["details"]["pushed"], false);
+    assert_eq!(audit[1]["details"]["pushed"], true);
+    assert_eq!(audit[1]["details"]["sha"], head.as_str());
+
+    // A re-run that finds the tag already pushed logs that, once.
+    let out = r.almarel().args(["tag", "1.2.3"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    let audit = r.sb.audit_lines();
+    assert_eq!(audit.len(), 3, "{audit:?}");
+    assert!(
+        audit[2]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("already done: v1.2.3 is already on origin at HEAD"),
+        "{audit:?}"
+    );
+    // A dry run logs nothing.
+    let out = r
+        .almarel()
+        .args(["tag", "1.2.3", "--dry-run"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(r.sb.audit_lines().len(), 3);
+}
+
+#[test]
+fn an_unwritable_audit_log_refuses_with_exit_2_naming_the_path_before_any_request() {
+    use crate::support::Sandbox;
+    use crate::support::github::GhEnv;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    // The state "directory" is a file: the log cannot be created.
+    let blocked = sb.path().join("blocked");
+    std::fs::write(&blocked, "").unwrap();
+    let out = gh
+        .almarel(&sb)
+        .env("ALMAREL_STATE_DIR", &blocked)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(
+        e.contains(&blocked.join("audit.jsonl").display().to_string()),
+        "{e}"
+    );
+    assert!(gh.sim.recorder().all().is_empty(), "a request was sent");
+    assert!(gh.sim.approvals(run).is_empty());
+
+    // A dry run changes nothing and needs no log.
+    let out = gh
+        .almarel(&sb)
+        .env("ALMAREL_STATE_DIR", &blocked)
+        .args(["approve", "v1.2.3", "--dry-run"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+}
+
+#[test]
+fn a_relative_xdg_state_home_is_ignored_and_the_clone_stays_clean() {
+    let r = crate::support::git::Repos::new();
+    let out = r
+        .almarel()
+        .env_remove("ALMAREL_STATE_DIR")
+        .env("XDG_STATE_HOME", "state")
+        .args(["tag", "1.2.3", "--no-push"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    assert!(!r.work.join("state").exists(), "wrote into the clone");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    let log = r.sb.home().join(".local/state/almarel/audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
 }

@@ -1,6 +1,7 @@
 //! `almarel checklist` tests: each phase with passing and failing items, the
 //! `--json` shape, and a remote that cannot be reached.
 
+use crate::support::Run;
 use std::time::Duration;
 
 use almarel_sandbox::github::RunPlan;
@@ -51,7 +52,7 @@ fn before_tag_passes_on_a_clean_up_to_date_main_and_writes_no_ref() {
     let out = fx
         .almarel()
         .args(["checklist", "before-tag", "--version", "1.3.1", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -69,7 +70,7 @@ fn before_tag_passes_on_a_clean_up_to_date_main_and_writes_no_ref() {
     let out = fx
         .almarel()
         .args(["checklist", "before-tag", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(status_of(&json_stdout(&out), "semantic version"), "manual");
@@ -84,7 +85,7 @@ fn before_tag_fails_off_main_dirty_behind_and_with_a_taken_version() {
     let out = fx
         .almarel()
         .args(["checklist", "before-tag", "--version", "1.2.5", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1));
@@ -130,7 +131,7 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.3.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -149,7 +150,7 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.2.1", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -168,7 +169,7 @@ fn during_deploy_fails_while_a_deployment_runs_and_ci_failed() {
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -187,7 +188,7 @@ fn after_deploy_probes_production_for_the_ref() {
     let out = fx
         .almarel()
         .args(["checklist", "after-deploy", "v1.3.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -201,7 +202,7 @@ fn after_deploy_probes_production_for_the_ref() {
     let out = fx
         .almarel()
         .args(["checklist", "after-deploy", "v1.2.1", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -213,7 +214,7 @@ fn after_deploy_probes_production_for_the_ref() {
     let out = fx
         .almarel()
         .args(["checklist", "after-deploy", "v1.3.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -224,7 +225,7 @@ fn after_deploy_probes_production_for_the_ref() {
 #[test]
 fn all_phases_json_shape_and_human_output() {
     let fx = Fx::with_apps(false, finished_apps());
-    let out = fx.almarel().args(["checklist", "--json"]).output().unwrap();
+    let out = fx.almarel().args(["checklist", "--json"]).run().unwrap();
     assert_no_panic(&out);
     let v = json_stdout(&out);
     let phases: Vec<String> = items(&v).into_iter().map(|(p, _, _)| p).collect();
@@ -256,7 +257,7 @@ fn all_phases_json_shape_and_human_output() {
     assert_eq!(out.status.code(), Some(1));
     assert!(v["failed"].as_u64().unwrap() >= 2, "{v}");
 
-    let out = fx.almarel().args(["checklist"]).output().unwrap();
+    let out = fx.almarel().args(["checklist"]).run().unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout.contains("before-merge"), "{stdout}");
@@ -273,7 +274,7 @@ fn an_unreachable_remote_fails_its_items_with_the_reason() {
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.3.0", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1));
@@ -297,7 +298,7 @@ fn an_unknown_phase_is_a_usage_error() {
     let out = fx
         .almarel()
         .args(["checklist", "after-lunch"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2));

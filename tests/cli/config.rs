@@ -1,5 +1,6 @@
 //! Configuration errors: unknown keys and malformed TOML are exit 2 naming the line.
 
+use crate::support::Run;
 use crate::support::{Sandbox, json_stdout};
 
 #[test]
@@ -21,7 +22,7 @@ fn unknown_key_is_exit_2_naming_key_and_line() {
             "--expect-sha",
             "abcdef1",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -48,7 +49,7 @@ fn malformed_toml_is_exit_2_with_the_line_in_json() {
             "--expect-sha",
             "abcdef1",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v = json_stdout(&out);
@@ -66,7 +67,7 @@ fn missing_config_file_is_exit_2() {
     let out = sb
         .almarel(sb.path())
         .args(["--config", "nope.toml", "verify", "--expect-sha", "abcdef1"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -1,5 +1,6 @@
 //! `almarel deploy` tests, against the Coolify simulator.
 
+use crate::support::Run;
 use std::time::Duration;
 
 use almarel_sandbox::coolify::{self as sim, AppSpec, Ending, Fault};
@@ -26,7 +27,7 @@ fn patches_the_tag_and_deploys_each_app_with_force_then_exits_0() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
@@ -90,7 +91,7 @@ fn a_failed_deployment_exits_1_and_restores_the_previous_tag_without_redeploying
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "v1.2.3", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -145,7 +146,7 @@ fn the_deadline_exits_5_and_leaves_the_deployment_running() {
     let started = std::time::Instant::now();
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "3s"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
@@ -166,7 +167,7 @@ fn a_pre_release_is_refused_without_the_flag_and_nothing_is_sent() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.3.0-rc.1", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -183,7 +184,7 @@ fn a_pre_release_is_refused_without_the_flag_and_nothing_is_sent() {
             "--yes",
             "--allow-prerelease",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.3.0-rc.1"));
@@ -199,7 +200,7 @@ fn an_app_that_is_not_a_docker_image_app_is_refused_before_any_change() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -217,7 +218,7 @@ fn without_a_terminal_and_without_yes_nothing_is_changed() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -234,7 +235,7 @@ fn dry_run_reads_and_prints_the_writes_but_sends_none() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -266,7 +267,7 @@ fn a_bad_token_is_exit_4_and_never_echoed() {
         let out = almarel(&sb, &dir, bad)
             .args(["deploy", "--tag", "1.2.3", "--yes"])
             .args(&extra)
-            .output()
+            .run()
             .unwrap();
         let (stdout, stderr) = texts(&out);
         assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -292,7 +293,7 @@ fn a_token_without_the_write_ability_is_named() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, token)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -309,7 +310,7 @@ fn a_token_without_the_write_ability_is_named() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, token)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -327,7 +328,7 @@ fn api_disabled_says_where_to_enable_it() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -342,7 +343,7 @@ fn an_unknown_app_name_or_uuid_is_reported() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "worker"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(c.recorder().all().is_empty(), "nothing sent");
@@ -352,7 +353,7 @@ fn an_unknown_app_name_or_uuid_is_reported() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -367,7 +368,7 @@ fn only_the_named_app_is_deployed() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--app", "web"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
@@ -383,7 +384,7 @@ fn no_wait_returns_the_deployment_uuids() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--no-wait", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -414,7 +415,7 @@ fn a_deployment_already_in_flight_is_waited_for_and_never_cancelled() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -468,7 +469,7 @@ fn transient_errors_on_reads_are_retried_and_a_rate_limited_post_is_resent() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let posts = c.recorder().matching("POST", "/api/v1/deploy");
@@ -496,7 +497,7 @@ fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -517,7 +518,7 @@ fn in_github_actions_outputs_and_summary_are_written() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let o = std::fs::read_to_string(&output).unwrap();
@@ -556,17 +557,17 @@ fn deploy_then_verify_sees_production_switch() {
     let dir = deploy_project(&sb, &rt, &toml);
     let before = almarel(&sb, &dir, sim::TOKEN)
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(before.status.code(), Some(1));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let after = almarel(&sb, &dir, sim::TOKEN)
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(after.status.code(), Some(0), "{}", texts(&after).1);
 }
@@ -591,7 +592,7 @@ fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restore
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -618,7 +619,7 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
     let dir = deploy_project(&sb, &rt, &toml);
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -638,7 +639,7 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
             "1.2.3",
             "--yes",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(texts(&out).1.contains("COOLIFY_TOKEN"));
@@ -649,7 +650,7 @@ fn configuration_mistakes_are_exit_2_before_any_request() {
     );
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -667,7 +668,7 @@ fn frozen_releases_are_refused_and_nothing_is_changed() {
         .set_workflow_state("Deploy to Production", "disabled_manually");
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -688,7 +689,7 @@ fn ref_deploys_its_release_tag_and_a_final_tag_wins_over_an_rc() {
     proj.github.add_tag("v1.2.3", &sha, true);
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", &sha[..7], "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
@@ -709,7 +710,7 @@ fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
     let sha = proj.github.add_commit("hotfix without a tag");
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", &sha, "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -721,7 +722,7 @@ fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
 
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", &sha, "--yes", "--allow-untagged"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let expected = format!("prod-{sha}");
@@ -747,7 +748,7 @@ fn a_sha_placeholder_resolves_the_tag_through_github() {
     proj.github.add_tag("v1.2.3", &sha, true);
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let expected = format!("1.2.3-{}", &sha[..7]);
@@ -756,7 +757,7 @@ fn a_sha_placeholder_resolves_the_tag_through_github() {
     // A tag that exists nowhere: exit 2, nothing changed.
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", "--tag", "9.9.9", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
     assert_eq!(changes(c.recorder()), (2, 2));
@@ -788,6 +789,7 @@ fn ctrl_c_reports_what_was_already_done() {
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("already done"), "{stderr}");
@@ -808,7 +810,7 @@ fn without_read_sensitive_the_failure_says_where_the_log_is() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -832,7 +834,7 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
     std::fs::copy(proj.dir.join("almarel.toml"), r.work.join("almarel.toml")).unwrap();
     let out = almarel(&r.sb, &r.work, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let expected = format!("v1.2.3-{}", &sha[..7]);
@@ -863,7 +865,7 @@ fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     let started = std::time::Instant::now();
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "1m"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");

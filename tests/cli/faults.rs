@@ -5,6 +5,7 @@
 //! exit code is 4 or 5 (1 for verify's failed checks); the message names the
 //! remote and what to do; nothing panics.
 
+use crate::support::Run;
 use std::time::{Duration, Instant};
 
 use almarel_sandbox::coolify::{self as csim, Fault as CFault};
@@ -101,7 +102,7 @@ fn github_case(name: &'static str, remote: Option<Behaviour>) {
                 .args(["--config", "almarel.toml"])
                 .args(&args)
                 .timeout(Duration::from_secs(60))
-                .output()
+                .run()
                 .unwrap();
             assert_no_panic(&out);
             let (o, e) = texts(&out);
@@ -140,7 +141,7 @@ fn deploy_against_broken_coolify_exits_4_or_5_and_never_repeats_a_write() {
         let started = Instant::now();
         let out = cs::almarel(&sb, &dir, csim::TOKEN)
             .args(["deploy", "--tag", "1.2.3", "--yes"])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -173,7 +174,7 @@ fn verify_against_broken_production_fails_its_checks_with_exit_1() {
         let started = Instant::now();
         let out = cs::almarel(&sb, &dir, "")
             .args(["verify", "--expect-sha", NEW_SHA])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -255,7 +256,7 @@ fn github_reads_recover_from_5xx_and_rate_limits() {
                     let sb = Sandbox::new();
                     let gh = ready(&sb);
                     gh.sim.fault(fault.clone());
-                    let out = gh.almarel(&sb).args(&args).output().unwrap();
+                    let out = gh.almarel(&sb).args(&args).run().unwrap();
                     assert_no_panic(&out);
                     let (o, e) = texts(&out);
                     assert_eq!(out.status.code(), Some(0), "{args:?} / {name}\n{o}\n{e}");
@@ -304,7 +305,7 @@ fn a_review_post_is_never_repeated_after_a_5xx_or_a_lost_answer() {
         let out = gh
             .almarel(&sb)
             .args(["approve", "v1.2.3", "--yes"])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -326,7 +327,7 @@ fn a_review_post_is_never_repeated_after_a_5xx_or_a_lost_answer() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -371,7 +372,7 @@ fn deploy_reads_recover_and_the_deploy_post_is_never_repeated() {
         let dir = cs::deploy_project(&sb, &rt, &fast_toml(&c.url()));
         let out = cs::almarel(&sb, &dir, csim::TOKEN)
             .args(["deploy", "--tag", "1.2.3", "--yes"])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -389,7 +390,7 @@ fn deploy_reads_recover_and_the_deploy_post_is_never_repeated() {
     let dir = cs::deploy_project(&sb, &rt, &fast_toml(&c.url()));
     let out = cs::almarel(&sb, &dir, csim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -410,7 +411,7 @@ fn verify_probes_answering_5xx_fail_the_checks_with_exit_1() {
     let dir = cs::project(&sb, &cs::verify_toml(&p.url()));
     let out = cs::almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -428,7 +429,7 @@ fn rollback_reads_recover_and_its_deploy_posts_are_never_repeated() {
     fx.gh.fault(Fault::new("GET", "", 2, 502));
     fx.coolify
         .inject(coolify_fault("GET", "/api/v1/applications", 503, 2));
-    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -441,7 +442,7 @@ fn rollback_reads_recover_and_its_deploy_posts_are_never_repeated() {
     let fx = Fx::new(false);
     fx.coolify
         .inject(coolify_fault("POST", "/api/v1/deploy", 502, 1));
-    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
@@ -461,7 +462,7 @@ fn checklist_against_a_broken_github_reports_instead_of_panicking() {
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.3.0"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);

@@ -1,6 +1,7 @@
 //! `almarel freeze` / `unfreeze`: disable first, then reject waiting
 //! deployments, idempotent, partial failures reported, audit lines.
 
+use crate::support::Run;
 use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, assert_no_token};
@@ -34,7 +35,7 @@ fn freeze_disables_first_then_rejects_and_is_idempotent() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "checkout errors", "--yes", "-vv"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -69,7 +70,7 @@ fn freeze_disables_first_then_rejects_and_is_idempotent() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "checkout errors", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -89,7 +90,7 @@ fn freeze_lists_running_runs_and_cancels_them_on_request() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "r", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
@@ -101,7 +102,7 @@ fn freeze_lists_running_runs_and_cancels_them_on_request() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "r", "--yes", "--cancel-running"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert!(index_of(&gh, "POST", &format!("/runs/{run}/cancel")).is_some());
@@ -122,7 +123,7 @@ fn freeze_reports_what_was_done_when_a_later_step_fails() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "r", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -147,13 +148,13 @@ fn freeze_needs_confirmation_and_dry_run_changes_nothing() {
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "r"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let out = gh
         .almarel(&sb)
         .args(["freeze", "--reason", "r", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     let (o, _) = texts(&out);
     assert_eq!(out.status.code(), Some(0));
@@ -171,11 +172,7 @@ fn unfreeze_enables_and_is_idempotent() {
     let sb = Sandbox::new();
     let gh = GhEnv::start(&sb);
     gh.sim.set_workflow_state(DEPLOY, "disabled_manually");
-    let out = gh
-        .almarel(&sb)
-        .args(["unfreeze", "--yes"])
-        .output()
-        .unwrap();
+    let out = gh.almarel(&sb).args(["unfreeze", "--yes"]).run().unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
     assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));
@@ -188,7 +185,7 @@ fn unfreeze_enables_and_is_idempotent() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["command"], "unfreeze");
     let before = writes(&gh).len();
-    let out = gh.almarel(&sb).args(["unfreeze"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["unfreeze"]).run().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(writes(&gh).len(), before);
     assert_eq!(sb.audit_lines().len(), 1);

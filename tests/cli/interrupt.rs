@@ -1,11 +1,15 @@
-//! Ctrl-C (SIGINT) during a watch: exit 130, what was already done, how to
-//! resume. (`deploy` has its own interrupt test in deploy.rs.)
+//! Signals: Ctrl-C (SIGINT) during a watch or at a prompt → 130, SIGTERM →
+//! 143, SIGHUP → 129; what was done, what was in flight (a write that may
+//! have been applied, with the command that checks it), what was not
+//! started, and an honest resume hint. (`deploy` has its own interrupt test
+//! in deploy.rs.)
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use almarel_sandbox::github::{Phase, RunPlan};
 
+use crate::support::git::{GitDaemon, Repos};
 use crate::support::github::{GhEnv, TOKEN, assert_no_token};
 use crate::support::{Sandbox, assert_no_panic, texts};
 
@@ -50,6 +54,7 @@ fn interrupt(
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
     assert!(started.elapsed() < Duration::from_secs(25));
     out
 }
@@ -131,4 +136,241 @@ fn ctrl_c_during_approve_watch_names_the_approval_already_sent() {
     // The approval was audited once; the interrupt added nothing.
     let audit = sb.audit_lines();
     assert_eq!(audit.len(), 1, "{audit:?}");
+}
+
+fn spawnable(sb: &Sandbox, dir: &std::path::Path) -> std::process::Command {
+    sb.almarel_std(dir)
+}
+
+/// Spawns `cmd`, waits until `ready`, sends `signal` (`TERM`, `HUP`, `INT`)
+/// and returns the output.
+fn signal_when(
+    mut cmd: std::process::Command,
+    signal: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ready(), "never got ready");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    assert!(started.elapsed() < Duration::from_secs(40));
+    out
+}
+
+/// A clone whose origin is served by `git daemon` with a pre-receive hook
+/// that marks `pushing` and then holds the push for 20 seconds.
+fn slow_push_repo() -> (Repos, GitDaemon, std::path::PathBuf) {
+    let r = Repos::new();
+    let daemon = GitDaemon::start(&r.sb.home(), r.origin.parent().unwrap());
+    r.git(&["remote", "set-url", "origin", &daemon.url("origin.git")]);
+    let marker = r.sb.path().join("pushing");
+    let hook = r.origin.join("hooks").join("pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nsleep 20\nexit 1\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (r, daemon, marker)
+}
+
+#[test]
+fn sigterm_during_a_slow_tag_push_exits_143_and_lists_the_push_in_flight() {
+    let (r, _daemon, marker) = slow_push_repo();
+    let mut cmd = spawnable(&r.sb, &r.work);
+    cmd.args(["tag", "1.2.3"]);
+    let out = signal_when(cmd, "TERM", || marker.exists());
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    assert!(e.contains("interrupted by SIGTERM"), "{e}");
+    assert!(!e.contains("nothing was changed"), "{e}");
+    assert!(e.contains("already done: created local tag v1.2.3"), "{e}");
+    assert!(
+        e.contains(
+            "in flight (may have been applied): push refs/tags/v1.2.3:refs/tags/v1.2.3 to origin"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint: push refs/tags/v1.2.3:refs/tags/v1.2.3 to origin may have been applied; check with `git ls-remote --tags origin v1.2.3`"),
+        "{e}"
+    );
+    // A re-run of tag is safe (it says "already tagged" or pushes): the hint says so exactly.
+    assert!(e.contains("hint: re-run `almarel tag 1.2.3`"), "{e}");
+    // The audit log: started ahead, then the interruption.
+    let audit = r.sb.audit_lines();
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["started", "interrupted: SIGTERM"], "{audit:?}");
+    assert!(audit.iter().all(|l| l["target"] == "v1.2.3"));
+}
+
+#[test]
+fn sighup_during_a_slow_tag_push_exits_129_with_the_three_lists_in_json() {
+    let (r, _daemon, marker) = slow_push_repo();
+    let mut cmd = spawnable(&r.sb, &r.work);
+    cmd.args(["tag", "1.2.3", "--json"]);
+    let out = signal_when(cmd, "HUP", || marker.exists());
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(129), "{o}\n{e}");
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "interrupted");
+    assert_eq!(v["error"]["code"], "interrupted");
+    assert_eq!(v["signal"], "SIGHUP");
+    assert_eq!(
+        v["done"],
+        serde_json::json!(["created local tag v1.2.3 at ".to_owned() + &r.head()[..7]])
+    );
+    assert_eq!(
+        v["in_flight"],
+        serde_json::json!([{
+            "write": "push refs/tags/v1.2.3:refs/tags/v1.2.3 to origin",
+            "check": "git ls-remote --tags origin v1.2.3",
+        }])
+    );
+    assert_eq!(v["not_started"], serde_json::json!([]));
+    assert!(
+        !v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+    let audit = r.sb.audit_lines();
+    assert_eq!(
+        audit.last().unwrap()["result"],
+        "interrupted: SIGHUP",
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn sigterm_before_any_write_says_nothing_was_changed_and_exits_143() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim
+        .add_run("CI", &sha, RunPlan::fixed(Phase::InProgress));
+    let mut cmd = spawnable(&sb, &gh.dir);
+    cmd.env("GH_TOKEN", TOKEN).args([
+        "--config",
+        "almarel.toml",
+        "status",
+        "v1.2.3",
+        "--watch",
+        "--timeout",
+        "5m",
+    ]);
+    let out = signal_when(cmd, "TERM", || gh.sim.recorder().all().len() >= 3);
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    assert!(
+        e.contains("interrupted by SIGTERM; nothing was changed"),
+        "{e}"
+    );
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn ctrl_c_at_a_confirmation_prompt_exits_130_at_once() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    // `script` gives the command a real pseudo-terminal; what we write to
+    // its stdin is typed on that terminal (\x03 is Ctrl-C).
+    let bin = assert_cmd::cargo::cargo_bin("almarel");
+    let inner = format!("'{}' --config almarel.toml approve v1.2.3", bin.display());
+    let mut cmd = spawnable(&sb, &gh.dir);
+    cmd.env("GH_TOKEN", TOKEN);
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &inner, "/dev/null"])
+        .current_dir(&gh.dir)
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let started = Instant::now();
+    while !seen.lock().unwrap().contains("[y/N]") && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.lock().unwrap().contains("[y/N]"),
+        "{}",
+        seen.lock().unwrap()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"\x03").unwrap();
+    std::io::Write::flush(&mut stdin).unwrap();
+    // No Enter is ever pressed: the command must end on the Ctrl-C alone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    let status = status.unwrap_or_else(|| panic!("still waiting for Enter after Ctrl-C:\n{text}"));
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(!text.contains(TOKEN));
+    assert!(gh.sim.approvals(run).is_empty());
+    assert!(sb.audit_lines().is_empty());
 }

@@ -2,6 +2,7 @@
 //! assert the sandbox's end state (origin refs, what the simulators
 //! received, what production serves), not only the verdict.
 
+use crate::support::Run;
 use std::time::{Duration, Instant};
 
 use almarel::cli::{ColorChoice, Scenario};
@@ -230,7 +231,7 @@ fn the_binary_rehearses_a_release_in_well_under_a_minute() {
         .almarel(sb.path())
         .arg("rehearse")
         .timeout(Duration::from_secs(90))
-        .output()
+        .run()
         .unwrap();
     let took = started.elapsed();
     let (o, e) = texts(&out);
@@ -266,7 +267,7 @@ fn json_rehearsal_prints_one_object() {
         .almarel(sb.path())
         .args(["rehearse", "red-ci", "--json"])
         .timeout(Duration::from_secs(90))
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v = crate::support::json_stdout(&out);
@@ -282,7 +283,7 @@ fn interactive_without_a_terminal_is_a_usage_error() {
         .almarel(sb.path())
         .args(["rehearse", "--interactive"])
         .write_stdin("\n")
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{e}");
@@ -295,7 +296,7 @@ fn an_unknown_scenario_is_a_usage_error() {
     let out = sb
         .almarel(sb.path())
         .args(["rehearse", "hotfix"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
@@ -330,6 +331,7 @@ fn ctrl_c_stops_the_rehearsal_and_removes_the_sandbox() {
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{e}");
     assert!(e.contains("sandbox was stopped and removed"), "{e}");
@@ -343,7 +345,7 @@ fn interactive_with_json_is_a_usage_error() {
     let out = sb
         .almarel(sb.path())
         .args(["rehearse", "--interactive", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v = crate::support::json_stdout(&out);

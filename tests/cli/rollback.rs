@@ -2,6 +2,7 @@
 //! Coolify and production simulators (production switches to the SHA of the
 //! image tag a Coolify deployment finishes with, as the real app would).
 
+use crate::support::Run;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -163,7 +164,7 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
     let out = fx
         .almarel()
         .args(["rollback", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
@@ -234,7 +235,7 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
 fn the_freeze_comes_before_any_coolify_change() {
     let fx = Fx::new(false);
     fx.gh.fault(Fault::new("PUT", "/disable", 50, 500));
-    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
@@ -252,7 +253,7 @@ fn the_freeze_comes_before_any_coolify_change() {
 #[test]
 fn refuses_when_a_migration_changed_and_changes_nothing() {
     let fx = Fx::new(true);
-    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -278,7 +279,7 @@ fn refuses_when_a_migration_changed_and_changes_nothing() {
     let out = fx
         .almarel()
         .args(["rollback", "--yes", "--allow-migrations"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -291,7 +292,7 @@ fn to_picks_the_named_release() {
     let out = fx
         .almarel()
         .args(["rollback", "--to", "1.2.0", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -311,11 +312,7 @@ fn to_picks_the_named_release() {
 #[test]
 fn dry_run_shows_the_real_plan_and_changes_nothing() {
     let fx = Fx::new(false);
-    let out = fx
-        .almarel()
-        .args(["rollback", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = fx.almarel().args(["rollback", "--dry-run"]).run().unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("rollback to v1.2.1"), "{stdout}");
@@ -341,7 +338,7 @@ fn dry_run_shows_the_real_plan_and_changes_nothing() {
     let out = fx
         .almarel()
         .args(["rollback", "--dry-run", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let v = json_stdout(&out);
@@ -359,7 +356,7 @@ fn an_untagged_production_commit_needs_to() {
     let fx = Fx::new(false);
     let hotfix = fx.repos.commit("Hotfix without a tag");
     fx.prod.control().set_sha(&hotfix);
-    let out = fx.almarel().args(["rollback", "--yes"]).output().unwrap();
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(stderr.contains("carries no release tag"), "{stderr}");
@@ -375,7 +372,7 @@ fn an_untagged_production_commit_needs_to() {
 #[test]
 fn without_a_terminal_it_needs_yes_and_changes_nothing() {
     let fx = Fx::new(false);
-    let out = fx.almarel().args(["rollback"]).output().unwrap();
+    let out = fx.almarel().args(["rollback"]).run().unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
@@ -391,7 +388,7 @@ fn a_failing_deploy_reports_the_done_steps_and_the_continue_command() {
     let out = fx
         .almarel()
         .args(["rollback", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -431,7 +428,7 @@ fn a_failing_deploy_reports_the_done_steps_and_the_continue_command() {
     let out = fx
         .almarel()
         .args(["rollback", "--to", "v1.2.1", "--no-freeze", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -456,7 +453,7 @@ fn image_tag_covers_the_late_tag_case_and_a_failing_verify_says_how_to_continue(
             "--yes",
             "--json",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -506,7 +503,7 @@ fn with_production_down_the_current_release_comes_from_coolify() {
     let out = fx
         .almarel()
         .args(["rollback", "--dry-run", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);

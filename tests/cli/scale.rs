@@ -1,6 +1,7 @@
 //! Regressions found by `scripts/bench.sh` on a large repository: results
 //! must not change when the work is organised to scale.
 
+use crate::support::Run;
 use crate::support::git::Repos;
 use crate::support::{assert_no_panic, texts};
 
@@ -29,7 +30,7 @@ fn previous_release_is_the_highest_reachable_tag_among_many() {
     let out = r
         .almarel()
         .args(["tag", "10.0.0", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);

@@ -4,6 +4,7 @@
 //! summary or the outputs file. Plain http to a non-loopback host is refused
 //! before any connection.
 
+use crate::support::Run;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
@@ -91,7 +92,7 @@ fn no_command_writes_a_secret_anywhere() {
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("GITHUB_OUTPUT", &outputs)
             .timeout(Duration::from_secs(60))
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -261,7 +262,7 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_connection() {
             .env("GH_TOKEN", GH_TOKEN)
             .env("SMOKE_PASSWORD", SMOKE_PASSWORD)
             .args(&args)
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -300,7 +301,7 @@ fn rollback_and_checklist_write_no_secret_anywhere() {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("GITHUB_OUTPUT", &outputs)
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);

@@ -1,6 +1,7 @@
 //! `almarel status`: the ledger read from the GitHub simulator, and `--watch`
 //! outcomes (0 / 1 / 5), conditional requests, and error mapping.
 
+use crate::support::Run;
 use std::time::Duration;
 
 use almarel_sandbox::github::{Fault, Phase, RunPlan};
@@ -21,7 +22,7 @@ fn ledger_shows_tag_runs_approval_and_release() {
         .add_run("Release", &sha, RunPlan::fixed(Phase::InProgress));
     gh.sim
         .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
-    let out = gh.almarel(&sb).args(["status", "1.2.3"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status", "1.2.3"]).run().unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -50,7 +51,7 @@ fn ledger_json_without_ref_uses_main_and_reports_frozen() {
     let out = gh
         .almarel(&sb)
         .args(["status", "--json", "-vv"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v = json_stdout(&out);
@@ -88,7 +89,7 @@ fn watch_exits_0_when_only_the_approval_is_left_and_uses_304s() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -129,7 +130,7 @@ fn watch_exits_0_when_everything_completed() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v1.2.3", "--watch", "--timeout", "3s"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
@@ -151,7 +152,7 @@ fn watch_exits_1_when_ci_fails() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v1.2.4", "--watch", "--timeout", "30s"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{e}");
@@ -170,7 +171,7 @@ fn watch_times_out_with_exit_5_and_names_the_causes() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v2.0.0", "--watch", "--timeout", "3s", "--json"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(5), "{e}");
@@ -193,7 +194,7 @@ fn get_500_500_200_succeeds() {
     gh.sim.add_tag("v1.0.0", &sha, false);
     gh.sim
         .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 2, 500));
-    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).run().unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     let hits = gh
@@ -213,7 +214,7 @@ fn rate_limit_429_with_retry_after_waits_and_succeeds() {
     gh.sim
         .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 1, 429).header("retry-after", "1"));
     let started = std::time::Instant::now();
-    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status", "v1.0.0"]).run().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -237,7 +238,7 @@ fn bad_token_is_exit_4_naming_the_variables() {
         .almarel(&sb)
         .env("GH_TOKEN", "ghp_wrongwrongwrong")
         .args(["status", "-vv"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
@@ -271,7 +272,7 @@ fn forbidden_without_rate_limit_headers_is_a_permission_error() {
         Fault::new("GET", "/git/ref/heads/main", 1, 403)
             .header("x-accepted-github-permissions", "contents=read"),
     );
-    let out = gh.almarel(&sb).args(["status"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status"]).run().unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
     assert!(
@@ -293,11 +294,7 @@ fn unknown_repository_is_exit_4() {
         ),
     )
     .unwrap();
-    let out = gh
-        .almarel(&sb)
-        .args(["status", "abcdef1"])
-        .output()
-        .unwrap();
+    let out = gh.almarel(&sb).args(["status", "abcdef1"]).run().unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
     assert!(
@@ -320,7 +317,7 @@ fn run_lists_follow_link_pagination() {
     let out = gh
         .almarel(&sb)
         .args(["status", &sha, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -343,7 +340,7 @@ fn rate_limit_resetting_after_the_deadline_is_exit_4_naming_the_reset() {
             .header("x-ratelimit-reset", "4102444800"),
     );
     let started = std::time::Instant::now();
-    let out = gh.almarel(&sb).args(["status"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status"]).run().unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{e}");
     assert!(e.contains("rate limited until 2100-01-01T00:00:00Z"), "{e}");
@@ -364,7 +361,7 @@ fn token_is_never_sent_over_plain_http_to_a_remote_host() {
         .almarel(&dir)
         .env("GH_TOKEN", TOKEN)
         .args(["--config", "almarel.toml", "status", "-vv"])
-        .output()
+        .run()
         .unwrap();
     let (_, e) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{e}");
@@ -394,7 +391,7 @@ fn github_actions_gets_outputs_and_a_summary() {
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["status", "v1.4.0"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let o = std::fs::read_to_string(&output).unwrap();
@@ -425,7 +422,7 @@ fn watch_follows_the_whole_release_flow_to_the_approval() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v3.0.0", "--watch", "--timeout", "60s"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -461,25 +458,21 @@ fn production_row_reads_version_url() {
     let out = gh0
         .almarel(&sb)
         .args(["status", "v1.2.3", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
     assert_eq!(v["production"]["sha"], prev.as_str());
     assert_eq!(v["production"]["matches_ref"], false);
     assert_eq!(v["production"]["tags"], serde_json::json!(["v1.2.2"]));
-    let out = gh0
-        .almarel(&sb)
-        .args(["status", "v1.2.2"])
-        .output()
-        .unwrap();
+    let out = gh0.almarel(&sb).args(["status", "v1.2.2"]).run().unwrap();
     let (o, _) = texts(&out);
     assert!(o.contains("this release"), "{o}");
     drop(version);
     let out = gh0
         .almarel(&sb)
         .args(["status", "v1.2.2", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(
         out.status.code(),
@@ -518,7 +511,7 @@ fn ledger_shows_each_coolify_app_image_tag_and_warns_when_they_differ() {
         .almarel(&sb)
         .env("COOLIFY_TOKEN", csim::TOKEN)
         .args(["status", "v1.2.3", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -531,7 +524,7 @@ fn ledger_shows_each_coolify_app_image_tag_and_warns_when_they_differ() {
         .almarel(&sb)
         .env("COOLIFY_TOKEN", csim::TOKEN)
         .args(["status", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let (o, _) = texts(&out);
     assert!(
@@ -557,7 +550,7 @@ fn ledger_says_why_coolify_is_unknown_without_a_token() {
     let out = gh
         .almarel(&sb)
         .args(["status", "v1.2.3", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "a report, not a gate");
     let v = json_stdout(&out);

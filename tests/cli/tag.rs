@@ -1,11 +1,12 @@
 //! `almarel tag` tests: real repositories (a bare origin.git and a clone),
 //! the real binary, and the state left behind in both.
 
+use crate::support::Run;
 use crate::support::git::{GitDaemon, Repos, closed_port};
 use crate::support::{assert_no_panic, json_stdout, texts};
 
 fn run(r: &Repos, args: &[&str]) -> std::process::Output {
-    let out = r.almarel().args(args).output().unwrap();
+    let out = r.almarel().args(args).run().unwrap();
     assert_no_panic(&out);
     out
 }
@@ -88,14 +89,16 @@ fn happy_path_pushes_exactly_one_annotated_tag() {
         "{stderr}"
     );
 
-    // One audit line, with the git identity as actor.
+    // Two audit lines (SPEC §7.2: `started` ahead, then the outcome), with
+    // the git identity as actor.
     let audit = r.sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0]["command"], "tag");
-    assert_eq!(audit[0]["target"], "v1.2.3");
-    assert_eq!(audit[0]["result"], "ok");
-    assert_eq!(audit[0]["actor"]["git"], "Jane Dev <jane@example.com>");
-    assert_eq!(audit[0]["details"]["sha"], head.as_str());
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
+    assert_eq!(audit[1]["command"], "tag");
+    assert_eq!(audit[1]["target"], "v1.2.3");
+    assert_eq!(audit[1]["result"], "ok");
+    assert_eq!(audit[1]["actor"]["git"], "Jane Dev <jane@example.com>");
+    assert_eq!(audit[1]["details"]["sha"], head.as_str());
 }
 
 #[test]
@@ -390,7 +393,7 @@ fn malformed_versions_are_usage_errors_and_change_nothing() {
     ];
     assert!(bad.len() >= 15);
     for v in bad {
-        let out = r.almarel().args(["tag", "--", v]).output().unwrap();
+        let out = r.almarel().args(["tag", "--", v]).run().unwrap();
         assert_no_panic(&out);
         let text = all_text(&out);
         assert_eq!(out.status.code(), Some(2), "{v:?}: {text}");
@@ -445,10 +448,15 @@ fn already_tagged_at_head_is_success_and_pushes_nothing() {
     assert!(!text.contains("pushing"), "{text}");
     assert_eq!(r.origin_refs(), origin_before);
     assert_eq!(r.local_refs(), local_before);
-    assert_eq!(
-        r.sb.audit_lines().len(),
-        audit_before,
-        "nothing changed, nothing audited"
+    // Nothing changed; the re-run that found it done is one line (SPEC §6).
+    let audit = r.sb.audit_lines();
+    assert_eq!(audit.len(), audit_before + 1, "{audit:?}");
+    assert!(
+        audit[audit_before]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("already done:"),
+        "{audit:?}"
     );
     let out = run(&r, &["tag", "1.2.3", "--json"]);
     let v = json_stdout(&out);
@@ -483,10 +491,15 @@ fn a_local_only_tag_at_head_is_pushed_as_a_resume() {
         r.git(&["rev-parse", "v1.2.3"]),
         "the same tag object was pushed"
     );
+    // started + ok for --no-push, then started + ok for the resumed push.
     let audit = r.sb.audit_lines();
-    assert_eq!(audit.len(), 2, "{audit:?}");
-    assert_eq!(audit[0]["details"]["pushed"], false);
-    assert_eq!(audit[1]["details"]["pushed"], true);
+    let results: Vec<&str> = audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["started", "ok", "started", "ok"], "{audit:?}");
+    assert_eq!(audit[1]["details"]["pushed"], false);
+    assert_eq!(audit[3]["details"]["pushed"], true);
 }
 
 #[test]
@@ -516,9 +529,10 @@ fn a_refused_push_leaves_no_tag_and_a_rerun_succeeds() {
     assert!(r.local_tags().is_empty(), "local tag left behind");
     assert_eq!(r.origin_refs(), origin_before);
     let audit = r.sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
     assert!(
-        audit[0]["result"]
+        audit[1]["result"]
             .as_str()
             .unwrap()
             .starts_with("failed: push rejected"),
@@ -660,7 +674,7 @@ fn https_auth_failure_gives_up_without_looping_and_never_shows_the_token() {
             format!("http://127.0.0.1:{port}/api/v3"),
         )
         .timeout(std::time::Duration::from_secs(60))
-        .output()
+        .run()
         .unwrap();
     let text = all_text(&out);
     assert_eq!(out.status.code(), Some(4), "{text}");
@@ -692,7 +706,7 @@ fn the_token_is_not_offered_to_a_host_that_is_not_github() {
         .args(["tag", "1.2.3"])
         .env("GH_TOKEN", "ghp_not_for_this_host_123")
         .timeout(std::time::Duration::from_secs(60))
-        .output()
+        .run()
         .unwrap();
     let text = all_text(&out);
     assert_eq!(out.status.code(), Some(4), "{text}");
@@ -725,7 +739,7 @@ fn git_config_extraheader_is_sent_like_git_does_in_github_actions() {
         .almarel()
         .args(["tag", "1.2.3"])
         .timeout(std::time::Duration::from_secs(60))
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", all_text(&out));
     let auths = server.auths.lock().unwrap().clone();
@@ -819,11 +833,7 @@ fn outside_a_git_work_tree_is_a_usage_error() {
     let r = Repos::new();
     let outside = r.sb.path().join("plain");
     std::fs::create_dir_all(&outside).unwrap();
-    let out =
-        r.sb.almarel(&outside)
-            .args(["tag", "1.2.3"])
-            .output()
-            .unwrap();
+    let out = r.sb.almarel(&outside).args(["tag", "1.2.3"]).run().unwrap();
     let text = all_text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("not inside a git work tree"), "{text}");
@@ -843,7 +853,7 @@ fn a_missing_remote_is_a_usage_error() {
         .almarel()
         .args(["tag", "1.2.3"])
         .env("ALMAREL_GIT_REMOTE", "upstream")
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
     assert_eq!(r.git_origin(&["cat-file", "-t", "v1.2.3"]), "tag");
@@ -861,7 +871,7 @@ fn github_actions_outputs_tag_sha_and_version() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
     let text = std::fs::read_to_string(&output).unwrap();
@@ -873,4 +883,72 @@ fn github_actions_outputs_tag_sha_and_version() {
             .unwrap()
             .contains("v1.2.3")
     );
+}
+
+/// `--json` with what changes from run to run replaced: SHAs, the sandbox path.
+fn stable_json(r: &Repos, out: &std::process::Output) -> serde_json::Value {
+    let head = r.head();
+    let text = String::from_utf8_lossy(&out.stdout)
+        .replace(&head, "[sha]")
+        .replace(&head[..7], "[short]")
+        .replace(&r.sb.path().display().to_string(), "[sandbox]");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let r = Repos::new();
+    let out = run(&r, &["tag", "1.2.3", "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    insta::assert_json_snapshot!("tag_dry_run", stable_json(&r, &out));
+
+    let out = run(&r, &["tag", "1.2.3", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    insta::assert_json_snapshot!("tag_pushed", stable_json(&r, &out));
+
+    std::fs::write(r.work.join("scratch.txt"), "x").unwrap();
+    let out = run(&r, &["tag", "1.2.4", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", all_text(&out));
+    insta::assert_json_snapshot!("tag_refused_dirty", stable_json(&r, &out));
+}
+
+#[test]
+fn a_stdout_that_cannot_be_written_is_an_error_on_stderr_and_exit_1() {
+    let r = Repos::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out =
+        r.sb.almarel_std(&r.work)
+            .args(["tag", "1.2.3", "--dry-run"])
+            .stdout(full)
+            .run()
+            .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write the results to stdout"),
+        "{stderr}"
+    );
+    assert_no_panic(&out);
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
+    let r = Repos::new();
+    let mut child =
+        r.sb.almarel_std(&r.work)
+            .args(["tag", "1.2.3", "--dry-run"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    // Like `| head -0`: the reader is gone before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -1,5 +1,6 @@
 //! `almarel verify` tests, against the production simulator.
 
+use crate::support::Run;
 use std::time::{Duration, Instant};
 
 use almarel_sandbox::production::{self as prod, WebMode};
@@ -24,7 +25,7 @@ fn all_checks_pass_when_production_runs_the_expected_sha() {
     let dir = project(&sb, &verify_toml(&p.url()));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
@@ -63,7 +64,7 @@ fn a_mismatch_names_the_sha_that_is_running() {
     let dir = project(&sb, &verify_toml(&p.url()));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -93,7 +94,7 @@ fn a_short_sha_matches_as_a_prefix_case_insensitively() {
     for sha in ["1a2b3c4", "1A2B3C4D5E", NEW_SHA] {
         let out = almarel(&sb, &dir, "")
             .args(["verify", "--expect-sha", sha])
-            .output()
+            .run()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{sha}: {}", texts(&out).1);
     }
@@ -101,12 +102,12 @@ fn a_short_sha_matches_as_a_prefix_case_insensitively() {
     p.control().set_sha("1a2b3c4d");
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", "1a2b3c5"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
@@ -120,7 +121,7 @@ fn health_500_fails_and_the_smoke_steps_are_skipped() {
     let dir = project(&sb, &verify_toml(&p.url()));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -142,7 +143,7 @@ fn a_web_url_that_answers_json_fails() {
     let dir = project(&sb, &verify_toml(&p.url()));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -160,7 +161,7 @@ fn a_smoke_capture_reaches_the_next_step() {
     let dir = project(&sb, &verify_toml(&p.url()));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let login = p.recorder().matching("POST", "/api/auth/login");
@@ -177,7 +178,7 @@ fn a_smoke_capture_reaches_the_next_step() {
     let out = almarel(&sb, &dir, "")
         .env("SMOKE_PASSWORD", "wrong-password-zz")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -206,7 +207,7 @@ fn wait_succeeds_once_production_switches_to_the_new_sha() {
             "500ms",
             "--json",
         ])
-        .output()
+        .run()
         .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
@@ -245,7 +246,7 @@ fn wait_gives_up_with_exit_1_when_the_deadline_passes() {
             "--interval",
             "500ms",
         ])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(started.elapsed() < Duration::from_secs(6));
@@ -268,7 +269,7 @@ fn the_three_probes_run_concurrently() {
     let started = Instant::now();
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
@@ -295,10 +296,7 @@ fn secrets_never_reach_the_output() {
         vec!["verify", "--expect-sha", OLD_SHA, "-vv"],
     ];
     for args in runs {
-        let out = almarel(&sb, &dir, coolify_token)
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = almarel(&sb, &dir, coolify_token).args(&args).run().unwrap();
         let (stdout, stderr) = texts(&out);
         let all = format!("{stdout}{stderr}");
         for secret in [
@@ -328,7 +326,7 @@ fn a_smoke_secret_over_plain_http_to_a_remote_host_is_refused_before_any_request
     let dir = project(&sb, &toml);
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -342,7 +340,7 @@ fn a_smoke_secret_over_plain_http_to_a_remote_host_is_refused_before_any_request
     let dir = project(&sb, &format!("allow_insecure_http = true\n{toml}"));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_ne!(out.status.code(), Some(2), "{}", texts(&out).1);
 }
@@ -356,7 +354,7 @@ fn a_malformed_expected_sha_is_exit_2_and_probes_nothing() {
     for bad in ["abc", "abcdefz", "12345 6"] {
         let out = almarel(&sb, &dir, "")
             .args(["verify", "--expect-sha", bad, "--json"])
-            .output()
+            .run()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad}");
         assert_eq!(json_stdout(&out)["error"]["kind"], "usage");
@@ -373,7 +371,7 @@ fn an_unset_smoke_variable_is_exit_2_naming_it() {
     let out = almarel(&sb, &dir, "")
         .env_remove("SMOKE_PASSWORD")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -394,7 +392,7 @@ fn an_unreachable_production_fails_with_the_reason() {
     let dir = project(&sb, &verify_toml(&url));
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json_stdout(&out);
@@ -417,7 +415,7 @@ fn in_github_actions_a_summary_table_is_written() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let s = std::fs::read_to_string(summary).unwrap();
@@ -438,7 +436,7 @@ fn expect_tag_resolves_through_github_and_a_mismatch_names_the_running_release()
     p0.control().set_sha(&old);
     let out = almarel(&sb, &proj, "")
         .args(["verify", "--expect-tag", "1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -454,12 +452,12 @@ fn expect_tag_resolves_through_github_and_a_mismatch_names_the_running_release()
     p0.control().set_sha(&new);
     let out = almarel(&sb, &proj, "")
         .args(["verify", "--expect-tag", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let out = almarel(&sb, &proj, "")
         .args(["verify", "--expect-tag", "v9.9.9"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
     assert!(p0.recorder().matching("GET", "/api/version").len() == 2);
@@ -478,7 +476,7 @@ fn expect_tag_resolves_through_local_git_without_github() {
     std::fs::write(r.work.join("almarel.toml"), verify_toml(&p.url())).unwrap();
     let out = almarel(&r.sb, &r.work, "")
         .args(["verify", "--expect-tag", "1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -492,7 +490,7 @@ fn expect_tag_resolves_through_local_git_without_github() {
     p.control().set_sha(&new);
     let out = almarel(&r.sb, &r.work, "")
         .args(["verify", "--expect-tag", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
 }
