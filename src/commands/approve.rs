@@ -17,7 +17,7 @@ use crate::env;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Run, TagRef, WriteOutcome};
 use crate::ui::Tone;
-use crate::version::{ReleaseTag, preferred_tag};
+use crate::version::{ReleaseTag, preferred_tag, short_sha};
 
 /// One gate and its outcome.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ async fn already_reviewed(
 
 /// Runs `almarel approve`.
 pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
-    let gh = Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let env_name = g.environment.clone();
     let verb = if args.reject { "reject" } else { "approve" };
@@ -135,7 +135,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                     let list: Vec<String> = waiting
                         .iter()
                         .map(|r| {
-                            format!("run {} for {} ({})", r.id, short(&r.head_sha), r.html_url)
+                            format!(
+                                "run {} for {} ({})",
+                                r.id,
+                                short_sha(&r.head_sha),
+                                r.html_url
+                            )
                         })
                         .collect();
                     let there = if list.is_empty() {
@@ -275,7 +280,10 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             "run".to_owned(),
             format!("{} {} ({})", run.id, run.state_text(), run.html_url),
         ],
-        vec!["commit".to_owned(), format!("{} {subject}", short(&sha))],
+        vec![
+            "commit".to_owned(),
+            format!("{} {subject}", short_sha(&sha)),
+        ],
         vec!["tags".to_owned(), tag_text],
         vec!["CI".to_owned(), ci_text],
         vec!["production".to_owned(), production_text],
@@ -344,8 +352,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             name: "ci",
             ok: ci_ok,
             detail: match &ci_run {
-                Some(r) => format!("CI for {} is {}", short(&sha), r.state_text()),
-                None => format!("no CI run for {}", short(&sha)),
+                Some(r) => format!("CI for {} is {}", short_sha(&sha), r.state_text()),
+                None => format!("no CI run for {}", short_sha(&sha)),
             },
         });
         gates.push(Gate {
@@ -354,12 +362,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             detail: if release_tags.is_empty() {
                 format!(
                     "{} carries no release tag: the deploy would ship {}{}",
-                    short(&sha),
+                    short_sha(&sha),
                     ctx.settings
                         .coolify
                         .untagged_image_tag
                         .replace("{sha}", &sha)
-                        .replace("{short_sha}", short(&sha)),
+                        .replace("{short_sha}", short_sha(&sha)),
                     if args.allow_untagged {
                         " (allowed by --allow-untagged)"
                     } else {
@@ -469,7 +477,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
     let what = preferred
         .as_ref()
         .map(|t| t.name.clone())
-        .unwrap_or_else(|| short(&sha).to_owned());
+        .unwrap_or_else(|| short_sha(&sha).to_owned());
     let mut data = json!({
         "run_id": run.id,
         "sha": sha,
@@ -539,7 +547,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             };
             Err(e.with_hint(format!(
                 "`almarel status {}` shows the run's state and reviews",
-                short(&sha)
+                short_sha(&sha)
             )))
         }
         Ok(WriteOutcome::Unknown(e)) => {
@@ -566,7 +574,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 ))
                 .with_hint(format!(
                     "check `almarel status {}` before re-running",
-                    short(&sha)
+                    short_sha(&sha)
                 ))),
             }
         }
@@ -639,7 +647,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         }
     }
     if args.reject {
-        ui.next(&format!("almarel status {}", short(&sha)));
+        ui.next(&format!("almarel status {}", short_sha(&sha)));
     } else if args.watch {
         ui.next(&format!("almarel verify --expect-sha {sha}"));
     } else {
@@ -744,12 +752,8 @@ fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
         .map(|(r, _)| r.name.clone())
         .collect();
     if names.is_empty() {
-        short(p).to_owned()
+        short_sha(p).to_owned()
     } else {
-        format!("{} ({})", short(p), names.join(", "))
+        format!("{} ({})", short_sha(p), names.join(", "))
     }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }

@@ -96,7 +96,7 @@ fn phases_and_ref(args: &ChecklistArgs) -> Result<(Vec<&'static str>, Option<Str
 }
 
 fn looks_like_ref(s: &str) -> bool {
-    crate::git::is_sha_like(s)
+    crate::version::is_sha(s)
         || s.trim_start_matches('v')
             .chars()
             .next()
@@ -242,7 +242,7 @@ async fn resolve_target(
 }
 
 async fn github(ctx: &Context) -> Result<crate::github::Client> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     gh.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), GITHUB_BUDGET)));
     Ok(gh)
 }
@@ -367,7 +367,7 @@ async fn during_deploy(
             return items;
         }
     };
-    let short = probe::short(&sha).to_owned();
+    let short = crate::version::short_sha(&sha).to_owned();
     let gh = match github(ctx).await {
         Ok(gh) => match gh.workflows().await {
             Ok(_) => Ok(gh),
@@ -568,7 +568,7 @@ async fn after_deploy(
     };
     ctx.ui.progress(&format!(
         "probing production (expecting {})…",
-        probe::short(&sha)
+        crate::version::short_sha(&sha)
     ));
     let checks = prober.attempt(&[]).await;
     let find = |n: &str| checks.iter().find(|c| c.name == n);
@@ -585,7 +585,11 @@ async fn after_deploy(
                 p,
                 names[2],
                 c.ok,
-                format!("{} (expected {})", c.detail, probe::short(&sha)),
+                format!(
+                    "{} (expected {})",
+                    c.detail,
+                    crate::version::short_sha(&sha)
+                ),
             ),
         },
     ];
@@ -637,7 +641,7 @@ fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Targ
             "{} for {} ({})",
             ui.paint(Tone::Bold, "checklist"),
             t.label,
-            probe::short(&t.sha)
+            crate::version::short_sha(&t.sha)
         ));
     }
     let mut phase = "";

@@ -33,7 +33,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match &self.tag {
             Some(t) => t.name.clone(),
-            None => format!("commit {}", crate::probe::short(&self.sha)),
+            None => format!("commit {}", crate::version::short_sha(&self.sha)),
         }
     }
 }
@@ -226,7 +226,7 @@ pub fn render_image_tag(
             "tag" => tag.map(|t| t.name.clone()),
             "version" => tag.map(|t| t.version.to_string()),
             "sha" => sha.map(str::to_owned),
-            "short_sha" => sha.map(|s| crate::probe::short(s).to_owned()),
+            "short_sha" => sha.map(|s| crate::version::short_sha(s).to_owned()),
             _ => None,
         };
         let value = value.ok_or_else(|| {
@@ -288,7 +288,7 @@ pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> 
         None if args.allow_untagged => Ok(Target { tag: None, sha }),
         None => Err(Error::refused(format!(
             "commit {} carries no release tag",
-            crate::probe::short(&sha)
+            crate::version::short_sha(&sha)
         ))
         .with_hint(format!(
             "tag it first (almarel tag X.Y.Z), or pass --allow-untagged to deploy it as {}",
@@ -305,7 +305,7 @@ pub async fn tag_commit(ctx: &Context, tag: &str) -> Result<String> {
         ctx.ui.detail(1, &format!("{tag} is {sha} (local git)"));
         return Ok(sha);
     }
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     match gh.tag_commit(tag).await? {
         Some(sha) => {
             ctx.ui
@@ -345,7 +345,7 @@ pub async fn ref_commit_and_tags(
     ctx: &Context,
     reference: Option<&str>,
 ) -> Result<(String, Vec<ReleaseTag>)> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let target = gh.resolve_ref(reference).await?;
     ctx.ui.detail(
         1,
@@ -371,7 +371,7 @@ pub async fn ref_commit_and_tags(
 /// Whether releases are frozen: the deploy workflow's state is not `active`
 /// (read from GitHub; needs `github.repository` and a token).
 pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     gh.is_frozen().await
 }
 
@@ -379,7 +379,7 @@ pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
 /// runs in, and the GitHub login of the token (when they can be read).
 pub async fn actor(ctx: &Context) -> Actor {
     let git = local_identity(ctx);
-    let github = match crate::github::Client::new(ctx).await {
+    let github = match ctx.github().await {
         Ok(gh) => gh.current_user().await.ok().map(|u| u.login),
         Err(_) => None,
     };

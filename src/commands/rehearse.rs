@@ -30,6 +30,7 @@ use crate::sandbox::github::Review;
 use crate::sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
 use crate::settings::Settings;
 use crate::ui::{Tone, Ui};
+use crate::version::short_sha;
 
 /// A scripted change to the sandbox around a step (fault injection).
 type Hook = fn(&World);
@@ -360,8 +361,8 @@ fn expect_production(w: &World, tag: &str, problems: &mut Vec<String>) {
         Some(sha) if sha == serving => {}
         Some(sha) => problems.push(format!(
             "production serves {} instead of {tag} ({})",
-            short(&serving),
-            short(&sha)
+            short_sha(&serving),
+            short_sha(&sha)
         )),
         None => problems.push(format!("{tag} is not on the sandbox origin")),
     }
@@ -403,10 +404,6 @@ fn expect_reviews(w: &World, states: &[&str], problems: &mut Vec<String>) {
             states.join(", ")
         ));
     }
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
 }
 
 /// How to run a rehearsal.

@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::ui::{Tone, Ui};
+use crate::version::short_sha;
 
 /// First poll interval of `--watch`.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -653,10 +654,6 @@ fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
     }
 }
 
-fn short_sha(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
 /// What the watch decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
@@ -812,7 +809,7 @@ fn actions_report(ctx: &Context, l: &Ledger) {
 
 /// Runs `almarel status`.
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
-    let gh = Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let started = ctx.clock.now();
     let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);
     if args.watch {
