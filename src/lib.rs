@@ -19,6 +19,7 @@ pub mod git;
 pub mod github;
 pub mod net;
 pub mod probe;
+pub mod release;
 pub mod sandbox;
 pub mod settings;
 pub mod ui;

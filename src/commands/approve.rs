@@ -110,6 +110,10 @@ async fn already_reviewed(
 
 /// Runs `almarel approve`.
 pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
+    }
     let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let env_name = g.environment.clone();

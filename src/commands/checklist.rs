@@ -107,6 +107,10 @@ fn looks_like_ref(s: &str) -> bool {
 pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
     let (phases, reference) = phases_and_ref(args)?;
     let s = &ctx.settings;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &reference {
+        crate::version::parse_ref(r, &s.git.tag_prefix)?;
+    }
     let repo = Repo::discover(&s.workdir);
     let wants = |p: &str| phases.contains(&p);
     let needs_ref = wants("during-deploy") || wants("after-deploy");

@@ -41,6 +41,10 @@ impl Target {
 /// Runs `almarel deploy`.
 pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
     let settings = &ctx.settings;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &settings.git.tag_prefix)?;
+    }
     let apps = select_apps(&settings.coolify.apps, &args.apps)?;
     let client = Client::from_context(ctx)?;
     // Both templates are checked before any request (a typo is exit 2, sent nowhere).

@@ -809,6 +809,10 @@ fn actions_report(ctx: &Context, l: &Ledger) {
 
 /// Runs `almarel status`.
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
+    }
     let gh = ctx.github().await?;
     let started = ctx.clock.now();
     let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);

@@ -9,14 +9,14 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, Prober, VerifyReport};
 use crate::ui::{self, Tone};
-use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
+use crate::version::{ReleaseTag, preferred_tag};
 
 /// Runs `almarel verify`.
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let (expected, expected_tag) = match (&args.expect_sha, &args.expect_tag) {
         (Some(sha), _) => (probe::parse_sha(sha)?, None),
         (None, Some(tag)) => {
-            let name = normalize_tag(tag.trim(), &ctx.settings.git.tag_prefix);
+            let name = crate::version::parse_tag(tag, &ctx.settings.git.tag_prefix)?;
             let sha = super::deploy::tag_commit(ctx, &name).await?;
             (probe::parse_sha(&sha)?, Some(name))
         }
