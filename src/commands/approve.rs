@@ -15,7 +15,8 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
-use crate::github::{Approval, Client, PendingDeployment, Run, TagRef, WriteOutcome};
+use crate::github::{Client, PendingDeployment, Run, TagRef, WriteOutcome};
+use crate::release::approval;
 use crate::ui::Tone;
 use crate::version::{ReleaseTag, preferred_tag, short_sha};
 
@@ -43,19 +44,6 @@ fn actions_token(ctx: &Context) -> bool {
         && ctx.env.get(env::GITHUB_TOKEN).is_some()
 }
 
-fn last_review_for_env<'a>(approvals: &'a [Approval], env: &str) -> Option<&'a Approval> {
-    approvals
-        .iter()
-        .rev()
-        .find(|a| {
-            a.environments.is_empty()
-                || a.environments
-                    .iter()
-                    .any(|e| e.name.as_deref() == Some(env))
-        })
-        .filter(|a| a.state == "approved" || a.state == "rejected")
-}
-
 async fn already_reviewed(
     ctx: &Context,
     gh: &Client,
@@ -63,23 +51,29 @@ async fn already_reviewed(
     want_approve: bool,
 ) -> Result<Option<Result<Value>>> {
     let env = &ctx.settings.github.environment;
-    let approvals = gh.approvals(run.id).await?;
-    let Some(a) = last_review_for_env(&approvals, env) else {
+    let reviews = gh.approvals(run.id).await?;
+    // Called when the run has no pending deployment of the environment.
+    let decision = approval::decide(Some(run), &[], &reviews, env);
+    let (Some(by), state) = (
+        decision.reviewer(),
+        if decision.is_approved() {
+            "approved"
+        } else {
+            "rejected"
+        },
+    ) else {
         return Ok(None);
     };
-    let comment = a
-        .comment
-        .as_deref()
-        .filter(|c| !c.is_empty())
+    let comment = decision
+        .comment()
         .map(|c| format!(" (\"{c}\")"))
         .unwrap_or_default();
-    let data = json!({"run_id": run.id, "sha": run.head_sha, "already": a.state, "by": a.user.login, "url": run.html_url});
-    if a.state == "approved" {
+    let data = json!({"run_id": run.id, "sha": run.head_sha, "already": state, "by": by, "url": run.html_url});
+    if decision.is_approved() {
         ctx.ui.result(&format!(
-            "{} run {} was already approved for {env} by @{}{comment}",
+            "{} run {} was already approved for {env} by @{by}{comment}",
             ctx.ui.mark(Tone::Ok),
             run.id,
-            a.user.login
         ));
         if want_approve {
             ctx.ui
@@ -87,23 +81,23 @@ async fn already_reviewed(
             return Ok(Some(Ok(data)));
         }
         return Ok(Some(Err(Error::refused(format!(
-            "run {} was already approved by @{}; there is nothing left to reject",
-            run.id, a.user.login
+            "run {} was already approved by @{by}; there is nothing left to reject",
+            run.id
         ))
         .with_hint("to stop the release now: `almarel freeze --reason ... --cancel-running`")
         .with_data(data))));
     }
     if want_approve {
         return Ok(Some(Err(Error::refused(format!(
-            "run {} was rejected for {env} by @{}{comment}; it cannot be approved any more",
-            run.id, a.user.login
+            "run {} was rejected for {env} by @{by}{comment}; it cannot be approved any more",
+            run.id
         ))
         .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
         .with_data(data))));
     }
     ctx.ui.result(&format!(
-        "run {} was already rejected by @{}{comment}",
-        run.id, a.user.login
+        "run {} was already rejected by @{by}{comment}",
+        run.id
     ));
     Ok(Some(Ok(data)))
 }

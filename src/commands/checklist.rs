@@ -23,6 +23,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
 use crate::probe::{self, Prober};
+use crate::release::approval::{self, Approval};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, ReleaseVersion};
 
@@ -423,50 +424,56 @@ async fn during_deploy(
                     false,
                     format!("no {} run for {short}", g.deploy_workflow),
                 ),
-                Ok(Some(run)) => match gh.approvals(run.id).await {
-                    Err(e) => Item::auto(p, approval_name, false, github_reason(&e.message)),
-                    Ok(reviews) => {
-                        let for_env: Vec<_> = reviews
-                            .iter()
-                            .filter(|a| {
-                                a.environments.is_empty()
-                                    || a.environments
-                                        .iter()
-                                        .any(|e| e.name.as_deref() == Some(g.environment.as_str()))
-                            })
-                            .collect();
-                        match for_env.last() {
-                            Some(a) if a.state == "approved" => Item::auto(
-                                p,
-                                approval_name,
-                                true,
-                                format!(
-                                    "{} approved by @{} (run {})",
-                                    g.environment, a.user.login, run.id
+                Ok(Some(run)) => {
+                    let pending = if run.is_waiting() {
+                        gh.pending_deployments(run.id).await
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    let reviews = match pending {
+                        Ok(p) => gh.approvals(run.id).await.map(|r| (p, r)),
+                        Err(e) => Err(e),
+                    };
+                    match reviews {
+                        Err(e) => Item::auto(p, approval_name, false, github_reason(&e.message)),
+                        Ok((pending, reviews)) => {
+                            let env = g.environment.as_str();
+                            match approval::decide(Some(&run), &pending, &reviews, env) {
+                                Approval::Approved { by, .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    true,
+                                    format!("{env} approved by @{by} (run {})", run.id),
                                 ),
-                            ),
-                            Some(a) => Item::auto(
-                                p,
-                                approval_name,
-                                false,
-                                format!(
-                                    "{} {} by @{} (run {})",
-                                    g.environment, a.state, a.user.login, run.id
+                                Approval::Rejected { by, .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!("{env} rejected by @{by} (run {})", run.id),
                                 ),
-                            ),
-                            None => Item::auto(
-                                p,
-                                approval_name,
-                                false,
-                                format!(
-                                    "no review yet for run {} ({}) → almarel approve {short}",
-                                    run.id,
-                                    run.state_text()
+                                Approval::Pending { .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!(
+                                        "run {} is waiting for the {env} approval → almarel approve {short}",
+                                        run.id
+                                    ),
                                 ),
-                            ),
+                                Approval::NotReviewed { .. } | Approval::NoRun => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!(
+                                        "no review yet for run {} ({}) → almarel approve {short}",
+                                        run.id,
+                                        run.state_text()
+                                    ),
+                                ),
+                            }
                         }
                     }
-                },
+                }
             });
         }
     }

@@ -15,6 +15,7 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
+use crate::release::approval;
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
 
@@ -112,6 +113,8 @@ struct Ledger {
     rows: Vec<WorkflowRow>,
     pending: Vec<PendingDeployment>,
     reviews: Vec<Approval>,
+    /// The deploy run's review state (the one rule, `release::approval`).
+    approval: approval::Approval,
     release: Option<Release>,
     frozen: Option<bool>,
     production: Production,
@@ -250,7 +253,7 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
         .and_then(|r| r.run.clone());
     ledger.pending.clear();
     ledger.reviews.clear();
-    if let Some(run) = deploy {
+    if let Some(run) = &deploy {
         if run.is_waiting() {
             ledger.pending = gh
                 .pending_deployments(run.id)
@@ -261,6 +264,7 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
         }
         ledger.reviews = gh.approvals(run.id).await?;
     }
+    ledger.approval = approval::decide(deploy.as_ref(), &ledger.pending, &ledger.reviews, env);
     Ok(())
 }
 
@@ -297,6 +301,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         rows,
         pending: Vec::new(),
         reviews: Vec::new(),
+        approval: approval::Approval::NoRun,
         release,
         frozen,
         production,
@@ -406,7 +411,11 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
             }
         )
     } else {
-        format!("no pending {env} approval")
+        match &l.approval {
+            approval::Approval::Approved { by, .. } => format!("{env} approved by @{by}"),
+            approval::Approval::Rejected { by, .. } => format!("{env} rejected by @{by}"),
+            _ => format!("no pending {env} approval"),
+        }
     };
     rows.push(vec![
         ui.mark(if l.pending.is_empty() {
@@ -531,6 +540,7 @@ fn ledger_json(l: &Ledger) -> Value {
             "current_user_can_approve": p.current_user_can_approve,
             "reviewers": p.reviewers.iter().map(|r| r.label()).collect::<Vec<_>>(),
         })),
+        "approval": l.approval,
         "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
         "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
         "production": {
