@@ -235,28 +235,28 @@ impl Http {
         body: Option<&serde_json::Value>,
     ) -> Result<std::result::Result<Response, Error>> {
         let deadline = self.deadline();
-        let mut limited = 0;
-        loop {
-            match self.attempt(method.clone(), url, body).await {
-                Attempt::Done(r) => return Ok(Ok(r)),
-                Attempt::Transient(e) => return Ok(Err(e)),
-                Attempt::Fatal(e) => return Err(e),
-                Attempt::RateLimited { wait, until, error } => {
-                    limited += 1;
-                    if limited > self.policy.rate_limit_waits
-                        || deadline.remaining(self.clock.as_ref()) < wait
-                    {
-                        let at = crate::clock::rfc3339(until);
-                        return Err(Error::remote(format!(
-                            "{} (rate limited until {at}); nothing was sent",
-                            error.message
-                        ))
-                        .with_hint(format!("wait until {at}, then re-run")));
-                    }
-                    self.clock.sleep(wait).await;
+        // The one retry loop (net::with_retries) with transient failures
+        // turned into answers: a write is never re-sent after a 5xx or a cut
+        // connection, only after a rate limit (nothing was processed).
+        net::with_retries(
+            self.clock.as_ref(),
+            self.policy,
+            Some(deadline),
+            false,
+            || async {
+                match self.attempt(method.clone(), url, body).await {
+                    Attempt::Done(r) => Attempt::Done(Ok(r)),
+                    Attempt::Transient(e) => Attempt::Done(Err(e)),
+                    Attempt::Fatal(e) => Attempt::Fatal(e),
+                    Attempt::RateLimited { wait, until, error } => Attempt::RateLimited {
+                        wait,
+                        until,
+                        error: Error::remote(format!("{}; nothing was applied", error.message)),
+                    },
                 }
-            }
-        }
+            },
+        )
+        .await
     }
 
     async fn attempt(
