@@ -49,6 +49,8 @@ impl Context {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        // A client built earlier runs on the old clock: build a new one.
+        self.github = Arc::default();
         self
     }
 

@@ -28,9 +28,13 @@ pub fn install_crypto_provider() {
 /// The error for an answer larger than `limit` bytes (exit 4). `what` names
 /// the request (`github: GET /repos/o/r/actions/runs`).
 pub fn body_too_large(what: &str, limit: u64) -> Error {
+    let size = if limit >= 1024 * 1024 {
+        format!("{} MiB", limit / (1024 * 1024))
+    } else {
+        format!("{limit} bytes")
+    };
     Error::remote(format!(
-        "{what}: the answer is larger than {} MiB; refusing to read it",
-        limit / (1024 * 1024)
+        "{what}: the answer is larger than {size}; refusing to read it"
     ))
     .with_hint(
         "check that the URL points at the API itself (not a file server or proxy), then re-run",
@@ -387,5 +391,27 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.message.contains("32 MiB"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn reqwest_bodies_are_capped() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+        install_crypto_provider();
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(100)))
+            .mount(&server)
+            .await;
+        let get = || async { reqwest::get(server.uri()).await.unwrap() };
+        let body = read_capped(get().await, 100, "coolify: GET /")
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 100);
+        let e = read_capped(get().await, 99, "coolify: GET /")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
+        assert!(e.message.starts_with("coolify: GET /"), "{}", e.message);
+        assert!(e.message.contains("larger than 99 bytes"), "{}", e.message);
     }
 }
