@@ -28,6 +28,8 @@ use crate::version::{RefSpec, ReleaseTag};
 
 /// Receives one line per request at `-vv` (`github: GET /repos/o/r → 200`).
 /// The caller owns where it goes (the context sends it to the redacting `ui`).
+/// A plain callback rather than `tracing`: almarel has no subscriber, and
+/// every line must pass the `ui` redactor on its way out.
 pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Everything a [`Client`] needs; plain values, no context.
