@@ -269,3 +269,71 @@ fn one_run_discovers_the_github_token_once() {
     // The token reached GitHub (the freeze state and the tag were read).
     assert!(!dir.github.recorder().all().is_empty());
 }
+
+#[test]
+fn status_and_checklist_name_who_approved_and_a_rejection() {
+    use almarel::sandbox::github::RunPlan;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+
+    let out = gh
+        .almarel(&sb)
+        .args(["--json", "status", "v1.2.3"])
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    assert_eq!(v["approval"]["state"], "approved", "{v}");
+    assert!(
+        v["approval"]["by"].as_str().is_some_and(|b| !b.is_empty()),
+        "{v}"
+    );
+    let out = gh.almarel(&sb).args(["status", "v1.2.3"]).output().unwrap();
+    let (o, _) = texts(&out);
+    assert!(o.contains("production approved by @"), "{o}");
+    let out = gh
+        .almarel(&sb)
+        .args(["--json", "checklist", "during-deploy", "v1.2.3"])
+        .output()
+        .unwrap();
+    let items = json_stdout(&out)["items"].to_string();
+    assert!(items.contains("production approved by @"), "{items}");
+
+    // Rejected on another commit: status and checklist say so.
+    let other = gh.sim.add_commit("Risky change");
+    gh.sim.add_tag("v1.2.4", &other, true);
+    gh.sim.add_run("CI", &other, RunPlan::success());
+    gh.sim
+        .add_run("Deploy to Production", &other, RunPlan::awaiting_approval());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.4", "--reject", "--yes"])
+        .output()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let out = gh
+        .almarel(&sb)
+        .args(["--json", "status", "v1.2.4"])
+        .output()
+        .unwrap();
+    assert_eq!(json_stdout(&out)["approval"]["state"], "rejected");
+    let out = gh
+        .almarel(&sb)
+        .args(["--json", "checklist", "during-deploy", "v1.2.4"])
+        .output()
+        .unwrap();
+    let items = json_stdout(&out)["items"].to_string();
+    assert!(items.contains("production rejected by @"), "{items}");
+}
