@@ -1,7 +1,9 @@
 //! Token discovery. GitHub: `GH_TOKEN`, else `GITHUB_TOKEN`, else
 //! `gh auth token --hostname <host>`. Coolify: `COOLIFY_TOKEN`. Values are
-//! [`SecretString`]s, registered with the [`Ui`] redactor; only the source is
-//! ever reported.
+//! [`SecretString`]s, trimmed of surrounding whitespace; a control character
+//! inside one is a configuration error naming the variable, never the value
+//! (SPEC §7.7). Nothing here prints: the caller registers the secret with its
+//! redactor ([`secret_parts`]) and reports the [`TokenSource`] at `-v`.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::env::{self, Env};
 use crate::error::{Error, Result};
-use crate::ui::Ui;
 
 /// Where a token came from (shown with `-v`; never the value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,42 +48,69 @@ pub fn gh_hostname(api_url: &str) -> Option<String> {
     })
 }
 
-/// Finds the GitHub token, registers it with the redactor and reports its source.
-pub fn github_token(env: &Env, api_url: &str, ui: &Ui) -> Result<SecretString> {
-    let (token, source) = if let Some(t) = env.get(env::GH_TOKEN) {
-        (SecretString::from(t.to_owned()), TokenSource::GhToken)
-    } else if let Some(t) = env.get(env::GITHUB_TOKEN) {
-        (SecretString::from(t.to_owned()), TokenSource::GithubToken)
-    } else if let Some(t) = gh_auth_token(env, api_url) {
-        (t, TokenSource::GhCli)
-    } else {
-        return Err(Error::usage("no GitHub token found").with_hint(
-            "set GH_TOKEN or GITHUB_TOKEN, or run `gh auth login` (almarel then uses `gh auth token`)",
-        ));
-    };
-    ui.add_secret(token.expose_secret());
-    ui.detail(1, &format!("github token from {source}"));
-    Ok(token)
+/// Trims `value` of surrounding whitespace and refuses (exit 2) a control
+/// character inside it or an empty result. `what` names the variable (or
+/// `gh auth token`); the value never appears in the error.
+pub fn clean_token(what: &str, value: &str) -> Result<SecretString> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Err(Error::usage(format!("{what} is set but empty"))
+            .with_hint(format!("set {what} to the token, or unset it")));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(Error::usage(format!(
+            "{what} contains a control character (a newline or tab inside the token?)"
+        ))
+        .with_hint(format!(
+            "set {what} to the token alone, e.g. GH_TOKEN=\"$(gh auth token)\" without extra lines"
+        )));
+    }
+    Ok(SecretString::from(t.to_owned()))
 }
 
-/// Finds the Coolify token, registers it with the redactor and reports its source.
-pub fn coolify_token(env: &Env, ui: &Ui) -> Result<SecretString> {
+/// Finds the GitHub token and says where it came from. Prints nothing: the
+/// caller registers the value with its redactor and reports the source.
+pub fn github_token(env: &Env, api_url: &str) -> Result<(SecretString, TokenSource)> {
+    if let Some(t) = env.get(env::GH_TOKEN) {
+        return Ok((clean_token(env::GH_TOKEN, t)?, TokenSource::GhToken));
+    }
+    if let Some(t) = env.get(env::GITHUB_TOKEN) {
+        return Ok((clean_token(env::GITHUB_TOKEN, t)?, TokenSource::GithubToken));
+    }
+    if let Some(t) = gh_auth_token(env, api_url) {
+        return Ok((
+            clean_token("the output of `gh auth token`", &t)?,
+            TokenSource::GhCli,
+        ));
+    }
+    Err(Error::usage("no GitHub token found").with_hint(
+        "set GH_TOKEN or GITHUB_TOKEN, or run `gh auth login` (almarel then uses `gh auth token`)",
+    ))
+}
+
+/// Finds the Coolify token (`COOLIFY_TOKEN`), trimmed and checked. Prints
+/// nothing: register [`secret_parts`] of it with the redactor.
+pub fn coolify_token(env: &Env) -> Result<SecretString> {
     let t = env.get(env::COOLIFY_TOKEN).ok_or_else(|| {
         Error::usage("no Coolify token found").with_hint(
             "set COOLIFY_TOKEN to an API token with the read, deploy and write abilities \
              (Keys & Tokens → API Tokens in Coolify)",
         )
     })?;
-    ui.add_secret(t);
-    // Coolify tokens are `<id>|<secret>`: the secret half alone must not leak either.
+    clean_token(env::COOLIFY_TOKEN, t)
+}
+
+/// The strings a redactor must hide for `token`: the token itself and, for a
+/// Coolify token (`<id>|<secret>`), its secret half alone.
+pub fn secret_parts(token: &SecretString) -> Vec<String> {
+    let t = token.expose_secret();
+    let mut out = vec![t.to_owned()];
     if let Some((_, secret)) = t.split_once('|') {
-        ui.add_secret(secret);
+        if !secret.is_empty() {
+            out.push(secret.to_owned());
+        }
     }
-    ui.detail(
-        1,
-        &format!("coolify token from {}", TokenSource::CoolifyToken),
-    );
-    Ok(SecretString::from(t.to_owned()))
+    out
 }
 
 fn find_in_path(env: &Env, program: &str) -> Option<PathBuf> {
@@ -92,7 +120,7 @@ fn find_in_path(env: &Env, program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn gh_auth_token(env: &Env, api_url: &str) -> Option<SecretString> {
+fn gh_auth_token(env: &Env, api_url: &str) -> Option<String> {
     let gh = find_in_path(env, "gh")?;
     let host = gh_hostname(api_url)?;
     let out = std::process::Command::new(gh)
@@ -104,27 +132,13 @@ fn gh_auth_token(env: &Env, api_url: &str) -> Option<SecretString> {
     if !out.status.success() {
         return None;
     }
-    let token = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (!token.is_empty()).then(|| SecretString::from(token))
+    let token = String::from_utf8(out.stdout).ok()?;
+    (!token.trim().is_empty()).then_some(token)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ColorChoice;
-    use crate::settings::Global;
-
-    fn ui() -> Ui {
-        let g = Global {
-            json: false,
-            yes: false,
-            dry_run: false,
-            quiet: false,
-            verbose: 2,
-            color: ColorChoice::Never,
-        };
-        Ui::captured(&g).0
-    }
 
     #[test]
     fn hostnames_for_gh() {
@@ -144,24 +158,61 @@ mod tests {
             ("GH_TOKEN", "first-token"),
             ("GITHUB_TOKEN", "second-token"),
         ]);
-        let t = github_token(&env, "https://api.github.com", &ui()).unwrap();
+        let (t, source) = github_token(&env, "https://api.github.com").unwrap();
         assert_eq!(t.expose_secret(), "first-token");
+        assert_eq!(source, TokenSource::GhToken);
     }
 
     #[test]
     fn missing_token_is_a_usage_error_naming_the_variables() {
-        let e = github_token(&Env::default(), "https://api.github.com", &ui()).unwrap_err();
+        let e = github_token(&Env::default(), "https://api.github.com").unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
-        assert!(e.hint().unwrap().contains("GH_TOKEN"));
-        let e = coolify_token(&Env::default(), &ui()).unwrap_err();
-        assert!(e.hint().unwrap().contains("COOLIFY_TOKEN") || e.message.contains("Coolify"));
+        assert!(e.message.contains("GitHub token"), "{e:?}");
+        let e = coolify_token(&Env::default()).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(e.message.contains("Coolify token"), "{e:?}");
     }
 
     #[test]
-    fn secret_half_of_coolify_token_is_redacted() {
-        let u = ui();
-        let _ =
-            coolify_token(&Env::from_pairs([("COOLIFY_TOKEN", "12|abcdefsecret")]), &u).unwrap();
-        assert_eq!(u.redact("x abcdefsecret y"), "x *** y");
+    fn tokens_are_trimmed() {
+        let env = Env::from_pairs([
+            ("GH_TOKEN", "  ghp_abc\n"),
+            ("COOLIFY_TOKEN", "\t3|xyz\r\n"),
+        ]);
+        let (t, _) = github_token(&env, "https://api.github.com").unwrap();
+        assert_eq!(t.expose_secret(), "ghp_abc");
+        assert_eq!(coolify_token(&env).unwrap().expose_secret(), "3|xyz");
+    }
+
+    #[test]
+    fn control_characters_inside_are_refused_without_the_value() {
+        for (var, value) in [
+            ("GH_TOKEN", "ghp_ab\ncd"),
+            ("GITHUB_TOKEN", "ghp_ab\u{7}cd"),
+            ("COOLIFY_TOKEN", "1|ab\x1bcd"),
+        ] {
+            let env = Env::from_pairs([(var, value)]);
+            let e = if var == "COOLIFY_TOKEN" {
+                coolify_token(&env).unwrap_err()
+            } else {
+                github_token(&env, "https://api.github.com").unwrap_err()
+            };
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{var}");
+            let text = format!("{e:?}");
+            assert!(e.message.contains(var), "{text}");
+            assert!(!text.contains("ghp_ab") && !text.contains("1|ab"), "{text}");
+        }
+        let e = github_token(
+            &Env::from_pairs([("GH_TOKEN", " \n")]),
+            "https://api.github.com",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+    }
+
+    #[test]
+    fn secret_half_of_coolify_token_is_a_secret_part() {
+        let t = SecretString::from("12|abcdefsecret".to_owned());
+        assert_eq!(secret_parts(&t), vec!["12|abcdefsecret", "abcdefsecret"]);
     }
 }

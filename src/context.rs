@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use secrecy::SecretString;
+
 use crate::audit::{self, AuditEntry, AuditLog, OpenEntries};
 use crate::clock::{Clock, SystemClock};
 use crate::env::Env;
@@ -27,6 +29,9 @@ pub struct Context {
     /// The write-ahead journal of remote writes (SPEC §7.1).
     pub journal: Journal,
     open_audits: OpenEntries,
+    /// The run's one GitHub client, built on first use (one token discovery,
+    /// one ETag cache); clones of the context share it.
+    github: Arc<tokio::sync::OnceCell<crate::github::Client>>,
 }
 
 impl Context {
@@ -41,6 +46,7 @@ impl Context {
             audit,
             journal: Journal::new(),
             open_audits: OpenEntries::default(),
+            github: Arc::default(),
         }
     }
 
@@ -48,7 +54,65 @@ impl Context {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        // A client built earlier runs on the old clock: build a new one.
+        self.github = Arc::default();
         self
+    }
+
+    /// The run's GitHub client: built on the first call (checks that
+    /// `github.api_url` may carry a token, then discovers the token once,
+    /// registers it with the redactor and reports its source at `-v`), then
+    /// the same client (shared ETag cache and counters) on every later call.
+    /// A failure is not remembered: the next call tries again.
+    pub async fn github(&self) -> Result<crate::github::Client> {
+        self.github
+            .get_or_try_init(|| async { self.build_github() })
+            .await
+            .cloned()
+    }
+
+    fn build_github(&self) -> Result<crate::github::Client> {
+        let s = &self.settings;
+        let repository = s.require_repository()?.to_owned();
+        let api_url = s.github.api_url.trim_end_matches('/').to_owned();
+        crate::net::check_secret_url("github.api_url", &api_url, s.allow_insecure_http)?;
+        let (token, source) = crate::auth::github_token(&self.env, &api_url)?;
+        self.register_secret(&token);
+        self.ui.detail(1, &format!("github token from {source}"));
+        let ui = self.ui.clone();
+        let log: crate::github::LogHook = Arc::new(move |line: &str| ui.detail(2, line));
+        crate::github::Client::new(crate::github::Config {
+            api_url,
+            repository,
+            token,
+            clock: self.clock.clone(),
+            request_timeout: s.github.request_timeout,
+            log: Some(log),
+            tag_prefix: s.git.tag_prefix.clone(),
+            branch: s.git.branch.clone(),
+            deploy_workflow: s.github.deploy_workflow.clone(),
+        })
+    }
+
+    /// The Coolify token (`COOLIFY_TOKEN`, trimmed and checked), registered
+    /// with the redactor (its secret half too); its source reported at `-v`.
+    pub fn coolify_token(&self) -> Result<SecretString> {
+        let token = crate::auth::coolify_token(&self.env)?;
+        self.register_secret(&token);
+        self.ui.detail(
+            1,
+            &format!(
+                "coolify token from {}",
+                crate::auth::TokenSource::CoolifyToken
+            ),
+        );
+        Ok(token)
+    }
+
+    fn register_secret(&self, token: &SecretString) {
+        for part in crate::auth::secret_parts(token) {
+            self.ui.add_secret(&part);
+        }
     }
 
     /// Records a change that has been made, for the interrupt report

@@ -1,7 +1,8 @@
-//! Rules shared by every HTTP client: which URLs may carry a token, and the
+//! Rules shared by every HTTP client: which URLs may carry a token, the
 //! retry policy (GETs retry with backoff; rate limits are honoured inside the
 //! caller's deadline; a rate limit that resets later is an error naming the
-//! reset time).
+//! reset time), the cap on answer sizes (SPEC §7.8) and the one place the TLS
+//! crypto provider is installed.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -9,6 +10,97 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock::{Clock, Deadline};
 use crate::error::{Error, Result};
+
+/// The largest response body any client accepts (SPEC §7.8): 32 MiB.
+pub const MAX_BODY: u64 = 32 * 1024 * 1024;
+
+/// Installs rustls' `ring` crypto provider as the process default (once;
+/// later calls do nothing). Every client that builds a TLS stack calls this
+/// first.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is already installed: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The error for an answer larger than `limit` bytes (exit 4). `what` names
+/// the request (`github: GET /repos/o/r/actions/runs`).
+pub fn body_too_large(what: &str, limit: u64) -> Error {
+    let size = if limit >= 1024 * 1024 {
+        format!("{} MiB", limit / (1024 * 1024))
+    } else {
+        format!("{limit} bytes")
+    };
+    Error::remote(format!(
+        "{what}: the answer is larger than {size}; refusing to read it"
+    ))
+    .with_hint(
+        "check that the URL points at the API itself (not a file server or proxy), then re-run",
+    )
+}
+
+/// Collects a body arriving as a stream of chunks, failing with
+/// [`body_too_large`] as soon as more than `limit` bytes arrived, or at once
+/// when `announced` (the `Content-Length`) is already over it. A chunk that
+/// fails ends the read with `on_error(e)`.
+pub async fn collect_capped<S, B, E>(
+    mut chunks: S,
+    announced: Option<u64>,
+    limit: u64,
+    what: &str,
+    on_error: impl FnOnce(E) -> Error,
+) -> Result<Vec<u8>>
+where
+    S: futures::Stream<Item = std::result::Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    use futures::StreamExt as _;
+    if announced.is_some_and(|n| n > limit) {
+        return Err(body_too_large(what, limit));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return Err(on_error(e)),
+        };
+        let chunk = chunk.as_ref();
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(body_too_large(what, limit));
+        }
+        out.extend_from_slice(chunk);
+    }
+    Ok(out)
+}
+
+/// Reads a reqwest response body of at most `limit` bytes ([`MAX_BODY`] for
+/// API answers) without buffering more than that: an announced or actual
+/// larger body is [`body_too_large`] (exit 4); a body cut off is a remote
+/// error naming `what`.
+pub async fn read_capped(resp: reqwest::Response, limit: u64, what: &str) -> Result<Vec<u8>> {
+    let announced = resp.content_length();
+    let chunks = futures::stream::unfold(Some(resp), |state| async move {
+        let mut resp = state?;
+        match resp.chunk().await {
+            Ok(Some(bytes)) => Some((Ok(bytes), Some(resp))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let what_owned = what.to_owned();
+    collect_capped(
+        Box::pin(chunks),
+        announced,
+        limit,
+        what,
+        move |e: reqwest::Error| {
+            Error::remote(format!("{what_owned}: the answer was cut off: {e}"))
+        },
+    )
+    .await
+}
 
 /// Whether `host` is a loopback name or address (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback_host(host: &str) -> bool {
@@ -277,5 +369,49 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("x-ratelimit-remaining", "12".parse().unwrap());
         assert!(rate_limit_wait(&h, now).is_none());
+    }
+    #[tokio::test]
+    async fn capped_bodies_stop_at_the_limit() {
+        let chunks = |n: usize| {
+            futures::stream::iter((0..n).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 10])))
+        };
+        let on_err = |e: std::io::Error| Error::remote(e.to_string());
+        let ok = collect_capped(chunks(3), None, 30, "t", on_err)
+            .await
+            .unwrap();
+        assert_eq!(ok.len(), 30);
+        let e = collect_capped(chunks(4), None, 30, "github: GET /x", on_err)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
+        assert!(e.message.contains("github: GET /x"), "{}", e.message);
+        // An announced length over the limit fails before reading anything.
+        let never = futures::stream::pending::<std::result::Result<Vec<u8>, std::io::Error>>();
+        let e = collect_capped(never, Some(MAX_BODY + 1), MAX_BODY, "t", on_err)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("32 MiB"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn reqwest_bodies_are_capped() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+        install_crypto_provider();
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(100)))
+            .mount(&server)
+            .await;
+        let get = || async { reqwest::get(server.uri()).await.unwrap() };
+        let body = read_capped(get().await, 100, "coolify: GET /")
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 100);
+        let e = read_capped(get().await, 99, "coolify: GET /")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Remote);
+        assert!(e.message.starts_with("coolify: GET /"), "{}", e.message);
+        assert!(e.message.contains("larger than 99 bytes"), "{}", e.message);
     }
 }

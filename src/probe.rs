@@ -157,7 +157,7 @@ impl Prober {
             &ctx.ui,
             ctx.settings.allow_insecure_http,
         )?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::net::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(verify.request_timeout.min(Duration::from_secs(10)))
             .timeout(verify.request_timeout)
@@ -535,7 +535,7 @@ pub async fn running_sha(ctx: &Context) -> Result<String> {
             "set [verify] version_url (the endpoint whose JSON carries the running commit SHA) in almarel.toml",
         )
     })?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::net::install_crypto_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(verify.request_timeout.min(Duration::from_secs(10)))
         .timeout(verify.request_timeout)

@@ -318,6 +318,7 @@ impl Settings {
             tag_prefix: file.git.tag_prefix.unwrap_or_else(|| "v".into()),
             prerelease: file.git.prerelease.unwrap_or_else(|| vec!["rc".into()]),
         };
+        crate::version::check_tag_prefix(&git.tag_prefix)?;
         for id in &git.prerelease {
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(Error::usage(format!(

@@ -106,6 +106,140 @@ pub fn normalize_tag(input: &str, prefix: &str) -> String {
     }
 }
 
+/// A REF the user gave, validated before any request (SPEC §7.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefSpec {
+    /// A tag name with the configured prefix (`v1.2.3`; `1.2.3` becomes `v1.2.3`).
+    Tag(String),
+    /// A commit SHA, 7–40 hex characters (lowercased).
+    Sha(String),
+}
+
+impl RefSpec {
+    /// The tag name or SHA.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RefSpec::Tag(s) | RefSpec::Sha(s) => s,
+        }
+    }
+}
+
+/// Whether `s` is 7–40 hex characters (a full or abbreviated commit SHA).
+pub fn is_sha(s: &str) -> bool {
+    (7..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The first 7 characters of a SHA (the whole string when shorter).
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// Whether `s` is safe as the part of a tag name after the prefix: ASCII
+/// letters, digits and `.-_+`, not starting with `.` or `-`, no `..`, not
+/// ending in `.` or `.lock`.
+fn plain_tag_rest(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+        && !s.starts_with(['.', '-'])
+        && !s.contains("..")
+        && !s.ends_with('.')
+        && !s.ends_with(".lock")
+}
+
+/// Validates REF before it goes anywhere (SPEC §7.7): a version (`1.2.3`,
+/// `v1.2.3`, `1.2.3-rc.1`: the tag prefix + that version), a tag with the
+/// configured prefix (`v1.2.3`, `vnext`), or 7–40 hex (a commit). Anything
+/// else is a usage error (exit 2) quoting the input.
+pub fn parse_ref(input: &str, prefix: &str) -> Result<RefSpec> {
+    let hint = format!(
+        "give a release version (1.2.3), a tag with the prefix `{prefix}` ({prefix}1.2.3) or a commit SHA (7-40 hex)"
+    );
+    if input.trim().is_empty() {
+        return Err(Error::usage("REF is empty").with_hint(hint));
+    }
+    let shown: String = input
+        .chars()
+        .flat_map(char::escape_debug)
+        .take(80)
+        .collect();
+    let bad = || {
+        Error::usage(format!(
+            "`{shown}` is not a release version, a tag or a commit SHA"
+        ))
+        .with_hint(hint.clone())
+    };
+    // A version, with the prefix, a `v`, or bare.
+    let core = (!prefix.is_empty())
+        .then(|| input.strip_prefix(prefix))
+        .flatten()
+        .or_else(|| input.strip_prefix('v'))
+        .unwrap_or(input);
+    if core.starts_with(|c: char| c.is_ascii_digit()) && plain_tag_rest(core) {
+        if let Ok(v) = Version::parse(core) {
+            if v.build.is_empty() {
+                return Ok(RefSpec::Tag(format!("{prefix}{v}")));
+            }
+        }
+    }
+    if is_sha(input) {
+        return Ok(RefSpec::Sha(input.to_ascii_lowercase()));
+    }
+    match input.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && plain_tag_rest(rest) => {
+            Ok(RefSpec::Tag(input.to_owned()))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Validates a tag given by name (`--tag`, `--to`): like [`parse_ref`] but a
+/// SHA is not a tag. Returns the full tag name.
+pub fn parse_tag(input: &str, prefix: &str) -> Result<String> {
+    let input = input.trim();
+    let as_tag = |s: &str| {
+        let rest = s.strip_prefix(prefix).filter(|_| !prefix.is_empty());
+        rest.is_some_and(plain_tag_rest)
+    };
+    match parse_ref(input, prefix) {
+        Ok(RefSpec::Tag(t)) => Ok(t),
+        // Hex that also reads as prefix + name (prefix `a`, tag `abcdef1`).
+        Ok(RefSpec::Sha(s)) if as_tag(&s) => Ok(s),
+        Ok(RefSpec::Sha(s)) => Err(Error::usage(format!("`{s}` is a commit SHA, not a tag"))
+            .with_hint(format!(
+                "give a release tag ({prefix}1.2.3) or version (1.2.3)"
+            ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks `git.tag_prefix`: empty, or a plain ref component (no `/`,
+/// whitespace, control characters, `~^:?*[\`, `..`, `@{`, no leading `.` or `-`).
+pub fn check_tag_prefix(prefix: &str) -> Result<()> {
+    let bad_char = prefix.chars().find(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '/' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    });
+    let why = if let Some(c) = bad_char {
+        Some(format!("it contains {:?}", c))
+    } else if prefix.contains("..") || prefix.contains("@{") {
+        Some("it contains `..` or `@{`".to_owned())
+    } else if prefix.starts_with(['.', '-']) {
+        Some("it starts with `.` or `-`".to_owned())
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(Error::usage(format!(
+            "git.tag_prefix `{}` is not a plain tag name prefix: {why}",
+            prefix.escape_debug()
+        ))
+        .with_hint("use letters, digits and `.-_` (the default is `v`), or an empty prefix")),
+    }
+}
+
 /// Picks the release tag to ship among the tags at one commit: a final tag
 /// wins over a pre-release; among equals, the highest version.
 pub fn preferred_tag(tags: &[ReleaseTag]) -> Option<&ReleaseTag> {
@@ -193,5 +327,83 @@ mod tests {
         assert_eq!(preferred_tag(&tags).unwrap().name, "v1.2.3");
         assert_eq!(normalize_tag("1.2.3", "v"), "v1.2.3");
         assert_eq!(normalize_tag("v1.2.3", "v"), "v1.2.3");
+    }
+    #[test]
+    fn refs_are_validated_before_use() {
+        let t = |s: &str| RefSpec::Tag(s.to_owned());
+        assert_eq!(parse_ref("1.2.3", "v").unwrap(), t("v1.2.3"));
+        assert_eq!(parse_ref("v1.2.3-rc.1", "v").unwrap(), t("v1.2.3-rc.1"));
+        assert_eq!(parse_ref("vnext", "v").unwrap(), t("vnext"));
+        assert_eq!(parse_ref("1.2.3", "").unwrap(), t("1.2.3"));
+        assert_eq!(
+            parse_ref("release-1.2.3", "release-").unwrap(),
+            t("release-1.2.3")
+        );
+        assert_eq!(parse_ref("v1.2.3", "release-").unwrap(), t("release-1.2.3"));
+        assert_eq!(
+            parse_ref("ABCDEF1", "v").unwrap(),
+            RefSpec::Sha("abcdef1".into())
+        );
+        assert_eq!(
+            parse_ref(&"a".repeat(40), "v").unwrap(),
+            RefSpec::Sha("a".repeat(40))
+        );
+        for bad in [
+            "",
+            " ",
+            "../../etc/passwd",
+            "v1.2.3/../../x",
+            "abc123",
+            &"a".repeat(41),
+            "main",
+            "origin/main",
+            "v1.2.3 ",
+            "v1.2.3\n",
+            "v..",
+            "v.hidden",
+            "v-x",
+            "vx.lock",
+            "v1.2.3?x=1",
+            "v1.2.3#x",
+            "v%2e%2e",
+            "nextv",
+            "deadbeef-not",
+        ] {
+            let e = parse_ref(bad, "v").unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{bad:?}");
+            assert!(!e.message.contains('\n'), "{bad:?}");
+        }
+        // With an empty prefix only versions and SHAs are refs.
+        assert!(parse_ref("next", "").is_err());
+    }
+
+    #[test]
+    fn tags_by_name() {
+        assert_eq!(parse_tag("1.2.3", "v").unwrap(), "v1.2.3");
+        assert_eq!(parse_tag("v1.2.3", "v").unwrap(), "v1.2.3");
+        assert!(parse_tag("abcdef1", "v").is_err());
+        assert!(parse_tag("../x", "v").is_err());
+    }
+
+    #[test]
+    fn tag_prefixes() {
+        for ok in ["", "v", "release-", "app_v", "r.1"] {
+            assert!(check_tag_prefix(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "a/b", "v ", "x~", "x^", "x:", "x?", "x*", "x[", "x\\", "..", "-v", "v\n", "@{",
+        ] {
+            let e = check_tag_prefix(bad).unwrap_err();
+            assert!(e.message.contains("git.tag_prefix"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shas() {
+        assert!(is_sha("abcdef1"));
+        assert!(!is_sha("abcdef"));
+        assert!(!is_sha("abcdefg"));
+        assert_eq!(short_sha("0123456789"), "0123456");
+        assert_eq!(short_sha("012"), "012");
     }
 }

@@ -15,9 +15,10 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
-use crate::github::{Approval, Client, PendingDeployment, Run, TagRef, WriteOutcome};
+use crate::github::{Client, PendingDeployment, Run, TagRef, WriteOutcome};
+use crate::release::approval;
 use crate::ui::Tone;
-use crate::version::{ReleaseTag, preferred_tag};
+use crate::version::{ReleaseTag, preferred_tag, short_sha};
 
 /// One gate and its outcome.
 #[derive(Debug, Clone)]
@@ -43,19 +44,6 @@ fn actions_token(ctx: &Context) -> bool {
         && ctx.env.get(env::GITHUB_TOKEN).is_some()
 }
 
-fn last_review_for_env<'a>(approvals: &'a [Approval], env: &str) -> Option<&'a Approval> {
-    approvals
-        .iter()
-        .rev()
-        .find(|a| {
-            a.environments.is_empty()
-                || a.environments
-                    .iter()
-                    .any(|e| e.name.as_deref() == Some(env))
-        })
-        .filter(|a| a.state == "approved" || a.state == "rejected")
-}
-
 async fn already_reviewed(
     ctx: &Context,
     gh: &Client,
@@ -63,23 +51,29 @@ async fn already_reviewed(
     want_approve: bool,
 ) -> Result<Option<Result<Value>>> {
     let env = &ctx.settings.github.environment;
-    let approvals = gh.approvals(run.id).await?;
-    let Some(a) = last_review_for_env(&approvals, env) else {
+    let reviews = gh.approvals(run.id).await?;
+    // Called when the run has no pending deployment of the environment.
+    let decision = approval::decide(Some(run), &[], &reviews, env);
+    let (Some(by), state) = (
+        decision.reviewer(),
+        if decision.is_approved() {
+            "approved"
+        } else {
+            "rejected"
+        },
+    ) else {
         return Ok(None);
     };
-    let comment = a
-        .comment
-        .as_deref()
-        .filter(|c| !c.is_empty())
+    let comment = decision
+        .comment()
         .map(|c| format!(" (\"{c}\")"))
         .unwrap_or_default();
-    let data = json!({"run_id": run.id, "sha": run.head_sha, "already": a.state, "by": a.user.login, "url": run.html_url});
-    if a.state == "approved" {
+    let data = json!({"run_id": run.id, "sha": run.head_sha, "already": state, "by": by, "url": run.html_url});
+    if decision.is_approved() {
         ctx.ui.result(&format!(
-            "{} run {} was already approved for {env} by @{}{comment}",
+            "{} run {} was already approved for {env} by @{by}{comment}",
             ctx.ui.mark(Tone::Ok),
             run.id,
-            a.user.login
         ));
         if want_approve {
             ctx.ui
@@ -87,30 +81,34 @@ async fn already_reviewed(
             return Ok(Some(Ok(data)));
         }
         return Ok(Some(Err(Error::refused(format!(
-            "run {} was already approved by @{}; there is nothing left to reject",
-            run.id, a.user.login
+            "run {} was already approved by @{by}; there is nothing left to reject",
+            run.id
         ))
         .with_hint("to stop the release now: `almarel freeze --reason ... --cancel-running`")
         .with_data(data))));
     }
     if want_approve {
         return Ok(Some(Err(Error::refused(format!(
-            "run {} was rejected for {env} by @{}{comment}; it cannot be approved any more",
-            run.id, a.user.login
+            "run {} was rejected for {env} by @{by}{comment}; it cannot be approved any more",
+            run.id
         ))
         .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
         .with_data(data))));
     }
     ctx.ui.result(&format!(
-        "run {} was already rejected by @{}{comment}",
-        run.id, a.user.login
+        "run {} was already rejected by @{by}{comment}",
+        run.id
     ));
     Ok(Some(Ok(data)))
 }
 
 /// Runs `almarel approve`.
 pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
-    let gh = Client::new(ctx).await?;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
+    }
+    let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let env_name = g.environment.clone();
     let verb = if args.reject { "reject" } else { "approve" };
@@ -135,7 +133,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                     let list: Vec<String> = waiting
                         .iter()
                         .map(|r| {
-                            format!("run {} for {} ({})", r.id, short(&r.head_sha), r.html_url)
+                            format!(
+                                "run {} for {} ({})",
+                                r.id,
+                                short_sha(&r.head_sha),
+                                r.html_url
+                            )
                         })
                         .collect();
                     let there = if list.is_empty() {
@@ -275,7 +278,10 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             "run".to_owned(),
             format!("{} {} ({})", run.id, run.state_text(), run.html_url),
         ],
-        vec!["commit".to_owned(), format!("{} {subject}", short(&sha))],
+        vec![
+            "commit".to_owned(),
+            format!("{} {subject}", short_sha(&sha)),
+        ],
         vec!["tags".to_owned(), tag_text],
         vec!["CI".to_owned(), ci_text],
         vec!["production".to_owned(), production_text],
@@ -344,8 +350,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             name: "ci",
             ok: ci_ok,
             detail: match &ci_run {
-                Some(r) => format!("CI for {} is {}", short(&sha), r.state_text()),
-                None => format!("no CI run for {}", short(&sha)),
+                Some(r) => format!("CI for {} is {}", short_sha(&sha), r.state_text()),
+                None => format!("no CI run for {}", short_sha(&sha)),
             },
         });
         gates.push(Gate {
@@ -354,12 +360,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             detail: if release_tags.is_empty() {
                 format!(
                     "{} carries no release tag: the deploy would ship {}{}",
-                    short(&sha),
+                    short_sha(&sha),
                     ctx.settings
                         .coolify
                         .untagged_image_tag
                         .replace("{sha}", &sha)
-                        .replace("{short_sha}", short(&sha)),
+                        .replace("{short_sha}", short_sha(&sha)),
                     if args.allow_untagged {
                         " (allowed by --allow-untagged)"
                     } else {
@@ -469,7 +475,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
     let what = preferred
         .as_ref()
         .map(|t| t.name.clone())
-        .unwrap_or_else(|| short(&sha).to_owned());
+        .unwrap_or_else(|| short_sha(&sha).to_owned());
     let mut data = json!({
         "run_id": run.id,
         "sha": sha,
@@ -540,7 +546,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             };
             Err(e.with_hint(format!(
                 "`almarel status {}` shows the run's state and reviews",
-                short(&sha)
+                short_sha(&sha)
             )))
         }
         Ok(WriteOutcome::Unknown(e)) => {
@@ -567,7 +573,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 ))
                 .with_hint(format!(
                     "check `almarel status {}` before re-running",
-                    short(&sha)
+                    short_sha(&sha)
                 ))),
             }
         }
@@ -640,7 +646,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         }
     }
     if args.reject {
-        ui.next(&format!("almarel status {}", short(&sha)));
+        ui.next(&format!("almarel status {}", short_sha(&sha)));
     } else if args.watch {
         ui.next(&format!("almarel verify --expect-sha {sha}"));
     } else {
@@ -745,12 +751,8 @@ fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
         .map(|(r, _)| r.name.clone())
         .collect();
     if names.is_empty() {
-        short(p).to_owned()
+        short_sha(p).to_owned()
     } else {
-        format!("{} ({})", short(p), names.join(", "))
+        format!("{} ({})", short_sha(p), names.join(", "))
     }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }

@@ -23,6 +23,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
 use crate::probe::{self, Prober};
+use crate::release::approval::{self, Approval};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, ReleaseVersion};
 
@@ -96,7 +97,7 @@ fn phases_and_ref(args: &ChecklistArgs) -> Result<(Vec<&'static str>, Option<Str
 }
 
 fn looks_like_ref(s: &str) -> bool {
-    crate::git::is_sha_like(s)
+    crate::version::is_sha(s)
         || s.trim_start_matches('v')
             .chars()
             .next()
@@ -107,6 +108,10 @@ fn looks_like_ref(s: &str) -> bool {
 pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
     let (phases, reference) = phases_and_ref(args)?;
     let s = &ctx.settings;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &reference {
+        crate::version::parse_ref(r, &s.git.tag_prefix)?;
+    }
     let repo = Repo::discover(&s.workdir);
     let wants = |p: &str| phases.contains(&p);
     let needs_ref = wants("during-deploy") || wants("after-deploy");
@@ -242,7 +247,7 @@ async fn resolve_target(
 }
 
 async fn github(ctx: &Context) -> Result<crate::github::Client> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     gh.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), GITHUB_BUDGET)));
     Ok(gh)
 }
@@ -367,7 +372,7 @@ async fn during_deploy(
             return items;
         }
     };
-    let short = probe::short(&sha).to_owned();
+    let short = crate::version::short_sha(&sha).to_owned();
     let gh = match github(ctx).await {
         Ok(gh) => match gh.workflows().await {
             Ok(_) => Ok(gh),
@@ -419,50 +424,56 @@ async fn during_deploy(
                     false,
                     format!("no {} run for {short}", g.deploy_workflow),
                 ),
-                Ok(Some(run)) => match gh.approvals(run.id).await {
-                    Err(e) => Item::auto(p, approval_name, false, github_reason(&e.message)),
-                    Ok(reviews) => {
-                        let for_env: Vec<_> = reviews
-                            .iter()
-                            .filter(|a| {
-                                a.environments.is_empty()
-                                    || a.environments
-                                        .iter()
-                                        .any(|e| e.name.as_deref() == Some(g.environment.as_str()))
-                            })
-                            .collect();
-                        match for_env.last() {
-                            Some(a) if a.state == "approved" => Item::auto(
-                                p,
-                                approval_name,
-                                true,
-                                format!(
-                                    "{} approved by @{} (run {})",
-                                    g.environment, a.user.login, run.id
+                Ok(Some(run)) => {
+                    let pending = if run.is_waiting() {
+                        gh.pending_deployments(run.id).await
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    let reviews = match pending {
+                        Ok(p) => gh.approvals(run.id).await.map(|r| (p, r)),
+                        Err(e) => Err(e),
+                    };
+                    match reviews {
+                        Err(e) => Item::auto(p, approval_name, false, github_reason(&e.message)),
+                        Ok((pending, reviews)) => {
+                            let env = g.environment.as_str();
+                            match approval::decide(Some(&run), &pending, &reviews, env) {
+                                Approval::Approved { by, .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    true,
+                                    format!("{env} approved by @{by} (run {})", run.id),
                                 ),
-                            ),
-                            Some(a) => Item::auto(
-                                p,
-                                approval_name,
-                                false,
-                                format!(
-                                    "{} {} by @{} (run {})",
-                                    g.environment, a.state, a.user.login, run.id
+                                Approval::Rejected { by, .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!("{env} rejected by @{by} (run {})", run.id),
                                 ),
-                            ),
-                            None => Item::auto(
-                                p,
-                                approval_name,
-                                false,
-                                format!(
-                                    "no review yet for run {} ({}) → almarel approve {short}",
-                                    run.id,
-                                    run.state_text()
+                                Approval::Pending { .. } => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!(
+                                        "run {} is waiting for the {env} approval → almarel approve {short}",
+                                        run.id
+                                    ),
                                 ),
-                            ),
+                                Approval::NotReviewed { .. } | Approval::NoRun => Item::auto(
+                                    p,
+                                    approval_name,
+                                    false,
+                                    format!(
+                                        "no review yet for run {} ({}) → almarel approve {short}",
+                                        run.id,
+                                        run.state_text()
+                                    ),
+                                ),
+                            }
                         }
                     }
-                },
+                }
             });
         }
     }
@@ -568,7 +579,7 @@ async fn after_deploy(
     };
     ctx.ui.progress(&format!(
         "probing production (expecting {})…",
-        probe::short(&sha)
+        crate::version::short_sha(&sha)
     ));
     let checks = prober.attempt(&[]).await;
     let find = |n: &str| checks.iter().find(|c| c.name == n);
@@ -585,7 +596,11 @@ async fn after_deploy(
                 p,
                 names[2],
                 c.ok,
-                format!("{} (expected {})", c.detail, probe::short(&sha)),
+                format!(
+                    "{} (expected {})",
+                    c.detail,
+                    crate::version::short_sha(&sha)
+                ),
             ),
         },
     ];
@@ -637,7 +652,7 @@ fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Targ
             "{} for {} ({})",
             ui.paint(Tone::Bold, "checklist"),
             t.label,
-            probe::short(&t.sha)
+            crate::version::short_sha(&t.sha)
         ));
     }
     let mut phase = "";

@@ -33,7 +33,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match &self.tag {
             Some(t) => t.name.clone(),
-            None => format!("commit {}", crate::probe::short(&self.sha)),
+            None => format!("commit {}", crate::version::short_sha(&self.sha)),
         }
     }
 }
@@ -41,6 +41,10 @@ impl Target {
 /// Runs `almarel deploy`.
 pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
     let settings = &ctx.settings;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &settings.git.tag_prefix)?;
+    }
     let apps = select_apps(&settings.coolify.apps, &args.apps)?;
     let client = Client::from_context(ctx)?;
     // Both templates are checked before any request (a typo is exit 2, sent nowhere).
@@ -227,7 +231,7 @@ pub fn render_image_tag(
             "tag" => tag.map(|t| t.name.clone()),
             "version" => tag.map(|t| t.version.to_string()),
             "sha" => sha.map(str::to_owned),
-            "short_sha" => sha.map(|s| crate::probe::short(s).to_owned()),
+            "short_sha" => sha.map(|s| crate::version::short_sha(s).to_owned()),
             _ => None,
         };
         let value = value.ok_or_else(|| {
@@ -289,7 +293,7 @@ pub async fn resolve_target(ctx: &Context, args: &DeployArgs) -> Result<Target> 
         None if args.allow_untagged => Ok(Target { tag: None, sha }),
         None => Err(Error::refused(format!(
             "commit {} carries no release tag",
-            crate::probe::short(&sha)
+            crate::version::short_sha(&sha)
         ))
         .with_hint(format!(
             "tag it first (almarel tag X.Y.Z), or pass --allow-untagged to deploy it as {}",
@@ -306,7 +310,7 @@ pub async fn tag_commit(ctx: &Context, tag: &str) -> Result<String> {
         ctx.ui.detail(1, &format!("{tag} is {sha} (local git)"));
         return Ok(sha);
     }
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     match gh.tag_commit(tag).await? {
         Some(sha) => {
             ctx.ui
@@ -346,7 +350,7 @@ pub async fn ref_commit_and_tags(
     ctx: &Context,
     reference: Option<&str>,
 ) -> Result<(String, Vec<ReleaseTag>)> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let target = gh.resolve_ref(reference).await?;
     ctx.ui.detail(
         1,
@@ -372,7 +376,7 @@ pub async fn ref_commit_and_tags(
 /// Whether releases are frozen: the deploy workflow's state is not `active`
 /// (read from GitHub; needs `github.repository` and a token).
 pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
-    let gh = crate::github::Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     gh.is_frozen().await
 }
 
@@ -380,7 +384,7 @@ pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
 /// runs in, and the GitHub login of the token (when they can be read).
 pub async fn actor(ctx: &Context) -> Actor {
     let git = local_identity(ctx);
-    let github = match crate::github::Client::new(ctx).await {
+    let github = match ctx.github().await {
         Ok(gh) => gh.current_user().await.ok().map(|u| u.login),
         Err(_) => None,
     };

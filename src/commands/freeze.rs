@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Client, Run, WorkflowState, WriteOutcome};
 use crate::ui::Tone;
+use crate::version::short_sha;
 
 async fn actor(gh: &Client) -> Actor {
     Actor {
@@ -70,7 +71,7 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
         return Err(Error::usage("--reason must not be empty")
             .with_hint("say why, e.g. --reason \"checkout errors after v1.2.3\""));
     }
-    let gh = Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let env = g.environment.clone();
     let wf = gh.workflow(&g.deploy_workflow).await?;
@@ -97,7 +98,7 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
         plan.push(format!(
             "reject the waiting {env} deployment of run {} ({}) with comment \"{}\"",
             r.id,
-            short(&r.head_sha),
+            short_sha(&r.head_sha),
             args.reason
         ));
     }
@@ -106,7 +107,7 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
             plan.push(format!(
                 "cancel run {} ({}, {})",
                 r.id,
-                short(&r.head_sha),
+                short_sha(&r.head_sha),
                 r.state_text()
             ));
         }
@@ -273,7 +274,7 @@ async fn freeze_steps(
         let msg = format!(
             "rejected the {env} deployment of run {} ({})",
             run.id,
-            short(&run.head_sha)
+            short_sha(&run.head_sha)
         );
         ctx.done(msg.clone());
         done.push(msg);
@@ -306,7 +307,7 @@ async fn freeze_steps(
             let msg = format!(
                 "asked GitHub to cancel run {} ({})",
                 run.id,
-                short(&run.head_sha)
+                short_sha(&run.head_sha)
             );
             ctx.done(msg.clone());
             done.push(msg);
@@ -334,7 +335,7 @@ fn list_running(ctx: &Context, running: &[Run], cancelling: bool) {
 
 /// Runs `almarel unfreeze`.
 pub async fn run_unfreeze(ctx: &Context, _args: &UnfreezeArgs) -> Result<Value> {
-    let gh = Client::new(ctx).await?;
+    let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let wf = gh.workflow(&g.deploy_workflow).await?;
     let state = gh.workflow_fresh(wf.id).await?.state;
@@ -394,8 +395,4 @@ re-run the deploy workflow for the release you want on GitHub, or push/tag a new
     );
     ui.next("almarel status");
     Ok(data(true))
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }

@@ -32,6 +32,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::ui::{Tone, Ui};
+use crate::version::short_sha;
 
 /// A scripted change to the sandbox around a step (fault injection).
 type Hook = fn(&World);
@@ -362,8 +363,8 @@ fn expect_production(w: &World, tag: &str, problems: &mut Vec<String>) {
         Some(sha) if sha == serving => {}
         Some(sha) => problems.push(format!(
             "production serves {} instead of {tag} ({})",
-            short(&serving),
-            short(&sha)
+            short_sha(&serving),
+            short_sha(&sha)
         )),
         None => problems.push(format!("{tag} is not on the sandbox origin")),
     }
@@ -405,10 +406,6 @@ fn expect_reviews(w: &World, states: &[&str], problems: &mut Vec<String>) {
             states.join(", ")
         ));
     }
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
 }
 
 /// How to run a rehearsal.

@@ -50,8 +50,8 @@ struct Current {
 impl Current {
     fn describe(&self) -> String {
         match &self.tag {
-            Some(t) => format!("{} ({})", t.name, probe::short(&self.sha)),
-            None => format!("{} (no release tag)", probe::short(&self.sha)),
+            Some(t) => format!("{} ({})", t.name, crate::version::short_sha(&self.sha)),
+            None => format!("{} (no release tag)", crate::version::short_sha(&self.sha)),
         }
     }
 }
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     let gh = if args.no_freeze {
         None
     } else {
-        Some(crate::github::Client::new(ctx).await?)
+        Some(ctx.github().await?)
     };
     let release = repo.release_tags(&prefix)?;
 
@@ -148,10 +148,10 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         target.tag.name,
         current
             .as_ref()
-            .map(|c| c
-                .tag
-                .as_ref()
-                .map_or_else(|| probe::short(&c.sha).to_owned(), |t| t.name.clone()))
+            .map(|c| c.tag.as_ref().map_or_else(
+                || crate::version::short_sha(&c.sha).to_owned(),
+                |t| t.name.clone()
+            ))
             .unwrap_or_else(|| "an unknown release".into())
     );
     let writes = prepared.planned_writes(&plan);
@@ -244,7 +244,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     ctx.confirm(&format!(
         "roll production back to {} ({}){}?",
         target.tag.name,
-        probe::short(&target.sha),
+        crate::version::short_sha(&target.sha),
         if gh.is_some() {
             ", freezing releases first"
         } else {
@@ -318,7 +318,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     ui.progress(&format!(
         "step 3/4: verify that production runs {} ({}), waiting up to {}",
         target.tag.name,
-        probe::short(&target.sha),
+        crate::version::short_sha(&target.sha),
         humantime::format_duration(args.wait)
     ));
     let verify_ui = ui.clone();
@@ -360,7 +360,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "{} rolled back: production runs {} ({}){}",
         ui.mark(Tone::Ok),
         target.tag.name,
-        probe::short(&target.sha),
+        crate::version::short_sha(&target.sha),
         current
             .as_ref()
             .map(|c| format!(" instead of {}", c.describe()))
@@ -595,7 +595,7 @@ fn choose_target(
     let Some(cur_tag) = &current.tag else {
         return Err(Error::refused(format!(
             "production runs {}, which carries no release tag: there is no \"previous release\" to pick",
-            probe::short(&current.sha)
+            crate::version::short_sha(&current.sha)
         ))
         .with_hint(format!(
             "pass --to TAG with the release to go back to{} (and --image-tag if it shipped as {})",
@@ -658,7 +658,7 @@ fn print_plan(ctx: &Context, p: &PlanView<'_>) {
         format!(
             "{} {}{subject}",
             p.target.tag.name,
-            probe::short(&p.target.sha)
+            crate::version::short_sha(&p.target.sha)
         ),
     ]);
     if let Some(n) = p.commits_undone {
@@ -695,7 +695,7 @@ fn print_plan(ctx: &Context, p: &PlanView<'_>) {
     }
     ui.result(&format!(
         "  3. verify: health, version = {}, web, smoke (waiting up to {})",
-        probe::short(&p.target.sha),
+        crate::version::short_sha(&p.target.sha),
         humantime::format_duration(p.wait)
     ));
     ui.result("  4. summary and next steps (fix forward, then `almarel unfreeze`)");
@@ -727,7 +727,7 @@ fn actions_report(ctx: &Context, target: &TargetRelease, image_tag: &str) {
         ui.summary(&format!(
             "### almarel rollback\n\nProduction runs `{}` (`{}`, image tag `{image_tag}`) again.\n\nNext: fix forward, then `almarel unfreeze`.\n",
             target.tag.name,
-            probe::short(&target.sha)
+            crate::version::short_sha(&target.sha)
         )),
     ];
     for r in results {

@@ -15,7 +15,9 @@ use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
+use crate::release::approval;
 use crate::ui::{Tone, Ui};
+use crate::version::short_sha;
 
 /// First poll interval of `--watch`.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -111,6 +113,8 @@ struct Ledger {
     rows: Vec<WorkflowRow>,
     pending: Vec<PendingDeployment>,
     reviews: Vec<Approval>,
+    /// The deploy run's review state (the one rule, `release::approval`).
+    approval: approval::Approval,
     release: Option<Release>,
     frozen: Option<bool>,
     production: Production,
@@ -249,7 +253,7 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
         .and_then(|r| r.run.clone());
     ledger.pending.clear();
     ledger.reviews.clear();
-    if let Some(run) = deploy {
+    if let Some(run) = &deploy {
         if run.is_waiting() {
             ledger.pending = gh
                 .pending_deployments(run.id)
@@ -260,6 +264,7 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
         }
         ledger.reviews = gh.approvals(run.id).await?;
     }
+    ledger.approval = approval::decide(deploy.as_ref(), &ledger.pending, &ledger.reviews, env);
     Ok(())
 }
 
@@ -296,6 +301,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         rows,
         pending: Vec::new(),
         reviews: Vec::new(),
+        approval: approval::Approval::NoRun,
         release,
         frozen,
         production,
@@ -405,7 +411,11 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
             }
         )
     } else {
-        format!("no pending {env} approval")
+        match &l.approval {
+            approval::Approval::Approved { by, .. } => format!("{env} approved by @{by}"),
+            approval::Approval::Rejected { by, .. } => format!("{env} rejected by @{by}"),
+            _ => format!("no pending {env} approval"),
+        }
     };
     rows.push(vec![
         ui.mark(if l.pending.is_empty() {
@@ -530,6 +540,7 @@ fn ledger_json(l: &Ledger) -> Value {
             "current_user_can_approve": p.current_user_can_approve,
             "reviewers": p.reviewers.iter().map(|r| r.label()).collect::<Vec<_>>(),
         })),
+        "approval": l.approval,
         "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
         "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
         "production": {
@@ -651,10 +662,6 @@ fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
             e.time, e.command, e.target, e.result
         ));
     }
-}
-
-fn short_sha(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }
 
 /// What the watch decided.
@@ -812,7 +819,11 @@ fn actions_report(ctx: &Context, l: &Ledger) {
 
 /// Runs `almarel status`.
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
-    let gh = Client::new(ctx).await?;
+    // REF is checked before anything is sent (SPEC §7.7).
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
+    }
+    let gh = ctx.github().await?;
     let started = ctx.clock.now();
     let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);
     if args.watch {

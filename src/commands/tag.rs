@@ -19,7 +19,7 @@ use crate::git::{
 pub(crate) use crate::report::Check;
 use crate::report::{Next, PlanItem, Report};
 use crate::ui::{Tone, Ui, table};
-use crate::version::{ReleaseTag, ReleaseVersion};
+use crate::version::{ReleaseTag, ReleaseVersion, short_sha};
 
 /// How many commit subjects the header lists before "… and N more".
 const MAX_SUBJECTS: usize = 15;
@@ -126,10 +126,6 @@ fn step(ctx: &Context, line: &str) {
     if !ctx.settings.global.quiet {
         ctx.ui.result(line);
     }
-}
-
-fn short(sha: &str) -> String {
-    sha.chars().take(7).collect()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -650,7 +646,7 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
 
     // The tag itself.
     let remote_tag = i.fetched.as_ref().ok().and_then(|r| r.tags.get(i.tag));
-    let here = short(i.head_sha);
+    let here = short_sha(i.head_sha);
     checks.push(match i.plan {
         Plan::Create => {
             let detail = if i.fetched.is_ok() {
@@ -680,19 +676,19 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
             );
             if same_elsewhere {
                 if let Some(l) = i.local_tag {
-                    wheres.push(format!("locally and on {remote} at {}", short(&l.commit)));
+                    wheres.push(format!("locally and on {remote} at {}", short_sha(&l.commit)));
                 }
             } else {
                 if let Some(l) = i.local_tag {
                     if l.commit != i.head_sha {
-                        wheres.push(format!("locally at {}", short(&l.commit)));
+                        wheres.push(format!("locally at {}", short_sha(&l.commit)));
                     } else if !l.annotated {
                         wheres.push("locally at HEAD as a lightweight tag".to_owned());
                     }
                 }
                 if let Some(r) = remote_tag {
                     if r.commit != i.head_sha {
-                        wheres.push(format!("on {remote} at {}", short(&r.commit)));
+                        wheres.push(format!("on {remote} at {}", short_sha(&r.commit)));
                     }
                 }
             }
@@ -752,7 +748,10 @@ pub(crate) fn check_branch(branch: &str, head: &Head, head_sha: &str) -> Check {
         ),
         None => Check::fail(
             "branch",
-            format!("HEAD is detached at {}, not on {branch}", short(i.head_sha)),
+            format!(
+                "HEAD is detached at {}, not on {branch}",
+                short_sha(i.head_sha)
+            ),
             format!("git switch {branch}"),
         ),
     }
@@ -837,9 +836,10 @@ pub(crate) fn check_up_to_date(
                 format!("{remote} has no branch {branch}"),
                 format!("push {branch} first: git push {remote} {branch}"),
             ),
-            Some(rsha) if rsha == i.head_sha => {
-                Check::pass("up to date", format!("HEAD = {tracking} ({})", short(rsha)))
-            }
+            Some(rsha) if rsha == i.head_sha => Check::pass(
+                "up to date",
+                format!("HEAD = {tracking} ({})", short_sha(rsha)),
+            ),
             Some(rsha) => {
                 let (ahead, behind) = if i.repo.has_commit(rsha) {
                     i.repo.ahead_behind(i.head_sha, rsha)?
@@ -851,8 +851,8 @@ pub(crate) fn check_up_to_date(
                         "up to date",
                         format!(
                             "HEAD {} differs from {tracking} {}",
-                            short(i.head_sha),
-                            short(rsha)
+                            short_sha(i.head_sha),
+                            short_sha(rsha)
                         ),
                         format!("git pull --ff-only {remote} {branch}"),
                     ),
@@ -1063,6 +1063,6 @@ fn summary_md(tag: &str, sha: &str, remote: &str, pushed: bool) -> String {
     };
     format!(
         "### almarel tag\n\n`{tag}` on `{}` — {state} `{remote}`.\n\nNext: `almarel status {tag} --watch`\n",
-        short(sha)
+        short_sha(sha)
     )
 }

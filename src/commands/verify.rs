@@ -9,14 +9,14 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, Prober, VerifyReport};
 use crate::ui::{self, Tone};
-use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
+use crate::version::{ReleaseTag, preferred_tag};
 
 /// Runs `almarel verify`.
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let (expected, expected_tag) = match (&args.expect_sha, &args.expect_tag) {
         (Some(sha), _) => (probe::parse_sha(sha)?, None),
         (None, Some(tag)) => {
-            let name = normalize_tag(tag.trim(), &ctx.settings.git.tag_prefix);
+            let name = crate::version::parse_tag(tag, &ctx.settings.git.tag_prefix)?;
             let sha = super::deploy::tag_commit(ctx, &name).await?;
             (probe::parse_sha(&sha)?, Some(name))
         }
@@ -29,8 +29,8 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     };
     let prober = Prober::new(ctx, &expected)?;
     let what = match &expected_tag {
-        Some(t) => format!("{t} ({})", probe::short(&expected)),
-        None => probe::short(&expected).to_owned(),
+        Some(t) => format!("{t} ({})", crate::version::short_sha(&expected)),
+        None => crate::version::short_sha(&expected).to_owned(),
     };
     ctx.ui
         .progress(&format!("verifying that production runs {what}"));
@@ -75,7 +75,10 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let message = match version_off {
         Some(c) => format!(
             "production runs {}{} instead of {what}; failing: {}",
-            c.running_sha.as_deref().map(probe::short).unwrap_or("?"),
+            c.running_sha
+                .as_deref()
+                .map(crate::version::short_sha)
+                .unwrap_or("?"),
             c.running_tag
                 .as_ref()
                 .map(|t| format!(" ({t})"))
@@ -104,7 +107,7 @@ pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
     let prefix = &ctx.settings.git.tag_prefix;
     let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
     if tags.is_empty() && ctx.settings.github.repository.is_some() {
-        if let Ok(gh) = crate::github::Client::new(ctx).await {
+        if let Ok(gh) = ctx.github().await {
             // Naming the tag is a courtesy: it must not hold up the report.
             gh.set_deadline(Some(crate::clock::Deadline::after(
                 ctx.clock.as_ref(),

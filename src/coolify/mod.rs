@@ -88,14 +88,14 @@ impl Client {
     pub fn from_context(ctx: &Context) -> Result<Client> {
         let url = ctx.settings.require_coolify_url()?;
         net::check_secret_url("coolify.url", url, ctx.settings.allow_insecure_http)?;
-        let token = crate::auth::coolify_token(&ctx.env, &ctx.ui)?;
+        let token = ctx.coolify_token()?;
         Ok(Client::new(url, token, ctx.clock.clone())?
             .with_request_timeout(ctx.settings.coolify.request_timeout))
     }
 
     /// A client for `base_url` (without `/api/v1`) with `token`.
     pub fn new(base_url: &str, token: SecretString, clock: Arc<dyn Clock>) -> Result<Client> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        net::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)

@@ -97,8 +97,9 @@ pub struct Http {
     cache: Arc<Mutex<HashMap<String, (HeaderValue, String)>>>,
     stats: Arc<Mutex<Stats>>,
     deadline: Arc<Mutex<Option<Deadline>>>,
-    ui: Option<crate::ui::Ui>,
+    log: Option<super::LogHook>,
     timeout: Duration,
+    max_body: u64,
 }
 
 impl std::fmt::Debug for Http {
@@ -126,6 +127,7 @@ impl Http {
         repo: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<Http> {
+        net::install_crypto_provider();
         let builder = Octocrab::builder()
             .personal_token(token.expose_secret().to_owned())
             .base_uri(api_url)
@@ -145,8 +147,9 @@ impl Http {
             cache: Arc::default(),
             stats: Arc::default(),
             deadline: Arc::default(),
-            ui: None,
+            log: None,
             timeout: TOTAL_TIMEOUT,
+            max_body: net::MAX_BODY,
         })
     }
 
@@ -158,16 +161,24 @@ impl Http {
         self
     }
 
-    /// Logs each request and its status at `-vv` through `ui`.
+    /// Sends one line per request and its status to `log` (the caller shows
+    /// them at `-vv`).
     #[must_use]
-    pub fn with_ui(mut self, ui: crate::ui::Ui) -> Self {
-        self.ui = Some(ui);
+    pub fn with_log(mut self, log: Option<super::LogHook>) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Bodies larger than `limit` bytes are an error (default [`net::MAX_BODY`]).
+    #[must_use]
+    pub fn with_max_body(mut self, limit: u64) -> Self {
+        self.max_body = limit;
         self
     }
 
     fn log(&self, line: &str) {
-        if let Some(ui) = &self.ui {
-            ui.detail(2, line);
+        if let Some(log) = &self.log {
+            log(line);
         }
     }
 
@@ -224,28 +235,28 @@ impl Http {
         body: Option<&serde_json::Value>,
     ) -> Result<std::result::Result<Response, Error>> {
         let deadline = self.deadline();
-        let mut limited = 0;
-        loop {
-            match self.attempt(method.clone(), url, body).await {
-                Attempt::Done(r) => return Ok(Ok(r)),
-                Attempt::Transient(e) => return Ok(Err(e)),
-                Attempt::Fatal(e) => return Err(e),
-                Attempt::RateLimited { wait, until, error } => {
-                    limited += 1;
-                    if limited > self.policy.rate_limit_waits
-                        || deadline.remaining(self.clock.as_ref()) < wait
-                    {
-                        let at = crate::clock::rfc3339(until);
-                        return Err(Error::remote(format!(
-                            "{} (rate limited until {at}); nothing was sent",
-                            error.message
-                        ))
-                        .with_hint(format!("wait until {at}, then re-run")));
-                    }
-                    self.clock.sleep(wait).await;
+        // The one retry loop (net::with_retries) with transient failures
+        // turned into answers: a write is never re-sent after a 5xx or a cut
+        // connection, only after a rate limit (nothing was processed).
+        net::with_retries(
+            self.clock.as_ref(),
+            self.policy,
+            Some(deadline),
+            false,
+            || async {
+                match self.attempt(method.clone(), url, body).await {
+                    Attempt::Done(r) => Attempt::Done(Ok(r)),
+                    Attempt::Transient(e) => Attempt::Done(Err(e)),
+                    Attempt::Fatal(e) => Attempt::Fatal(e),
+                    Attempt::RateLimited { wait, until, error } => Attempt::RateLimited {
+                        wait,
+                        until,
+                        error: Error::remote(format!("{}; nothing was applied", error.message)),
+                    },
                 }
-            }
-        }
+            },
+        )
+        .await
     }
 
     async fn attempt(
@@ -277,11 +288,45 @@ impl Http {
             }
         };
         let send = async {
-            let resp = self.octo.execute(request).await?;
+            let resp = self.octo.execute(request).await.map_err(|e| {
+                Attempt::Transient(
+                    Error::remote(format!("github: {what} failed: {}", short(&e)))
+                        .with_hint(unreachable_hint(url)),
+                )
+            })?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            let text = self.octo.body_to_string(resp).await?;
-            Ok::<_, octocrab::Error>((status, headers, text))
+            let announced = headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let chunks = http_body_util::BodyExt::into_data_stream(resp.into_body());
+            let mut cut = false;
+            let read = net::collect_capped(
+                chunks,
+                announced,
+                self.max_body,
+                &format!("github: {what}"),
+                |e: octocrab::Error| {
+                    cut = true;
+                    Error::remote(format!("github: {what} failed: {}", short(&e)))
+                        .with_hint(unreachable_hint(url))
+                },
+            )
+            .await;
+            let bytes = match read {
+                Ok(b) => b,
+                // A cut-off body may come whole on a retry.
+                Err(e) if cut => return Err(Attempt::Transient(e)),
+                // An answer over the size cap will not shrink on a retry.
+                Err(e) => return Err(Attempt::Fatal(e)),
+            };
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Attempt::Fatal(Error::remote(format!(
+                    "github: the answer to {what} is not UTF-8 text"
+                )))
+            })?;
+            Ok::<_, Attempt<Response>>((status, headers, text))
         };
         let (status, headers, text) = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => {
@@ -293,12 +338,7 @@ impl Http {
                     .with_hint(unreachable_hint(url)),
                 );
             }
-            Ok(Err(e)) => {
-                return Attempt::Transient(
-                    Error::remote(format!("github: {what} failed: {}", short(&e)))
-                        .with_hint(unreachable_hint(url)),
-                );
-            }
+            Ok(Err(attempt)) => return attempt,
             Ok(Ok(v)) => v,
         };
         self.log(&format!(

@@ -1,8 +1,11 @@
 //! The GitHub REST client (octocrab underneath); returns our own types, never
 //! octocrab models.
 //!
-//! [`Client::new`] reads `github.repository`, `github.api_url` and the token
-//! (after checking the URL may carry it). Every GET is conditional (ETag /
+//! [`Client::new`] takes a plain [`Config`] (URL, repository, token, clock,
+//! timeout, an optional `-vv` log hook); it never prints and never reads the
+//! environment. Commands get the run's one client from the context
+//! (`ctx.github().await?`); clones share the ETag cache and the counters.
+//! Every GET is conditional (ETag /
 //! `If-None-Match` against an in-memory cache, so polling an unchanged run
 //! costs no rate limit) and retried on 5xx / network errors; rate limits are
 //! waited out inside the deadline set with [`Client::set_deadline`]; writes
@@ -13,14 +16,53 @@ pub mod models;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ::http::{Method, StatusCode};
+use secrecy::SecretString;
 use serde_json::json;
 
-use crate::clock::Deadline;
-use crate::context::Context;
+use crate::clock::{Clock, Deadline};
 use crate::error::{Error, Result};
-use crate::version::ReleaseTag;
+use crate::version::{RefSpec, ReleaseTag};
+
+/// Receives one line per request at `-vv` (`github: GET /repos/o/r → 200`).
+/// The caller owns where it goes (the context sends it to the redacting `ui`).
+/// A plain callback rather than `tracing`: almarel has no subscriber, and
+/// every line must pass the `ui` redactor on its way out.
+pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything a [`Client`] needs; plain values, no context.
+#[derive(Clone)]
+pub struct Config {
+    /// The REST API base (`https://api.github.com`), without a trailing slash.
+    pub api_url: String,
+    /// The repository, `owner/name`.
+    pub repository: String,
+    /// The token (already trimmed and checked, see [`crate::auth::github_token`]).
+    pub token: SecretString,
+    /// Time source for retries, rate-limit waits and deadlines.
+    pub clock: Arc<dyn Clock>,
+    /// Timeout of one request, send + whole body (`github.request_timeout`).
+    pub request_timeout: Duration,
+    /// Where `-vv` request lines go; `None`: nowhere.
+    pub log: Option<LogHook>,
+    /// The release tag prefix (`git.tag_prefix`).
+    pub tag_prefix: String,
+    /// The release branch (`git.branch`): what "no REF" resolves to.
+    pub branch: String,
+    /// The deploy workflow (`github.deploy_workflow`): its state is the freeze.
+    pub deploy_workflow: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("api_url", &self.api_url)
+            .field("repository", &self.repository)
+            .finish_non_exhaustive()
+    }
+}
 
 pub use self::http::{Idempotency, Response, Stats};
 pub use self::models::*;
@@ -54,7 +96,7 @@ pub struct Target {
 impl Target {
     /// The first 7 characters of the SHA.
     pub fn short(&self) -> &str {
-        self.sha.get(..7).unwrap_or(&self.sha)
+        crate::version::short_sha(&self.sha)
     }
 }
 
@@ -96,34 +138,28 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn is_hex_sha(s: &str) -> bool {
-    (7..=40).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit())
-}
-
 impl Client {
-    /// A client for `github.repository` at `github.api_url`. Checks that the
-    /// URL may carry a token before reading the token. Must run inside the
-    /// tokio runtime.
-    pub async fn new(ctx: &Context) -> Result<Client> {
-        let s = &ctx.settings;
-        let repo = s.require_repository()?.to_owned();
-        let api_url = s.github.api_url.trim_end_matches('/').to_owned();
-        crate::net::check_secret_url("github.api_url", &api_url, s.allow_insecure_http)?;
-        let token = crate::auth::github_token(&ctx.env, &api_url, &ctx.ui)?;
-        let http = self::http::Http::new(&api_url, &token, &repo, ctx.clock.clone())?
-            .with_ui(ctx.ui.clone())
-            .with_request_timeout(s.github.request_timeout);
+    /// A client for `config.repository` at `config.api_url`. Must run
+    /// inside the tokio runtime. The caller checks beforehand that the URL may
+    /// carry a token ([`crate::net::check_secret_url`]).
+    pub fn new(config: Config) -> Result<Client> {
+        let repo = config.repository.clone();
         let (owner, name) = repo
             .split_once('/')
+            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
             .ok_or_else(|| Error::usage(format!("github.repository `{repo}` is not owner/name")))?;
+        let api_url = config.api_url.trim_end_matches('/').to_owned();
+        let http = self::http::Http::new(&api_url, &config.token, &repo, config.clock)?
+            .with_log(config.log)
+            .with_request_timeout(config.request_timeout);
         Ok(Client {
             http,
             api_url,
             owner: owner.to_owned(),
             name: name.to_owned(),
-            tag_prefix: s.git.tag_prefix.clone(),
-            branch: s.git.branch.clone(),
-            deploy_workflow: s.github.deploy_workflow.clone(),
+            tag_prefix: config.tag_prefix,
+            branch: config.branch,
+            deploy_workflow: config.deploy_workflow,
             workflows: Arc::default(),
             peeled: Arc::default(),
         })
@@ -271,9 +307,11 @@ impl Client {
             .collect())
     }
 
-    /// Resolves REF: a tag (`v1.2.3` or `1.2.3`), a commit SHA (7-40 hex), or
-    /// `None` for the commit at `git.branch` on GitHub (what
-    /// `<remote>/<branch>` is after a fetch).
+    /// Resolves REF: a version or tag (`1.2.3`, `v1.2.3`), a commit SHA (7-40
+    /// hex), or `None` for the commit at `git.branch` on GitHub (what
+    /// `<remote>/<branch>` is after a fetch). REF is validated first
+    /// ([`crate::version::parse_ref`]): anything else is exit 2 and nothing
+    /// is sent.
     pub async fn resolve_ref(&self, reference: Option<&str>) -> Result<Target> {
         let branch = self.branch.clone();
         self.resolve_ref_on(reference, &branch).await
@@ -281,38 +319,30 @@ impl Client {
 
     /// [`Client::resolve_ref`] with an explicit branch for the `None` case.
     pub async fn resolve_ref_on(&self, reference: Option<&str>, branch: &str) -> Result<Target> {
-        let (sha, requested_tag, label) = match reference {
+        let spec = reference
+            .map(|r| crate::version::parse_ref(r, &self.tag_prefix))
+            .transpose()?;
+        self.resolve_spec_on(spec.as_ref(), branch).await
+    }
+
+    /// Resolves an already validated REF (`None`: the head of `branch`).
+    pub async fn resolve_spec_on(&self, spec: Option<&RefSpec>, branch: &str) -> Result<Target> {
+        let (sha, requested_tag, label) = match spec {
             None => (
                 self.branch_head(branch).await?,
                 None,
                 format!("{branch} on GitHub"),
             ),
-            Some(r) if r.trim().is_empty() => {
-                return Err(
-                    Error::usage("REF is empty").with_hint("give a tag (v1.2.3) or a commit SHA")
-                );
-            }
-            Some(r) => {
-                let tag_name = crate::version::normalize_tag(r, &self.tag_prefix);
-                let looks_like_tag = tag_name.starts_with(&self.tag_prefix) && tag_name != r
-                    || ReleaseTag::from_name(&tag_name, &self.tag_prefix).is_some();
-                let tag = if looks_like_tag || !is_hex_sha(r) {
-                    self.tag(&tag_name).await?
-                } else {
-                    None
-                };
-                match tag {
-                    Some(t) => (t.commit.clone(), Some(t), tag_name),
-                    None if is_hex_sha(r) => (self.commit(r).await?.sha, None, r.to_owned()),
-                    None => {
-                        return Err(Error::usage(format!(
-                            "`{r}` is neither a tag in {} nor a commit SHA (7-40 hex characters)",
-                            self.repo()
-                        ))
-                        .with_hint("check the tag name (was it pushed?), or give a commit SHA"));
-                    }
+            Some(RefSpec::Tag(name)) => match self.tag(name).await? {
+                Some(t) => (t.commit.clone(), Some(t), name.clone()),
+                None => {
+                    return Err(
+                        Error::usage(format!("tag `{name}` not found in {}", self.repo()))
+                            .with_hint("check the tag name (was it pushed?), or give a commit SHA"),
+                    );
                 }
-            }
+            },
+            Some(RefSpec::Sha(hex)) => (self.commit(hex).await?.sha, None, hex.clone()),
         };
         let tag_refs = self.tags_at(&sha).await?;
         let tags = tag_refs

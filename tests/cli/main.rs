@@ -25,6 +25,7 @@ mod interrupt;
 mod rehearse;
 mod rollback;
 mod scale;
+mod seams;
 mod secrets;
 mod status;
 mod tag;

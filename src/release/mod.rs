@@ -1,0 +1,5 @@
+//! The release model shared by every command: "which release is this", "is
+//! it approved", "is it live" are answered here, never re-derived in a
+//! command (docs/ARCHITECTURE.md).
+
+pub mod approval;
