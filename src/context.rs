@@ -23,6 +23,7 @@ pub struct Context {
     /// The audit log.
     pub audit: AuditLog,
     journal: Arc<Mutex<Vec<String>>>,
+    coolify: Arc<Mutex<Option<crate::coolify::Client>>>,
 }
 
 impl Context {
@@ -36,6 +37,7 @@ impl Context {
             clock: Arc::new(SystemClock),
             audit,
             journal: Arc::default(),
+            coolify: Arc::default(),
         }
     }
 
@@ -84,6 +86,34 @@ impl Context {
             self.ui
                 .warn(&format!("audit log not written: {}", e.message));
         }
+    }
+
+    /// The Coolify client, built on first use and then reused for the run
+    /// (one token discovery): `coolify.url` and `COOLIFY_TOKEN` (exit 2 when
+    /// either is missing, or the URL is plain http to a non-loopback host
+    /// without `allow_insecure_http`); `-vv` logs each request.
+    pub fn coolify(&self) -> Result<crate::coolify::Client> {
+        let mut slot = self
+            .coolify
+            .lock()
+            .map_err(|_| crate::error::Error::local("the coolify client lock is poisoned"))?;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let url = self.settings.require_coolify_url()?.to_owned();
+        crate::net::check_secret_url("coolify.url", &url, self.settings.allow_insecure_http)?;
+        let token = crate::auth::coolify_token(&self.env, &self.ui)?;
+        let ui = self.ui.clone();
+        let client = crate::coolify::Client::new(crate::coolify::Config {
+            url,
+            token,
+            clock: self.clock.clone(),
+            request_timeout: self.settings.coolify.request_timeout,
+            allow_insecure_http: self.settings.allow_insecure_http,
+            log: Some(Arc::new(move |line: &str| ui.detail(2, line))),
+        })?;
+        *slot = Some(client.clone());
+        Ok(client)
     }
 
     /// Asks for confirmation unless `--yes` (exit 3 without a terminal).

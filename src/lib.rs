@@ -19,8 +19,10 @@ pub mod git;
 pub mod github;
 pub mod net;
 pub mod probe;
+pub mod release;
 pub mod sandbox;
 pub mod settings;
+pub mod transport;
 pub mod ui;
 pub mod version;
 

@@ -495,7 +495,7 @@ fn github_reason(message: &str) -> String {
 async fn coolify_item(ctx: &Context) -> Item {
     let p = "during-deploy";
     let name = "Coolify deployment calls returned success";
-    let client = match crate::coolify::Client::from_context(ctx) {
+    let client = match ctx.coolify() {
         Ok(c) => c,
         Err(e) => return Item::auto(p, name, false, format!("coolify: {}", e.message)),
     };

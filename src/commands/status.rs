@@ -156,7 +156,7 @@ async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
         )
         .ok()
     });
-    let client = match crate::coolify::Client::from_context(ctx) {
+    let client = match ctx.coolify() {
         Ok(c) => c.with_deadline(crate::clock::Deadline::after(
             ctx.clock.as_ref(),
             std::time::Duration::from_secs(20),

@@ -1,0 +1,1 @@
+//! Live / mixed / not yet (SPEC §7.4).
