@@ -18,7 +18,9 @@ use crate::audit::Actor;
 use crate::cli::DeployArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::release::deploy::{self, AppState, DeployEvent, DeployPlan, DeployReport, Outcome, Prepared};
+use crate::release::deploy::{
+    self, AppState, DeployEvent, DeployPlan, DeployReport, Outcome, Prepared,
+};
 use crate::settings::CoolifyApp;
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};

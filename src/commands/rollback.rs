@@ -88,11 +88,35 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "reading the Coolify apps on {}…",
         client.base_url()
     ));
-    let prepared = deploy::prepare(&client, &plan).await?;
+    let mut prepared = deploy::prepare(&client, &plan).await?;
 
     // (a) What production runs, and the target.
     ui.progress("reading what production runs…");
     let current = read_current(ctx, &repo, &release, &prepared, args.to.is_some()).await?;
+    // The release production runs tells what an app last finished deploying
+    // when its own build logs cannot (they need read:sensitive).
+    if let Some((t, sha)) = current
+        .as_ref()
+        .filter(|c| c.source == "verify.version_url")
+        .and_then(|c| c.tag.as_ref().map(|t| (t, &c.sha)))
+    {
+        if let Ok(it) = render_image_tag(
+            "coolify.image_tag",
+            &s.coolify.image_tag,
+            Some(t),
+            Some(sha),
+        ) {
+            for a in &mut prepared.apps {
+                if let deploy::LastFinished::Unknown(_) = a.last_finished {
+                    a.last_finished = deploy::LastFinished::Known(
+                        Some(it.clone()),
+                        "the release production runs".into(),
+                    );
+                }
+            }
+            plan.production_image_tag = Some(it);
+        }
+    }
     let target = choose_target(ctx, &repo, &release, current.as_ref(), args)?;
     if target.tag.is_prerelease() {
         ui.warn(&format!(

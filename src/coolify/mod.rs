@@ -308,7 +308,11 @@ impl Client {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         if let Some(log) = &self.log {
-            let ms = self.clock.now().saturating_duration_since(started).as_millis();
+            let ms = self
+                .clock
+                .now()
+                .saturating_duration_since(started)
+                .as_millis();
             log(&format!("{} {url} → {status} ({ms} ms)", req.method));
         }
         let text = match transport::read_capped_text(resp, transport::MAX_BODY).await {

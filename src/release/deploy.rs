@@ -313,9 +313,15 @@ impl Prepared {
 }
 
 /// Reads one app and its recent deployments.
-async fn read_app(client: &Client, app: &CoolifyApp, plan: &DeployPlan) -> Result<(crate::coolify::Application, AppState)> {
+async fn read_app(
+    client: &Client,
+    app: &CoolifyApp,
+    plan: &DeployPlan,
+) -> Result<(crate::coolify::Application, AppState)> {
     let a = client.application(&app.name, &app.uuid).await?;
-    let list = client.app_deployments(&app.name, &app.uuid, HISTORY).await?;
+    let list = client
+        .app_deployments(&app.name, &app.uuid, HISTORY)
+        .await?;
     let state = AppState {
         image_name: a.docker_registry_image_name.clone(),
         previous_tag: a.image_tag().map(str::to_owned),
@@ -717,7 +723,18 @@ async fn run_app(
                     status: d.status.clone(),
                     waiting: true,
                 });
-                match follow(ctx, client, plan, &d.deployment_uuid, deadline, name, "earlier deployment", on_event).await {
+                match follow(
+                    ctx,
+                    client,
+                    plan,
+                    &d.deployment_uuid,
+                    deadline,
+                    name,
+                    "earlier deployment",
+                    on_event,
+                )
+                .await
+                {
                     Ok(end) => ev(DeployEvent::WaitEnded {
                         app: name.clone(),
                         deployment: d.deployment_uuid.clone(),
@@ -772,7 +789,8 @@ async fn run_app(
             plan.image_tag,
             tag_name(state.previous_tag.as_deref())
         );
-        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), what).await {
+        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), what).await
+        {
             // The PATCH may have been applied (a broken connection) or not
             // (ignored): either way the configured tag may not be the last
             // finished one.
@@ -790,7 +808,7 @@ async fn run_app(
     }
 
     // 3. Trigger.
-    let what = format!("triggered a deployment of app `{name}` ({})", plan.image_tag);
+    let what = format!("triggered deployment of app `{name}` ({})", plan.image_tag);
     let entries = match journal_write(ctx, what, client.deploy(name, uuid)).await {
         Ok(e) => e,
         Err(e) => {
@@ -862,7 +880,18 @@ async fn run_app(
     }
 
     // 5. Follow it.
-    match follow(ctx, client, plan, &deployment, deadline, name, "deployment", on_event).await {
+    match follow(
+        ctx,
+        client,
+        plan,
+        &deployment,
+        deadline,
+        name,
+        "deployment",
+        on_event,
+    )
+    .await
+    {
         Ok(d) => {
             out.deployment_url = d.deployment_url.clone();
             match d.status {
@@ -1010,7 +1039,9 @@ mod tests {
     fn the_started_line_names_the_tag() {
         let l = |s: &str| vec!["x".to_owned(), s.to_owned()];
         assert_eq!(
-            started_tag(&l("Starting deployment of ghcr.io/a/api:v1.2.2 to localhost.")),
+            started_tag(&l(
+                "Starting deployment of ghcr.io/a/api:v1.2.2 to localhost."
+            )),
             Some(Some("v1.2.2".into()))
         );
         assert_eq!(

@@ -482,7 +482,7 @@ fn transient_errors_on_reads_are_retried_and_a_rate_limited_post_is_resent() {
 #[test]
 fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     c.inject(Fault {
         method: "POST".into(),
@@ -494,7 +494,7 @@ fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
     });
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
         .unwrap();
@@ -574,7 +574,7 @@ fn deploy_then_verify_sees_production_switch() {
 #[test]
 fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restored() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     // What Coolify answers when it skipped the request: a uuid it never stored.
     c.inject(Fault {
@@ -589,7 +589,7 @@ fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restore
     });
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .output()
         .unwrap();
@@ -848,7 +848,7 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
 #[test]
 fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     c.inject(Fault {
         method: "POST".into(),
@@ -861,7 +861,7 @@ fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let started = std::time::Instant::now();
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "1m"])
         .output()
         .unwrap();
@@ -872,4 +872,142 @@ fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     assert!(stderr.contains("queue is full"), "{stderr}");
     assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
+}
+
+fn patch_tags(c: &sim::CoolifySim, uuid: &str) -> Vec<String> {
+    c.recorder()
+        .matching("PATCH", &format!("/api/v1/applications/{uuid}"))
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+            v["docker_registry_image_tag"]
+                .as_str()
+                .unwrap_or("null")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_failure_restores_the_tag_last_finished_not_the_one_configured_at_the_start() {
+    let rt = runtime();
+    // An interrupted run left v1.2.4 configured; v1.2.2 is what last finished.
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.1", "v1.2.2"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.2"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+    assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
+    let v = json_stdout(&out);
+    assert_eq!(v["apps"][0]["restored"], true);
+    assert_eq!(v["apps"][0]["last_finished_image_tag"], "v1.2.2");
+    assert!(stderr.contains("last finished deploying"), "{stderr}");
+}
+
+#[test]
+fn when_the_last_finished_tag_cannot_be_known_nothing_is_restored_and_it_says_so() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    // This token cannot read build logs, and production is not configured.
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3"], "no guessed restore");
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("nothing was restored"), "{all}");
+    assert!(all.contains("read:sensitive"), "{all}");
+}
+
+#[test]
+fn a_patch_answered_200_but_not_applied_is_exit_4_and_nothing_is_deployed() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].ignore_patch = true;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains("did not apply"), "{stderr}");
+    assert!(!stdout.contains("running v1.2.3"), "{stdout}");
+    assert!(c.recorder().matching("POST", "/api/v1/deploy").is_empty());
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn an_earlier_deployment_is_waited_for_before_deciding_what_to_restore() {
+    let rt = runtime();
+    // Someone else's v1.2.4 is running when we start; it fails, then ours fails.
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.2"])];
+    apps[0].in_flight_for = Some(Duration::from_millis(1200));
+    apps[0].in_flight_ending = Ending::Fail;
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let deps = c.deployments();
+    assert_eq!(
+        deps[0].status, "failed",
+        "the earlier one ran to its end: {deps:?}"
+    );
+    // Nothing was written before the earlier deployment ended.
+    let rec = c.recorder().all();
+    let first_write = rec.iter().position(|r| r.method != "GET").unwrap();
+    let earlier_done = rec
+        .iter()
+        .position(|r| {
+            r.path == format!("/api/v1/deployments/{}", deps[0].uuid)
+                && r.body.is_empty()
+                && r.status == 200
+        })
+        .unwrap();
+    assert!(earlier_done < first_write);
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.2"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn an_earlier_deployment_that_outlasts_the_timeout_is_exit_5_and_nothing_is_changed() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].in_flight_for = Some(Duration::from_millis(100));
+    apps[0].in_flight_ending = Ending::Hang;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "2s"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
 }
