@@ -116,6 +116,22 @@ impl Context {
         Ok(client)
     }
 
+    /// The probes of `[verify]` expecting `expected_sha` (validated with
+    /// [`crate::probe::parse_sha`]); secret values they handle are redacted,
+    /// `-vv` logs each request. Usage errors (exit 2) before any request.
+    pub fn prober(&self, expected_sha: &str) -> Result<crate::probe::Prober> {
+        let (log_ui, secret_ui) = (self.ui.clone(), self.ui.clone());
+        crate::probe::Prober::new(crate::probe::Config {
+            verify: self.settings.verify.clone(),
+            env: self.env.clone(),
+            clock: self.clock.clone(),
+            allow_insecure_http: self.settings.allow_insecure_http,
+            expected_sha: expected_sha.to_owned(),
+            log: Some(Arc::new(move |line: &str| log_ui.detail(2, line))),
+            secret: Some(Arc::new(move |v: &str| secret_ui.add_secret(v))),
+        })
+    }
+
     /// Asks for confirmation unless `--yes` (exit 3 without a terminal).
     pub fn confirm(&self, question: &str) -> Result<()> {
         self.ui.confirm(question)

@@ -23,7 +23,7 @@ use crate::cli::RollbackArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::probe::{self, Prober};
+use crate::probe;
 use crate::release::deploy::{self, DeployPlan, DeployReport, Prepared};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
@@ -134,7 +134,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         )?,
     };
     // The probes' own checks (usage errors) before any change.
-    let prober = Prober::new(ctx, &target.sha)?;
+    let prober = ctx.prober(&target.sha)?;
 
     // (b) Migrations between the target and the current release.
     let migrations: Option<Vec<String>> = match &current {
@@ -346,7 +346,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         humantime::format_duration(args.wait)
     ));
     let verify_ui = ui.clone();
-    let report = probe::verify(ctx, &prober, args.wait, VERIFY_INTERVAL, |n, checks| {
+    let report = probe::verify(&prober, args.wait, VERIFY_INTERVAL, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
@@ -504,7 +504,7 @@ async fn read_current(
             .map(|(t, _)| t.clone())
             .collect()
     };
-    match probe::running_sha(ctx).await {
+    match probe::running_sha(&ctx.settings.verify).await {
         Ok(sha) => {
             let full = repo.resolve_commit(&sha, prefix).map_err(|_| {
                 Error::refused(format!(

@@ -203,7 +203,7 @@ struct Production {
 
 async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<Production> {
     use crate::probe::{production_sha, sha_matches as same_commit};
-    match production_sha(ctx).await {
+    match production_sha(&ctx.settings.verify).await {
         Ok(None) => Ok(Production {
             why_unknown: Some("verify.version_url is not set".into()),
             ..Production::default()

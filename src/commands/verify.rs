@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::cli::VerifyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::probe::{self, Check, Prober, VerifyReport};
+use crate::probe::{self, Check, VerifyReport};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 
@@ -27,7 +27,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
             );
         }
     };
-    let prober = Prober::new(ctx, &expected)?;
+    let prober = ctx.prober(&expected)?;
     let what = match &expected_tag {
         Some(t) => format!("{t} ({})", probe::short(&expected)),
         None => probe::short(&expected).to_owned(),
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let ui = ctx.ui.clone();
     let wait = args.wait;
     let interval = args.interval;
-    let mut report = probe::verify(ctx, &prober, wait, interval, |n, checks| {
+    let mut report = probe::verify(&prober, wait, interval, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)

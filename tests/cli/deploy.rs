@@ -1011,3 +1011,24 @@ fn an_earlier_deployment_that_outlasts_the_timeout_is_exit_5_and_nothing_is_chan
     assert_eq!(changes(c.recorder()), (0, 0));
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
 }
+
+#[test]
+fn a_coolify_answer_over_32_mib_is_exit_4() {
+    use crate::support::raw::{Behaviour, RawServer};
+    let mut r =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n".to_vec();
+    r.extend(std::iter::repeat_n(b'4', 33 * 1024 * 1024));
+    let big = RawServer::start(Behaviour::Respond(r));
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&big.url, &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("32 MiB"), "{stderr}");
+    assert_eq!(big.count("PATCH") + big.count("POST"), 0);
+}
