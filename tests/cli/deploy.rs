@@ -541,12 +541,6 @@ fn deploy_then_verify_sees_production_switch() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let p = production(&rt, prod::Config::new(OLD_SHA));
-    let control = p.control();
-    c.on_finish(move |app, tag| {
-        if app == "api" && tag == "v1.2.3" {
-            control.set_sha(NEW_SHA);
-        }
-    });
     let sb = Sandbox::new();
     let toml = format!(
         "{}{}",
@@ -554,8 +548,15 @@ fn deploy_then_verify_sees_production_switch() {
         verify_toml(&p.url())
     );
     let dir = deploy_project(&sb, &rt, &toml);
+    // Production serves v1.2.3's commit once api has deployed it.
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
     let before = almarel(&sb, &dir, sim::TOKEN)
-        .args(["verify", "--expect-sha", NEW_SHA])
+        .args(["verify", "--expect-tag", "v1.2.3"])
         .output()
         .unwrap();
     assert_eq!(before.status.code(), Some(1));
@@ -565,7 +566,7 @@ fn deploy_then_verify_sees_production_switch() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let after = almarel(&sb, &dir, sim::TOKEN)
-        .args(["verify", "--expect-sha", NEW_SHA])
+        .args(["verify", "--expect-tag", "v1.2.3"])
         .output()
         .unwrap();
     assert_eq!(after.status.code(), Some(0), "{}", texts(&after).1);
@@ -1031,4 +1032,57 @@ fn a_coolify_answer_over_32_mib_is_exit_4() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("32 MiB"), "{stderr}");
     assert_eq!(big.count("PATCH") + big.count("POST"), 0);
+}
+
+#[test]
+fn a_deploy_where_web_failed_and_api_finished_is_mixed_and_verify_fails_naming_web() {
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    // Production (api) answers with the release's SHA, but web is not on it.
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+    let checks = v["checks"].as_array().unwrap();
+    let version = checks.iter().find(|c| c["name"] == "version").unwrap();
+    assert_eq!(version["ok"], true, "{version}");
+    let web = checks.iter().find(|c| c["name"] == "app: web").unwrap();
+    assert_eq!(web["ok"], false, "{web}");
+    let api = checks.iter().find(|c| c["name"] == "app: api").unwrap();
+    assert_eq!(api["ok"], true, "{api}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("web"),
+        "{v}"
+    );
+
+    // Without COOLIFY_TOKEN the app check is skipped, with a warning naming it.
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-tag", "v1.2.3"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("COOLIFY_TOKEN"), "{stderr}");
 }
