@@ -91,6 +91,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         "tag": target.tag.as_ref().map(|t| t.name.clone()),
         "sha": target.sha,
     });
+    plan.production_image_tag = production_image_tag(ctx).await;
 
     ctx.ui.progress(&format!(
         "deploying {} as image tag {image_tag} to {} on {}",
@@ -381,6 +382,30 @@ pub async fn ref_commit_and_tags(
 pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
     let gh = crate::github::Client::new(ctx).await?;
     gh.is_frozen().await
+}
+
+/// The image tag of the release production runs (its version SHA's release
+/// tag, rendered with `coolify.image_tag`), when `verify.version_url` is set
+/// and it can be read: what an app last finished deploying when its build
+/// logs cannot say. Best effort: `None` when unknown.
+async fn production_image_tag(ctx: &Context) -> Option<String> {
+    let sha = crate::probe::production_sha(&ctx.settings.verify)
+        .await
+        .ok()??;
+    let name = super::verify::release_tag_of(ctx, &sha).await?;
+    let tag = ReleaseTag::from_name(&name, &ctx.settings.git.tag_prefix)?;
+    let image = render_image_tag(
+        "coolify.image_tag",
+        &ctx.settings.coolify.image_tag,
+        Some(&tag),
+        Some(&sha),
+    )
+    .ok()?;
+    ctx.ui.detail(
+        1,
+        &format!("production runs {name} (image tag {image}): what an app restores when its logs cannot say"),
+    );
+    Some(image)
 }
 
 /// Who deploys, for the audit log: the git identity of the clone almarel

@@ -558,10 +558,7 @@ impl DeployReport {
                 self.apps.len(),
                 what.join("; ")
             ))
-            .with_hint(format!(
-                "read the deployment log in Coolify, fix the cause, then re-run `almarel {} ...`",
-                plan.command
-            )));
+            .with_hint(failed_hint(plan, &failed, self.apps.len())));
         }
         if let Some(e) = self.apps.iter().find_map(|a| match &a.outcome {
             Outcome::Error(e) => Some(e.clone().context(format!("app `{}`", a.app.name))),
@@ -605,6 +602,26 @@ impl DeployReport {
     /// JSON for `--json`.
     pub fn to_json(&self) -> Value {
         Value::Array(self.apps.iter().map(AppOutcome::to_json).collect())
+    }
+}
+
+/// The way(s) out of a deploy where some apps did not finish: deploy the
+/// failed app again once its cause is fixed (the exact command, when the
+/// target is a release tag), or roll back (SPEC §7.4).
+fn failed_hint(plan: &DeployPlan, failed: &[&AppOutcome], total: usize) -> String {
+    let first = failed.first().map_or("", |a| a.app.name.as_str());
+    let again = if plan.target.is_empty() || plan.target.starts_with("commit ") {
+        "deploy it again once the cause is fixed".to_owned()
+    } else {
+        format!("then `almarel deploy --tag {} --app {first}`", plan.target)
+    };
+    if failed.len() < total {
+        format!(
+            "the release is mixed: read the deployment log in Coolify and fix the cause, {again}; \
+             or go back with `almarel rollback`"
+        )
+    } else {
+        format!("read the deployment log in Coolify and fix the cause, {again}")
     }
 }
 

@@ -1086,3 +1086,30 @@ fn a_deploy_where_web_failed_and_api_finished_is_mixed_and_verify_fails_naming_w
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("COOLIFY_TOKEN"), "{stderr}");
 }
+
+#[test]
+fn without_readable_logs_the_release_production_runs_is_what_a_failure_restores() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.1"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let sha = dir.github.add_commit("release v1.2.1");
+    dir.github.add_tag("v1.2.1", &sha, true);
+    p.control().set_sha(&sha);
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.1"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.1"));
+    assert!(
+        stderr.contains("almarel rollback") || stderr.contains("--app api"),
+        "{stderr}"
+    );
+}
