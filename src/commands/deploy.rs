@@ -6,7 +6,7 @@
 //! (pre-release, frozen), the reads of [`deploy::prepare`] (which
 //! refuses non-Docker-Image apps), `--dry-run` or the confirmation, and only
 //! then the changes of [`deploy::deploy_apps`], whose events
-//! [`DeployProgress`] renders.
+//! `DeployProgress` renders.
 
 use std::time::Duration;
 

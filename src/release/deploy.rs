@@ -626,7 +626,7 @@ fn failed_hint(plan: &DeployPlan, failed: &[&AppOutcome], total: usize) -> Strin
 }
 
 /// Runs every prepared app concurrently and reports how each ended. Each
-/// PATCH and trigger goes through [`journal_write`]; one audit line per app.
+/// PATCH and trigger goes through `journal_write`; one audit line per app.
 /// Never cancels a deployment. Progress goes to `on_event`.
 pub async fn deploy_apps(
     ctx: &Context,
