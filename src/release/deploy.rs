@@ -949,11 +949,17 @@ async fn restore(
     on_event: OnEvent<'_>,
 ) {
     let name = &state.app.name;
-    // What is configured now: ours when we PATCHed, else what we read.
-    let configured = if out.patched {
-        Some(out.image_tag.as_str())
-    } else {
-        state.previous_tag.as_deref()
+    // What is configured now: read again (a PATCH may have failed, or been
+    // ignored); if that read fails, assume ours when we PATCHed.
+    let read_now = client
+        .application(name, &state.app.uuid)
+        .await
+        .ok()
+        .map(|a| a.image_tag().map(str::to_owned));
+    let configured = match &read_now {
+        Some(t) => t.as_deref(),
+        None if out.patched => Some(out.image_tag.as_str()),
+        None => state.previous_tag.as_deref(),
     };
     let target = match &state.last_finished {
         LastFinished::Known(t, _) => t.as_deref(),
@@ -971,7 +977,7 @@ async fn restore(
             return;
         }
     };
-    if !out.patched && configured == target {
+    if configured == target {
         return;
     }
     let what = format!(

@@ -954,6 +954,7 @@ fn a_patch_answered_200_but_not_applied_is_exit_4_and_nothing_is_deployed() {
     assert!(!stdout.contains("running v1.2.3"), "{stdout}");
     assert!(c.recorder().matching("POST", "/api/v1/deploy").is_empty());
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3"], "nothing to restore");
 }
 
 #[test]
