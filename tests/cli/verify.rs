@@ -613,3 +613,25 @@ fn a_probe_answer_over_32_mib_fails_the_check_with_that_reason() {
     let web = check(&v, "web");
     assert!(web["detail"].as_str().unwrap().contains("32 MiB"), "{web}");
 }
+
+#[test]
+fn a_redirect_within_the_same_origin_is_followed() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let toml = verify_toml(&p.url())
+        .replace("/health\"", "/moved/health\"")
+        .replace("/api/orders\"", "/moved/api/orders\"");
+    let sb = Sandbox::new();
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(check(&v, "health")["status"], 200);
+    assert_eq!(check(&v, "smoke: list orders")["status"], 200);
+    // The header went to the same origin only, and reached the final path.
+    assert_eq!(p.recorder().matching("GET", "/moved/api/orders").len(), 1);
+    assert_eq!(p.recorder().matching("GET", "/api/orders").len(), 1);
+}
