@@ -1,6 +1,6 @@
 //! [`Context`]: everything a command needs, built once in `main` (no globals).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
 
@@ -32,6 +32,7 @@ pub struct Context {
     /// The run's one GitHub client, built on first use (one token discovery,
     /// one ETag cache); clones of the context share it.
     github: Arc<tokio::sync::OnceCell<crate::github::Client>>,
+    coolify: Arc<Mutex<Option<crate::coolify::Client>>>,
 }
 
 impl Context {
@@ -47,6 +48,7 @@ impl Context {
             journal: Journal::new(),
             open_audits: OpenEntries::default(),
             github: Arc::default(),
+            coolify: Arc::default(),
         }
     }
 
@@ -218,6 +220,50 @@ impl Context {
             self.ui
                 .warn(&format!("audit log not written: {}", e.message));
         }
+    }
+
+    /// The Coolify client, built on first use and then reused for the run
+    /// (one token discovery): `coolify.url` and `COOLIFY_TOKEN` (exit 2 when
+    /// either is missing, or the URL is plain http to a non-loopback host
+    /// without `allow_insecure_http`); `-vv` logs each request.
+    pub fn coolify(&self) -> Result<crate::coolify::Client> {
+        let mut slot = self
+            .coolify
+            .lock()
+            .map_err(|_| crate::error::Error::local("the coolify client lock is poisoned"))?;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let url = self.settings.require_coolify_url()?.to_owned();
+        crate::net::check_secret_url("coolify.url", &url, self.settings.allow_insecure_http)?;
+        let token = self.coolify_token()?;
+        let ui = self.ui.clone();
+        let client = crate::coolify::Client::new(crate::coolify::Config {
+            url,
+            token,
+            clock: self.clock.clone(),
+            request_timeout: self.settings.coolify.request_timeout,
+            allow_insecure_http: self.settings.allow_insecure_http,
+            log: Some(Arc::new(move |line: &str| ui.detail(2, line))),
+        })?;
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The probes of `[verify]` expecting `expected_sha` (validated with
+    /// [`crate::probe::parse_sha`]); secret values they handle are redacted,
+    /// `-vv` logs each request. Usage errors (exit 2) before any request.
+    pub fn prober(&self, expected_sha: &str) -> Result<crate::probe::Prober> {
+        let (log_ui, secret_ui) = (self.ui.clone(), self.ui.clone());
+        crate::probe::Prober::new(crate::probe::Config {
+            verify: self.settings.verify.clone(),
+            env: self.env.clone(),
+            clock: self.clock.clone(),
+            allow_insecure_http: self.settings.allow_insecure_http,
+            expected_sha: expected_sha.to_owned(),
+            log: Some(Arc::new(move |line: &str| log_ui.detail(2, line))),
+            secret: Some(Arc::new(move |v: &str| secret_ui.add_secret(v))),
+        })
     }
 
     /// Asks for confirmation unless `--yes` (exit 3 without a terminal).

@@ -25,6 +25,7 @@ pub mod report;
 pub mod resolve;
 pub mod settings;
 pub mod signals;
+pub mod transport;
 pub mod ui;
 pub mod version;
 

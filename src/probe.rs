@@ -9,21 +9,117 @@
 //! and `rollback` share this code.
 //!
 //! Secret values (environment variables a smoke step uses, and captures) are
-//! registered with the redactor and never formatted into details: a detail
-//! names the variable, never its value.
+//! handed to the [`Config::secret`] hook (the caller's redactor) and never
+//! formatted into details: a detail names the variable, never its value.
+//!
+//! Redirects: every request (health, version, web, smoke steps, the
+//! production SHA read) follows a redirect only within the same origin
+//! (scheme, host and port); a redirect to another origin is not followed and
+//! the 3xx is the answer (a smoke step's `expect_status` decides), so headers
+//! such as `X-Api-Key: ${SECRET}` and bodies never reach another host, and the
+//! plain-http rule still holds after redirects. Bodies are read up to 32 MiB;
+//! past that the check fails with that reason.
+//!
+//! This module takes plain configuration and returns data: it never prints.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::context::Context;
+use crate::clock::Clock;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::net;
 use crate::settings::{SmokeStep, VerifySettings};
-use crate::ui::Ui;
+use crate::transport::{self, BodyError};
+
+/// Receives one line per request (`GET https://… → 200 (12 ms)`), for `-vv`.
+pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
+/// Receives each secret value the probes handle (environment values a smoke
+/// step sends, captures), so the caller can redact it from all output.
+pub type SecretHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything a [`Prober`] needs: plain values, no UI.
+#[derive(Clone)]
+pub struct Config {
+    /// `[verify]`.
+    pub verify: VerifySettings,
+    /// The environment (smoke steps' `${VAR}`s).
+    pub env: Env,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Allow sending `${VAR}` values over plain http to a non-loopback host.
+    pub allow_insecure_http: bool,
+    /// The SHA the version check expects (validated with [`parse_sha`]).
+    pub expected_sha: String,
+    /// Request log (`-vv`).
+    pub log: Option<LogHook>,
+    /// Secret values, for the caller's redactor.
+    pub secret: Option<SecretHook>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("expected_sha", &self.expected_sha)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The origin (scheme, host, port) of a URL.
+fn origin(u: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (
+        u.scheme().to_owned(),
+        u.host_str().map(str::to_ascii_lowercase),
+        u.port_or_known_default(),
+    )
+}
+
+/// The HTTP client every probe uses: redirects followed only within the
+/// first URL's origin (at most 10), a total timeout, crypto installed.
+pub fn http_client(timeout: Duration, user_agent: &str) -> Result<reqwest::Client> {
+    transport::install_crypto_provider();
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| origin(first) == origin(attempt.url()));
+        if same && attempt.previous().len() <= 10 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .redirect(policy)
+        .user_agent(user_agent.to_owned())
+        .build()
+        .map_err(|e| Error::local(format!("cannot build the http client: {e}")))
+}
+
+/// ` (redirect to <origin> not followed: another origin)` for a 3xx answer, else "".
+fn redirect_note(status: u16, headers: &reqwest::header::HeaderMap, base: &url::Url) -> String {
+    if !(300..400).contains(&status) {
+        return String::new();
+    }
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| base.join(l).ok());
+    match target {
+        Some(t) if origin(&t) != origin(base) => format!(
+            " (a redirect to {}://{} was not followed: another origin)",
+            t.scheme(),
+            t.host_str().unwrap_or("?")
+        ),
+        _ => String::new(),
+    }
+}
 
 /// The JSON pointers tried, in order, when `verify.version_sha_pointer` is unset.
 pub const SHA_POINTERS: [&str; 6] = [
@@ -115,10 +211,11 @@ pub struct Prober {
     http: reqwest::Client,
     verify: VerifySettings,
     env: Env,
-    ui: Ui,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    clock: Arc<dyn Clock>,
     allow_insecure_http: bool,
     expected: String,
+    log: Option<LogHook>,
+    secret: Option<SecretHook>,
 }
 
 impl std::fmt::Debug for Prober {
@@ -136,8 +233,8 @@ impl Prober {
     /// the environment nor captured by an earlier step; a smoke step sending a
     /// `${VAR}` over plain http to a non-loopback host without
     /// `allow_insecure_http`.
-    pub fn new(ctx: &Context, expected_sha: &str) -> Result<Prober> {
-        let verify = ctx.settings.verify.clone();
+    pub fn new(config: Config) -> Result<Prober> {
+        let verify = config.verify;
         if verify.version_url.is_none() {
             return Err(Error::usage("verify.version_url is not set").with_hint(
                 "set [verify] version_url (the endpoint whose JSON carries the running commit SHA) in almarel.toml",
@@ -153,26 +250,30 @@ impl Prober {
         }
         check_smoke_steps(
             &verify.smoke,
-            &ctx.env,
-            &ctx.ui,
-            ctx.settings.allow_insecure_http,
+            &config.env,
+            config.secret.as_ref(),
+            config.allow_insecure_http,
         )?;
-        crate::net::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(verify.request_timeout.min(Duration::from_secs(10)))
-            .timeout(verify.request_timeout)
-            .user_agent(concat!("almarel/", env!("CARGO_PKG_VERSION"), " (verify)"))
-            .build()
-            .map_err(|e| Error::local(format!("cannot build the http client: {e}")))?;
+        let http = http_client(
+            verify.request_timeout,
+            concat!("almarel/", env!("CARGO_PKG_VERSION"), " (verify)"),
+        )?;
         Ok(Prober {
             http,
             verify,
-            env: ctx.env.clone(),
-            ui: ctx.ui.clone(),
-            clock: ctx.clock.clone(),
-            allow_insecure_http: ctx.settings.allow_insecure_http,
-            expected: expected_sha.to_ascii_lowercase(),
+            env: config.env,
+            clock: config.clock,
+            allow_insecure_http: config.allow_insecure_http,
+            expected: config.expected_sha.to_ascii_lowercase(),
+            log: config.log,
+            secret: config.secret,
         })
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(l) = &self.log {
+            l(line);
+        }
     }
 
     /// The SHA the version check expects.
@@ -235,10 +336,11 @@ impl Prober {
         checks
     }
 
+    /// GET `url`: (status, content type, body, latency ms, redirect note).
     async fn get(
         &self,
         url: &str,
-    ) -> std::result::Result<(u16, Option<String>, String, u64), String> {
+    ) -> std::result::Result<(u16, Option<String>, String, u64, String), String> {
         let start = self.clock.now();
         let resp = self
             .http
@@ -252,11 +354,13 @@ impl Prober {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = resp.text().await.map_err(|e| self.net_detail(&e))?;
+        let note = redirect_note(status, resp.headers(), resp.url());
+        let body = transport::read_capped_text(resp, transport::MAX_BODY)
+            .await
+            .map_err(|e| e.reason())?;
         let ms = millis(self.clock.now().saturating_duration_since(start));
-        self.ui
-            .detail(2, &format!("GET {url} → {status} ({ms} ms)"));
-        Ok((status, ctype, body, ms))
+        self.log(&format!("GET {url} → {status} ({ms} ms)"));
+        Ok((status, ctype, body, ms, note))
     }
 
     fn net_detail(&self, e: &reqwest::Error) -> String {
@@ -276,14 +380,14 @@ impl Prober {
         let mut c = Check::new("health", url);
         match self.get(url).await {
             Err(d) => c.detail = d,
-            Ok((status, _, _, ms)) => {
+            Ok((status, _, _, ms, note)) => {
                 c.status = Some(status);
                 c.latency_ms = Some(ms);
                 c.ok = status == 200;
                 c.detail = if c.ok {
                     "answers 200".into()
                 } else {
-                    format!("answered {status}, expected 200")
+                    format!("answered {status}, expected 200{note}")
                 };
             }
         }
@@ -292,7 +396,7 @@ impl Prober {
 
     async fn version(&self, url: &str) -> Check {
         let mut c = Check::new("version", url);
-        let (status, _, body, ms) = match self.get(url).await {
+        let (status, _, body, ms, note) = match self.get(url).await {
             Err(d) => {
                 c.detail = d;
                 return c;
@@ -302,7 +406,7 @@ impl Prober {
         c.status = Some(status);
         c.latency_ms = Some(ms);
         if status != 200 {
-            c.detail = format!("answered {status}, expected 200");
+            c.detail = format!("answered {status}, expected 200{note}");
             return c;
         }
         let Ok(json) = serde_json::from_str::<Value>(&body) else {
@@ -333,7 +437,7 @@ impl Prober {
 
     async fn web(&self, url: &str) -> Check {
         let mut c = Check::new("web", url);
-        let (status, ctype, body, ms) = match self.get(url).await {
+        let (status, ctype, body, ms, note) = match self.get(url).await {
             Err(d) => {
                 c.detail = d;
                 return c;
@@ -343,7 +447,7 @@ impl Prober {
         c.status = Some(status);
         c.latency_ms = Some(ms);
         if status != 200 {
-            c.detail = format!("answered {status}, expected 200");
+            c.detail = format!("answered {status}, expected 200{note}");
             return c;
         }
         let html_type = ctype
@@ -452,14 +556,22 @@ impl Prober {
             }
         };
         let status = resp.status().as_u16();
-        let body = resp.text().await.unwrap_or_default();
+        let note = redirect_note(status, resp.headers(), resp.url());
+        let body = match transport::read_capped_text(resp, transport::MAX_BODY).await {
+            Ok(b) => b,
+            Err(e @ BodyError::TooLarge { .. }) => {
+                c.status = Some(status);
+                c.detail = e.reason();
+                return c;
+            }
+            Err(BodyError::Network(_)) => String::new(),
+        };
         let ms = millis(self.clock.now().saturating_duration_since(start));
-        self.ui
-            .detail(2, &format!("{method} {} → {status} ({ms} ms)", step.url));
+        self.log(&format!("{method} {} → {status} ({ms} ms)", step.url));
         c.status = Some(status);
         c.latency_ms = Some(ms);
         if status != step.expect_status {
-            c.detail = format!("answered {status}, expected {}", step.expect_status);
+            c.detail = format!("answered {status}, expected {}{note}", step.expect_status);
             return c;
         }
         if !step.capture.is_empty() {
@@ -476,7 +588,9 @@ impl Prober {
                     }
                     Some(other) => other.to_string(),
                 };
-                self.ui.add_secret(&value);
+                if let Some(h) = &self.secret {
+                    h(&value);
+                }
                 captures.insert(name.clone(), value);
             }
         }
@@ -518,29 +632,28 @@ pub fn sha_in(json: &Value, pointer: Option<&str>) -> std::result::Result<String
 /// What production runs, for reports that must not fail on it (`status`,
 /// `approve`): `Ok(None)` when `verify.version_url` is not configured,
 /// `Err(why)` when it could not be read.
-pub async fn production_sha(ctx: &Context) -> std::result::Result<Option<String>, String> {
-    if ctx.settings.verify.version_url.is_none() {
+pub async fn production_sha(
+    verify: &VerifySettings,
+) -> std::result::Result<Option<String>, String> {
+    if verify.version_url.is_none() {
         return Ok(None);
     }
-    running_sha(ctx).await.map(Some).map_err(|e| e.message)
+    running_sha(verify).await.map(Some).map_err(|e| e.message)
 }
 
 /// The commit SHA production runs now, read from `verify.version_url` (for
 /// `status` and `rollback`). Exit 2 when the key is unset; exit 4 when the
 /// endpoint cannot be read or carries no SHA.
-pub async fn running_sha(ctx: &Context) -> Result<String> {
-    let verify = &ctx.settings.verify;
+pub async fn running_sha(verify: &VerifySettings) -> Result<String> {
     let url = verify.version_url.as_deref().ok_or_else(|| {
         Error::usage("verify.version_url is not set").with_hint(
             "set [verify] version_url (the endpoint whose JSON carries the running commit SHA) in almarel.toml",
         )
     })?;
-    crate::net::install_crypto_provider();
-    let http = reqwest::Client::builder()
-        .connect_timeout(verify.request_timeout.min(Duration::from_secs(10)))
-        .timeout(verify.request_timeout)
-        .build()
-        .map_err(|e| Error::local(format!("cannot build the http client: {e}")))?;
+    let http = http_client(
+        verify.request_timeout,
+        concat!("almarel/", env!("CARGO_PKG_VERSION"), " (verify)"),
+    )?;
     let fail = |why: String| {
         Error::remote(format!(
             "cannot read what production runs from {url}: {why}"
@@ -558,12 +671,12 @@ pub async fn running_sha(ctx: &Context) -> Result<String> {
     })?;
     let status = resp.status().as_u16();
     if status != 200 {
-        return Err(fail(format!("it answered {status}")));
+        let note = redirect_note(status, resp.headers(), resp.url());
+        return Err(fail(format!("it answered {status}{note}")));
     }
-    let body = resp
-        .text()
+    let body = transport::read_capped_text(resp, transport::MAX_BODY)
         .await
-        .map_err(|_| fail("the connection broke".into()))?;
+        .map_err(|e| fail(e.reason()))?;
     let json: Value =
         serde_json::from_str(&body).map_err(|_| fail("the answer is not JSON".into()))?;
     sha_in(&json, verify.version_sha_pointer.as_deref()).map_err(fail)
@@ -691,7 +804,7 @@ fn step_uses_vars(step: &SmokeStep) -> bool {
 fn check_smoke_steps(
     steps: &[SmokeStep],
     env: &Env,
-    ui: &Ui,
+    secret: Option<&SecretHook>,
     allow_insecure_http: bool,
 ) -> Result<()> {
     let mut captured: BTreeSet<String> = BTreeSet::new();
@@ -703,7 +816,11 @@ fn check_smoke_steps(
                 continue;
             }
             match env.get(name) {
-                Some(v) => ui.add_secret(v),
+                Some(v) => {
+                    if let Some(h) = secret {
+                        h(v);
+                    }
+                }
                 None => {
                     return Err(Error::usage(format!(
                         "{key}: ${{{name}}} is not set in the environment nor captured by an earlier step"
@@ -779,13 +896,12 @@ impl VerifyReport {
 /// `interval` until all pass or `wait` runs out. `on_retry` is called after
 /// each failed attempt that will be retried.
 pub async fn verify(
-    ctx: &Context,
     prober: &Prober,
     wait: Duration,
     interval: Duration,
     mut on_retry: impl FnMut(u32, &[Check]),
 ) -> VerifyReport {
-    let clock = ctx.clock.as_ref();
+    let clock = prober.clock.as_ref();
     let deadline = crate::clock::Deadline::after(clock, wait);
     let mut checks: Vec<Check> = Vec::new();
     let mut attempts = 0u32;
@@ -853,7 +969,7 @@ mod tests {
         );
     }
 
-    fn ctx_with(toml: &str) -> (Context, tempfile::TempDir) {
+    fn verify_with(toml: &str) -> (VerifySettings, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("almarel.toml");
         std::fs::write(&path, toml).unwrap();
@@ -869,8 +985,7 @@ mod tests {
         };
         let settings =
             crate::settings::Settings::resolve(&args, &Env::default(), dir.path()).unwrap();
-        let (ui, _) = Ui::captured(&settings.global);
-        (Context::new(settings, ui, Env::default()), dir)
+        (settings.verify, dir)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -879,18 +994,18 @@ mod tests {
         let p = almarel_sandbox::production::start(almarel_sandbox::production::Config::new(sha))
             .await
             .unwrap();
-        let (ctx, _d) = ctx_with(&format!(
+        let (v, _d) = verify_with(&format!(
             "[verify]\nversion_url = \"{}/api/version\"\n",
             p.url()
         ));
-        assert_eq!(running_sha(&ctx).await.unwrap(), sha);
-        let (ctx, _d) = ctx_with(&format!("[verify]\nversion_url = \"{}/nope\"\n", p.url()));
-        let e = running_sha(&ctx).await.unwrap_err();
+        assert_eq!(running_sha(&v).await.unwrap(), sha);
+        let (v, _d) = verify_with(&format!("[verify]\nversion_url = \"{}/nope\"\n", p.url()));
+        let e = running_sha(&v).await.unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Remote);
         assert!(e.message.contains("answered 404"), "{}", e.message);
-        let (ctx, _d) = ctx_with("");
+        let (v, _d) = verify_with("");
         assert_eq!(
-            running_sha(&ctx).await.unwrap_err().kind,
+            running_sha(&v).await.unwrap_err().kind,
             crate::error::Kind::Usage
         );
     }

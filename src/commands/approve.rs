@@ -223,7 +223,7 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             None
         }
     };
-    let production = crate::probe::production_sha(ctx).await;
+    let production = crate::probe::production_sha(&ctx.settings.verify).await;
     let prod_sha = production.as_ref().ok().and_then(Clone::clone);
     let previous = all_tags
         .iter()

@@ -7,7 +7,7 @@
 //! read with [`Repo::peek`], which writes no ref); during-deploy reads the CI
 //! and deploy runs for REF's commit and the deploy run's review history from
 //! GitHub, and each app's newest deployment from Coolify; after-deploy runs
-//! one attempt of `verify`'s probes ([`Prober::attempt`]) expecting REF's
+//! one attempt of `verify`'s probes ([`probe::Prober::attempt`]) expecting REF's
 //! commit. A remote that cannot be read fails the items that need it, with
 //! the reason; the others are still evaluated. Exit 0 when every automated
 //! item passes, 1 otherwise.
@@ -22,7 +22,7 @@ use crate::clock::Deadline;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
-use crate::probe::{self, Prober};
+use crate::probe;
 use crate::release::approval::{self, Approval};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, ReleaseVersion};
@@ -506,7 +506,7 @@ fn github_reason(message: &str) -> String {
 async fn coolify_item(ctx: &Context) -> Item {
     let p = "during-deploy";
     let name = "Coolify deployment calls returned success";
-    let client = match crate::coolify::Client::from_context(ctx) {
+    let client = match ctx.coolify() {
         Ok(c) => c,
         Err(e) => return Item::auto(p, name, false, format!("coolify: {}", e.message)),
     };
@@ -568,7 +568,7 @@ async fn after_deploy(
                 .collect();
         }
     };
-    let prober = match Prober::new(ctx, &sha) {
+    let prober = match ctx.prober(&sha) {
         Ok(pr) => pr,
         Err(e) => {
             return names

@@ -3,18 +3,24 @@
 //!
 //! Order: everything that can fail without a request first (apps, token, URL,
 //! image tag template), then the target (release tag and commit), the gates
-//! (pre-release, frozen), the reads of [`coolify::deploy::prepare`] (which
+//! (pre-release, frozen), the reads of [`deploy::prepare`] (which
 //! refuses non-Docker-Image apps), `--dry-run` or the confirmation, and only
-//! then the changes of [`coolify::deploy::deploy_apps`].
+//! then the changes of [`deploy::deploy_apps`], whose events
+//! `DeployProgress` renders.
+
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use serde_json::{Value, json};
 
 use crate::audit::Actor;
 use crate::cli::DeployArgs;
 use crate::context::Context;
-use crate::coolify::deploy::{DeployPlan, DeployReport, Outcome, Prepared};
-use crate::coolify::{self, Client};
 use crate::error::{Error, Result};
+use crate::release::deploy::{
+    self, AppState, DeployEvent, DeployPlan, DeployReport, Outcome, Prepared,
+};
 use crate::settings::CoolifyApp;
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
@@ -46,7 +52,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         crate::version::parse_ref(r, &settings.git.tag_prefix)?;
     }
     let apps = select_apps(&settings.coolify.apps, &args.apps)?;
-    let client = Client::from_context(ctx)?;
+    let client = ctx.coolify()?;
     // Both templates are checked before any request (a typo is exit 2, sent nowhere).
     check_template("coolify.image_tag", &settings.coolify.image_tag)?;
     check_template(
@@ -89,6 +95,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         "tag": target.tag.as_ref().map(|t| t.name.clone()),
         "sha": target.sha,
     });
+    plan.production_image_tag = production_image_tag(ctx).await;
 
     ctx.ui.progress(&format!(
         "deploying {} as image tag {image_tag} to {} on {}",
@@ -100,7 +107,7 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
             .join(", "),
         client.base_url()
     ));
-    let prepared = coolify::deploy::prepare(&client, &plan).await?;
+    let prepared = deploy::prepare(&client, &plan).await?;
     ctx.ui
         .detail(1, &format!("coolify {}", prepared.coolify_version));
     describe_apps(ctx, &plan, &prepared);
@@ -135,7 +142,9 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
     ))
     .await?;
 
-    let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
+    let progress = DeployProgress::new(&ctx.ui, &prepared.apps);
+    let report = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
+    progress.clear();
     print_report(ctx, &report, "");
     write_actions_outputs(ctx, &target, &report, &image_tag)?;
     data["apps"] = report.to_json();
@@ -380,6 +389,30 @@ pub async fn releases_frozen(ctx: &Context) -> Result<bool> {
     gh.is_frozen().await
 }
 
+/// The image tag of the release production runs (its version SHA's release
+/// tag, rendered with `coolify.image_tag`), when `verify.version_url` is set
+/// and it can be read: what an app last finished deploying when its build
+/// logs cannot say. Best effort: `None` when unknown.
+async fn production_image_tag(ctx: &Context) -> Option<String> {
+    let sha = crate::probe::production_sha(&ctx.settings.verify)
+        .await
+        .ok()??;
+    let name = super::verify::release_tag_of(ctx, &sha).await?;
+    let tag = ReleaseTag::from_name(&name, &ctx.settings.git.tag_prefix)?;
+    let image = render_image_tag(
+        "coolify.image_tag",
+        &ctx.settings.coolify.image_tag,
+        Some(&tag),
+        Some(&sha),
+    )
+    .ok()?;
+    ctx.ui.detail(
+        1,
+        &format!("production runs {name} (image tag {image}): what an app restores when its logs cannot say"),
+    );
+    Some(image)
+}
+
 /// Who deploys, for the audit log: the git identity of the clone almarel
 /// runs in, and the GitHub login of the token (when they can be read).
 pub async fn actor(ctx: &Context) -> Actor {
@@ -477,6 +510,144 @@ pub(crate) fn print_report(ctx: &Context, report: &DeployReport, indent: &str) {
                     a.app.name
                 ));
             }
+        }
+    }
+}
+
+/// Renders [`DeployEvent`]s: one spinner line per app on a terminal, plain
+/// `app: what` lines otherwise.
+pub(crate) struct DeployProgress {
+    multi: Option<MultiProgress>,
+    bars: Vec<(String, ProgressBar)>,
+    ui: ui::Ui,
+}
+
+impl DeployProgress {
+    pub(crate) fn new(ui: &ui::Ui, apps: &[AppState]) -> Self {
+        let width = apps.iter().map(|a| a.app.name.len()).max().unwrap_or(0);
+        let multi = ui.is_live().then(MultiProgress::new);
+        let bars = match &multi {
+            None => Vec::new(),
+            Some(m) => apps
+                .iter()
+                .map(|a| {
+                    let style =
+                        ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                    let bar = m.add(ProgressBar::new_spinner().with_style(style));
+                    bar.set_prefix(format!("{:width$}", a.app.name));
+                    bar.set_message("reading");
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    (a.app.name.clone(), bar)
+                })
+                .collect(),
+        };
+        DeployProgress {
+            multi,
+            bars,
+            ui: ui.clone(),
+        }
+    }
+
+    fn say(&self, app: &str, msg: &str) {
+        match self.bars.iter().find(|(n, _)| n == app) {
+            Some((_, b)) => b.set_message(msg.to_owned()),
+            None => self.ui.progress(&format!("{app}: {msg}")),
+        }
+    }
+
+    /// Renders one event.
+    pub(crate) fn show(&self, e: DeployEvent) {
+        match e {
+            DeployEvent::Reading { app } => self.say(&app, "reading the app again"),
+            DeployEvent::Waiting {
+                app,
+                deployment,
+                status,
+                waiting: true,
+            } => self.say(
+                &app,
+                &format!("waiting for deployment {deployment} ({status}, started before this run)"),
+            ),
+            DeployEvent::Waiting {
+                app,
+                deployment,
+                status,
+                waiting: false,
+            } => self.say(
+                &app,
+                &format!(
+                    "deployment {deployment} is already {status} (started before this run); ours queues after it"
+                ),
+            ),
+            DeployEvent::WaitEnded {
+                app,
+                deployment,
+                status,
+            } => self.say(&app, &format!("earlier deployment {deployment} ended: {status}")),
+            DeployEvent::Patching { app, from, to } => self.say(
+                &app,
+                &format!("setting image tag {to} (was {})", from.as_deref().unwrap_or("unset")),
+            ),
+            DeployEvent::Patched { app, to, .. } => {
+                self.say(&app, &format!("image tag is now {to} (read back)"));
+            }
+            DeployEvent::Triggered { app, uuid } => {
+                self.say(&app, &format!("triggered deployment {uuid}"));
+            }
+            DeployEvent::Adopted { app, uuid } => self.say(
+                &app,
+                &format!("coolify kept the already queued deployment {uuid}; it uses the new tag when it starts"),
+            ),
+            DeployEvent::Status {
+                app,
+                what,
+                uuid,
+                status,
+            } => self.say(&app, &format!("{what} {uuid} {status}")),
+            DeployEvent::Restored { app, tag } => self.say(
+                &app,
+                &format!(
+                    "restored image tag {}, the tag it last finished deploying (no deploy: the old container keeps serving)",
+                    tag.as_deref().unwrap_or("unset")
+                ),
+            ),
+            DeployEvent::NotRestored { app, why } => {
+                self.ui.warn(&format!("{app}: {why}"));
+            }
+            DeployEvent::Finished {
+                app,
+                outcome,
+                elapsed,
+            } => {
+                let tone = match outcome {
+                    Outcome::Finished | Outcome::Triggered => Tone::Ok,
+                    Outcome::TimedOut => Tone::Warn,
+                    _ => Tone::Fail,
+                };
+                let msg = format!(
+                    "{} {} in {}",
+                    self.ui.mark(tone),
+                    outcome.status(),
+                    humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+                );
+                match self.bars.iter().find(|(n, _)| *n == app) {
+                    Some((_, b)) => {
+                        if let Ok(style) = ProgressStyle::with_template("  {prefix} {msg}") {
+                            b.set_style(style);
+                        }
+                        b.finish_with_message(msg);
+                    }
+                    None => self.ui.progress(&format!("{app}: {msg}")),
+                }
+            }
+        }
+    }
+
+    /// Removes the live lines (before the result table is printed).
+    pub(crate) fn clear(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
         }
     }
 }

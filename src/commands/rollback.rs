@@ -5,11 +5,11 @@
 //! the newest final release tag older than the one production runs, read
 //! from `verify.version_url` and the clone's release tags), the migration
 //! files changed between the two (refused unless `--allow-migrations`), the
-//! Coolify apps ([`coolify::deploy::prepare`]) and the probes. The plan is
+//! Coolify apps ([`deploy::prepare`]) and the probes. The plan is
 //! printed and confirmed; `--dry-run` stops there. Then, each step printed as
 //! it happens: (1) freeze through [`super::freeze::freeze_for`] (unless
 //! `--no-freeze`); (2) deploy the target through
-//! [`coolify::deploy::deploy_apps`], without deploy's frozen gate (a rollback
+//! [`deploy::deploy_apps`], without deploy's frozen gate (a rollback
 //! is the one deploy a freeze allows); (3) verify the target's commit through
 //! [`probe::verify`], waiting up to `--wait`; (4) summary and next steps. A
 //! failing step names the steps already done and the command that continues.
@@ -21,11 +21,10 @@ use serde_json::{Value, json};
 use crate::audit::Actor;
 use crate::cli::RollbackArgs;
 use crate::context::Context;
-use crate::coolify::deploy::{DeployPlan, DeployReport, Prepared};
-use crate::coolify::{self, Client};
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::probe::{self, Prober};
+use crate::probe;
+use crate::release::deploy::{self, DeployPlan, DeployReport, Prepared};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 
@@ -74,7 +73,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     let repo = Repo::discover(&s.workdir)?;
     let apps = select_apps(&s.coolify.apps, &[])?;
     check_template("coolify.image_tag", &s.coolify.image_tag)?;
-    let client = Client::from_context(ctx)?;
+    let client = ctx.coolify()?;
     let gh = if args.no_freeze {
         None
     } else {
@@ -89,11 +88,35 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "reading the Coolify apps on {}…",
         client.base_url()
     ));
-    let prepared = coolify::deploy::prepare(&client, &plan).await?;
+    let mut prepared = deploy::prepare(&client, &plan).await?;
 
     // (a) What production runs, and the target.
     ui.progress("reading what production runs…");
     let current = read_current(ctx, &repo, &release, &prepared, args.to.is_some()).await?;
+    // The release production runs tells what an app last finished deploying
+    // when its own build logs cannot (they need read:sensitive).
+    if let Some((t, sha)) = current
+        .as_ref()
+        .filter(|c| c.source == "verify.version_url")
+        .and_then(|c| c.tag.as_ref().map(|t| (t, &c.sha)))
+    {
+        if let Ok(it) = render_image_tag(
+            "coolify.image_tag",
+            &s.coolify.image_tag,
+            Some(t),
+            Some(sha),
+        ) {
+            for a in &mut prepared.apps {
+                if let deploy::LastFinished::Unknown(_) = a.last_finished {
+                    a.last_finished = deploy::LastFinished::Known(
+                        Some(it.clone()),
+                        "the release production runs".into(),
+                    );
+                }
+            }
+            plan.production_image_tag = Some(it);
+        }
+    }
     let target = choose_target(ctx, &repo, &release, current.as_ref(), args)?;
     if target.tag.is_prerelease() {
         ui.warn(&format!(
@@ -111,7 +134,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         )?,
     };
     // The probes' own checks (usage errors) before any change.
-    let prober = Prober::new(ctx, &target.sha)?;
+    let prober = ctx.prober(&target.sha)?;
 
     // (b) Migrations between the target and the current release.
     let migrations: Option<Vec<String>> = match &current {
@@ -300,7 +323,9 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "step 2/4: deploy {} (image tag {image_tag})",
         target.tag.name
     ));
-    let report = coolify::deploy::deploy_apps(ctx, &client, &plan, &prepared).await;
+    let progress = crate::commands::deploy::DeployProgress::new(ui, &prepared.apps);
+    let report = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
+    progress.clear();
     crate::commands::deploy::print_report(ctx, &report, "  ");
     data["apps"] = report.to_json();
     data["deployments"] = report.deployments_json();
@@ -322,7 +347,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         humantime::format_duration(args.wait)
     ));
     let verify_ui = ui.clone();
-    let report = probe::verify(ctx, &prober, args.wait, VERIFY_INTERVAL, |n, checks| {
+    let report = probe::verify(&prober, args.wait, VERIFY_INTERVAL, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
@@ -480,7 +505,7 @@ async fn read_current(
             .map(|(t, _)| t.clone())
             .collect()
     };
-    match probe::running_sha(ctx).await {
+    match probe::running_sha(&ctx.settings.verify).await {
         Ok(sha) => {
             let full = repo.resolve_commit(&sha, prefix).map_err(|_| {
                 Error::refused(format!(

@@ -160,7 +160,7 @@ async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
         )
         .ok()
     });
-    let client = match crate::coolify::Client::from_context(ctx) {
+    let client = match ctx.coolify() {
         Ok(c) => c.with_deadline(crate::clock::Deadline::after(
             ctx.clock.as_ref(),
             std::time::Duration::from_secs(20),
@@ -207,7 +207,7 @@ struct Production {
 
 async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<Production> {
     use crate::probe::{production_sha, sha_matches as same_commit};
-    match production_sha(ctx).await {
+    match production_sha(&ctx.settings.verify).await {
         Ok(None) => Ok(Production {
             why_unknown: Some("verify.version_url is not set".into()),
             ..Production::default()

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::cli::VerifyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::probe::{self, Check, Prober, VerifyReport};
+use crate::probe::{self, Check, VerifyReport};
+use crate::release::live::{
+    AppObservation, AppPlace, LiveReport, Liveness, assess, release_image_tags,
+};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, preferred_tag};
 
@@ -27,7 +30,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
             );
         }
     };
-    let prober = Prober::new(ctx, &expected)?;
+    let prober = ctx.prober(&expected)?;
     let what = match &expected_tag {
         Some(t) => format!("{t} ({})", crate::version::short_sha(&expected)),
         None => crate::version::short_sha(&expected).to_owned(),
@@ -37,7 +40,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let ui = ctx.ui.clone();
     let wait = args.wait;
     let interval = args.interval;
-    let mut report = probe::verify(ctx, &prober, wait, interval, |n, checks| {
+    let mut report = probe::verify(&prober, wait, interval, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
@@ -52,6 +55,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     })
     .await;
     annotate_running_tag(ctx, &mut report).await;
+    let live = check_apps(ctx, &mut report, &expected, expected_tag.as_deref()).await?;
     print_checks(ctx, &report, "");
     summary(ctx, &report, &what)?;
     let data = json!({
@@ -59,6 +63,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
         "expected_tag": expected_tag,
         "attempts": report.attempts,
         "checks": report.checks,
+        "live": live,
     });
     if report.passed() {
         ctx.ui.result(&format!(
@@ -69,6 +74,35 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     }
     let failing = report.failing();
     let names: Vec<String> = failing.iter().map(|c| c.name.clone()).collect();
+    if let Some(LiveReport {
+        state: Liveness::Mixed { elsewhere, failed },
+        apps,
+        ..
+    }) = &live
+    {
+        let mut parts: Vec<String> = Vec::new();
+        for a in apps
+            .iter()
+            .filter(|a| elsewhere.contains(&a.app) || failed.contains(&a.app))
+        {
+            parts.push(format!("{} is {}", a.app, a.detail()));
+        }
+        return Err(Error::failed(format!(
+            "the release {what} is mixed: {}; failing: {}",
+            parts.join("; "),
+            names.join(", ")
+        ))
+        .with_hint(format!(
+            "finish it with `almarel deploy --tag {} --app {}`, or go back with `almarel rollback`",
+            expected_tag.clone().unwrap_or_else(|| expected.clone()),
+            elsewhere
+                .iter()
+                .chain(failed.iter())
+                .next()
+                .map_or("", String::as_str)
+        ))
+        .with_data(data));
+    }
     let version_off = failing
         .iter()
         .find(|c| c.is_version() && c.running_sha.is_some());
@@ -98,6 +132,99 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
         "production is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down"
     };
     Err(Error::failed(message).with_hint(hint).with_data(data))
+}
+
+/// Checks every configured Coolify app against the release (SPEC §7.4): each
+/// becomes a check `app: NAME`, passing only when it is on one of the
+/// release's image tags with its latest deployment finished. Skipped with a
+/// warning naming `COOLIFY_TOKEN` when no token is set; skipped silently when
+/// Coolify is not configured.
+async fn check_apps(
+    ctx: &Context,
+    report: &mut VerifyReport,
+    expected: &str,
+    expected_tag: Option<&str>,
+) -> Result<Option<LiveReport>> {
+    let coolify = &ctx.settings.coolify;
+    if coolify.url.is_none() || coolify.apps.is_empty() {
+        return Ok(None);
+    }
+    if ctx.env.get(crate::env::COOLIFY_TOKEN).is_none() {
+        ctx.ui.warn(&format!(
+            "the Coolify app check was skipped: {} is not set, so a mixed release cannot be seen",
+            crate::env::COOLIFY_TOKEN
+        ));
+        return Ok(None);
+    }
+    let client = ctx.coolify()?;
+    let mut tags = release_tags_at(ctx, expected).await;
+    if let Some(t) =
+        expected_tag.and_then(|t| ReleaseTag::from_name(t, &ctx.settings.git.tag_prefix))
+    {
+        if !tags.iter().any(|x| x.name == t.name) {
+            tags.push(t);
+        }
+    }
+    let accepted = release_image_tags(coolify, &tags, expected);
+    let reads = coolify.apps.iter().map(|a| {
+        let client = &client;
+        async move {
+            let app = client.application(&a.name, &a.uuid).await?;
+            let list = client.app_deployments(&a.name, &a.uuid, 1).await?;
+            Ok::<_, Error>(AppObservation {
+                app: a.name.clone(),
+                image_tag: app.image_tag().map(str::to_owned),
+                latest: list.deployments.first().map(|d| d.status.clone()),
+            })
+        }
+    });
+    let mut apps = Vec::new();
+    for r in futures::future::join_all(reads).await {
+        apps.push(r?);
+    }
+    let running = report
+        .checks
+        .iter()
+        .find(|c| c.is_version())
+        .and_then(|c| c.running_sha.clone());
+    let live = assess(running.as_deref(), expected, &accepted, &apps);
+    for a in &live.apps {
+        report.checks.push(Check {
+            name: format!("app: {}", a.app),
+            ok: a.place == AppPlace::OnRelease,
+            skipped: false,
+            status: None,
+            latency_ms: None,
+            detail: a.detail(),
+            url: String::new(),
+            running_sha: None,
+            running_tag: None,
+        });
+    }
+    Ok(Some(live))
+}
+
+/// The release tags on `sha`: local git when almarel runs in a clone that
+/// has them, else GitHub's refs API. Best effort: a failure means none.
+async fn release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
+    if tags.is_empty() && ctx.settings.github.repository.is_some() {
+        if let Ok(gh) = ctx.github().await {
+            gh.set_deadline(Some(crate::clock::Deadline::after(
+                ctx.clock.as_ref(),
+                std::time::Duration::from_secs(10),
+            )));
+            if let Ok(refs) = gh.tags(prefix).await {
+                tags = refs
+                    .iter()
+                    .filter(|t| probe::sha_matches(&t.commit, sha))
+                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
+                    .collect();
+            }
+        }
+    }
+    tags
 }
 
 /// The release tag on `sha`, when one is known (for "old build still

@@ -4,8 +4,10 @@
 //! connect and total timeouts, GET retries with backoff, `Retry-After`
 //! honoured, and POST/PATCH re-sent only after a 429 (nothing was processed).
 //! Error bodies are mapped by status code to messages that say what to do
-//! (`NOTES.md` → common errors). [`deploy`] holds the per-app deploy flow that
-//! `almarel deploy` and `almarel rollback` share.
+//! (`NOTES.md` → common errors). Bodies are capped at 32 MiB while they
+//! stream (exit 4 past it). The client takes plain configuration
+//! ([`Config`]) and returns data; it never prints. The deploy flow built on
+//! it lives in `crate::release::deploy`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +18,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clock::{Clock, Deadline};
-use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::net::{self, Attempt, RetryPolicy};
+use crate::transport::{self, BodyError};
 
-pub mod deploy;
 pub mod model;
 
 pub use model::{
@@ -37,6 +38,36 @@ pub const TOKEN_ABILITIES_HINT: &str = "almarel needs a Coolify API token with t
 (and read:sensitive to show build logs); in Keys & Tokens, ticking Deploy resets the others, \
 so tick Deploy first and then add read and write, or use a root token";
 
+/// Receives one line per request (`GET https://… → 200 (12 ms)`), for `-vv`.
+/// Never receives a token or a body.
+pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything a [`Client`] needs: plain values, no UI.
+#[derive(Clone)]
+pub struct Config {
+    /// Coolify's base URL (without `/api/v1`).
+    pub url: String,
+    /// The API token (`<id>|<secret>`).
+    pub token: SecretString,
+    /// Time source for retries and deadlines.
+    pub clock: Arc<dyn Clock>,
+    /// Total timeout of one request.
+    pub request_timeout: Duration,
+    /// Allow sending the token over plain http to a non-loopback host.
+    pub allow_insecure_http: bool,
+    /// Request log (`-vv`).
+    pub log: Option<LogHook>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &self.url)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A Coolify API client.
 #[derive(Clone)]
 pub struct Client {
@@ -48,6 +79,7 @@ pub struct Client {
     policy: RetryPolicy,
     deadline: Option<Deadline>,
     request_timeout: Duration,
+    log: Option<LogHook>,
 }
 
 /// How long one call may spend on retries and rate-limit waits when no
@@ -82,36 +114,29 @@ struct Req<'a> {
 }
 
 impl Client {
-    /// The client for the configured Coolify: `coolify.url`, `COOLIFY_TOKEN`
-    /// (exit 2 when either is missing, or when the URL is plain http to a
-    /// non-loopback host without `allow_insecure_http`).
-    pub fn from_context(ctx: &Context) -> Result<Client> {
-        let url = ctx.settings.require_coolify_url()?;
-        net::check_secret_url("coolify.url", url, ctx.settings.allow_insecure_http)?;
-        let token = ctx.coolify_token()?;
-        Ok(Client::new(url, token, ctx.clock.clone())?
-            .with_request_timeout(ctx.settings.coolify.request_timeout))
-    }
-
-    /// A client for `base_url` (without `/api/v1`) with `token`.
-    pub fn new(base_url: &str, token: SecretString, clock: Arc<dyn Clock>) -> Result<Client> {
-        net::install_crypto_provider();
+    /// A client for `config.url`. Exit 2 when the URL is not valid, or is
+    /// plain http to a non-loopback host without `allow_insecure_http`.
+    pub fn new(config: Config) -> Result<Client> {
+        net::check_secret_url("coolify.url", &config.url, config.allow_insecure_http)?;
+        transport::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT.max(config.request_timeout))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("almarel/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::local(format!("cannot build the http client: {e}")))?;
-        let base = base_url.trim_end_matches('/').to_owned();
+        let base = config.url.trim_end_matches('/').to_owned();
         Ok(Client {
             http,
             api: format!("{base}/api/v1"),
             base,
-            token,
-            clock,
+            token: config.token,
+            clock: config.clock,
             policy: RetryPolicy::default(),
             deadline: None,
-            request_timeout: REQUEST_TIMEOUT,
+            request_timeout: config.request_timeout,
+            log: config.log,
         })
     }
 
@@ -275,15 +300,35 @@ impl Client {
         if let Some(b) = &req.body {
             rb = rb.json(b);
         }
+        let started = self.clock.now();
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Transient(self.network_error(req, &e)),
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = match resp.text().await {
+        if let Some(log) = &self.log {
+            let ms = self
+                .clock
+                .now()
+                .saturating_duration_since(started)
+                .as_millis();
+            log(&format!("{} {url} → {status} ({ms} ms)", req.method));
+        }
+        let text = match transport::read_capped_text(resp, transport::MAX_BODY).await {
             Ok(t) => t,
-            Err(e) => return Attempt::Transient(self.network_error(req, &e)),
+            Err(BodyError::Network(e)) => return Attempt::Transient(self.network_error(req, &e)),
+            Err(e @ BodyError::TooLarge { .. }) => {
+                return Attempt::Fatal(
+                    Error::remote(format!(
+                        "coolify at {}: {} while {}",
+                        self.base,
+                        e.reason(),
+                        req.what
+                    ))
+                    .with_hint("check that coolify.url points at the Coolify dashboard"),
+                );
+            }
         };
         if (200..300).contains(&status) {
             return Attempt::Done(Some(text));

@@ -3,3 +3,5 @@
 //! command (docs/ARCHITECTURE.md).
 
 pub mod approval;
+pub mod deploy;
+pub mod live;

@@ -483,7 +483,7 @@ fn transient_errors_on_reads_are_retried_and_a_rate_limited_post_is_resent() {
 #[test]
 fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     c.inject(Fault {
         method: "POST".into(),
@@ -495,7 +495,7 @@ fn a_post_that_fails_with_5xx_is_not_resent_and_the_tag_is_restored() {
     });
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .run()
         .unwrap();
@@ -542,12 +542,6 @@ fn deploy_then_verify_sees_production_switch() {
     let rt = runtime();
     let c = coolify(&rt, sim::Config::new(two_apps()));
     let p = production(&rt, prod::Config::new(OLD_SHA));
-    let control = p.control();
-    c.on_finish(move |app, tag| {
-        if app == "api" && tag == "v1.2.3" {
-            control.set_sha(NEW_SHA);
-        }
-    });
     let sb = Sandbox::new();
     let toml = format!(
         "{}{}",
@@ -555,8 +549,15 @@ fn deploy_then_verify_sees_production_switch() {
         verify_toml(&p.url())
     );
     let dir = deploy_project(&sb, &rt, &toml);
+    // Production serves v1.2.3's commit once api has deployed it.
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
     let before = almarel(&sb, &dir, sim::TOKEN)
-        .args(["verify", "--expect-sha", NEW_SHA])
+        .args(["verify", "--expect-tag", "v1.2.3"])
         .run()
         .unwrap();
     assert_eq!(before.status.code(), Some(1));
@@ -566,7 +567,7 @@ fn deploy_then_verify_sees_production_switch() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let after = almarel(&sb, &dir, sim::TOKEN)
-        .args(["verify", "--expect-sha", NEW_SHA])
+        .args(["verify", "--expect-tag", "v1.2.3"])
         .run()
         .unwrap();
     assert_eq!(after.status.code(), Some(0), "{}", texts(&after).1);
@@ -575,7 +576,7 @@ fn deploy_then_verify_sees_production_switch() {
 #[test]
 fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restored() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     // What Coolify answers when it skipped the request: a uuid it never stored.
     c.inject(Fault {
@@ -590,7 +591,7 @@ fn an_already_queued_answer_without_a_real_deployment_is_not_started_and_restore
     });
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .run()
         .unwrap();
@@ -850,7 +851,7 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
 #[test]
 fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     let rt = runtime();
-    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
     let c = coolify(&rt, sim::Config::new(apps.clone()));
     c.inject(Fault {
         method: "POST".into(),
@@ -863,7 +864,7 @@ fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     let sb = Sandbox::new();
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let started = std::time::Instant::now();
-    let out = almarel(&sb, &dir, sim::TOKEN)
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "1m"])
         .run()
         .unwrap();
@@ -874,4 +875,244 @@ fn a_rate_limit_that_resets_after_the_deadline_is_exit_4_naming_the_time() {
     assert!(stderr.contains("queue is full"), "{stderr}");
     assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"), "restored");
+}
+
+fn patch_tags(c: &sim::CoolifySim, uuid: &str) -> Vec<String> {
+    c.recorder()
+        .matching("PATCH", &format!("/api/v1/applications/{uuid}"))
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+            v["docker_registry_image_tag"]
+                .as_str()
+                .unwrap_or("null")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_failure_restores_the_tag_last_finished_not_the_one_configured_at_the_start() {
+    let rt = runtime();
+    // An interrupted run left v1.2.4 configured; v1.2.2 is what last finished.
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.1", "v1.2.2"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.2"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+    assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
+    let v = json_stdout(&out);
+    assert_eq!(v["apps"][0]["restored"], true);
+    assert_eq!(v["apps"][0]["last_finished_image_tag"], "v1.2.2");
+    assert!(stderr.contains("last finished deploying"), "{stderr}");
+}
+
+#[test]
+fn when_the_last_finished_tag_cannot_be_known_nothing_is_restored_and_it_says_so() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    // This token cannot read build logs, and production is not configured.
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3"], "no guessed restore");
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("nothing was restored"), "{all}");
+    assert!(all.contains("read:sensitive"), "{all}");
+}
+
+#[test]
+fn a_patch_answered_200_but_not_applied_is_exit_4_and_nothing_is_deployed() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].ignore_patch = true;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains("did not apply"), "{stderr}");
+    assert!(!stdout.contains("running v1.2.3"), "{stdout}");
+    assert!(c.recorder().matching("POST", "/api/v1/deploy").is_empty());
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3"], "nothing to restore");
+}
+
+#[test]
+fn an_earlier_deployment_is_waited_for_before_deciding_what_to_restore() {
+    let rt = runtime();
+    // Someone else's v1.2.4 is running when we start; it fails, then ours fails.
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.2"])];
+    apps[0].in_flight_for = Some(Duration::from_millis(1200));
+    apps[0].in_flight_ending = Ending::Fail;
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let deps = c.deployments();
+    assert_eq!(
+        deps[0].status, "failed",
+        "the earlier one ran to its end: {deps:?}"
+    );
+    // Nothing was written before the earlier deployment ended.
+    let rec = c.recorder().all();
+    let first_write = rec.iter().position(|r| r.method != "GET").unwrap();
+    let earlier_done = rec
+        .iter()
+        .position(|r| {
+            r.path == format!("/api/v1/deployments/{}", deps[0].uuid)
+                && r.body.is_empty()
+                && r.status == 200
+        })
+        .unwrap();
+    assert!(earlier_done < first_write);
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.2"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn an_earlier_deployment_that_outlasts_the_timeout_is_exit_5_and_nothing_is_changed() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    apps[0].in_flight_for = Some(Duration::from_millis(100));
+    apps[0].in_flight_ending = Ending::Hang;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "2s"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.2"));
+}
+
+#[test]
+fn a_coolify_answer_over_32_mib_is_exit_4() {
+    use crate::support::raw::{Behaviour, RawServer};
+    let mut r =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n".to_vec();
+    r.extend(std::iter::repeat_n(b'4', 33 * 1024 * 1024));
+    let big = RawServer::start(Behaviour::Respond(r));
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2")];
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&big.url, &apps));
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("32 MiB"), "{stderr}");
+    assert_eq!(big.count("PATCH") + big.count("POST"), 0);
+}
+
+#[test]
+fn a_deploy_where_web_failed_and_api_finished_is_mixed_and_verify_fails_naming_web() {
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    // Production (api) answers with the release's SHA, but web is not on it.
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+    let checks = v["checks"].as_array().unwrap();
+    let version = checks.iter().find(|c| c["name"] == "version").unwrap();
+    assert_eq!(version["ok"], true, "{version}");
+    let web = checks.iter().find(|c| c["name"] == "app: web").unwrap();
+    assert_eq!(web["ok"], false, "{web}");
+    let api = checks.iter().find(|c| c["name"] == "app: api").unwrap();
+    assert_eq!(api["ok"], true, "{api}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("web"),
+        "{v}"
+    );
+
+    // Without COOLIFY_TOKEN the app check is skipped, with a warning naming it.
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-tag", "v1.2.3"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("COOLIFY_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn without_readable_logs_the_release_production_runs_is_what_a_failure_restores() {
+    let rt = runtime();
+    let mut apps = vec![AppSpec::docker("api", API, "v1.2.4").with_history(&["v1.2.1"])];
+    apps[0].ending = Ending::Fail;
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let sha = dir.github.add_commit("release v1.2.1");
+    dir.github.add_tag("v1.2.1", &sha, true);
+    p.control().set_sha(&sha);
+    let out = almarel(&sb, &dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(patch_tags(&c, API), vec!["v1.2.3", "v1.2.1"]);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.1"));
+    assert!(
+        stderr.contains("almarel rollback") || stderr.contains("--app api"),
+        "{stderr}"
+    );
 }

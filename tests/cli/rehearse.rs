@@ -138,7 +138,8 @@ fn release_scenario_tags_approves_deploys_and_verifies() {
     assert!(narration.contains("GitHub saw v1.3.0 pushed"));
     assert!(narration.contains("ended as designed"));
     assert!(
-        r.steps[4].output.contains("all 5 checks passed"),
+        // 5 probes and smoke steps, and each of the 2 Coolify apps (SPEC §7.4).
+        r.steps[4].output.contains("all 7 checks passed"),
         "{}",
         r.steps[4].output
     );

@@ -55,7 +55,9 @@ fn no_command_writes_a_secret_anywhere() {
     github.require_token(GH_TOKEN);
     let prev = github.add_commit("Previous release");
     github.add_tag("v1.2.2", &prev, true);
-    let sha = github.add_commit("Add login page");
+    // v1.2.3 is the commit production serves once deployed (verify checks both).
+    github.register_commit(NEW_SHA, "Add login page");
+    let sha = NEW_SHA.to_owned();
     github.add_tag("v1.2.3", &sha, true);
     github.add_run("CI", &sha, RunPlan::success());
     github.add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());

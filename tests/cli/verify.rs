@@ -494,3 +494,142 @@ fn expect_tag_resolves_through_local_git_without_github() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
 }
+
+/// A whole response with no `content-length` (the body ends when the connection closes).
+fn unsized_response(status: u16, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 {status} X\r\n{extra}connection: close\r\n\r\n").into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+#[test]
+fn a_redirect_to_another_origin_is_the_answer_and_the_other_host_receives_nothing() {
+    use crate::support::raw::{Behaviour, RawServer};
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    // Another origin (same host, another port) that must never be contacted.
+    let elsewhere = RawServer::start(Behaviour::respond(200, "application/json", "{}"));
+    let location = format!("location: {}/steal\r\ncontent-length: 0\r\n", elsewhere.url);
+    let redirector = RawServer::start(Behaviour::Respond(unsized_response(307, &location, b"")));
+    let toml = format!(
+        r#"[verify]
+version_url = "{p}/api/version"
+health_url = "{r}/health"
+request_timeout = "5s"
+[[verify.smoke]]
+name = "keyed"
+method = "POST"
+url = "{r}/api/login"
+headers = {{ X-Api-Key = "${{SMOKE_PASSWORD}}" }}
+json = {{ password = "${{SMOKE_PASSWORD}}" }}
+expect_status = 200
+"#,
+        p = p.url(),
+        r = redirector.url
+    );
+    let sb = Sandbox::new();
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v = json_stdout(&out);
+    let health = check(&v, "health");
+    assert_eq!(health["status"], 307, "{health}");
+    assert!(
+        health["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another origin"),
+        "{health}"
+    );
+    assert!(redirector.count("GET") >= 1);
+    assert_eq!(
+        elsewhere.requests(),
+        Vec::<String>::new(),
+        "nothing reached the other origin"
+    );
+    assert!(!stdout.contains(SMOKE_PASSWORD) && !stderr.contains(SMOKE_PASSWORD));
+
+    // With the probes passing, the smoke step's 307 is its answer: expect_status decides.
+    let toml = toml.replace(&format!("health_url = \"{}/health\"\n", redirector.url), "");
+    std::fs::write(dir.join("almarel.toml"), &toml).unwrap();
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let smoke = check(&v, "smoke: keyed");
+    assert_eq!(smoke["status"], 307, "{smoke}");
+    assert!(redirector.count("POST") >= 1);
+    assert_eq!(
+        elsewhere.requests(),
+        Vec::<String>::new(),
+        "no header, no body went elsewhere"
+    );
+    std::fs::write(
+        dir.join("almarel.toml"),
+        toml.replace("expect_status = 200", "expect_status = 307"),
+    )
+    .unwrap();
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(elsewhere.requests(), Vec::<String>::new());
+}
+
+#[test]
+fn a_probe_answer_over_32_mib_fails_the_check_with_that_reason() {
+    use crate::support::raw::{Behaviour, RawServer};
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let huge = vec![b'x'; 33 * 1024 * 1024];
+    let big = RawServer::start(Behaviour::Respond(unsized_response(
+        200,
+        "content-type: text/html\r\n",
+        &huge,
+    )));
+    let toml = format!(
+        "[verify]\nversion_url = \"{}/api/version\"\nweb_url = \"{}/\"\nrequest_timeout = \"20s\"\n",
+        p.url(),
+        big.url
+    );
+    let sb = Sandbox::new();
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let web = check(&v, "web");
+    assert!(web["detail"].as_str().unwrap().contains("32 MiB"), "{web}");
+}
+
+#[test]
+fn a_redirect_within_the_same_origin_is_followed() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(NEW_SHA));
+    let toml = verify_toml(&p.url())
+        .replace("/health\"", "/moved/health\"")
+        .replace("/api/orders\"", "/moved/api/orders\"");
+    let sb = Sandbox::new();
+    let dir = project(&sb, &toml);
+    let out = almarel(&sb, &dir, "")
+        .args(["verify", "--expect-sha", NEW_SHA, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(check(&v, "health")["status"], 200);
+    assert_eq!(check(&v, "smoke: list orders")["status"], 200);
+    // The header went to the same origin only, and reached the final path.
+    assert_eq!(p.recorder().matching("GET", "/moved/api/orders").len(), 1);
+    assert_eq!(p.recorder().matching("GET", "/api/orders").len(), 1);
+}

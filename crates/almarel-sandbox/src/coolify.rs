@@ -62,8 +62,17 @@ pub struct AppSpec {
     pub queued_for: Duration,
     /// Time a deployment stays `in_progress`.
     pub running_for: Duration,
-    /// A deployment already `in_progress` when the simulator starts, ending (finished) after this.
+    /// A deployment already `in_progress` when the simulator starts (of the
+    /// configured tag), ending after this as [`AppSpec::in_flight_ending`] says.
     pub in_flight_for: Option<Duration>,
+    /// How that in-flight deployment ends (`Hang`: it holds forever).
+    pub in_flight_ending: Ending,
+    /// Finished deployments before the simulator started, oldest first, by
+    /// the image tag each deployed (their build logs say so). The newest
+    /// need not be the configured tag (an interrupted run may have changed it).
+    pub history: Vec<String>,
+    /// Answer a PATCH with 200 without applying it.
+    pub ignore_patch: bool,
 }
 
 impl AppSpec {
@@ -79,7 +88,17 @@ impl AppSpec {
             queued_for: Duration::from_millis(200),
             running_for: Duration::from_millis(800),
             in_flight_for: None,
+            in_flight_ending: Ending::Finish,
+            history: Vec::new(),
+            ignore_patch: false,
         }
+    }
+
+    /// The same app with finished deployments of `tags` (oldest first) in its history.
+    #[must_use]
+    pub fn with_history(mut self, tags: &[&str]) -> Self {
+        self.history = tags.iter().map(|t| (*t).to_owned()).collect();
+        self
     }
 }
 
@@ -189,6 +208,8 @@ struct Dep {
     ending: Ending,
     queued_for: Duration,
     running_for: Duration,
+    /// History from before the simulator started (not listed by `deployments()`).
+    seeded: bool,
 }
 
 struct State {
@@ -220,6 +241,26 @@ pub async fn start(config: Config) -> Result<CoolifySim> {
     let mut deployments = Vec::new();
     let mut next = 1;
     for app in &config.apps {
+        for (i, tag) in app.history.iter().enumerate() {
+            let ago = Duration::from_secs(3600 * (app.history.len() - i) as u64);
+            deployments.push(Dep {
+                uuid: uuid_for(next),
+                id: next,
+                app_uuid: app.uuid.clone(),
+                status: "finished",
+                created: now.checked_sub(ago).unwrap_or(now),
+                created_wall: std::time::SystemTime::now() - ago,
+                started: None,
+                image_tag: Some(tag.clone()),
+                ending: Ending::Finish,
+                queued_for: Duration::ZERO,
+                running_for: Duration::ZERO,
+                seeded: true,
+            });
+            next += 1;
+        }
+    }
+    for app in &config.apps {
         if let Some(d) = app.in_flight_for {
             deployments.push(Dep {
                 uuid: uuid_for(next),
@@ -230,9 +271,10 @@ pub async fn start(config: Config) -> Result<CoolifySim> {
                 created_wall: std::time::SystemTime::now(),
                 started: Some(now),
                 image_tag: app.image_tag.clone(),
-                ending: Ending::Finish,
+                ending: app.in_flight_ending,
                 queued_for: Duration::ZERO,
                 running_for: d,
+                seeded: false,
             });
             next += 1;
         }
@@ -298,6 +340,7 @@ impl CoolifySim {
             .map(|s| {
                 s.deployments
                     .iter()
+                    .filter(|d| !d.seeded)
                     .map(|d| DeploymentView {
                         uuid: d.uuid.clone(),
                         app_uuid: d.app_uuid.clone(),
@@ -711,6 +754,9 @@ fn patch_app(
             json!({"message": "Validation failed.", "errors": errors}),
         );
     }
+    if app.ignore_patch {
+        return reply(200, json!({"uuid": uuid}));
+    }
     match tag {
         Some(Value::String(t)) => app.image_tag = Some(t.clone()),
         Some(Value::Null) => app.image_tag = None,
@@ -757,6 +803,7 @@ fn deploy(s: &mut State, query: &BTreeMap<String, String>) -> (u16, Vec<(String,
             ending: app.ending,
             queued_for: app.queued_for,
             running_for: app.running_for,
+            seeded: false,
         });
         entries.push(json!({
             "message": format!("Application {} deployment queued.", app.name),

@@ -222,6 +222,11 @@ async fn handle(
         resp.headers_mut()
             .insert(axum::http::header::CONTENT_TYPE, v);
     }
+    if let Some(to) = path.strip_prefix("/moved").filter(|_| status == 308) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(to) {
+            resp.headers_mut().insert(axum::http::header::LOCATION, v);
+        }
+    }
     resp
 }
 
@@ -235,6 +240,8 @@ fn route(
     body: &str,
 ) -> (u16, &'static str, String) {
     match (method.as_str(), path) {
+        // A same-origin redirect: `/moved/X` → 308 to `/X`.
+        (_, p) if p.starts_with("/moved/") => (308, "text/plain", String::new()),
         ("GET", "/health") => {
             let status = s.config.health_status;
             let body = if status == 200 {

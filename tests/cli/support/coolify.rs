@@ -39,11 +39,12 @@ pub fn production(rt: &tokio::runtime::Runtime, config: prod::Config) -> Product
     rt.block_on(prod::start(config)).unwrap()
 }
 
-/// The two apps most tests deploy: api and web, both at v1.2.2.
+/// The two apps most tests deploy: api and web, both at v1.2.2, which each
+/// last finished deploying (their history says so).
 pub fn two_apps() -> Vec<AppSpec> {
     vec![
-        AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.2"),
-        AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+        AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.2").with_history(&["v1.2.2"]),
+        AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2").with_history(&["v1.2.2"]),
     ]
 }
 

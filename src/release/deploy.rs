@@ -1,34 +1,41 @@
-//! The per-app deploy flow shared by `almarel deploy` and `almarel rollback`.
+//! The per-app deploy step shared by `almarel deploy` and `almarel rollback`.
 //!
 //! Two phases, so that refusals and `--dry-run` happen before any change:
 //! 1. [`prepare`] reads every app (and Coolify's version, which proves the
 //!    token) and refuses (exit 3) unless every app is a Docker Image app.
 //! 2. [`deploy_apps`] runs each app concurrently: wait for a deployment
-//!    already in flight (never cancel it), PATCH `docker_registry_image_tag`
-//!    when it differs, `POST /deploy?uuid=..&force=true`, check the entry,
-//!    follow the deployment to `finished` / `failed` / `cancelled-by-user`,
-//!    and restore the remembered tag (PATCH only) when it did not finish.
+//!    already in flight (never cancel it) and only then read the app again
+//!    and decide; PATCH `docker_registry_image_tag` when it differs and read
+//!    the app back (a tag that did not stick is exit 4);
+//!    `POST /deploy?uuid=..&force=true`, check the entry, follow the
+//!    deployment to `finished` / `failed` / `cancelled-by-user`; when it did
+//!    not finish, restore the tag the app last *finished* deploying (from its
+//!    deployment history's log line, else from the release production runs;
+//!    when neither is known nothing is restored and the outcome says so).
+//!
+//! Progress goes out as [`DeployEvent`]s through a callback the command owns;
+//! this module never prints.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use super::{Client, Deployment, DeploymentStatus, Trigger, log_lines};
 use crate::audit::Actor;
 use crate::clock::{Deadline, Poll, PollError, poll_until};
 use crate::context::Context;
+use crate::coolify::{Client, Deployment, DeploymentList, DeploymentStatus, Trigger, log_lines};
 use crate::error::{Error, Result};
 use crate::settings::CoolifyApp;
-use crate::ui::{Tone, Ui};
 
 /// How long a deployment that answers 404 is retried before giving up
 /// (4.0.0-beta.464–467 answered 404 for live deployments).
 pub const NOT_FOUND_WINDOW: Duration = Duration::from_secs(30);
 /// How many log lines a failure shows.
 pub const LOG_TAIL: usize = 20;
+/// How many deployments of an app are read to find the last finished one.
+pub const HISTORY: u32 = 10;
 
 /// What to deploy where.
 #[derive(Debug, Clone)]
@@ -53,6 +60,10 @@ pub struct DeployPlan {
     pub actor: Actor,
     /// Extra details for the audit log (tag, sha).
     pub audit_details: Value,
+    /// The image tag of the release production runs, when known: what an app
+    /// last finished deploying when its own history cannot say (its build
+    /// logs need `read:sensitive`).
+    pub production_image_tag: Option<String>,
 }
 
 impl DeployPlan {
@@ -75,6 +86,125 @@ impl DeployPlan {
             poll_max: Duration::from_secs(5),
             actor: Actor::default(),
             audit_details: Value::Null,
+            production_image_tag: None,
+        }
+    }
+}
+
+/// Progress of [`deploy_apps`], one event at a time, for the command to render.
+#[derive(Debug, Clone)]
+pub enum DeployEvent {
+    /// Reading the app (again, after waiting).
+    Reading {
+        /// App name.
+        app: String,
+    },
+    /// A deployment started before this run is being waited for (never cancelled).
+    Waiting {
+        /// App name.
+        app: String,
+        /// Its uuid.
+        deployment: String,
+        /// Its status when first seen.
+        status: DeploymentStatus,
+        /// False with `--no-wait`: ours is queued after it instead.
+        waiting: bool,
+    },
+    /// That earlier deployment ended.
+    WaitEnded {
+        /// App name.
+        app: String,
+        /// Its uuid.
+        deployment: String,
+        /// How it ended.
+        status: DeploymentStatus,
+    },
+    /// The image tag is about to be set (a PATCH leaves).
+    Patching {
+        /// App name.
+        app: String,
+        /// Configured before.
+        from: Option<String>,
+        /// Being set.
+        to: String,
+    },
+    /// The image tag was set and read back.
+    Patched {
+        /// App name.
+        app: String,
+        /// Configured before.
+        from: Option<String>,
+        /// Set and read back.
+        to: String,
+    },
+    /// A deployment was triggered.
+    Triggered {
+        /// App name.
+        app: String,
+        /// Deployment uuid.
+        uuid: String,
+    },
+    /// Coolify kept an already queued deployment, which will use the new tag.
+    Adopted {
+        /// App name.
+        app: String,
+        /// Deployment uuid.
+        uuid: String,
+    },
+    /// A followed deployment changed status.
+    Status {
+        /// App name.
+        app: String,
+        /// What is followed (`deployment`, `earlier deployment`).
+        what: String,
+        /// Deployment uuid.
+        uuid: String,
+        /// New status.
+        status: DeploymentStatus,
+    },
+    /// The tag the app last finished deploying was set back (no deploy).
+    Restored {
+        /// App name.
+        app: String,
+        /// The tag restored.
+        tag: Option<String>,
+    },
+    /// Nothing was restored: why.
+    NotRestored {
+        /// App name.
+        app: String,
+        /// Why.
+        why: String,
+    },
+    /// This app's flow ended.
+    Finished {
+        /// App name.
+        app: String,
+        /// How.
+        outcome: Outcome,
+        /// Time spent.
+        elapsed: Duration,
+    },
+}
+
+/// The callback [`deploy_apps`] reports progress to.
+pub type OnEvent<'a> = &'a (dyn Fn(DeployEvent) + Send + Sync);
+
+/// The tag an app last finished deploying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastFinished {
+    /// Known (`None` inside: it ran without a tag, i.e. `latest`), and from where.
+    Known(Option<String>, String),
+    /// Not known: why.
+    Unknown(String),
+}
+
+impl LastFinished {
+    /// The tag, when known.
+    pub fn tag(&self) -> Option<Option<&str>> {
+        match self {
+            LastFinished::Known(t, _) => Some(t.as_deref()),
+            LastFinished::Unknown(_) => None,
         }
     }
 }
@@ -86,8 +216,10 @@ pub struct AppState {
     pub app: CoolifyApp,
     /// Its image repository.
     pub image_name: Option<String>,
-    /// Its configured image tag before this run (what a failure restores).
+    /// Its configured image tag when read (not proof of what runs).
     pub previous_tag: Option<String>,
+    /// What it last finished deploying (what a failure restores).
+    pub last_finished: LastFinished,
     /// Deployments of it that are `queued` or `in_progress` right now.
     pub in_flight: Vec<Deployment>,
 }
@@ -96,6 +228,45 @@ impl AppState {
     /// Whether the image tag needs a PATCH.
     pub fn needs_patch(&self, image_tag: &str) -> bool {
         self.previous_tag.as_deref() != Some(image_tag)
+    }
+}
+
+/// The image tag in a build log's `Starting deployment of <image>:<tag> to <server>.`
+/// line (`Some(None)`: the image had no tag).
+pub fn started_tag(lines: &[String]) -> Option<Option<String>> {
+    lines.iter().find_map(|l| {
+        let rest = l.split("Starting deployment of ").nth(1)?;
+        let image = rest.split_whitespace().next()?;
+        let name_start = image.rfind('/').map_or(0, |i| i + 1);
+        Some(
+            image[name_start..]
+                .rsplit_once(':')
+                .map(|(_, t)| t.trim_end_matches('.').to_owned())
+                .filter(|t| !t.is_empty()),
+        )
+    })
+}
+
+/// The tag the app last finished deploying, from its history (newest
+/// first), else `production_image_tag`.
+pub fn last_finished(list: &DeploymentList, production_image_tag: Option<&str>) -> LastFinished {
+    let finished = list
+        .deployments
+        .iter()
+        .find(|d| d.status == DeploymentStatus::Finished);
+    let Some(d) = finished else {
+        return LastFinished::Unknown("its deployment history has no finished deployment".into());
+    };
+    if let Some(tag) = d.logs.as_deref().and_then(|l| started_tag(&log_lines(l))) {
+        return LastFinished::Known(tag, format!("deployment {}", d.deployment_uuid));
+    }
+    match production_image_tag {
+        Some(t) => LastFinished::Known(Some(t.to_owned()), "the release production runs".into()),
+        None => LastFinished::Unknown(
+            "its build logs are not readable with this token (read:sensitive) \
+             and the release production runs is not known"
+                .into(),
+        ),
     }
 }
 
@@ -141,39 +312,50 @@ impl Prepared {
     }
 }
 
+/// Reads one app and its recent deployments.
+async fn read_app(
+    client: &Client,
+    app: &CoolifyApp,
+    plan: &DeployPlan,
+) -> Result<(crate::coolify::Application, AppState)> {
+    let a = client.application(&app.name, &app.uuid).await?;
+    let list = client
+        .app_deployments(&app.name, &app.uuid, HISTORY)
+        .await?;
+    let state = AppState {
+        image_name: a.docker_registry_image_name.clone(),
+        previous_tag: a.image_tag().map(str::to_owned),
+        last_finished: last_finished(&list, plan.production_image_tag.as_deref()),
+        in_flight: list
+            .deployments
+            .into_iter()
+            .filter(|d| d.status.is_in_flight())
+            .collect(),
+        app: app.clone(),
+    };
+    Ok((a, state))
+}
+
 /// Reads Coolify's version and every app concurrently; refuses (exit 3, nothing
 /// changed) when an app is not a Docker Image app. A read failure is returned
 /// as is (401/403/404 → exit 4) before any change.
 pub async fn prepare(client: &Client, plan: &DeployPlan) -> Result<Prepared> {
     let coolify_version = client.version().await?;
-    let reads = plan.apps.iter().map(|app| async move {
-        let a = client.application(&app.name, &app.uuid).await?;
-        let list = client.app_deployments(&app.name, &app.uuid, 5).await?;
-        Ok::<_, Error>((app.clone(), a, list))
-    });
+    let reads = plan.apps.iter().map(|app| read_app(client, app, plan));
     let mut apps = Vec::new();
     let mut refusals = Vec::new();
     for r in join_all(reads).await {
-        let (app, a, list) = r?;
+        let (a, state) = r?;
         if !a.is_docker_image() {
             let pack = a.build_pack.as_deref().unwrap_or("unknown");
             refusals.push(format!(
                 "app `{}` is a `{pack}` app, not a Docker Image app (build_pack dockerimage): \
                  there, force=true would mean a full rebuild instead of pulling the release image",
-                app.name
+                state.app.name
             ));
             continue;
         }
-        apps.push(AppState {
-            image_name: a.docker_registry_image_name.clone(),
-            previous_tag: a.image_tag().map(str::to_owned),
-            in_flight: list
-                .deployments
-                .into_iter()
-                .filter(|d| d.status.is_in_flight())
-                .collect(),
-            app,
-        });
+        apps.push(state);
     }
     if !refusals.is_empty() {
         return Err(Error::refused(refusals.join("; ")).with_hint(
@@ -202,7 +384,7 @@ pub enum Outcome {
     TimedOut,
     /// Coolify did not start a deployment; its message says why.
     NotStarted(String),
-    /// Talking to Coolify failed.
+    /// Talking to Coolify failed (or it did not apply what it answered 200 to).
     Error(Error),
 }
 
@@ -228,12 +410,16 @@ pub struct AppOutcome {
     pub app: CoolifyApp,
     /// The image tag it was given.
     pub image_tag: String,
-    /// Its tag before this run.
+    /// Its configured tag when this run decided (after waiting).
     pub previous_tag: Option<String>,
+    /// The tag it last finished deploying (what a failure restores).
+    pub last_finished: LastFinished,
     /// Whether the tag was PATCHed.
     pub patched: bool,
-    /// Whether the previous tag was PATCHed back after a failure.
+    /// Whether the last finished tag was PATCHed back after a failure.
     pub restored: bool,
+    /// Why nothing was restored after a failure, when so.
+    pub not_restored: Option<String>,
     /// Why restoring failed, when it did.
     pub restore_error: Option<String>,
     /// The deployment almarel started (or adopted).
@@ -250,14 +436,20 @@ pub struct AppOutcome {
     pub elapsed: Duration,
 }
 
+fn tag_name(t: Option<&str>) -> &str {
+    t.unwrap_or("unset")
+}
+
 impl AppOutcome {
     fn new(state: &AppState, plan: &DeployPlan) -> Self {
         AppOutcome {
             app: state.app.clone(),
             image_tag: plan.image_tag.clone(),
             previous_tag: state.previous_tag.clone(),
+            last_finished: state.last_finished.clone(),
             patched: false,
             restored: false,
+            not_restored: None,
             restore_error: None,
             deployment_uuid: None,
             deployment_url: None,
@@ -266,6 +458,11 @@ impl AppOutcome {
             logs_readable: false,
             elapsed: Duration::ZERO,
         }
+    }
+
+    /// The tag restored, when [`AppOutcome::restored`].
+    pub fn restored_tag(&self) -> Option<&str> {
+        self.last_finished.tag().flatten()
     }
 
     /// A one-line description of the outcome.
@@ -281,14 +478,17 @@ impl AppOutcome {
         };
         if self.restored {
             d.push_str(&format!(
-                "; image tag restored to {} (no deploy: the old container keeps serving)",
-                self.previous_tag.as_deref().unwrap_or("unset")
+                "; image tag restored to {}, the tag it last finished deploying (no deploy: the old container keeps serving)",
+                tag_name(self.restored_tag())
             ));
+        }
+        if let Some(why) = &self.not_restored {
+            d.push_str(&format!("; {why}"));
         }
         if let Some(e) = &self.restore_error {
             d.push_str(&format!(
                 "; restoring the image tag {} failed: {e}",
-                self.previous_tag.as_deref().unwrap_or("unset")
+                tag_name(self.restored_tag())
             ));
         }
         d
@@ -303,6 +503,7 @@ impl AppOutcome {
             "status": self.outcome.status(),
             "image_tag": self.image_tag,
             "previous_image_tag": self.previous_tag,
+            "last_finished_image_tag": self.last_finished.tag(),
             "patched": self.patched,
             "restored": self.restored,
             "detail": self.detail(),
@@ -311,7 +512,6 @@ impl AppOutcome {
         })
     }
 }
-
 /// What [`deploy_apps`] did, app by app.
 #[derive(Debug, Clone)]
 pub struct DeployReport {
@@ -358,10 +558,7 @@ impl DeployReport {
                 self.apps.len(),
                 what.join("; ")
             ))
-            .with_hint(format!(
-                "read the deployment log in Coolify, fix the cause, then re-run `almarel {} ...`",
-                plan.command
-            )));
+            .with_hint(failed_hint(plan, &failed, self.apps.len())));
         }
         if let Some(e) = self.apps.iter().find_map(|a| match &a.outcome {
             Outcome::Error(e) => Some(e.clone().context(format!("app `{}`", a.app.name))),
@@ -408,25 +605,43 @@ impl DeployReport {
     }
 }
 
+/// The way(s) out of a deploy where some apps did not finish: deploy the
+/// failed app again once its cause is fixed (the exact command, when the
+/// target is a release tag), or roll back (SPEC §7.4).
+fn failed_hint(plan: &DeployPlan, failed: &[&AppOutcome], total: usize) -> String {
+    let first = failed.first().map_or("", |a| a.app.name.as_str());
+    let again = if plan.target.is_empty() || plan.target.starts_with("commit ") {
+        "deploy it again once the cause is fixed".to_owned()
+    } else {
+        format!("then `almarel deploy --tag {} --app {first}`", plan.target)
+    };
+    if failed.len() < total {
+        format!(
+            "the release is mixed: read the deployment log in Coolify and fix the cause, {again}; \
+             or go back with `almarel rollback`"
+        )
+    } else {
+        format!("read the deployment log in Coolify and fix the cause, {again}")
+    }
+}
+
 /// Runs every prepared app concurrently and reports how each ended. Each
-/// PATCH and trigger is recorded with [`Context::done`]; one audit line per
-/// app. Never cancels a deployment.
+/// PATCH and trigger goes through `journal_write`; one audit line per app.
+/// Never cancels a deployment. Progress goes to `on_event`.
 pub async fn deploy_apps(
     ctx: &Context,
     client: &Client,
     plan: &DeployPlan,
     prepared: &Prepared,
+    on_event: OnEvent<'_>,
 ) -> DeployReport {
     let deadline = Deadline::after(ctx.clock.as_ref(), plan.timeout);
     let client = &client.with_deadline(deadline);
-    let progress = Progress::new(&ctx.ui, &prepared.apps);
     let runs = prepared
         .apps
         .iter()
-        .enumerate()
-        .map(|(i, state)| run_app(ctx, client, plan, state, deadline, progress.line(i)));
+        .map(|state| run_app(ctx, client, plan, state, deadline, on_event));
     let apps = join_all(runs).await;
-    progress.clear();
     for a in &apps {
         let result = match &a.outcome {
             Outcome::Finished | Outcome::Triggered => Ok(()),
@@ -452,95 +667,178 @@ pub async fn deploy_apps(
     }
 }
 
+/// Sends one remote write and records it once answered. The one place a
+/// Coolify write leaves from, so that switching to the write-ahead journal
+/// (in flight before, done / failed after) is a change here only.
+async fn journal_write<T>(
+    ctx: &Context,
+    what: String,
+    write: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let r = write.await;
+    if r.is_ok() {
+        ctx.done(what);
+    }
+    r
+}
+
+/// PATCHes the image tag, then reads the app back: a tag that did not stick
+/// is an error (exit 4) even though Coolify answered 200.
+async fn set_tag_checked(
+    ctx: &Context,
+    client: &Client,
+    app: &CoolifyApp,
+    tag: Option<&str>,
+    what: String,
+) -> Result<()> {
+    journal_write(ctx, what, client.set_image_tag(&app.name, &app.uuid, tag)).await?;
+    let back = client.application(&app.name, &app.uuid).await?;
+    if back.image_tag() != tag {
+        return Err(Error::remote(format!(
+            "coolify answered the PATCH of app `{}` but did not apply it: its image tag is {}, not {}",
+            app.name,
+            tag_name(back.image_tag()),
+            tag_name(tag)
+        ))
+        .with_hint("check the app in the Coolify dashboard (is the tag locked, or the app managed elsewhere?), then re-run"));
+    }
+    Ok(())
+}
+
 async fn run_app(
     ctx: &Context,
     client: &Client,
     plan: &DeployPlan,
-    state: &AppState,
+    prepared: &AppState,
     deadline: Deadline,
-    line: Line,
+    on_event: OnEvent<'_>,
 ) -> AppOutcome {
     let clock = ctx.clock.as_ref();
     let start = clock.now();
-    let mut out = AppOutcome::new(state, plan);
-    let name = &state.app.name;
-    let uuid = &state.app.uuid;
+    let name = &prepared.app.name;
+    let uuid = &prepared.app.uuid;
+    let ev = |e: DeployEvent| on_event(e);
+    let done = |mut out: AppOutcome| {
+        out.elapsed = clock.now().saturating_duration_since(start);
+        ev(DeployEvent::Finished {
+            app: name.clone(),
+            outcome: out.outcome.clone(),
+            elapsed: out.elapsed,
+        });
+        out
+    };
 
-    // 1. A deployment already in flight: wait for it (never cancel it).
-    for d in &state.in_flight {
-        if !plan.wait {
-            line.say(&format!(
-                "deployment {} is already {} (started before this run); ours queues after it",
-                d.deployment_uuid, d.status
-            ));
-            continue;
+    // 1. A deployment already in flight: wait for it (never cancel it), then
+    //    read the app again: what it finished decides what we restore.
+    let mut state = prepared.clone();
+    if plan.wait && !state.in_flight.is_empty() {
+        loop {
+            for d in &state.in_flight {
+                ev(DeployEvent::Waiting {
+                    app: name.clone(),
+                    deployment: d.deployment_uuid.clone(),
+                    status: d.status.clone(),
+                    waiting: true,
+                });
+                match follow(
+                    ctx,
+                    client,
+                    plan,
+                    &d.deployment_uuid,
+                    deadline,
+                    name,
+                    "earlier deployment",
+                    on_event,
+                )
+                .await
+                {
+                    Ok(end) => ev(DeployEvent::WaitEnded {
+                        app: name.clone(),
+                        deployment: d.deployment_uuid.clone(),
+                        status: end.status,
+                    }),
+                    Err(PollError::TimedOut) => {
+                        let mut out = AppOutcome::new(&state, plan);
+                        out.outcome = Outcome::TimedOut;
+                        return done(out);
+                    }
+                    Err(PollError::Failed(e)) => {
+                        let mut out = AppOutcome::new(&state, plan);
+                        out.outcome = Outcome::Error(e);
+                        return done(out);
+                    }
+                }
+            }
+            ev(DeployEvent::Reading { app: name.clone() });
+            match read_app(client, &state.app, plan).await {
+                Ok((_, fresh)) => state = fresh,
+                Err(e) => {
+                    let mut out = AppOutcome::new(&state, plan);
+                    out.outcome = Outcome::Error(e);
+                    return done(out);
+                }
+            }
+            if state.in_flight.is_empty() {
+                break;
+            }
         }
-        line.say(&format!(
-            "waiting for deployment {} ({}, started before this run)",
-            d.deployment_uuid, d.status
-        ));
-        match follow(
-            ctx,
-            client,
-            plan,
-            &d.deployment_uuid,
-            deadline,
-            &line,
-            "earlier deployment",
-        )
-        .await
-        {
-            Ok(done) => line.say(&format!(
-                "earlier deployment {} ended: {}",
-                d.deployment_uuid, done.status
-            )),
-            Err(PollError::TimedOut) => {
-                out.outcome = Outcome::TimedOut;
-                return finish(out, &line, clock.now() - start);
-            }
-            Err(PollError::Failed(e)) => {
-                out.outcome = Outcome::Error(e);
-                return finish(out, &line, clock.now() - start);
-            }
+    } else {
+        for d in &state.in_flight {
+            ev(DeployEvent::Waiting {
+                app: name.clone(),
+                deployment: d.deployment_uuid.clone(),
+                status: d.status.clone(),
+                waiting: false,
+            });
         }
     }
+    let mut out = AppOutcome::new(&state, plan);
 
-    // 2. The image tag.
+    // 2. The image tag, read back.
     if state.needs_patch(&plan.image_tag) {
-        line.say(&format!(
-            "setting image tag {} (was {})",
-            plan.image_tag,
-            state.previous_tag.as_deref().unwrap_or("unset")
-        ));
-        if let Err(e) = client
-            .set_image_tag(name, uuid, Some(&plan.image_tag))
-            .await
-        {
-            out.outcome = Outcome::Error(e);
-            return finish(out, &line, clock.now() - start);
-        }
-        out.patched = true;
-        ctx.done(format!(
+        ev(DeployEvent::Patching {
+            app: name.clone(),
+            from: state.previous_tag.clone(),
+            to: plan.image_tag.clone(),
+        });
+        let what = format!(
             "set the image tag of app `{name}` to {} (was {})",
             plan.image_tag,
-            state.previous_tag.as_deref().unwrap_or("unset")
-        ));
+            tag_name(state.previous_tag.as_deref())
+        );
+        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), what).await
+        {
+            // The PATCH may have been applied (a broken connection) or not
+            // (ignored): either way the configured tag may not be the last
+            // finished one.
+            out.patched = true;
+            out.outcome = Outcome::Error(e);
+            restore(ctx, client, &state, &mut out, on_event).await;
+            return done(out);
+        }
+        out.patched = true;
+        ev(DeployEvent::Patched {
+            app: name.clone(),
+            from: state.previous_tag.clone(),
+            to: plan.image_tag.clone(),
+        });
     }
 
     // 3. Trigger.
-    let entries = match client.deploy(name, uuid).await {
+    let what = format!("triggered deployment of app `{name}` ({})", plan.image_tag);
+    let entries = match journal_write(ctx, what, client.deploy(name, uuid)).await {
         Ok(e) => e,
         Err(e) => {
             out.outcome = Outcome::Error(e);
-            restore(ctx, client, state, &mut out, &line).await;
-            return finish(out, &line, clock.now() - start);
+            restore(ctx, client, &state, &mut out, on_event).await;
+            return done(out);
         }
     };
     let entry = entries
         .iter()
         .find(|e| e.resource_uuid.as_deref() == Some(uuid.as_str()))
         .or(entries.first());
-    let started = match entry.map(super::DeployEntry::trigger) {
+    let started = match entry.map(crate::coolify::DeployEntry::trigger) {
         Some(Trigger::Started(u)) => Some(u),
         Some(Trigger::AlreadyQueued(msg)) => {
             // The uuid it carries was never stored; a queued deployment will
@@ -552,10 +850,10 @@ async fn run_app(
                     .find(|d| d.status == DeploymentStatus::Queued)
                 {
                     Some(d) => {
-                        line.say(&format!(
-                            "coolify kept the already queued deployment {}; it uses the new tag when it starts",
-                            d.deployment_uuid
-                        ));
+                        ev(DeployEvent::Adopted {
+                            app: name.clone(),
+                            uuid: d.deployment_uuid.clone(),
+                        });
                         Some(d.deployment_uuid)
                     }
                     None => {
@@ -583,20 +881,19 @@ async fn run_app(
         }
     };
     let Some(deployment) = started else {
-        restore(ctx, client, state, &mut out, &line).await;
-        return finish(out, &line, clock.now() - start);
+        restore(ctx, client, &state, &mut out, on_event).await;
+        return done(out);
     };
-    ctx.done(format!(
-        "triggered deployment {deployment} of app `{name}` ({})",
-        plan.image_tag
-    ));
     out.deployment_uuid = Some(deployment.clone());
-    line.say(&format!("triggered deployment {deployment}"));
+    ev(DeployEvent::Triggered {
+        app: name.clone(),
+        uuid: deployment.clone(),
+    });
 
     // 4. --no-wait.
     if !plan.wait {
         out.outcome = Outcome::Triggered;
-        return finish(out, &line, clock.now() - start);
+        return done(out);
     }
 
     // 5. Follow it.
@@ -606,8 +903,9 @@ async fn run_app(
         plan,
         &deployment,
         deadline,
-        &line,
+        name,
         "deployment",
+        on_event,
     )
     .await
     {
@@ -627,7 +925,7 @@ async fn run_app(
                         let skip = lines.len().saturating_sub(LOG_TAIL);
                         out.log_tail = lines.into_iter().skip(skip).collect();
                     }
-                    restore(ctx, client, state, &mut out, &line).await;
+                    restore(ctx, client, &state, &mut out, on_event).await;
                 }
                 DeploymentStatus::Queued
                 | DeploymentStatus::InProgress
@@ -637,39 +935,62 @@ async fn run_app(
         Err(PollError::TimedOut) => out.outcome = Outcome::TimedOut,
         Err(PollError::Failed(e)) => out.outcome = Outcome::Error(e),
     }
-    finish(out, &line, clock.now() - start)
+    done(out)
 }
 
-fn finish(mut out: AppOutcome, line: &Line, elapsed: Duration) -> AppOutcome {
-    out.elapsed = elapsed;
-    line.end(&out);
-    out
-}
-
-/// PATCHes the remembered tag back (no deploy) when this run changed it.
+/// After a deployment that did not finish: PATCHes back (no deploy) the tag
+/// the app last finished deploying, when this run may have changed the
+/// configured one and that tag is known; else says why nothing was restored.
 async fn restore(
     ctx: &Context,
     client: &Client,
     state: &AppState,
     out: &mut AppOutcome,
-    line: &Line,
+    on_event: OnEvent<'_>,
 ) {
-    if !out.patched {
+    let name = &state.app.name;
+    // What is configured now: read again (a PATCH may have failed, or been
+    // ignored); if that read fails, assume ours when we PATCHed.
+    let read_now = client
+        .application(name, &state.app.uuid)
+        .await
+        .ok()
+        .map(|a| a.image_tag().map(str::to_owned));
+    let configured = match &read_now {
+        Some(t) => t.as_deref(),
+        None if out.patched => Some(out.image_tag.as_str()),
+        None => state.previous_tag.as_deref(),
+    };
+    let target = match &state.last_finished {
+        LastFinished::Known(t, _) => t.as_deref(),
+        LastFinished::Unknown(why) => {
+            let msg = format!(
+                "image tag left at {}: the tag it last finished deploying is not known ({why}), \
+                 so nothing was restored; set it in Coolify before the next restart",
+                tag_name(configured)
+            );
+            on_event(DeployEvent::NotRestored {
+                app: name.clone(),
+                why: msg.clone(),
+            });
+            out.not_restored = Some(msg);
+            return;
+        }
+    };
+    if configured == target {
         return;
     }
-    let name = &state.app.name;
-    let previous = state.previous_tag.as_deref();
-    match client.set_image_tag(name, &state.app.uuid, previous).await {
+    let what = format!(
+        "restored the image tag of app `{name}` to {}",
+        tag_name(target)
+    );
+    match set_tag_checked(ctx, client, &state.app, target, what).await {
         Ok(()) => {
             out.restored = true;
-            ctx.done(format!(
-                "restored the image tag of app `{name}` to {}",
-                previous.unwrap_or("unset")
-            ));
-            line.say(&format!(
-                "restored image tag {} (no deploy: the old container keeps serving)",
-                previous.unwrap_or("unset")
-            ));
+            on_event(DeployEvent::Restored {
+                app: name.clone(),
+                tag: target.map(str::to_owned),
+            });
         }
         Err(e) => out.restore_error = Some(e.message),
     }
@@ -677,14 +998,16 @@ async fn restore(
 
 /// Polls one deployment until it reaches a terminal status or the deadline
 /// passes. A 404 is retried for [`NOT_FOUND_WINDOW`], then fails.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     ctx: &Context,
     client: &Client,
     plan: &DeployPlan,
     uuid: &str,
     deadline: Deadline,
-    line: &Line,
+    app: &str,
     what: &str,
+    on_event: OnEvent<'_>,
 ) -> std::result::Result<Deployment, PollError<Error>> {
     let clock = ctx.clock.as_ref();
     let last: Mutex<Option<DeploymentStatus>> = Mutex::new(None);
@@ -701,7 +1024,12 @@ async fn follow(
                     let mut last = last.lock().map_err(|_| Error::local("poisoned lock"))?;
                     let changed = last.as_ref() != Some(&d.status);
                     if changed {
-                        line.state(&format!("{what} {uuid}"), &d.status);
+                        on_event(DeployEvent::Status {
+                            app: app.to_owned(),
+                            what: what.to_owned(),
+                            uuid: uuid.to_owned(),
+                            status: d.status.clone(),
+                        });
                     }
                     *last = Some(d.status);
                     Ok(Poll::Pending { changed })
@@ -726,89 +1054,23 @@ async fn follow(
     .await
 }
 
-/// Live progress: one spinner line per app on a terminal, plain lines otherwise.
-struct Progress {
-    multi: Option<MultiProgress>,
-    lines: Vec<Line>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Clone)]
-struct Line {
-    name: String,
-    bar: Option<ProgressBar>,
-    ui: Ui,
-}
-
-impl Progress {
-    fn new(ui: &Ui, apps: &[AppState]) -> Self {
-        let width = apps.iter().map(|a| a.app.name.len()).max().unwrap_or(0);
-        let multi = ui.is_live().then(MultiProgress::new);
-        let lines = apps
-            .iter()
-            .map(|a| {
-                let bar = multi.as_ref().map(|m| {
-                    let style =
-                        ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-                    let bar = m.add(ProgressBar::new_spinner().with_style(style));
-                    bar.set_prefix(format!("{:width$}", a.app.name));
-                    bar.set_message("reading");
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    bar
-                });
-                Line {
-                    name: a.app.name.clone(),
-                    bar,
-                    ui: ui.clone(),
-                }
-            })
-            .collect();
-        Progress { multi, lines }
-    }
-
-    fn line(&self, i: usize) -> Line {
-        self.lines[i].clone()
-    }
-
-    fn clear(&self) {
-        if let Some(m) = &self.multi {
-            let _ = m.clear();
-        }
-    }
-}
-
-impl Line {
-    fn say(&self, msg: &str) {
-        match &self.bar {
-            Some(b) => b.set_message(msg.to_owned()),
-            None => self.ui.progress(&format!("{}: {msg}", self.name)),
-        }
-    }
-
-    fn state(&self, what: &str, status: &DeploymentStatus) {
-        self.say(&format!("{what} {status}"));
-    }
-
-    fn end(&self, out: &AppOutcome) {
-        let tone = match out.outcome {
-            Outcome::Finished | Outcome::Triggered => Tone::Ok,
-            Outcome::TimedOut => Tone::Warn,
-            _ => Tone::Fail,
-        };
-        let msg = format!(
-            "{} {} in {}",
-            self.ui.mark(tone),
-            out.outcome.status(),
-            humantime::format_duration(Duration::from_secs(out.elapsed.as_secs()))
+    #[test]
+    fn the_started_line_names_the_tag() {
+        let l = |s: &str| vec!["x".to_owned(), s.to_owned()];
+        assert_eq!(
+            started_tag(&l(
+                "Starting deployment of ghcr.io/a/api:v1.2.2 to localhost."
+            )),
+            Some(Some("v1.2.2".into()))
         );
-        match &self.bar {
-            Some(b) => {
-                if let Ok(style) = ProgressStyle::with_template("  {prefix} {msg}") {
-                    b.set_style(style);
-                }
-                b.finish_with_message(msg);
-            }
-            None => self.ui.progress(&format!("{}: {msg}", self.name)),
-        }
+        assert_eq!(
+            started_tag(&l("Starting deployment of reg:5000/a/api to srv.")),
+            Some(None)
+        );
+        assert_eq!(started_tag(&l("nothing here")), None);
     }
 }
