@@ -2,17 +2,18 @@
 //! place the TLS crypto provider is installed, and response bodies read
 //! with a size cap while they stream (SPEC §7.8).
 //!
-//! Kept apart from [`crate::net`] so that it can later be folded into a
-//! shared helper there without touching the clients' logic.
+//! The cap and the crypto provider are [`crate::net`]'s; this module adds
+//! the typed body error the probes need (a too-large answer fails a check
+//! instead of the command).
 
 /// The largest response body almarel reads (32 MiB).
-pub const MAX_BODY: usize = 32 * 1024 * 1024;
+pub const MAX_BODY: usize = crate::net::MAX_BODY as usize;
 
 /// Installs rustls' ring provider for this process (idempotent). Every
 /// client constructor calls it: reqwest is built with `rustls-no-provider`,
 /// and tests may build a client in a process that never ran `main`.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::net::install_crypto_provider();
 }
 
 /// Why a body could not be read.
