@@ -68,17 +68,28 @@ fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
             return None;
         }
     }
-    while at + 8 <= end {
+    // Extensions fill the space up to the trailing checksum exactly (a
+    // file cut short does not).
+    let mut root = None;
+    while at < end {
         let signature = data.get(at..at + 4)?;
         let size = be32(data, at + 4)? as usize;
-        let body = data.get(at + 8..(at + 8).checked_add(size)?)?;
-        match signature {
-            b"TREE" => return root_of_tree_extension(body, count),
-            b"link" => return None, // split index: entries live elsewhere
-            _ => at += 8 + size,
+        let body_end = (at + 8).checked_add(size)?;
+        if body_end > end {
+            return None;
         }
+        let body = data.get(at + 8..body_end)?;
+        match signature {
+            b"TREE" => root = Some(root_of_tree_extension(body, count)?),
+            b"link" => return None, // split index: entries live elsewhere
+            _ => {}
+        }
+        at = body_end;
     }
-    None
+    if at != end {
+        return None;
+    }
+    root
 }
 
 /// The first `TREE` entry is the root: `"" NUL <entries> SP <subtrees> LF <oid>`;
