@@ -232,10 +232,7 @@ impl Repo {
     /// on another thread while the fetch ran (a fetch does not touch the work
     /// tree); any later call reads it again.
     pub fn status(&self) -> Result<TreeStatus> {
-        let pending = self
-            .pending_status
-            .lock()
-            .map_or(None, |mut p| p.take());
+        let pending = self.pending_status.lock().map_or(None, |mut p| p.take());
         if let Some(handle) = pending {
             return handle.join().unwrap_or_else(|_| {
                 Err(Error::local(
@@ -287,7 +284,8 @@ impl Repo {
     /// which is then read and peeled).
     fn peel_tag(&self, name: &str, r: &git2::Reference<'_>) -> Result<LocalTag> {
         let fail = |e: &git2::Error| git_err(&format!("cannot read tag {name}"), e);
-        let not_commit = |e: &git2::Error| git_err(&format!("tag {name} does not point at a commit"), e);
+        let not_commit =
+            |e: &git2::Error| git_err(&format!("tag {name} does not point at a commit"), e);
         let resolved;
         let r = if r.kind() == Some(git2::ReferenceType::Symbolic) {
             resolved = r.resolve().map_err(|e| fail(&e))?;

@@ -456,7 +456,10 @@ fn status_with_the_cached_tree_shortcut_matches_the_full_comparison() {
     f.commit_file("src/b.txt", "b\n", "b");
     f.commit_file("docs/c.txt", "c\n", "c");
     git(&f.work, &["status", "--porcelain"]);
-    assert!(head_tree_is_cached(&f.work), "a commit records the cached tree");
+    assert!(
+        head_tree_is_cached(&f.work),
+        "a commit records the cached tree"
+    );
     let r = f.repo();
     let check = |what: &str, expect: TreeStatus| {
         let s = r.status().unwrap();
@@ -506,7 +509,10 @@ fn status_with_the_cached_tree_shortcut_matches_the_full_comparison() {
     // Staged: a modification, a new file, a deletion (git rm).
     std::fs::write(f.work.join("src/b.txt"), "staged\n").unwrap();
     git(&f.work, &["add", "src/b.txt"]);
-    assert!(!head_tree_is_cached(&f.work), "git add invalidates the cached tree");
+    assert!(
+        !head_tree_is_cached(&f.work),
+        "git add invalidates the cached tree"
+    );
     check(
         "staged modification",
         TreeStatus {
@@ -656,7 +662,11 @@ fn packed_and_loose_tags_annotated_and_lightweight_answer_the_same() {
     let packed_refs = std::fs::read_to_string(f.work.join(".git/packed-refs")).unwrap();
     assert!(packed_refs.contains("\n^"), "peeled lines: {packed_refs}");
     assert!(!f.work.join(".git/refs/tags/v1.0.0").exists());
-    assert_eq!(tag_answers(&f.repo(), &shas), loose, "packed with peel lines");
+    assert_eq!(
+        tag_answers(&f.repo(), &shas),
+        loose,
+        "packed with peel lines"
+    );
 
     // An old packed-refs without the peeled lines or traits.
     let bare: String = packed_refs
