@@ -7,7 +7,8 @@
 #   SKIP_WATCH=1 SKIP_REPO=1 scripts/bench.sh   quick subset
 #   BEFORE_BIN=path/to/old/almarel scripts/bench.sh   also time an older build
 #       (start-up and tag rows, same run) for before/after figures
-#   FEATURES=vendored-openssl scripts/bench.sh   build with these cargo features
+#   FEATURES= scripts/bench.sh   cargo features of the measured build (default
+#       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
 # Uses hyperfine when present (installed with apt-get when root and missing),
 # else a plain timing loop; /usr/bin/time -v for peak memory (package `time`).
@@ -32,7 +33,8 @@ command -v hyperfine >/dev/null 2>&1 && have_hyperfine=1
 
 echo "== building the release binary and the simulator driver" >&2
 features=()
-[ -n "${FEATURES:-}" ] && features=(--features "$FEATURES")
+FEATURES=${FEATURES-vendored-openssl}
+[ -n "$FEATURES" ] && features=(--features "$FEATURES")
 cargo build --release --locked --quiet "${features[@]}"
 cargo build --release --locked --quiet "${features[@]}" --example bench_fakes
 bin="$root/target/release/almarel"
@@ -62,6 +64,7 @@ results="$out/results.md"
   echo "# almarel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+  echo "build: release profile, features: ${FEATURES:-none}"
   echo "tools: $([ $have_hyperfine = 1 ] && hyperfine --version || echo 'timing loop (no hyperfine)'), $(git --version)"
   echo
   echo "| benchmark | almarel | baseline | ratio | target |"
