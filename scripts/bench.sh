@@ -5,6 +5,10 @@
 #   scripts/bench.sh            all benchmarks (~15 min: the watch scenario is 10 min)
 #   WATCH_SCALE=0.1 scripts/bench.sh   the watch scenario compressed to 1 min
 #   SKIP_WATCH=1 SKIP_REPO=1 scripts/bench.sh   quick subset
+#   BEFORE_BIN=path/to/old/almarel scripts/bench.sh   also time an older build
+#       (start-up and tag rows, same run) for before/after figures
+#   FEATURES= scripts/bench.sh   cargo features of the measured build (default
+#       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
 # Uses hyperfine when present (installed with apt-get when root and missing),
 # else a plain timing loop; /usr/bin/time -v for peak memory (package `time`).
@@ -28,8 +32,11 @@ have_hyperfine=0
 command -v hyperfine >/dev/null 2>&1 && have_hyperfine=1
 
 echo "== building the release binary and the simulator driver" >&2
-cargo build --release --locked --quiet
-cargo build --release --locked --quiet --example bench_fakes
+features=()
+FEATURES=${FEATURES-vendored-openssl}
+[ -n "$FEATURES" ] && features=(--features "$FEATURES")
+cargo build --release --locked --quiet "${features[@]}"
+cargo build --release --locked --quiet "${features[@]}" --example bench_fakes
 bin="$root/target/release/almarel"
 fakes="$root/target/release/examples/bench_fakes"
 
@@ -57,6 +64,7 @@ results="$out/results.md"
   echo "# almarel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+  echo "build: release profile, features: ${FEATURES:-none}"
   echo "tools: $([ $have_hyperfine = 1 ] && hyperfine --version || echo 'timing loop (no hyperfine)'), $(git --version)"
   echo
   echo "| benchmark | almarel | baseline | ratio | target |"
@@ -67,7 +75,12 @@ row() { echo "| $1 | $2 | $3 | $4 | $5 |" | tee -a "$results"; }
 # --- 1. start-up ------------------------------------------------------------
 a=$(mean_s startup-almarel 200 "'$bin' --version")
 g=$(mean_s startup-git 200 "git --version")
-row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "—"
+row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 1.6"
+before="${BEFORE_BIN:-}"
+if [ -n "$before" ]; then
+  b=$(mean_s startup-before 200 "'$before' --version")
+  row "start-up, before (\`$before\`)" "$(ms "$b")" "$(ms "$g")" "$(ratio "$b" "$g")" "—"
+fi
 
 # --- 2. tag --dry-run on a large repository -----------------------------------
 if [ "${SKIP_REPO:-0}" != 1 ]; then
@@ -80,10 +93,23 @@ if [ "${SKIP_REPO:-0}" != 1 ]; then
   env_prefix="cd '$w' && HOME='$out/home' ALMAREL_STATE_DIR='$out/state' GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1"
   mkdir -p "$out/home"
   # The run must do the whole job: exit 0 with every check passing.
-  (cd "$w" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state" GIT_CONFIG_GLOBAL=/dev/null "$bin" tag 1.0.0 --dry-run >/dev/null)
-  a=$(mean_s tag-almarel 10 "$env_prefix '$bin' tag 1.0.0 --dry-run")
-  g=$(mean_s tag-git 10 "$env_prefix bash -c 'git fetch -q origin main && git status --porcelain >/dev/null && git rev-list --left-right --count HEAD...origin/main >/dev/null && git tag -l \"v*\" >/dev/null && git ls-remote --tags origin >/dev/null'")
-  row "\`tag 1.0.0 --dry-run\`, 50k files / 20k commits / 2k tags, vs the git CLI script" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 1.0"
+  (cd "$w" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state" GIT_CONFIG_GLOBAL=/dev/null "$bin" tag 9.9.9 --dry-run >/dev/null)
+  gitscript="git fetch -q origin main && git status --porcelain >/dev/null && git rev-list --left-right --count HEAD...origin/main >/dev/null && git tag -l \"v*\" >/dev/null && git ls-remote --tags origin >/dev/null"
+  a=$(mean_s tag-almarel 10 "$env_prefix '$bin' tag 9.9.9 --dry-run")
+  g=$(mean_s tag-git 10 "$env_prefix bash -c '$gitscript'")
+  row "\`tag 9.9.9 --dry-run\`, 50k files / 20k commits / 2k tags, vs the git CLI script" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 0.85"
+  if [ -n "$before" ]; then
+    b=$(mean_s tag-before 10 "$env_prefix '$before' tag 9.9.9 --dry-run")
+    row "\`tag 9.9.9 --dry-run\`, before (\`$before\`)" "$(ms "$b")" "$(ms "$g")" "$(ratio "$b" "$g")" "—"
+  fi
+  if [ -x /usr/bin/time ]; then
+    peak() { (cd "$w" && HOME="$out/home" ALMAREL_STATE_DIR="$out/state" GIT_CONFIG_GLOBAL=/dev/null \
+      /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'); }
+    kb=$(peak "$bin" tag 9.9.9 --dry-run)
+    # The git script's peak is its largest step (each is its own process).
+    gkb=$(peak git status --porcelain)
+    row "peak RSS: \`tag 9.9.9 --dry-run\` on the large repository (vs \`git status\`, the script's largest step)" "$((kb / 1024)) MiB ($kb kB)" "$gkb kB" "$(ratio "$kb" "$gkb")" "≤ 45 MB"
+  fi
 fi
 
 # --- 3. verify: three probes of 500 ms each -----------------------------------

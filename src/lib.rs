@@ -35,6 +35,19 @@ use clap::Parser;
 
 /// Parses `args`, runs the command and returns the process exit code.
 pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8 {
+    // `almarel --version` alone: answered without building clap's command tree.
+    if let [_, flag] = args.as_slice() {
+        if flag == "--version" || flag == "-V" {
+            let line = format!("almarel {}\n", env!("CARGO_PKG_VERSION"));
+            return match std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes()) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            };
+        }
+    }
+    if cfg!(panic = "abort") {
+        std::panic::set_hook(Box::new(report_panic));
+    }
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return parse_error(&e, &args),
@@ -64,6 +77,33 @@ pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8
     // Do not wait for background tasks (a cancelled poll, an in-flight request).
     runtime.shutdown_background();
     code
+}
+
+/// With `panic = "abort"` (release builds) a panic, on any thread (a
+/// blocking git task included), stops the process at once: say clearly that
+/// it is a bug, where, and what to do, before the abort.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let thread = std::thread::current()
+        .name()
+        .map(|n| format!(" (thread {n})"))
+        .unwrap_or_default();
+    let text = format!(
+        "error: almarel panicked, an internal error (a bug): {what}{at}{thread}\n\
+         hint: nothing after this point ran; check what was already done (git tag -l, almarel status), \
+         and report it at {}/issues with the command line\n",
+        env!("CARGO_PKG_REPOSITORY")
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
 }
 
 fn fallback_global(g: &cli::GlobalArgs) -> settings::Global {

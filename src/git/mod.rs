@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::version::{ReleaseTag, normalize_tag};
 
+mod index;
 mod remote;
 mod url;
 
@@ -119,11 +120,17 @@ impl std::fmt::Display for Identity {
     }
 }
 
+/// A status read started on another thread, collected by [`Repo::status`].
+type PendingStatus = std::thread::JoinHandle<Result<TreeStatus>>;
+
 /// A git work tree.
 pub struct Repo {
     repo: git2::Repository,
     git_dir: PathBuf,
     workdir: PathBuf,
+    /// The work tree's status, being read on another thread while a fetch
+    /// runs (see [`Repo::fetch`]); taken by the next [`Repo::status`].
+    pending_status: std::sync::Mutex<Option<PendingStatus>>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -172,6 +179,7 @@ impl Repo {
             repo,
             git_dir,
             workdir,
+            pending_status: std::sync::Mutex::new(None),
         })
     }
 
@@ -218,46 +226,37 @@ impl Repo {
     }
 
     /// Staged, unstaged, untracked (not ignored) and conflicted paths.
+    ///
+    /// Right after [`Repo::fetch`] or [`Repo::peek`] this is the status read
+    /// on another thread while the fetch ran (a fetch does not touch the work
+    /// tree); any later call reads it again.
     pub fn status(&self) -> Result<TreeStatus> {
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false)
-            .exclude_submodules(false);
-        let statuses = self
-            .repo
-            .statuses(Some(&mut opts))
-            .map_err(|e| git_err("cannot read the working tree's status", &e))?;
-        let mut out = TreeStatus::default();
-        for entry in statuses.iter() {
-            let s = entry.status();
-            let path = String::from_utf8_lossy(entry.path_bytes()).into_owned();
-            if s.is_conflicted() {
-                out.conflicted.push(path);
-                continue;
-            }
-            if s.intersects(
-                git2::Status::INDEX_NEW
-                    | git2::Status::INDEX_MODIFIED
-                    | git2::Status::INDEX_DELETED
-                    | git2::Status::INDEX_RENAMED
-                    | git2::Status::INDEX_TYPECHANGE,
-            ) {
-                out.staged.push(path.clone());
-            }
-            if s.intersects(
-                git2::Status::WT_MODIFIED
-                    | git2::Status::WT_DELETED
-                    | git2::Status::WT_RENAMED
-                    | git2::Status::WT_TYPECHANGE,
-            ) {
-                out.unstaged.push(path.clone());
-            }
-            if s.contains(git2::Status::WT_NEW) {
-                out.untracked.push(path);
-            }
+        let pending = self.pending_status.lock().map_or(None, |mut p| p.take());
+        if let Some(handle) = pending {
+            return handle.join().unwrap_or_else(|_| {
+                Err(Error::local(
+                    "cannot read the working tree's status: the reading thread stopped unexpectedly",
+                ))
+            });
         }
-        Ok(out)
+        tree_status(&self.repo)
+    }
+
+    /// Starts reading the status on another thread (its own handle on the
+    /// repository); [`Repo::status`] collects it.
+    fn start_status(&self) {
+        let git_dir = self.git_dir.clone();
+        let spawned = std::thread::Builder::new()
+            .name("almarel-status".into())
+            .spawn(move || {
+                let repo = git2::Repository::open(&git_dir)
+                    .map_err(|e| git_err("cannot open the repository", &e))?;
+                tree_status(&repo)
+            });
+        // Without a thread, status() simply reads it itself.
+        if let (Ok(handle), Ok(mut slot)) = (spawned, self.pending_status.lock()) {
+            *slot = Some(handle);
+        }
     }
 
     /// The commit tag `name` points at (annotated tags peeled), if the tag exists.
@@ -273,57 +272,100 @@ impl Repo {
             Err(e) if e.class() == git2::ErrorClass::Reference => return Ok(None),
             Err(e) => return Err(git_err(&format!("cannot read tag {name}"), &e)),
         };
-        let obj = r
-            .resolve()
-            .and_then(|r| {
-                let oid = r
-                    .target()
-                    .ok_or_else(|| git2::Error::from_str("no target"))?;
-                self.repo.find_object(oid, None)
-            })
-            .map_err(|e| git_err(&format!("cannot read tag {name}"), &e))?;
-        let annotated = obj.kind() == Some(git2::ObjectType::Tag);
-        let commit = obj
-            .peel_to_commit()
-            .map_err(|e| git_err(&format!("tag {name} does not point at a commit"), &e))?;
-        Ok(Some(LocalTag {
-            commit: commit.id().to_string(),
-            annotated,
-        }))
+        self.peel_tag(name, &r).map(Some)
+    }
+
+    /// The commit a tag reference points at, and whether it is annotated,
+    /// reading as little as possible: a packed ref carries its peeled commit
+    /// (`^` line of `packed-refs`), so only the object's header is read to
+    /// check that it is a commit; a loose or unpeeled ref's object header
+    /// says whether it is a commit (lightweight) or a tag object (annotated,
+    /// which is then read and peeled).
+    fn peel_tag(&self, name: &str, r: &git2::Reference<'_>) -> Result<LocalTag> {
+        let fail = |e: &git2::Error| git_err(&format!("cannot read tag {name}"), e);
+        let not_commit =
+            |e: &git2::Error| git_err(&format!("tag {name} does not point at a commit"), e);
+        let resolved;
+        let r = if r.kind() == Some(git2::ReferenceType::Symbolic) {
+            resolved = r.resolve().map_err(|e| fail(&e))?;
+            &resolved
+        } else {
+            r
+        };
+        let oid = r
+            .target()
+            .ok_or_else(|| fail(&git2::Error::from_str("no target")))?;
+        let odb = self.repo.odb().map_err(|e| fail(&e))?;
+        if let Some(peeled) = r.target_peel() {
+            let (_, kind) = odb.read_header(peeled).map_err(|e| fail(&e))?;
+            if kind == git2::ObjectType::Commit {
+                return Ok(LocalTag {
+                    commit: peeled.to_string(),
+                    annotated: true,
+                });
+            }
+        }
+        let (_, kind) = odb.read_header(oid).map_err(|e| fail(&e))?;
+        match kind {
+            git2::ObjectType::Commit => Ok(LocalTag {
+                commit: oid.to_string(),
+                annotated: false,
+            }),
+            _ => {
+                let obj = self.repo.find_object(oid, None).map_err(|e| fail(&e))?;
+                let commit = obj.peel_to_commit().map_err(|e| not_commit(&e))?;
+                Ok(LocalTag {
+                    commit: commit.id().to_string(),
+                    annotated: obj.kind() == Some(git2::ObjectType::Tag),
+                })
+            }
+        }
+    }
+
+    /// Every local tag reference under `refs/tags/` whose name (after
+    /// `refs/tags/`) matches the glob `pattern`, in one pass over the refs.
+    fn for_each_tag(
+        &self,
+        pattern: &str,
+        mut each: impl FnMut(&str, &git2::Reference<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let refs = self
+            .repo
+            .references_glob(&format!("refs/tags/{pattern}"))
+            .map_err(|e| git_err("cannot list tags", &e))?;
+        for r in refs {
+            let r = r.map_err(|e| git_err("cannot list tags", &e))?;
+            let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
+                continue;
+            };
+            each(name, &r)?;
+        }
+        Ok(())
     }
 
     /// Every local tag whose name is `prefix` + SemVer, with its commit,
-    /// sorted by version (lowest first). Tags not pointing at a commit are skipped.
+    /// sorted by version (lowest first).
     pub fn release_tags(&self, prefix: &str) -> Result<Vec<(ReleaseTag, String)>> {
-        let names = self
-            .repo
-            .tag_names(Some(&format!("{prefix}*")))
-            .map_err(|e| git_err("cannot list tags", &e))?;
         let mut out = Vec::new();
-        for name in names.iter().filter_map(|n| n.ok().flatten()) {
-            let Some(rt) = ReleaseTag::from_name(name, prefix) else {
-                continue;
-            };
-            if let Some(sha) = self.resolve_tag(name)? {
-                out.push((rt, sha));
+        self.for_each_tag(&format!("{prefix}*"), |name, r| {
+            if let Some(rt) = ReleaseTag::from_name(name, prefix) {
+                out.push((rt, self.peel_tag(name, r)?.commit));
             }
-        }
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.0.version.cmp(&b.0.version));
         Ok(out)
     }
 
     /// The names of every local tag pointing at commit `sha` (full SHA), sorted.
     pub fn tags_at(&self, sha: &str) -> Result<Vec<String>> {
-        let names = self
-            .repo
-            .tag_names(None)
-            .map_err(|e| git_err("cannot list tags", &e))?;
         let mut out = Vec::new();
-        for name in names.iter().filter_map(|n| n.ok().flatten()) {
-            if self.resolve_tag(name)?.as_deref() == Some(sha) {
+        self.for_each_tag("*", |name, r| {
+            if self.peel_tag(name, r)?.commit == sha {
                 out.push(name.to_owned());
             }
-        }
+            Ok(())
+        })?;
         out.sort();
         Ok(out)
     }
@@ -516,7 +558,9 @@ impl Repo {
 
     /// Fetches `branch` from `remote` (updating `refs/remotes/<remote>/<branch>`)
     /// and lists the remote's branch commit and tags. Never fetches tags into
-    /// this repository. Failures are exit 4 with the reason.
+    /// this repository. Failures are exit 4 with the reason. Meanwhile the
+    /// work tree's status is read on another thread, for the next
+    /// [`Repo::status`].
     pub async fn fetch(
         &self,
         remote: &str,
@@ -550,6 +594,8 @@ impl Repo {
             branch.to_owned(),
             access.clone(),
         );
+        // Independent work: the status of the work tree, read meanwhile.
+        self.start_status();
         remote::run_with_deadline(
             format!("fetching from {remote}"),
             access.timeout(),
@@ -576,6 +622,59 @@ impl Repo {
         )
         .await
     }
+}
+
+/// The status of `repo`'s work tree. When the index's cached tree (its
+/// `TREE` extension) is HEAD's tree and no entry is conflicted, nothing is
+/// staged: only the index is compared with the work tree.
+fn tree_status(repo: &git2::Repository) -> Result<TreeStatus> {
+    let head_tree = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_tree().ok())
+        .map(|t| t.id());
+    let index_is_head = head_tree.is_some_and(|t| index::cached_tree_is(repo.path(), t.as_bytes()));
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(false);
+    if index_is_head {
+        opts.show(git2::StatusShow::Workdir);
+    }
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| git_err("cannot read the working tree's status", &e))?;
+    let mut out = TreeStatus::default();
+    for entry in statuses.iter() {
+        let s = entry.status();
+        let path = String::from_utf8_lossy(entry.path_bytes()).into_owned();
+        if s.is_conflicted() {
+            out.conflicted.push(path);
+            continue;
+        }
+        if s.intersects(
+            git2::Status::INDEX_NEW
+                | git2::Status::INDEX_MODIFIED
+                | git2::Status::INDEX_DELETED
+                | git2::Status::INDEX_RENAMED
+                | git2::Status::INDEX_TYPECHANGE,
+        ) {
+            out.staged.push(path.clone());
+        }
+        if s.intersects(
+            git2::Status::WT_MODIFIED
+                | git2::Status::WT_DELETED
+                | git2::Status::WT_RENAMED
+                | git2::Status::WT_TYPECHANGE,
+        ) {
+            out.unstaged.push(path.clone());
+        }
+        if s.contains(git2::Status::WT_NEW) {
+            out.untracked.push(path);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -424,3 +424,289 @@ fn access_debug_never_shows_the_token() {
     );
     assert_eq!(a.token_value(), Some("ghs_secret_value"));
 }
+
+/// The status as computed before the cached-tree shortcut: HEAD↔index and
+/// index↔work tree, always.
+fn full_status(work: &Path) -> Vec<(String, u32)> {
+    let repo = git2::Repository::open(work).unwrap();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(false);
+    let statuses = repo.statuses(Some(&mut opts)).unwrap();
+    let mut out: Vec<(String, u32)> = statuses
+        .iter()
+        .map(|e| (e.path().unwrap().to_owned(), e.status().bits()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn head_tree_is_cached(work: &Path) -> bool {
+    let repo = git2::Repository::open(work).unwrap();
+    let tree = repo.head().unwrap().peel_to_tree().unwrap().id();
+    index::cached_tree_is(repo.path(), tree.as_bytes())
+}
+
+#[test]
+fn status_with_the_cached_tree_shortcut_matches_the_full_comparison() {
+    let f = Fixture::new();
+    f.commit_file("src/a.txt", "a\n", "a");
+    f.commit_file("src/b.txt", "b\n", "b");
+    f.commit_file("docs/c.txt", "c\n", "c");
+    git(&f.work, &["status", "--porcelain"]);
+    assert!(
+        head_tree_is_cached(&f.work),
+        "a commit records the cached tree"
+    );
+    let r = f.repo();
+    let check = |what: &str, expect: TreeStatus| {
+        let s = r.status().unwrap();
+        assert_eq!(s, expect, "{what}");
+        let mut flat: Vec<String> = s
+            .staged
+            .iter()
+            .chain(&s.unstaged)
+            .chain(&s.untracked)
+            .chain(&s.conflicted)
+            .cloned()
+            .collect();
+        flat.sort();
+        flat.dedup();
+        let full: Vec<String> = full_status(&f.work).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(flat, full, "{what}: same paths as the full comparison");
+    };
+    check("clean", TreeStatus::default());
+
+    // Unstaged: modified and deleted in the work tree; the cached tree still holds.
+    std::fs::write(f.work.join("src/a.txt"), "changed\n").unwrap();
+    std::fs::remove_file(f.work.join("docs/c.txt")).unwrap();
+    assert!(head_tree_is_cached(&f.work));
+    check(
+        "unstaged modified and deleted",
+        TreeStatus {
+            unstaged: vec!["docs/c.txt".into(), "src/a.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+
+    // Untracked, nested.
+    std::fs::create_dir_all(f.work.join("new/deep")).unwrap();
+    std::fs::write(f.work.join("new/deep/u.txt"), "u\n").unwrap();
+    check(
+        "untracked",
+        TreeStatus {
+            unstaged: vec!["docs/c.txt".into(), "src/a.txt".into()],
+            untracked: vec!["new/deep/u.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    git(&f.work, &["checkout", "-q", "--", "."]);
+    std::fs::remove_dir_all(f.work.join("new")).unwrap();
+    check("restored", TreeStatus::default());
+
+    // Staged: a modification, a new file, a deletion (git rm).
+    std::fs::write(f.work.join("src/b.txt"), "staged\n").unwrap();
+    git(&f.work, &["add", "src/b.txt"]);
+    assert!(
+        !head_tree_is_cached(&f.work),
+        "git add invalidates the cached tree"
+    );
+    check(
+        "staged modification",
+        TreeStatus {
+            staged: vec!["src/b.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    git(&f.work, &["commit", "-q", "-m", "b2"]);
+    git(&f.work, &["rm", "-q", "docs/c.txt"]);
+    check(
+        "staged deletion",
+        TreeStatus {
+            staged: vec!["docs/c.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    git(&f.work, &["reset", "-q", "--hard"]);
+    std::fs::write(f.work.join("staged-new.txt"), "n\n").unwrap();
+    git(&f.work, &["add", "staged-new.txt"]);
+    check(
+        "staged new file",
+        TreeStatus {
+            staged: vec!["staged-new.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+
+    // A staged change whose cached tree was rebuilt (git write-tree) is
+    // still staged: the cached tree is then not HEAD's.
+    git(&f.work, &["write-tree"]);
+    check(
+        "staged, cached tree rebuilt",
+        TreeStatus {
+            staged: vec!["staged-new.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    // Staged then undone in the work tree: staged and unstaged.
+    std::fs::remove_file(f.work.join("staged-new.txt")).unwrap();
+    check(
+        "staged and deleted",
+        TreeStatus {
+            staged: vec!["staged-new.txt".into()],
+            unstaged: vec!["staged-new.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    git(&f.work, &["reset", "-q", "--hard"]);
+    check("reset", TreeStatus::default());
+}
+
+#[test]
+fn the_index_reader_refuses_what_it_does_not_understand() {
+    assert!(!index::cached_tree_is(Path::new("/nonexistent"), &[0; 20]));
+    let f = Fixture::new();
+    f.commit_file("a.txt", "a\n", "a");
+    git(&f.work, &["status", "--porcelain"]);
+    assert!(head_tree_is_cached(&f.work));
+    let index = f.work.join(".git/index");
+    let good = std::fs::read(&index).unwrap();
+    // Truncated anywhere: never a match, never a panic.
+    for len in 0..good.len() {
+        std::fs::write(&index, &good[..len]).unwrap();
+        assert!(!head_tree_is_cached(&f.work), "truncated at {len}");
+    }
+    std::fs::write(&index, &good).unwrap();
+    // Intent-to-add (an extended flag): the full comparison.
+    std::fs::write(f.work.join("ita.txt"), "i\n").unwrap();
+    git(&f.work, &["add", "-N", "ita.txt"]);
+    assert!(!head_tree_is_cached(&f.work));
+    let full = full_status(&f.work);
+    let s = f.repo().status().unwrap();
+    assert_eq!(
+        s.file_count(),
+        full.len(),
+        "intent-to-add: {s:?} vs {full:?}"
+    );
+    git(&f.work, &["rm", "-q", "--cached", "ita.txt"]);
+    // Index version 4 (prefix-compressed paths): the full comparison.
+    git(&f.work, &["update-index", "--index-version", "4"]);
+    assert!(!head_tree_is_cached(&f.work));
+    assert_eq!(f.repo().status().unwrap().untracked, ["ita.txt"]);
+}
+
+#[test]
+fn a_conflict_is_reported_with_the_shortcut_available() {
+    let f = Fixture::new();
+    f.commit_file("x.txt", "base\n", "base");
+    git(&f.work, &["switch", "-q", "-c", "other"]);
+    f.commit_file("x.txt", "other\n", "other");
+    git(&f.work, &["switch", "-q", "main"]);
+    f.commit_file("x.txt", "main\n", "main");
+    let out = std::process::Command::new("git")
+        .args(["merge", "-q", "other"])
+        .current_dir(&f.work)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the merge conflicts");
+    assert!(!head_tree_is_cached(&f.work));
+    assert_eq!(f.repo().status().unwrap().conflicted, ["x.txt"]);
+}
+
+/// Every answer about local tags, to compare packed and loose refs.
+fn tag_answers(r: &Repo, shas: &[&str]) -> String {
+    let mut out = format!("{:?}", r.release_tags("v").unwrap());
+    for name in ["v1.0.0", "v1.1.0", "v2.0.0", "v2.1.0", "tree-tag", "nope"] {
+        let t = r.local_tag(name).map_err(|e| e.message);
+        out.push_str(&format!("\n{name}: {t:?}"));
+    }
+    for sha in shas {
+        // A tag of a tree fails the whole listing, as it always did.
+        let at = r.tags_at(sha).map_err(|e| e.message);
+        out.push_str(&format!("\nat {sha}: {at:?}"));
+    }
+    out
+}
+
+#[test]
+fn packed_and_loose_tags_annotated_and_lightweight_answer_the_same() {
+    let f = Fixture::new();
+    let one = f.commit_file("a.txt", "1\n", "one");
+    git(&f.work, &["tag", "-a", "v1.0.0", "-m", "Release v1.0.0"]);
+    git(&f.work, &["tag", "v1.1.0"]); // lightweight
+    let two = f.commit_file("a.txt", "2\n", "two");
+    git(&f.work, &["tag", "-a", "v2.0.0", "-m", "Release v2.0.0"]);
+    // A tag of a tag (peels twice) and a tag of a tree (not a commit).
+    git(&f.work, &["tag", "-a", "v2.1.0", "-m", "retag", "v2.0.0"]);
+    let tree = git(&f.work, &["rev-parse", "HEAD^{tree}"]);
+    git(&f.work, &["tag", "-a", "tree-tag", "-m", "tree", &tree]);
+    let shas = [one.as_str(), two.as_str()];
+
+    let loose = tag_answers(&f.repo(), &shas);
+    assert!(loose.contains(&format!(
+        "v1.1.0: Ok(Some(LocalTag {{ commit: \"{one}\", annotated: false }}))"
+    )));
+    assert!(loose.contains(&format!(
+        "v2.1.0: Ok(Some(LocalTag {{ commit: \"{two}\", annotated: true }}))"
+    )));
+    assert!(
+        loose.contains("tree-tag: Err(\"tag tree-tag does not point at a commit"),
+        "a tag of a tree is an error: {loose}"
+    );
+
+    git(&f.work, &["pack-refs", "--all"]);
+    let packed_refs = std::fs::read_to_string(f.work.join(".git/packed-refs")).unwrap();
+    assert!(packed_refs.contains("\n^"), "peeled lines: {packed_refs}");
+    assert!(!f.work.join(".git/refs/tags/v1.0.0").exists());
+    assert_eq!(
+        tag_answers(&f.repo(), &shas),
+        loose,
+        "packed with peel lines"
+    );
+
+    // An old packed-refs without the peeled lines or traits.
+    let bare: String = packed_refs
+        .lines()
+        .filter(|l| !l.starts_with('^') && !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(f.work.join(".git/packed-refs"), bare).unwrap();
+    assert_eq!(tag_answers(&f.repo(), &shas), loose, "packed without peel");
+
+    // A loose ref overrides a packed one with the same name.
+    git(&f.work, &["pack-refs", "--all"]);
+    git(&f.work, &["tag", "-f", "-a", "v1.0.0", "-m", "moved", &two]);
+    assert!(f.work.join(".git/refs/tags/v1.0.0").exists());
+    let moved = tag_answers(&f.repo(), &shas);
+    assert!(
+        moved.contains(&format!(
+            "v1.0.0: Ok(Some(LocalTag {{ commit: \"{two}\", annotated: true }}))"
+        )),
+        "{moved}"
+    );
+    git(&f.work, &["tag", "-d", "tree-tag"]);
+    assert_eq!(
+        f.repo().tags_at(&two).unwrap(),
+        ["v1.0.0", "v2.0.0", "v2.1.0"]
+    );
+    assert_eq!(f.repo().tags_at(&one).unwrap(), ["v1.1.0"]);
+}
+
+#[test]
+fn the_status_read_during_a_fetch_is_the_status() {
+    let f = Fixture::new();
+    std::fs::write(f.work.join("README.md"), "changed\n").unwrap();
+    std::fs::write(f.work.join("untracked.txt"), "u\n").unwrap();
+    let r = f.repo();
+    let direct = r.status().unwrap();
+    rt().block_on(r.peek("origin", "main", &Access::anonymous()))
+        .unwrap();
+    assert_eq!(r.status().unwrap(), direct, "read during the fetch");
+    // Only the first call after a fetch takes it: later calls read again.
+    std::fs::remove_file(f.work.join("untracked.txt")).unwrap();
+    assert!(r.status().unwrap().untracked.is_empty());
+}
