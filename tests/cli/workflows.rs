@@ -841,3 +841,252 @@ fn action_installs_the_release_matching_its_ref_once_per_job() {
     // A release that does not exist fails the step.
     assert!(!run("9.9.9").status.success());
 }
+
+// ---------------------------------------------------------------------------
+// Help, man page and completions, from the real binary
+
+fn almarel(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_almarel"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The subcommands, from the top-level help's command list.
+fn subcommands() -> Vec<String> {
+    let help = almarel(&["--help"]);
+    let list = help.split("Commands:\n").nth(1).unwrap();
+    let subs: Vec<String> = list
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| *s != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(subs.len() >= 12, "{subs:?}");
+    subs
+}
+
+#[test]
+fn every_command_help_has_an_example_and_a_global_options_section() {
+    let mut commands: Vec<Vec<String>> = vec![vec![]];
+    commands.extend(subcommands().into_iter().map(|s| vec![s]));
+    for words in commands {
+        for flag in ["-h", "--help"] {
+            let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+            args.push(flag);
+            let help = almarel(&args);
+            assert!(help.contains("\nGlobal options:\n"), "{args:?}:\n{help}");
+            let example = help
+                .split_once("\nExamples:\n")
+                .or_else(|| help.split_once("\nExample:\n"))
+                .unwrap_or_else(|| panic!("{args:?} has no example:\n{help}"))
+                .1;
+            assert!(
+                example.trim_start().starts_with("almarel "),
+                "{args:?}: {example}"
+            );
+        }
+    }
+}
+
+#[test]
+fn help_offers_only_the_global_flags_that_mean_something() {
+    let verify = almarel(&["verify", "--help"]);
+    assert!(
+        !verify.contains("--yes") && !verify.contains("-y,"),
+        "{verify}"
+    );
+    assert!(
+        verify.contains("--dry-run"),
+        "verify --dry-run records nothing"
+    );
+    for (sub, absent, present) in [
+        ("tag", vec!["--yes"], vec!["--dry-run", "--json"]),
+        (
+            "status",
+            vec!["--yes", "--dry-run"],
+            vec!["--json", "--config"],
+        ),
+        ("checklist", vec!["--yes", "--dry-run"], vec!["--json"]),
+        (
+            "rehearse",
+            vec!["--yes", "--dry-run", "--config", "-C <DIR>"],
+            vec!["--json"],
+        ),
+        (
+            "completions",
+            vec!["--yes", "--dry-run", "--color", "--quiet"],
+            vec!["--json"],
+        ),
+        (
+            "approve",
+            vec![],
+            vec!["--yes", "--dry-run", "--json", "--config", "-C <DIR>"],
+        ),
+        ("rollback", vec![], vec!["--yes", "--dry-run"]),
+    ] {
+        let help = almarel(&[sub, "--help"]);
+        for flag in absent {
+            assert!(!help.contains(flag), "{sub} --help offers {flag}");
+        }
+        for flag in present {
+            assert!(help.contains(flag), "{sub} --help lacks {flag}");
+        }
+    }
+    // Hidden, not removed: a global flag still parses where it means nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_almarel"))
+        .args(["completions", "bash", "--yes", "--color", "never", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn man_page_has_environment_exit_status_files_and_no_dangling_reference() {
+    let page = almarel(&["man"]);
+    for section in [
+        ".SH COMMANDS",
+        ".SH \"ENVIRONMENT\"",
+        ".SH \"EXIT STATUS\"",
+        ".SH \"FILES\"",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    for var in [
+        "COOLIFY_TOKEN",
+        "GH_TOKEN",
+        "ALMAREL_STATE_DIR",
+        "NO_COLOR",
+        "GITHUB_ACTIONS",
+    ] {
+        assert!(page.contains(var), "{var}");
+    }
+    for code in ["\n129\n", "\n130\n", "\n143\n"] {
+        assert!(page.contains(code), "{code:?}");
+    }
+    let plain = page.replace("\\-", "-");
+    assert!(
+        !plain.contains("almarel-"),
+        "refers to a page that does not exist"
+    );
+    assert!(
+        !plain.contains("(1)"),
+        "refers to a page that does not exist"
+    );
+}
+
+/// Runs the bash completion for `words` (the last one is being completed)
+/// in `dir`, and returns what it offers.
+fn bash_complete(script: &Path, dir: &Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let cword = words.len() - 1;
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={cword}; \
+         _almarel_with_tags almarel '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words[cword],
+        words[cword - 1],
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completion_offers_phases_scenarios_and_release_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("almarel.bash");
+    std::fs::write(&script, almarel(&["completions", "bash"])).unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+    git(&["tag", "v1.2.3"]);
+    git(&["tag", "v1.3.0-rc.1"]);
+
+    let phases = bash_complete(&script, &repo, &["almarel", "checklist", ""]);
+    for p in [
+        "before-merge",
+        "before-tag",
+        "during-deploy",
+        "after-deploy",
+        "v1.2.3",
+    ] {
+        assert!(phases.contains(&p.to_owned()), "{p}: {phases:?}");
+    }
+    let before = bash_complete(&script, &repo, &["almarel", "checklist", "before-"]);
+    assert_eq!(before, ["before-merge", "before-tag"]);
+    let scenarios = bash_complete(&script, &repo, &["almarel", "rehearse", ""]);
+    assert!(
+        scenarios.contains(&"failed-deploy".to_owned()),
+        "{scenarios:?}"
+    );
+    assert!(
+        !scenarios.iter().any(|s| s.starts_with("v1")),
+        "{scenarios:?}"
+    );
+    let tags = bash_complete(&script, &repo, &["almarel", "deploy", "--tag", "v1.3"]);
+    assert_eq!(tags, ["v1.3.0-rc.1"]);
+    let status = bash_complete(&script, &repo, &["almarel", "-C", "repo", "status", "v"]);
+    assert!(
+        status.is_empty() || status.iter().all(|s| s.starts_with('v')),
+        "{status:?}"
+    );
+    let from_outside = bash_complete(
+        &script,
+        tmp.path(),
+        &["almarel", "-C", "repo", "status", "v"],
+    );
+    assert_eq!(
+        from_outside,
+        ["v1.2.3", "v1.3.0-rc.1"],
+        "-C names the repository"
+    );
+    let app = bash_complete(&script, &repo, &["almarel", "deploy", "--app", "v"]);
+    assert!(app.is_empty(), "no tags for --app: {app:?}");
+}
