@@ -99,12 +99,105 @@ pub fn completion_script(shell: Shell) -> Result<String> {
         .map_err(|e| Error::local(format!("completion script is not UTF-8: {e}")))?;
     let tree = built();
     let slots = tag_slots(&tree);
+    let script = drop_hidden(shell, &script, &hidden_flags(&tree));
     Ok(match shell {
         Shell::Bash => bash_with_tags(script, &tree, &slots),
         Shell::Zsh => zsh_with_tags(&script, &slots),
         Shell::Fish => fish_with_extras(script, &tree, &slots),
         _ => script,
     })
+}
+
+/// Per subcommand, the spellings of its hidden options (global options that
+/// mean nothing there, `cli::hidden_globals`): clap_complete offers hidden
+/// options too, so they are taken out of the scripts.
+fn hidden_flags(tree: &clap::Command) -> Vec<(String, Vec<String>)> {
+    tree.get_subcommands()
+        .map(|sub| {
+            let flags = sub
+                .get_arguments()
+                .filter(|a| a.is_hide_set() && !a.is_positional())
+                .flat_map(spellings)
+                .collect();
+            (sub.get_name().to_owned(), flags)
+        })
+        .filter(|(_, flags): &(String, Vec<String>)| !flags.is_empty())
+        .collect()
+}
+
+/// Whether a zsh `_arguments` spec line declares `flag`
+/// (`'--yes[…]'`, `'(-v --verbose)-q[…]'`, `'*-v[…]'`, `'-C+[…]'`, `'--color=[…]'`).
+fn zsh_declares(line: &str, flag: &str) -> bool {
+    let mut rest = line.trim_start().trim_start_matches('\'');
+    if rest.starts_with('(') {
+        rest = rest.split_once(')').map_or(rest, |(_, r)| r);
+    }
+    let rest = rest.trim_start_matches('*');
+    rest.strip_prefix(flag)
+        .is_some_and(|r| r.starts_with('[') || r.starts_with("=[") || r.starts_with("+["))
+}
+
+/// Removes each subcommand's hidden options from the generated script.
+fn drop_hidden(shell: Shell, script: &str, hidden: &[(String, Vec<String>)]) -> String {
+    let mut out = String::with_capacity(script.len());
+    // The subcommand whose block (bash, zsh) the current line is in.
+    let mut current: Option<&(String, Vec<String>)> = None;
+    for line in script.split_inclusive('\n') {
+        let trimmed = line.trim();
+        match shell {
+            Shell::Bash => {
+                if let Some(name) = trimmed
+                    .strip_prefix("almarel__subcmd__")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    current = hidden.iter().find(|(sub, _)| sub == name);
+                } else if let (Some((_, flags)), Some(opts)) = (
+                    current,
+                    trimmed
+                        .strip_prefix("opts=\"")
+                        .and_then(|r| r.strip_suffix('"')),
+                ) {
+                    let kept: Vec<&str> = opts
+                        .split_whitespace()
+                        .filter(|w| !flags.iter().any(|f| f == w))
+                        .collect();
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    out.push_str(&format!("{indent}opts=\"{}\"\n", kept.join(" ")));
+                    current = None;
+                    continue;
+                }
+            }
+            Shell::Zsh => {
+                if let Some(name) = trimmed.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+                    current = hidden.iter().find(|(sub, _)| sub == name);
+                } else if trimmed == ";;" {
+                    current = None;
+                } else if let Some((_, flags)) = current {
+                    if flags.iter().any(|f| zsh_declares(line, f)) {
+                        continue;
+                    }
+                }
+            }
+            Shell::Fish => {
+                let hit = hidden.iter().any(|(sub, flags)| {
+                    line.contains(&format!("\"__fish_almarel_using_subcommand {sub}\""))
+                        && flags.iter().any(|f| {
+                            let token = match f.strip_prefix("--") {
+                                Some(long) => format!(" -l {long} "),
+                                None => format!(" -s {} ", f.trim_start_matches('-')),
+                            };
+                            line.contains(&token)
+                        })
+                });
+                if hit {
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// Bash: a wrapper around clap's `_almarel` that adds release tags where a
@@ -516,6 +609,36 @@ mod tests {
                 assert!(script.contains(sub.as_str()), "{shell}: {sub} missing");
             }
         }
+    }
+
+    #[test]
+    fn completions_leave_out_the_flags_a_command_hides() {
+        let bash = completion_script(Shell::Bash).unwrap();
+        let opts_of = |sub: &str| {
+            let block = bash
+                .split(&format!("almarel__subcmd__{sub})\n"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{sub}"));
+            block.lines().next().unwrap().to_owned()
+        };
+        assert!(!opts_of("verify").contains("--yes") && !opts_of("verify").contains(" -y "));
+        assert!(opts_of("verify").contains("--dry-run"));
+        assert!(opts_of("approve").contains("--yes"));
+        assert!(!opts_of("rehearse").contains("--config"));
+        let zsh = completion_script(Shell::Zsh).unwrap();
+        let verify = zsh.split("\n(verify)\n").nth(1).unwrap();
+        let verify = &verify[..verify.find("\n;;").unwrap()];
+        assert!(
+            !verify.contains("'--yes[") && !verify.contains("'-y["),
+            "{verify}"
+        );
+        assert!(verify.contains("'--dry-run["), "{verify}");
+        let approve = zsh.split("\n(approve)\n").nth(1).unwrap();
+        assert!(approve[..approve.find("\n;;").unwrap()].contains("'--yes["));
+        let fish = completion_script(Shell::Fish).unwrap();
+        assert!(!fish.contains("using_subcommand verify\" -s y -l yes"));
+        assert!(fish.contains("using_subcommand approve\" -s y -l yes"));
+        assert!(fish.contains("using_subcommand verify\" -l dry-run"));
     }
 
     #[test]
