@@ -519,6 +519,11 @@ mod tests {
                 "after-deploy"
             ]
         );
+        assert_eq!(
+            offered,
+            crate::commands::checklist::PHASES,
+            "the phases checklist runs"
+        );
     }
 
     #[test]
