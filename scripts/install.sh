@@ -77,7 +77,9 @@ base=${base%/}
 url="$base/v$version/$archive"
 
 tmp=$(mktemp -d 2>/dev/null || mktemp -d -t almarel)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # fetch URL FILE: http(s) with curl (else wget), file:// and local paths by copying.
 fetch() {
