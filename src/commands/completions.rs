@@ -137,13 +137,41 @@ fn zsh_declares(line: &str, flag: &str) -> bool {
         .is_some_and(|r| r.starts_with('[') || r.starts_with("=[") || r.starts_with("+["))
 }
 
+/// Whether `line` leaves a multi-line record open (first line) or closes it
+/// (a continuation line): a zsh `_arguments` spec ends with `\`; a fish value
+/// list opens and closes with an unescaped double quote.
+fn toggles_record(shell: Shell, line: &str) -> bool {
+    if shell == Shell::Zsh {
+        return !line.trim_end().ends_with('\\');
+    }
+    let mut quotes = 0;
+    let mut escaped = false;
+    for c in line.chars() {
+        if c == '"' && !escaped {
+            quotes += 1;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    quotes % 2 == 1
+}
+
 /// Removes each subcommand's hidden options from the generated script.
 fn drop_hidden(shell: Shell, script: &str, hidden: &[(String, Vec<String>)]) -> String {
     let mut out = String::with_capacity(script.len());
     // The subcommand whose block (bash, zsh) the current line is in.
     let mut current: Option<&(String, Vec<String>)> = None;
+    // A dropped zsh spec or fish `complete` can span lines (the `--color`
+    // values with their descriptions): the rest of it is dropped too.
+    let mut dropping_rest = false;
     for line in script.split_inclusive('\n') {
         let trimmed = line.trim();
+        if dropping_rest {
+            dropping_rest = match shell {
+                Shell::Zsh => toggles_record(shell, line),
+                _ => !toggles_record(shell, line),
+            };
+            continue;
+        }
         match shell {
             Shell::Bash => {
                 if let Some(name) = trimmed
@@ -174,6 +202,7 @@ fn drop_hidden(shell: Shell, script: &str, hidden: &[(String, Vec<String>)]) -> 
                     current = None;
                 } else if let Some((_, flags)) = current {
                     if flags.iter().any(|f| zsh_declares(line, f)) {
+                        dropping_rest = toggles_record(shell, line);
                         continue;
                     }
                 }
@@ -190,6 +219,7 @@ fn drop_hidden(shell: Shell, script: &str, hidden: &[(String, Vec<String>)]) -> 
                         })
                 });
                 if hit {
+                    dropping_rest = toggles_record(shell, line);
                     continue;
                 }
             }
@@ -329,7 +359,24 @@ fn fish_escape(s: &str) -> String {
 
 /// Fish: release tags for REF and TAG arguments, and the possible values of
 /// positionals (with their descriptions), which clap's fish script leaves out.
-fn fish_with_extras(mut script: String, tree: &clap::Command, slots: &[TagSlots]) -> String {
+fn fish_with_extras(script: String, tree: &clap::Command, slots: &[TagSlots]) -> String {
+    // A TAG option's own line (with its description) gets the tags as values.
+    let mut script: String = script
+        .split_inclusive('\n')
+        .map(|line| {
+            let tag_option = slots.iter().any(|s| {
+                line.contains(&format!("\"__fish_almarel_using_subcommand {}\"", s.sub))
+                    && s.options
+                        .iter()
+                        .any(|o| line.contains(&format!(" -l {o} ")))
+            });
+            if tag_option && !toggles_record(Shell::Fish, line) {
+                format!("{} -f -a \"(__almarel_release_tags)\"\n", line.trim_end())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
     script.push_str(
         r#"
 # Added by almarel: release tags (`git tag -l`, in the -C directory) and the
@@ -368,12 +415,6 @@ end
     }
     for s in slots {
         let cond = format!("__fish_almarel_using_subcommand {}", s.sub);
-        for o in &s.options {
-            let _ = writeln!(
-                script,
-                "complete -c almarel -n \"{cond}\" -l {o} -r -f -a \"(__almarel_release_tags)\""
-            );
-        }
         if !s.positionals.is_empty() {
             let _ = writeln!(
                 script,
@@ -641,6 +682,83 @@ mod tests {
         assert!(fish.contains("using_subcommand verify\" -l dry-run"));
     }
 
+    /// The records of a script: lines joined while a multi-line record is open.
+    fn records(shell: Shell, script: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut open = false;
+        for line in script.lines() {
+            if open {
+                if let Some(last) = out.last_mut() {
+                    last.push('\n');
+                    last.push_str(line);
+                }
+                open = match shell {
+                    Shell::Zsh => toggles_record(shell, line),
+                    _ => !toggles_record(shell, line),
+                };
+            } else {
+                out.push(line.to_owned());
+                open = match shell {
+                    Shell::Zsh => line.starts_with('\'') && toggles_record(shell, line),
+                    _ => toggles_record(shell, line),
+                };
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scripts_stay_well_formed_after_post_processing() {
+        let fish = completion_script(Shell::Fish).unwrap();
+        for r in records(Shell::Fish, &fish) {
+            let first = r.split_whitespace().next().unwrap_or("");
+            assert!(
+                r.is_empty()
+                    || r.starts_with(' ')
+                    || [
+                        "complete", "function", "end", "#", "set", "if", "else", "return"
+                    ]
+                    .contains(&first)
+                    || first.starts_with('#'),
+                "stray fish line: {r}"
+            );
+        }
+        let zsh = completion_script(Shell::Zsh).unwrap();
+        let lines: Vec<&str> = zsh.lines().collect();
+        for r in records(Shell::Zsh, &zsh) {
+            // Every `_arguments` spec is whole: opened by a quote, ended by `\`.
+            if r.starts_with("'-") || r.starts_with("'(") || r.starts_with("'*") {
+                assert!(r.ends_with("' \\"), "cut zsh spec: {r}");
+            }
+            assert!(
+                !r.starts_with("always\\:") && !r.starts_with("never\\:"),
+                "orphan: {r}"
+            );
+        }
+        assert!(lines.len() > 100);
+        // Real parsers, where this machine has them.
+        for (shell, program, args) in [
+            (Shell::Zsh, "zsh", vec!["-n"]),
+            (Shell::Fish, "fish", vec!["--no-execute"]),
+            (Shell::Bash, "bash", vec!["-n"]),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("script");
+            std::fs::write(&file, completion_script(shell).unwrap()).unwrap();
+            if let Ok(out) = std::process::Command::new(program)
+                .args(&args)
+                .arg(&file)
+                .output()
+            {
+                assert!(
+                    out.status.success(),
+                    "{program}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+
     #[test]
     fn release_tags_go_where_a_ref_or_tag_goes() {
         let slots = tag_slots(&built());
@@ -683,9 +801,9 @@ mod tests {
 
         let fish = completion_script(Shell::Fish).unwrap();
         assert!(fish.contains("function __almarel_release_tags"));
-        assert!(fish.contains(
-            "complete -c almarel -n \"__fish_almarel_using_subcommand deploy\" -l tag -r -f -a \"(__almarel_release_tags)\""
-        ));
+        assert!(fish.lines().any(|l| l.starts_with(
+            "complete -c almarel -n \"__fish_almarel_using_subcommand deploy\" -l tag -d "
+        ) && l.ends_with(" -r -f -a \"(__almarel_release_tags)\"")));
         assert!(
             fish.contains("before-merge\\t'staging validated"),
             "phases with descriptions"
