@@ -17,8 +17,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "almarel", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 done, 1 failed outcome, 2 usage/config error, \
-3 refused by a safety check, 4 remote failed or unreachable, 5 timed out, 130 interrupted."
+    after_help = "Examples:\n  almarel rehearse                  # a whole release on a built-in sandbox\n  \
+almarel tag 1.2.3 --dry-run       # every \"Before Tagging\" check, nothing changed\n  \
+almarel status v1.2.3 --watch     # follow the release to live\n\n\
+Exit codes: 0 done, 1 failed outcome, 2 usage/config error, 3 refused by a safety check, \
+4 remote failed or unreachable, 5 timed out, 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.\n\
+`almarel man` prints the manual page (environment, exit status, files)."
 )]
 pub struct Cli {
     /// Options every command accepts.
@@ -30,7 +34,12 @@ pub struct Cli {
 }
 
 /// Options accepted before or after the subcommand.
+///
+/// Shown under their own "Global options" heading. A subcommand where one of
+/// them means nothing hides it from its help ([`hidden_globals`]); it still
+/// parses there.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = GLOBAL_OPTIONS)]
 pub struct GlobalArgs {
     /// Run as if started in DIR.
     #[arg(short = 'C', value_name = "DIR", global = true)]
@@ -56,6 +65,68 @@ pub struct GlobalArgs {
     /// When to use colour (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+}
+
+/// The help heading of the global options.
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
+/// Hidden copies of the global options `ids` (field names of [`GlobalArgs`]),
+/// for a subcommand where they mean nothing: clap then does not propagate the
+/// visible global there, so its help does not offer it, yet it still parses
+/// (and sets the same [`GlobalArgs`] field).
+pub fn hidden_globals(ids: &[&str]) -> Vec<clap::Arg> {
+    GlobalArgs::augment_args(clap::Command::new("globals"))
+        .get_arguments()
+        .filter(|a| ids.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect()
+}
+
+/// The checklist phases, for completion and help (the phase argument also
+/// accepts a REF, so any value parses).
+pub const PHASES: &[(&str, &str)] = &[
+    (
+        "before-merge",
+        "staging validated, known issues accepted, rollback impact reviewed",
+    ),
+    (
+        "before-tag",
+        "on the branch, clean tree, up to date, version above every tag",
+    ),
+    (
+        "during-deploy",
+        "CI green on the commit, production approval by a reviewer",
+    ),
+    (
+        "after-deploy",
+        "health 200, web app, /api/version SHA, smoke test",
+    ),
+];
+
+/// Parses a checklist PHASE argument: any string (it may be a REF), while
+/// offering [`PHASES`] with their descriptions to help and completions.
+#[derive(Debug, Clone, Copy)]
+pub struct PhaseOrRef;
+
+impl clap::builder::TypedValueParser for PhaseOrRef {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(PHASES.iter().map(|(name, help)| {
+            clap::builder::PossibleValue::new(*name).help(*help)
+        })))
+    }
 }
 
 /// `--color` values.
@@ -120,6 +191,7 @@ pub enum Command {
 
 /// `almarel tag`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["yes"]))]
 #[command(
     after_help = "Examples:\n  almarel tag 1.2.3 --dry-run   # run every check, change nothing\n  \
 almarel tag 1.2.3             # tag HEAD as v1.2.3 and push that tag\n  \
@@ -139,6 +211,12 @@ pub struct TagArgs {
 
 /// `almarel status`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["yes", "dry_run"]))]
+#[command(
+    after_help = "Examples:\n  almarel status                    # the commit at <remote>/<branch>\n  \
+almarel status v1.2.3 --watch     # follow the release until it is live or needs approval\n  \
+almarel status v1.2.3 --json      # the ledger as one JSON object"
+)]
 pub struct StatusArgs {
     /// A tag (v1.2.3 or 1.2.3) or commit SHA (7-40 hex); default: the commit at <remote>/<branch>.
     #[arg(value_name = "REF")]
@@ -153,6 +231,11 @@ pub struct StatusArgs {
 
 /// `almarel approve`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel approve v1.2.3 --dry-run  # the evidence, nothing approved\n  \
+almarel approve v1.2.3 --watch    # approve, then follow the deploy run to live\n  \
+almarel approve --reject --comment \"smoke test failed on staging\""
+)]
 pub struct ApproveArgs {
     /// A tag or commit SHA whose waiting deploy run to review; default: the commit at <remote>/<branch>.
     #[arg(value_name = "REF")]
@@ -182,6 +265,11 @@ pub struct ApproveArgs {
 
 /// `almarel deploy`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel deploy --tag v1.2.3 --dry-run   # the image tag and app each write would set\n  \
+almarel deploy --tag v1.2.3 --yes       # every app in coolify.apps, followed to the end\n  \
+almarel deploy v1.2.3 --app api --no-wait"
+)]
 pub struct DeployArgs {
     /// A tag or commit SHA whose release tag to deploy; default: the commit at <remote>/<branch>.
     #[arg(value_name = "REF", conflicts_with = "tag")]
@@ -208,6 +296,12 @@ pub struct DeployArgs {
 
 /// `almarel verify`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["yes"]))]
+#[command(
+    after_help = "Examples:\n  almarel verify --expect-tag v1.2.3          # one attempt of every check\n  \
+almarel verify --expect-sha 3f2a9c1 --wait 5m   # retry until production runs it\n  \
+almarel verify --expect-tag v1.2.3 --json"
+)]
 #[command(group(clap::ArgGroup::new("expect").required(true).args(["expect_sha", "expect_tag"])))]
 pub struct VerifyArgs {
     /// The commit SHA production must run (7-40 hex; prefixes match).
@@ -226,6 +320,10 @@ pub struct VerifyArgs {
 
 /// `almarel freeze`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel freeze --reason \"incident 42: checkout errors\" --dry-run\n  \
+almarel freeze --reason \"incident 42\" --cancel-running --yes"
+)]
 pub struct FreezeArgs {
     /// Why releases are frozen (used as the rejection comment).
     #[arg(long)]
@@ -237,6 +335,10 @@ pub struct FreezeArgs {
 
 /// `almarel unfreeze`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel unfreeze --dry-run   # what would be enabled again\n  \
+almarel unfreeze --yes       # resume releases (CI: no prompt)"
+)]
 pub struct UnfreezeArgs {}
 
 /// `almarel rollback`.
@@ -269,6 +371,7 @@ pub struct RollbackArgs {
 
 /// `almarel checklist`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["yes", "dry_run"]))]
 #[command(
     after_help = "Phases: before-merge, before-tag, during-deploy, after-deploy (default: all).\n\
 Examples:\n  almarel checklist before-tag --version 1.2.3\n  \
@@ -276,7 +379,7 @@ almarel checklist after-deploy v1.2.3\n  almarel checklist --json"
 )]
 pub struct ChecklistArgs {
     /// The phase (before-merge, before-tag, during-deploy, after-deploy), or a REF when no phase is given.
-    #[arg(value_name = "PHASE")]
+    #[arg(value_name = "PHASE", value_parser = PhaseOrRef, hide_possible_values = true)]
     pub phase: Option<String>,
     /// A tag or commit SHA; default: the commit at <remote>/<branch>.
     #[arg(value_name = "REF")]
@@ -288,6 +391,7 @@ pub struct ChecklistArgs {
 
 /// `almarel rehearse`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["dir", "config", "yes", "dry_run"]))]
 #[command(
     after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, deploy, verify\n  \
 almarel rehearse failed-deploy      # web deploy fails: freeze, rollback, verify, unfreeze\n  \
@@ -319,6 +423,7 @@ pub enum Scenario {
 
 /// `almarel completions`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["dir", "config", "yes", "dry_run", "quiet", "verbose", "color"]))]
 #[command(
     after_help = "Examples:\n  almarel completions bash > ~/.local/share/bash-completion/completions/almarel\n  \
 almarel completions zsh > \"${fpath[1]}/_almarel\"\n  \
@@ -332,6 +437,7 @@ pub struct CompletionsArgs {
 
 /// `almarel man`.
 #[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["dir", "config", "yes", "dry_run", "quiet", "verbose", "color"]))]
 #[command(
     after_help = "Example:\n  almarel man > /usr/local/share/man/man1/almarel.1 && man almarel"
 )]
@@ -358,6 +464,66 @@ mod tests {
             .expect("parses");
         assert!(cli.global.json && cli.global.dry_run);
         assert_eq!(cli.global.verbose, 2);
+    }
+
+    #[test]
+    fn hidden_globals_still_parse_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["almarel", "verify", "--expect-tag", "v1", "--yes", "-q"])
+            .expect("parses");
+        assert!(cli.global.yes && cli.global.quiet);
+        let cli = Cli::try_parse_from([
+            "almarel",
+            "rehearse",
+            "-C",
+            "/tmp",
+            "--config",
+            "a.toml",
+            "--dry-run",
+        ])
+        .expect("parses");
+        assert_eq!(cli.global.dir, Some(PathBuf::from("/tmp")));
+        assert_eq!(cli.global.config, Some(PathBuf::from("a.toml")));
+        assert!(cli.global.dry_run);
+        let cli =
+            Cli::try_parse_from(["almarel", "man", "-vv", "--color", "never"]).expect("parses");
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(cli.global.color, ColorChoice::Never);
+        let cli = Cli::try_parse_from(["almarel", "-y", "status"]).expect("parses");
+        assert!(cli.global.yes);
+    }
+
+    #[test]
+    fn phase_accepts_a_ref_and_offers_the_phases() {
+        let cli = Cli::try_parse_from(["almarel", "checklist", "v1.2.3"]).expect("parses");
+        let Command::Checklist(a) = cli.command else {
+            panic!("not checklist")
+        };
+        assert_eq!(a.phase.as_deref(), Some("v1.2.3"));
+        let cmd = Cli::command();
+        let checklist = cmd.find_subcommand("checklist").expect("checklist");
+        let phase = checklist
+            .get_arguments()
+            .find(|a| a.get_id() == "phase")
+            .expect("phase");
+        let offered: Vec<String> = phase
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(
+            offered,
+            [
+                "before-merge",
+                "before-tag",
+                "during-deploy",
+                "after-deploy"
+            ]
+        );
+        assert_eq!(
+            offered,
+            crate::commands::checklist::PHASES,
+            "the phases checklist runs"
+        );
     }
 
     #[test]
