@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod settings;
 pub mod ui;
 pub mod version;
+pub mod workflow;
 
 use std::path::Path;
 
