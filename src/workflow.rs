@@ -130,18 +130,21 @@ impl Workflow {
             None | Some(Yaml::Null) => return Err(invalid("it has no 'on:' triggers")),
             Some(Yaml::Hash(events)) => {
                 for (key, value) in events {
-                    let event = scalar(key).ok_or_else(|| invalid("an event under on: is not a name"))?;
+                    let event =
+                        scalar(key).ok_or_else(|| invalid("an event under on: is not a name"))?;
                     workflow.add_event(&event, value)?;
                 }
             }
             Some(Yaml::Array(events)) => {
                 for e in events {
-                    let event = scalar(e).ok_or_else(|| invalid("an event in on: [...] is not a name"))?;
+                    let event =
+                        scalar(e).ok_or_else(|| invalid("an event in on: [...] is not a name"))?;
                     workflow.add_event(&event, &Yaml::Null)?;
                 }
             }
             Some(y) => {
-                let event = scalar(y).ok_or_else(|| invalid("on: is neither an event, a list nor a mapping"))?;
+                let event = scalar(y)
+                    .ok_or_else(|| invalid("on: is neither an event, a list nor a mapping"))?;
                 workflow.add_event(&event, &Yaml::Null)?;
             }
         }
@@ -422,7 +425,10 @@ fn ref_filter(key: &str, include: &Option<Filter>, ignore: &Option<Filter>, name
     }
     if let Some(list) = ignore {
         if let Some(p) = list.deciding(name).filter(|p| !p.negated) {
-            return not(format!("{key}-ignore {list} ignores {name} (by '{}')", p.text));
+            return not(format!(
+                "{key}-ignore {list} ignores {name} (by '{}')",
+                p.text
+            ));
         }
     }
     Verdict::Triggers
@@ -446,7 +452,13 @@ fn paths(at: &str, f: &RefFilters, changed: Option<&[String]>) -> Verdict {
             "{at}.{key} {list}: the push changed no files, and GitHub does not start a path-filtered workflow then"
         ));
     }
-    let counts = |p: &String| if ignore { !list.selects(p) } else { list.selects(p) };
+    let counts = |p: &String| {
+        if ignore {
+            !list.selects(p)
+        } else {
+            list.selects(p)
+        }
+    };
     let (seen, unseen) = changed.split_at(changed.len().min(PATH_FILTER_FILE_LIMIT));
     if seen.iter().any(counts) {
         return Verdict::Triggers;
@@ -461,15 +473,24 @@ fn paths(at: &str, f: &RefFilters, changed: Option<&[String]>) -> Verdict {
     }
     let files = file_list(changed);
     if ignore {
-        not(format!("{at}.paths-ignore {list} ignores every changed file ({files})"))
+        not(format!(
+            "{at}.paths-ignore {list} ignores every changed file ({files})"
+        ))
     } else {
-        not(format!("{at}.paths {list} matches none of the changed files ({files})"))
+        not(format!(
+            "{at}.paths {list} matches none of the changed files ({files})"
+        ))
     }
 }
 
 fn file_list(files: &[String]) -> String {
     const SHOWN: usize = 3;
-    let mut out = files.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut out = files
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if files.len() > SHOWN {
         out.push_str(&format!(", … {} files in all", files.len()));
     }
@@ -478,7 +499,10 @@ fn file_list(files: &[String]) -> String {
 
 fn after_run(workflow: &Workflow, upstream: &str, activity: &str, head_branch: &str) -> Verdict {
     let Some(run) = &workflow.workflow_run else {
-        return not(format!("no workflow_run trigger (on: {})", events(workflow)));
+        return not(format!(
+            "no workflow_run trigger (on: {})",
+            events(workflow)
+        ));
     };
     if !run.workflows.iter().any(|w| w == upstream) {
         return not(format!(
@@ -513,7 +537,11 @@ fn events(workflow: &Workflow) -> String {
 }
 
 fn quoted(items: &[String]) -> String {
-    let inner = items.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ");
+    let inner = items
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!("[{inner}]")
 }
 
@@ -542,7 +570,9 @@ fn names(y: &Yaml, at: &str) -> Result<Vec<String>, ParseError> {
     match y {
         Yaml::Array(items) => items
             .iter()
-            .map(|i| scalar(i).ok_or_else(|| invalid(format!("{at} holds something other than a name"))))
+            .map(|i| {
+                scalar(i).ok_or_else(|| invalid(format!("{at} holds something other than a name")))
+            })
             .collect(),
         Yaml::Null => Ok(Vec::new()),
         other => scalar(other)
@@ -575,7 +605,10 @@ fn exclusive(
             "{at} has both {key} and {key}-ignore, which GitHub does not allow for one event"
         )));
     }
-    if let Some(list) = include.as_ref().filter(|l| positive_needed && l.only_negated()) {
+    if let Some(list) = include
+        .as_ref()
+        .filter(|l| positive_needed && l.only_negated())
+    {
         return Err(invalid(format!(
             "{at}.{key} {list} has only '!' patterns; GitHub needs at least one without '!' (or use {key}-ignore)"
         )));
@@ -590,7 +623,11 @@ fn ref_filters(value: &Yaml, at: &str, with_tags: bool) -> Result<RefFilters, Pa
     let f = RefFilters {
         branches: filter(map, at, "branches")?,
         branches_ignore: filter(map, at, "branches-ignore")?,
-        tags: if with_tags { filter(map, at, "tags")? } else { None },
+        tags: if with_tags {
+            filter(map, at, "tags")?
+        } else {
+            None
+        },
         tags_ignore: if with_tags {
             filter(map, at, "tags-ignore")?
         } else {

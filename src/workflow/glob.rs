@@ -202,7 +202,8 @@ fn class(chars: &[char], start: usize) -> Result<(Vec<(char, char)>, usize), Str
         } else {
             c
         };
-        let is_range = chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|d| *d != ']');
+        let is_range =
+            chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|d| *d != ']');
         if is_range {
             let d = chars[i + 2];
             let same_kind = (c.is_ascii_lowercase() && d.is_ascii_lowercase())
@@ -264,7 +265,9 @@ impl Matcher<'_> {
                     Rep::ZeroOrMore => self.at(t + 1, s) || (one && self.at(t, s + 1)),
                 }
             }
-            Token::Star => self.at(t + 1, s) || (here.is_some_and(|c| c != '/') && self.at(t, s + 1)),
+            Token::Star => {
+                self.at(t + 1, s) || (here.is_some_and(|c| c != '/') && self.at(t, s + 1))
+            }
             Token::DoubleStar => self.at(t + 1, s) || (here.is_some() && self.at(t, s + 1)),
             Token::AnyDirs => {
                 self.at(t + 1, s)
@@ -457,17 +460,29 @@ mod tests {
         assert!(m("**.js", "index.js") && m("**.js", "js/index.js") && m("**.js", "src/js/app.js"));
         assert!(m("docs/*", "docs/README.md") && !m("docs/*", "docs/mona/octocat.txt"));
         assert!(m("docs/**", "docs/README.md") && m("docs/**", "docs/mona/octocat.txt"));
-        for p in ["docs/README.md", "docs/mona/hello-world.md", "docs/a/markdown/file.md"] {
+        for p in [
+            "docs/README.md",
+            "docs/mona/hello-world.md",
+            "docs/a/markdown/file.md",
+        ] {
             assert!(m("docs/**/*.md", p), "{p}");
         }
-        for p in ["docs/hello.md", "dir/docs/my-file.txt", "space/docs/plan/space.doc"] {
+        for p in [
+            "docs/hello.md",
+            "dir/docs/my-file.txt",
+            "space/docs/plan/space.doc",
+        ] {
             assert!(m("**/docs/**", p), "{p}");
         }
         assert!(m("**/README.md", "README.md") && m("**/README.md", "js/README.md"));
         assert!(!m("**/README.md", "js/NOTREADME.md"));
         assert!(m("**/*src/**", "a/src/app.js") && m("**/*src/**", "my-src/code/js/app.js"));
         assert!(m("**/*-post.md", "my-post.md") && m("**/*-post.md", "path/their-post.md"));
-        for p in ["migrate-10909.sql", "db/migrate-v1.0.sql", "db/sept/migrate-v1.sql"] {
+        for p in [
+            "migrate-10909.sql",
+            "db/migrate-v1.0.sql",
+            "db/sept/migrate-v1.sql",
+        ] {
             assert!(m("**/migrate-*.sql", p), "{p}");
         }
     }
@@ -491,9 +506,24 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_errors() {
-        assert!(Glob::new("v[0-9").unwrap_err().problem.contains("never closed"));
-        assert!(Glob::new("[]x").unwrap_err().problem.contains("no character"));
-        assert!(Glob::new("[a-Z]").unwrap_err().problem.contains("a-z, A-Z or 0-9"));
+        assert!(
+            Glob::new("v[0-9")
+                .unwrap_err()
+                .problem
+                .contains("never closed")
+        );
+        assert!(
+            Glob::new("[]x")
+                .unwrap_err()
+                .problem
+                .contains("no character")
+        );
+        assert!(
+            Glob::new("[a-Z]")
+                .unwrap_err()
+                .problem
+                .contains("a-z, A-Z or 0-9")
+        );
         assert!(Glob::new("[9-0]").is_err());
         assert!(Glob::new("[!-/]").is_err());
         assert!(Glob::new("x\\").is_err());
@@ -513,7 +543,10 @@ mod tests {
         assert!(!f.selects("releases/10-alpha"));
         assert!(!f.selects("releases/beta/3-alpha"));
         assert!(!f.selects("main"));
-        assert_eq!(f.deciding("releases/10-alpha").unwrap().text, "!releases/**-alpha");
+        assert_eq!(
+            f.deciding("releases/10-alpha").unwrap().text,
+            "!releases/**-alpha"
+        );
         assert!(f.deciding("main").is_none());
 
         // The cheat sheet's paths examples: a later positive re-includes.
@@ -536,7 +569,10 @@ mod tests {
 
     #[test]
     fn filters_render_as_the_reasons_show_them() {
-        assert_eq!(filter(&["release-*", "!release-1"]).to_string(), "['release-*', '!release-1']");
+        assert_eq!(
+            filter(&["release-*", "!release-1"]).to_string(),
+            "['release-*', '!release-1']"
+        );
     }
 
     #[test]
