@@ -28,6 +28,7 @@ pub mod signals;
 pub mod transport;
 pub mod ui;
 pub mod version;
+pub mod workflow;
 
 use std::path::Path;
 
