@@ -1043,7 +1043,8 @@ fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
     let label = &l.target.label;
     if l.frozen == Some(true) {
         ctx.ui
-            .next("releases are frozen: fix forward, then `almarel unfreeze`");
+            .result("releases are frozen: fix forward, then resume them:");
+        ctx.ui.next("almarel unfreeze");
         return;
     }
     match verdict {
@@ -1054,7 +1055,7 @@ fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
         }
         Some(Verdict::Failed(_)) => ctx
             .ui
-            .next("open the failed run, fix forward, and tag a new release"),
+            .result("open the failed run, fix forward, and tag a new release (`almarel tag`)"),
         None => {
             if !l.pending.is_empty() {
                 ctx.ui.next(&format!("almarel approve {label}"));
