@@ -131,7 +131,14 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
             ui.result(&format!("dry run: would {p}"));
         }
         list_running(ctx, &running, args.cancel_running);
-        ui.next("almarel freeze --reason ... (without --dry-run)");
+        let mut again = format!(
+            "almarel freeze --reason {}",
+            crate::report::shell_quote(&args.reason)
+        );
+        if args.cancel_running {
+            again.push_str(" --cancel-running");
+        }
+        ui.next(&again);
         let mut d = data(&[]);
         d["dry_run"] = json!(true);
         return Ok(d);
@@ -143,7 +150,8 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
             wf.name
         ));
         list_running(ctx, &running, false);
-        ui.next("fix forward, then `almarel unfreeze`");
+        ui.result("fix forward, then resume releases:");
+        ui.next("almarel unfreeze");
         return Ok(data(&[]));
     }
     ctx.confirm(&format!(
@@ -176,7 +184,8 @@ pub async fn run_freeze(ctx: &Context, args: &FreezeArgs) -> Result<Value> {
     if !args.cancel_running {
         list_running(ctx, &running, false);
     }
-    ui.next("fix forward (or `almarel rollback`), then `almarel unfreeze`");
+    ui.result("fix forward (or `almarel rollback`), then resume releases:");
+    ui.next("almarel unfreeze");
     Ok(data(&done))
 }
 

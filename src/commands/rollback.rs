@@ -393,10 +393,11 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     ));
     if run.froze {
         ui.result("releases stay frozen until you run `almarel unfreeze`");
-        ui.next("fix forward on main, tag the fix (almarel tag X.Y.Z), then `almarel unfreeze`");
+        ui.result("fix forward on main and tag the fix (`almarel tag`), then resume releases:");
+        ui.next("almarel unfreeze");
     } else {
         ui.warn("releases were not frozen by this rollback: the next deploy of main replaces it");
-        ui.next("fix forward on main and tag the fix (almarel tag X.Y.Z)");
+        ui.result("fix forward on main and tag the fix with `almarel tag`");
     }
     if let Some(r) = &s.rollback.staging_data_runbook {
         ui.result(&format!(

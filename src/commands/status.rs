@@ -1006,12 +1006,12 @@ async fn watch_loop(
                     "{} never started: {}. Re-run `almarel status {} --watch` to keep following",
                     missing.join(", "),
                     not_started_causes(),
-                    current.target.label
+                    ref_word(&current.target)
                 ));
             }
             Err(e.with_hint(format!(
                 "the runs continue on GitHub; re-run `almarel status {} --watch`",
-                current.target.label
+                ref_word(&current.target)
             )))
         }
     }
@@ -1039,11 +1039,25 @@ fn not_started_text(ctx: &Context) -> String {
         )
 }
 
+/// REF as a command word: the tag or SHA the user gave; the full SHA when
+/// REF was omitted (the branch head can move, and `main on GitHub` is not a
+/// REF).
+fn ref_word(t: &crate::github::Target) -> String {
+    if t.requested_tag.is_some()
+        || (!t.label.is_empty() && t.label.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        t.label.clone()
+    } else {
+        t.sha.clone()
+    }
+}
+
 fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
-    let label = &l.target.label;
+    let label = &ref_word(&l.target);
     if l.frozen == Some(true) {
         ctx.ui
-            .next("releases are frozen: fix forward, then `almarel unfreeze`");
+            .result("releases are frozen: fix forward, then resume them:");
+        ctx.ui.next("almarel unfreeze");
         return;
     }
     match verdict {
@@ -1054,7 +1068,7 @@ fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
         }
         Some(Verdict::Failed(_)) => ctx
             .ui
-            .next("open the failed run, fix forward, and tag a new release"),
+            .result("open the failed run, fix forward, and tag a new release (`almarel tag`)"),
         None => {
             if !l.pending.is_empty() {
                 ctx.ui.next(&format!("almarel approve {label}"));

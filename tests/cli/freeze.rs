@@ -153,11 +153,22 @@ fn freeze_needs_confirmation_and_dry_run_changes_nothing() {
     assert_eq!(out.status.code(), Some(3));
     let out = gh
         .almarel(&sb)
-        .args(["freeze", "--reason", "r", "--dry-run"])
+        .args([
+            "freeze",
+            "--reason",
+            "bad deploy",
+            "--cancel-running",
+            "--dry-run",
+        ])
         .run()
         .unwrap();
-    let (o, _) = texts(&out);
+    let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0));
+    // The exact command that was dry-run, without --dry-run, reason quoted.
+    assert!(
+        e.contains("next: almarel freeze --reason 'bad deploy' --cancel-running\n"),
+        "{e}"
+    );
     assert!(
         o.contains("dry run: would disable workflow Deploy to Production"),
         "{o}"

@@ -563,3 +563,19 @@ fn ledger_says_why_coolify_is_unknown_without_a_token() {
         "{v}"
     );
 }
+
+#[test]
+fn without_ref_the_next_step_names_the_commit_not_the_branch_label() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    // `.run()` fails on a next line that does not parse ("main on GitHub").
+    let out = gh.almarel(&sb).args(["status"]).run().unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(!e.contains("on GitHub --watch"), "{e}");
+    assert!(
+        e.contains(&format!("next: almarel status {sha} --watch")),
+        "{e}"
+    );
+}

@@ -124,16 +124,6 @@ pub const KNOWN_BAD_NEXT: &[&str] = &[
     "almarel deploy --tag v1.2.3 (without --dry-run)",
     "almarel deploy --tag v1.3.0 --app api (without --dry-run)",
     "follow the deployments in the Coolify dashboard, then run almarel verify",
-    // src/commands/freeze.rs
-    "almarel freeze --reason ... (without --dry-run)",
-    "fix forward (or `almarel rollback`), then `almarel unfreeze`",
-    "fix forward, then `almarel unfreeze`",
-    // src/commands/rollback.rs
-    "fix forward on main and tag the fix (almarel tag X.Y.Z)",
-    "fix forward on main, tag the fix (almarel tag X.Y.Z), then `almarel unfreeze`",
-    // src/commands/status.rs
-    "open the failed run, fix forward, and tag a new release",
-    "releases are frozen: fix forward, then `almarel unfreeze`",
 ];
 
 /// Runs a command like `.output()` and checks every `next:` line it printed
