@@ -533,6 +533,34 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                         .await,
                     );
                 }
+            } else if now.is_some() && status == 422 {
+                // Someone else reviewed the run in between: their review decides.
+                let reviews = gh.approvals(run.id).await.unwrap_or_default();
+                let decision = approval::decide(Some(&run), &[], &reviews, &env_name);
+                if let Some(by) = decision.reviewer() {
+                    let by = by.to_owned();
+                    if decision.is_approved() && !args.reject {
+                        ui.result(&format!(
+                            "{} run {} was already approved for {env_name} by @{by}",
+                            ui.mark(Tone::Ok),
+                            run.id
+                        ));
+                        ui.next(&format!("almarel status {what} --watch"));
+                        data["already"] = json!("approved");
+                        data["by"] = json!(by);
+                        return Ok(data);
+                    }
+                    if decision.is_rejected() && !args.reject {
+                        return Err(Error::refused(format!(
+                            "cannot approve run {}: it was rejected for {env_name} by @{by} in the meantime",
+                            run.id
+                        ))
+                        .with_code("rejected")
+                        .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
+                        .with_data(data));
+                    }
+                }
+                why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
             } else if now.is_some() {
                 why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
             }

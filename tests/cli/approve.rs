@@ -497,3 +497,44 @@ fn evidence_names_what_production_runs_and_the_commits_since() {
         "{o}"
     );
 }
+
+#[test]
+fn lost_race_to_another_approver_is_exit_0_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("already approved") && o.contains("@alice"), "{o}");
+    assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
+    let posts = review_posts(&gh);
+    assert_eq!(posts.len(), 1, "exactly one review POST");
+    assert_eq!(posts[0].status, 422);
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+}
+
+#[test]
+fn lost_race_to_another_rejecter_is_exit_3_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("bob", "rejected");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "rejected", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("@bob"),
+        "{v}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1, "exactly one review POST");
+}
