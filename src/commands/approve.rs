@@ -84,7 +84,7 @@ async fn already_reviewed(
             "run {} was already approved by @{by}; there is nothing left to reject",
             run.id
         ))
-        .with_hint("to stop the release now: `almarel freeze --reason ... --cancel-running`")
+        .with_hint("to stop the release now: `almarel freeze --reason 'approved by mistake' --cancel-running`")
         .with_data(data))));
     }
     if want_approve {
@@ -436,13 +436,38 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         }
         let failed: Vec<&Gate> = gates.iter().filter(|g| !g.ok).collect();
         if !failed.is_empty() {
-            return Err(Error::refused(format!(
+            let code = match failed.as_slice() {
+                [g] => match g.name {
+                    "ci" => "ci_not_green",
+                    "tagged" => "untagged",
+                    "final_release" => "prerelease",
+                    "not_frozen" => "frozen",
+                    _ => "cannot_approve",
+                },
+                _ => "checks_failed",
+            };
+            let mut err = Error::refused(format!(
                 "not approving run {}: {}",
                 run.id,
-                failed.iter().map(|g| g.detail.clone()).collect::<Vec<_>>().join("; ")
+                failed
+                    .iter()
+                    .map(|g| g.detail.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
-            .with_hint("nothing was sent; fix the failing checks (or use the override flag named) and re-run")
-            .with_data(json!({"run_id": run.id, "sha": sha, "checks": gate_json(&gates)})));
+            .with_code(code);
+            for g in &failed {
+                err = err.with_hint(match g.name {
+                    "ci" => format!("wait for CI to succeed for {} (`almarel status {} --watch`)", short_sha(&sha), short_sha(&sha)),
+                    "tagged" => "tag the commit (`almarel tag`), or pass --allow-untagged to ship it untagged".to_owned(),
+                    "final_release" => "tag a final release on the commit, or pass --allow-prerelease".to_owned(),
+                    "not_frozen" => "releases are frozen: `almarel unfreeze` first".to_owned(),
+                    _ => "ask a required reviewer to approve".to_owned(),
+                });
+            }
+            return Err(err
+                .with_hint("nothing was sent")
+                .with_data(json!({"run_id": run.id, "sha": sha, "checks": gate_json(&gates)})));
         }
     } else if !pending.current_user_can_approve {
         return Err(Error::refused(format!(
@@ -492,7 +517,10 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             body
         ));
         data["dry_run"] = json!(true);
-        ui.next(&format!("almarel {verb} {what}"));
+        ui.next(&format!(
+            "almarel approve {what}{}",
+            if args.reject { " --reject" } else { "" }
+        ));
         return Ok(data);
     }
     ctx.confirm(&format!(
@@ -593,7 +621,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                     run.id, e.message
                 ))
                 .with_hint(format!(
-                    "re-run `almarel {verb}` (it checks again before sending)"
+                    "re-run `almarel approve {what}{}` (it checks again before sending)",
+                    if args.reject { " --reject" } else { "" }
                 ))),
                 Err(e2) => Err(Error::remote(format!(
                     "the outcome of the review of run {} is unknown: {}; re-reading failed: {}",

@@ -510,7 +510,10 @@ fn lost_race_to_another_approver_is_exit_0_naming_who() {
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
-    assert!(o.contains("already approved") && o.contains("@alice"), "{o}");
+    assert!(
+        o.contains("already approved") && o.contains("@alice"),
+        "{o}"
+    );
     assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
     let posts = review_posts(&gh);
     assert_eq!(posts.len(), 1, "exactly one review POST");
@@ -537,4 +540,71 @@ fn lost_race_to_another_rejecter_is_exit_3_naming_who() {
         "{v}"
     );
     assert_eq!(review_posts(&gh).len(), 1, "exactly one review POST");
+}
+
+fn refusal_json(sb: &Sandbox, gh: &GhEnv, args: &[&str]) -> serde_json::Value {
+    let out = gh.almarel(sb).args(args).arg("--json").run().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    assert!(review_posts(gh).is_empty());
+    json_stdout(&out)
+}
+
+#[test]
+fn gate_refusals_carry_a_code_and_name_the_override_flag() {
+    let sb = Sandbox::new();
+    let (gh, sha) = candidate(&sb, &[], RunPlan::success());
+    let v = refusal_json(&sb, &gh, &["approve", &sha, "--yes"]);
+    assert_eq!(v["error"]["code"], "untagged", "{v}");
+    assert!(
+        v["error"]["hints"].to_string().contains("--allow-untagged"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.3.0-rc.1"], RunPlan::success());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.3.0-rc.1", "--yes"]);
+    assert_eq!(v["error"]["code"], "prerelease", "{v}");
+    assert!(
+        v["error"]["hints"]
+            .to_string()
+            .contains("--allow-prerelease"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.0.0"], RunPlan::failure());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.0.0", "--yes"]);
+    assert_eq!(v["error"]["code"], "ci_not_green", "{v}");
+
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3", "--yes"]);
+    assert_eq!(v["error"]["code"], "frozen", "{v}");
+    assert!(
+        v["error"]["hints"].to_string().contains("almarel unfreeze"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.set_environment(false, false, 0);
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3", "--yes"]);
+    assert_eq!(v["error"]["code"], "cannot_approve", "{v}");
+}
+
+#[test]
+fn dry_run_reject_next_is_a_real_command() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--reject", "--dry-run"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.contains("next: almarel approve v1.2.3 --reject"), "{e}");
+    assert!(!e.contains("almarel reject"), "{e}");
 }
