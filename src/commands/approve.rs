@@ -567,6 +567,20 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 let decision = approval::decide(Some(&run), &[], &reviews, &env_name);
                 if let Some(by) = decision.reviewer() {
                     let by = by.to_owned();
+                    ctx.audit(
+                        verb,
+                        &target,
+                        Err(&format!(
+                            "GitHub answered 422: the run was {} by @{by} first",
+                            if decision.is_approved() {
+                                "approved"
+                            } else {
+                                "rejected"
+                            }
+                        )),
+                        actor.clone(),
+                        json!({"run_id": run.id, "sha": sha, "environment": env_name}),
+                    );
                     if decision.is_approved() && !args.reject {
                         ui.result(&format!(
                             "{} run {} was already approved for {env_name} by @{by}",

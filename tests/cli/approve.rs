@@ -608,3 +608,25 @@ fn dry_run_reject_next_is_a_real_command() {
     assert!(e.contains("next: almarel approve v1.2.3 --reject"), "{e}");
     assert!(!e.contains("almarel reject"), "{e}");
 }
+
+#[test]
+fn lost_race_is_audited_with_who_reviewed_first() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert!(
+        audit[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("approved by @alice first"),
+        "{audit:?}"
+    );
+}
