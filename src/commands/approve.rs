@@ -84,7 +84,7 @@ async fn already_reviewed(
             "run {} was already approved by @{by}; there is nothing left to reject",
             run.id
         ))
-        .with_hint("to stop the release now: `almarel freeze --reason ... --cancel-running`")
+        .with_hint("to stop the release now: `almarel freeze --reason 'approved by mistake' --cancel-running`")
         .with_data(data))));
     }
     if want_approve {
@@ -436,13 +436,38 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         }
         let failed: Vec<&Gate> = gates.iter().filter(|g| !g.ok).collect();
         if !failed.is_empty() {
-            return Err(Error::refused(format!(
+            let code = match failed.as_slice() {
+                [g] => match g.name {
+                    "ci" => "ci_not_green",
+                    "tagged" => "untagged",
+                    "final_release" => "prerelease",
+                    "not_frozen" => "frozen",
+                    _ => "cannot_approve",
+                },
+                _ => "checks_failed",
+            };
+            let mut err = Error::refused(format!(
                 "not approving run {}: {}",
                 run.id,
-                failed.iter().map(|g| g.detail.clone()).collect::<Vec<_>>().join("; ")
+                failed
+                    .iter()
+                    .map(|g| g.detail.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
-            .with_hint("nothing was sent; fix the failing checks (or use the override flag named) and re-run")
-            .with_data(json!({"run_id": run.id, "sha": sha, "checks": gate_json(&gates)})));
+            .with_code(code);
+            for g in &failed {
+                err = err.with_hint(match g.name {
+                    "ci" => format!("wait for CI to succeed for {} (`almarel status {} --watch`)", short_sha(&sha), short_sha(&sha)),
+                    "tagged" => "tag the commit (`almarel tag`), or pass --allow-untagged to ship it untagged".to_owned(),
+                    "final_release" => "tag a final release on the commit, or pass --allow-prerelease".to_owned(),
+                    "not_frozen" => "releases are frozen: `almarel unfreeze` first".to_owned(),
+                    _ => "ask a required reviewer to approve".to_owned(),
+                });
+            }
+            return Err(err
+                .with_hint("nothing was sent")
+                .with_data(json!({"run_id": run.id, "sha": sha, "checks": gate_json(&gates)})));
         }
     } else if !pending.current_user_can_approve {
         return Err(Error::refused(format!(
@@ -492,7 +517,10 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
             body
         ));
         data["dry_run"] = json!(true);
-        ui.next(&format!("almarel {verb} {what}"));
+        ui.next(&format!(
+            "almarel approve {what}{}",
+            if args.reject { " --reject" } else { "" }
+        ));
         return Ok(data);
     }
     ctx.confirm(&format!(
@@ -533,6 +561,48 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                         .await,
                     );
                 }
+            } else if now.is_some() && status == 422 {
+                // Someone else reviewed the run in between: their review decides.
+                let reviews = gh.approvals(run.id).await.unwrap_or_default();
+                let decision = approval::decide(Some(&run), &[], &reviews, &env_name);
+                if let Some(by) = decision.reviewer() {
+                    let by = by.to_owned();
+                    ctx.audit(
+                        verb,
+                        &target,
+                        Err(&format!(
+                            "GitHub answered 422: the run was {} by @{by} first",
+                            if decision.is_approved() {
+                                "approved"
+                            } else {
+                                "rejected"
+                            }
+                        )),
+                        actor.clone(),
+                        json!({"run_id": run.id, "sha": sha, "environment": env_name}),
+                    );
+                    if decision.is_approved() && !args.reject {
+                        ui.result(&format!(
+                            "{} run {} was already approved for {env_name} by @{by}",
+                            ui.mark(Tone::Ok),
+                            run.id
+                        ));
+                        ui.next(&format!("almarel status {what} --watch"));
+                        data["already"] = json!("approved");
+                        data["by"] = json!(by);
+                        return Ok(data);
+                    }
+                    if decision.is_rejected() && !args.reject {
+                        return Err(Error::refused(format!(
+                            "cannot approve run {}: it was rejected for {env_name} by @{by} in the meantime",
+                            run.id
+                        ))
+                        .with_code("rejected")
+                        .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
+                        .with_data(data));
+                    }
+                }
+                why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
             } else if now.is_some() {
                 why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
             }
@@ -565,7 +635,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                     run.id, e.message
                 ))
                 .with_hint(format!(
-                    "re-run `almarel {verb}` (it checks again before sending)"
+                    "re-run `almarel approve {what}{}` (it checks again before sending)",
+                    if args.reject { " --reject" } else { "" }
                 ))),
                 Err(e2) => Err(Error::remote(format!(
                     "the outcome of the review of run {} is unknown: {}; re-reading failed: {}",

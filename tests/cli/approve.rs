@@ -497,3 +497,136 @@ fn evidence_names_what_production_runs_and_the_commits_since() {
         "{o}"
     );
 }
+
+#[test]
+fn lost_race_to_another_approver_is_exit_0_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved") && o.contains("@alice"),
+        "{o}"
+    );
+    assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
+    let posts = review_posts(&gh);
+    assert_eq!(posts.len(), 1, "exactly one review POST");
+    assert_eq!(posts[0].status, 422);
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+}
+
+#[test]
+fn lost_race_to_another_rejecter_is_exit_3_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("bob", "rejected");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "rejected", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("@bob"),
+        "{v}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1, "exactly one review POST");
+}
+
+fn refusal_json(sb: &Sandbox, gh: &GhEnv, args: &[&str]) -> serde_json::Value {
+    let out = gh.almarel(sb).args(args).arg("--json").run().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    assert!(review_posts(gh).is_empty());
+    json_stdout(&out)
+}
+
+#[test]
+fn gate_refusals_carry_a_code_and_name_the_override_flag() {
+    let sb = Sandbox::new();
+    let (gh, sha) = candidate(&sb, &[], RunPlan::success());
+    let v = refusal_json(&sb, &gh, &["approve", &sha, "--yes"]);
+    assert_eq!(v["error"]["code"], "untagged", "{v}");
+    assert!(
+        v["error"]["hints"].to_string().contains("--allow-untagged"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.3.0-rc.1"], RunPlan::success());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.3.0-rc.1", "--yes"]);
+    assert_eq!(v["error"]["code"], "prerelease", "{v}");
+    assert!(
+        v["error"]["hints"]
+            .to_string()
+            .contains("--allow-prerelease"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.0.0"], RunPlan::failure());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.0.0", "--yes"]);
+    assert_eq!(v["error"]["code"], "ci_not_green", "{v}");
+
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3", "--yes"]);
+    assert_eq!(v["error"]["code"], "frozen", "{v}");
+    assert!(
+        v["error"]["hints"].to_string().contains("almarel unfreeze"),
+        "{v}"
+    );
+
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.set_environment(false, false, 0);
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3", "--yes"]);
+    assert_eq!(v["error"]["code"], "cannot_approve", "{v}");
+}
+
+#[test]
+fn dry_run_reject_next_is_a_real_command() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--reject", "--dry-run"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.contains("next: almarel approve v1.2.3 --reject"), "{e}");
+    assert!(!e.contains("almarel reject"), "{e}");
+}
+
+#[test]
+fn lost_race_is_audited_with_who_reviewed_first() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert!(
+        audit[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("approved by @alice first"),
+        "{audit:?}"
+    );
+}

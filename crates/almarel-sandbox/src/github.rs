@@ -332,6 +332,7 @@ struct State {
     environments: Vec<SimEnvironment>,
     releases: Vec<(String, bool)>,
     faults: Vec<Fault>,
+    race: Option<(String, String)>,
     not_modified: u64,
     next_id: u64,
 }
@@ -404,6 +405,7 @@ impl GithubSim {
             }],
             releases: Vec::new(),
             faults: Vec::new(),
+            race: None,
             not_modified: 0,
             next_id: 30_433_642,
         };
@@ -589,6 +591,11 @@ impl GithubSim {
         if let Some(w) = self.st().workflows.iter_mut().find(|w| w.name == workflow) {
             w.state = state.to_owned();
         }
+    }
+    /// The next review POST finds that `login` reviewed the run (`state`:
+    /// `approved` or `rejected`) just before it arrived (a lost race).
+    pub fn race_review(&self, login: &str, state: &str) {
+        self.st().race = Some((login.to_owned(), state.to_owned()));
     }
     /// Injects a fault.
     pub fn fault(&self, fault: Fault) {
@@ -1062,6 +1069,16 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     let Some(env) = s.environments.first().cloned() else {
         return Reply::not_found();
     };
+    if let Some((login, other)) = s.race.take() {
+        let r = &mut s.runs[idx];
+        r.reviewed = Some((now, other == "approved"));
+        r.reviews.push(Review {
+            state: other,
+            comment: String::new(),
+            user: login,
+            environment_ids: vec![env.id],
+        });
+    }
     let run = &s.runs[idx];
     let self_review = env.prevent_self_review && run.actor == s.user;
     if run.phase(now) != Phase::Waiting
