@@ -123,10 +123,8 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         for w in &writes {
             ctx.ui.result(&format!("would: {w}"));
         }
-        ctx.ui.next(&format!(
-            "almarel deploy {} (without --dry-run)",
-            deploy_args(&target, args)
-        ));
+        ctx.ui
+            .next(&format!("almarel deploy {}", deploy_args(&target, args)));
         data["planned"] = json!(writes);
         return Ok(data);
     }
@@ -154,9 +152,10 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
             if plan.wait {
                 ctx.ui.next(&verify_command(&target));
             } else {
-                ctx.ui.next(
-                    "follow the deployments in the Coolify dashboard, then run almarel verify",
+                ctx.ui.progress(
+                    "follow the deployments in the Coolify dashboard; once they finished, verify:",
                 );
+                ctx.ui.next(&verify_command(&target));
             }
             Ok(data)
         }
@@ -444,7 +443,10 @@ fn deploy_args(t: &Target, args: &DeployArgs) -> String {
 }
 
 fn verify_command(t: &Target) -> String {
-    format!("almarel verify --expect-sha {}", t.sha)
+    match &t.tag {
+        Some(tag) => format!("almarel verify --expect-tag {}", tag.name),
+        None => format!("almarel verify --expect-sha {}", t.sha),
+    }
 }
 
 fn describe_apps(ctx: &Context, plan: &DeployPlan, prepared: &Prepared) {

@@ -254,6 +254,11 @@ fn dry_run_reads_and_prints_the_writes_but_sends_none() {
             .is_empty()
     );
     assert!(sb.audit_lines().is_empty());
+    // The next step is the exact command without --dry-run.
+    assert!(
+        stderr.contains("next: almarel deploy --tag v1.2.3\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -402,6 +407,11 @@ fn no_wait_returns_the_deployment_uuids() {
         c.recorder()
             .matching("GET", "/api/v1/deployments/dpl")
             .is_empty()
+    );
+    let stderr = texts(&out).1;
+    assert!(
+        stderr.contains("next: almarel verify --expect-tag v1.2.3"),
+        "{stderr}"
     );
 }
 

@@ -3,7 +3,7 @@
 //! is exit 2 naming the variable, answers over 32 MiB are exit 4, and one run
 //! discovers the token once.
 
-use almarel::sandbox::coolify as csim;
+use almarel_sandbox::coolify as csim;
 
 use crate::support::github::{GhEnv, TOKEN, assert_no_token};
 use crate::support::raw::{Behaviour, RawServer};
@@ -272,7 +272,7 @@ fn one_run_discovers_the_github_token_once() {
 
 #[test]
 fn status_and_checklist_name_who_approved_and_a_rejection() {
-    use almarel::sandbox::github::RunPlan;
+    use almarel_sandbox::github::RunPlan;
     let sb = Sandbox::new();
     let gh = GhEnv::start(&sb);
     let sha = gh.sim.add_commit("Add login page");
