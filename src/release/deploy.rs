@@ -851,14 +851,15 @@ async fn run_app(
 
     // 3. Trigger.
     let what = format!("triggered deployment of app `{name}` ({})", plan.image_tag);
-    let entries = match journal_write(ctx, what, check_command(plan), client.deploy(name, uuid)).await {
-        Ok(e) => e,
-        Err(e) => {
-            out.outcome = Outcome::Error(e);
-            restore(ctx, client, &state, &mut out, on_event).await;
-            return done(out);
-        }
-    };
+    let entries =
+        match journal_write(ctx, what, check_command(plan), client.deploy(name, uuid)).await {
+            Ok(e) => e,
+            Err(e) => {
+                out.outcome = Outcome::Error(e);
+                restore(ctx, client, &state, &mut out, on_event).await;
+                return done(out);
+            }
+        };
     let entry = entries
         .iter()
         .find(|e| e.resource_uuid.as_deref() == Some(uuid.as_str()))

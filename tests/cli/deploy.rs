@@ -696,6 +696,8 @@ fn ref_deploys_its_release_tag_and_a_final_tag_wins_over_an_rc() {
     let sb = Sandbox::new();
     let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let sha = proj.github.add_commit("release 1.2.3");
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     proj.github.add_tag("v1.2.3-rc.1", &sha, true);
     proj.github.add_tag("v1.2.3", &sha, true);
     let out = almarel(&sb, &proj, sim::TOKEN)
@@ -719,6 +721,8 @@ fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
     let sb = Sandbox::new();
     let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let sha = proj.github.add_commit("hotfix without a tag");
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", &sha, "--yes"])
         .run()
@@ -757,6 +761,8 @@ fn a_sha_placeholder_resolves_the_tag_through_github() {
     let proj = deploy_project(&sb, &rt, &toml);
     let sha = proj.github.add_commit("release 1.2.3");
     proj.github.add_tag("v1.2.3", &sha, true);
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .run()
@@ -842,6 +848,8 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
         "[coolify]\nimage_tag = \"{tag}-{short_sha}\"\n",
     );
     let proj = deploy_project(&r.sb, &rt, &toml);
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     std::fs::copy(proj.dir.join("almarel.toml"), r.work.join("almarel.toml")).unwrap();
     let out = almarel(&r.sb, &r.work, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
