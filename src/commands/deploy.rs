@@ -267,7 +267,7 @@ async fn check_gates(ctx: &Context, target: &Target, args: &DeployArgs) -> Resul
         err = err.with_hint(format!("pass {flag} to deploy anyway"));
     }
     Err(err.with_data(json!({
-        "checks": failed.iter().map(|(c, d, f)| json!({"name": c, "ok": false, "detail": d, "override": f})).collect::<Vec<_>>(),
+        "checks": failed.iter().map(|(c, d, f)| json!({"name": c, "ok": false, "detail": d, "fix": format!("pass {f} to deploy anyway")})).collect::<Vec<_>>(),
     })))
 }
 
