@@ -286,6 +286,13 @@ pub struct DeployArgs {
     /// Deploy a pre-release tag.
     #[arg(long)]
     pub allow_prerelease: bool,
+    /// Deploy even though CI for the commit did not conclude `success`.
+    #[arg(long)]
+    pub allow_failed_ci: bool,
+    /// Deploy even though the commit's deploy run waits for, or was refused,
+    /// the production approval (recorded in the audit log).
+    #[arg(long)]
+    pub skip_approval: bool,
     /// Deadline for the deployments to finish.
     #[arg(long, value_parser = parse_duration, default_value = "20m")]
     pub timeout: Duration,

@@ -18,6 +18,7 @@ use crate::audit::Actor;
 use crate::cli::DeployArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::release::approval::{self, Approval};
 use crate::release::deploy::{
     self, AppState, DeployEvent, DeployPlan, DeployReport, Outcome, Prepared,
 };
@@ -88,12 +89,15 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         .with_hint("fix forward, then `almarel unfreeze`; `almarel rollback` is the one deploy a freeze allows"));
     }
 
+    let skipped_approval = check_gates(ctx, &target, args).await?;
+
     let mut plan = DeployPlan::new("deploy", &target.describe(), &image_tag, apps, args.timeout);
     plan.wait = !args.no_wait;
     plan.actor = actor(ctx).await;
     plan.audit_details = json!({
         "tag": target.tag.as_ref().map(|t| t.name.clone()),
         "sha": target.sha,
+        "skip_approval": skipped_approval,
     });
     plan.production_image_tag = production_image_tag(ctx).await;
 
@@ -123,10 +127,8 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
         for w in &writes {
             ctx.ui.result(&format!("would: {w}"));
         }
-        ctx.ui.next(&format!(
-            "almarel deploy {} (without --dry-run)",
-            deploy_args(&target, args)
-        ));
+        ctx.ui
+            .next(&format!("almarel deploy {}", deploy_args(&target, args)));
         data["planned"] = json!(writes);
         return Ok(data);
     }
@@ -154,14 +156,119 @@ pub async fn run(ctx: &Context, args: &DeployArgs) -> Result<Value> {
             if plan.wait {
                 ctx.ui.next(&verify_command(&target));
             } else {
-                ctx.ui.next(
-                    "follow the deployments in the Coolify dashboard, then run almarel verify",
+                ctx.ui.progress(
+                    "follow the deployments in the Coolify dashboard; once they finished, verify:",
                 );
+                ctx.ui.next(&verify_command(&target));
             }
             Ok(data)
         }
         Err(e) => Err(e.with_data(data)),
     }
+}
+
+/// The gates a deploy by hand shares with approve (SPEC §7.5): CI green for
+/// the commit, and its newest deploy run neither waiting for the production
+/// approval nor rejected. Every gate is evaluated, then all failures are
+/// reported together (exit 3, nothing sent). Inside the approved deploy run
+/// itself (`GITHUB_RUN_ID` is a deploy run of this commit) the approval
+/// stands. Returns whether `--skip-approval` overrode a failed approval gate.
+async fn check_gates(ctx: &Context, target: &Target, args: &DeployArgs) -> Result<bool> {
+    let gh = ctx.github().await?;
+    let g = &ctx.settings.github;
+    let short = crate::version::short_sha(&target.sha);
+    let mut failed: Vec<(&'static str, String, &'static str)> = Vec::new();
+
+    let ci_wf = gh.workflow(&g.ci_workflow).await?;
+    let ci_run = gh
+        .runs_for_commit(ci_wf.id, &target.sha)
+        .await?
+        .into_iter()
+        .next();
+    let ci_ok = ci_run.as_ref().is_some_and(|r| {
+        r.conclusion
+            .as_ref()
+            .is_some_and(|c| *c == crate::github::Conclusion::Success)
+    });
+    let ci_detail = match &ci_run {
+        Some(r) => format!("CI for {short} is {} ({})", r.state_text(), r.html_url),
+        None => format!("no CI run for {short}"),
+    };
+    if ci_ok {
+        ctx.ui.detail(1, &ci_detail);
+    } else if args.allow_failed_ci {
+        ctx.ui.warn(&format!(
+            "{ci_detail}: deploying anyway (--allow-failed-ci)"
+        ));
+    } else {
+        failed.push(("ci_not_green", ci_detail, "--allow-failed-ci"));
+    }
+
+    let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
+    let runs = gh.runs_for_commit(deploy_wf.id, &target.sha).await?;
+    let own_run = ctx
+        .env
+        .get("GITHUB_RUN_ID")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|id| runs.iter().any(|r| r.id == *id));
+    let mut skipped = false;
+    if let Some(id) = own_run {
+        ctx.ui.detail(
+            1,
+            &format!("running inside deploy run {id} of {short}: its approval stands"),
+        );
+    } else if let Some(run) = runs.first() {
+        let pending = gh.pending_deployments(run.id).await?;
+        let reviews = gh.approvals(run.id).await?;
+        let decision = approval::decide(Some(run), &pending, &reviews, &g.environment);
+        let problem = match &decision {
+            Approval::Pending { run_id, .. } => Some((
+                "approval_pending",
+                format!(
+                    "deploy run {run_id} of {short} waits for the {} approval ({}); deploying now would bypass the review",
+                    g.environment, run.html_url
+                ),
+            )),
+            Approval::Rejected { run_id, by, .. } => Some((
+                "approval_rejected",
+                format!(
+                    "deploy run {run_id} of {short} was rejected for {} by @{by}",
+                    g.environment
+                ),
+            )),
+            _ => None,
+        };
+        if let Some((code, detail)) = problem {
+            if args.skip_approval {
+                skipped = true;
+                ctx.ui.warn(&format!(
+                    "{detail}: deploying anyway (--skip-approval, audited)"
+                ));
+            } else {
+                failed.push((code, detail, "--skip-approval"));
+            }
+        }
+    }
+
+    let Some((code, _, _)) = failed.first() else {
+        return Ok(skipped);
+    };
+    let mut err = Error::refused(format!(
+        "deploy of {} refused: {}",
+        target.describe(),
+        failed
+            .iter()
+            .map(|(_, d, _)| d.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
+    .with_code(code);
+    for (_, _, flag) in &failed {
+        err = err.with_hint(format!("pass {flag} to deploy anyway"));
+    }
+    Err(err.with_data(json!({
+        "checks": failed.iter().map(|(c, d, f)| json!({"name": c, "ok": false, "detail": d, "fix": format!("pass {f} to deploy anyway")})).collect::<Vec<_>>(),
+    })))
 }
 
 /// The apps to deploy: all of `coolify.apps`, or the `--app` names (an unknown
@@ -444,7 +551,10 @@ fn deploy_args(t: &Target, args: &DeployArgs) -> String {
 }
 
 fn verify_command(t: &Target) -> String {
-    format!("almarel verify --expect-sha {}", t.sha)
+    match &t.tag {
+        Some(tag) => format!("almarel verify --expect-tag {}", tag.name),
+        None => format!("almarel verify --expect-sha {}", t.sha),
+    }
 }
 
 fn describe_apps(ctx: &Context, plan: &DeployPlan, prepared: &Prepared) {

@@ -667,19 +667,29 @@ pub async fn deploy_apps(
     }
 }
 
-/// Sends one remote write and records it once answered. The one place a
-/// Coolify write leaves from, so that switching to the write-ahead journal
-/// (in flight before, done / failed after) is a change here only.
+/// Sends one remote write through the write-ahead journal: in flight before
+/// the request leaves, done or failed once answered (an interruption in
+/// between reports it as in flight, with `check` to see whether it applied).
 async fn journal_write<T>(
     ctx: &Context,
     what: String,
+    check: Option<String>,
     write: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
+    let w = ctx.journal.begin(what, check);
     let r = write.await;
-    if r.is_ok() {
-        ctx.done(what);
+    match &r {
+        Ok(_) => w.done(),
+        Err(e) => w.failed(&e.message),
     }
     r
+}
+
+/// The command that says whether a write for `plan` applied:
+/// `almarel status <tag>` (or the commit for an untagged deploy).
+fn check_command(plan: &DeployPlan) -> Option<String> {
+    let target = plan.target.strip_prefix("commit ").unwrap_or(&plan.target);
+    (!target.is_empty()).then(|| format!("almarel status {target}"))
 }
 
 /// PATCHes the image tag, then reads the app back: a tag that did not stick
@@ -690,8 +700,15 @@ async fn set_tag_checked(
     app: &CoolifyApp,
     tag: Option<&str>,
     what: String,
+    check: Option<String>,
 ) -> Result<()> {
-    journal_write(ctx, what, client.set_image_tag(&app.name, &app.uuid, tag)).await?;
+    journal_write(
+        ctx,
+        what,
+        check,
+        client.set_image_tag(&app.name, &app.uuid, tag),
+    )
+    .await?;
     let back = client.application(&app.name, &app.uuid).await?;
     if back.image_tag() != tag {
         return Err(Error::remote(format!(
@@ -806,7 +823,15 @@ async fn run_app(
             plan.image_tag,
             tag_name(state.previous_tag.as_deref())
         );
-        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), what).await
+        if let Err(e) = set_tag_checked(
+            ctx,
+            client,
+            &state.app,
+            Some(&plan.image_tag),
+            what,
+            check_command(plan),
+        )
+        .await
         {
             // The PATCH may have been applied (a broken connection) or not
             // (ignored): either way the configured tag may not be the last
@@ -826,14 +851,15 @@ async fn run_app(
 
     // 3. Trigger.
     let what = format!("triggered deployment of app `{name}` ({})", plan.image_tag);
-    let entries = match journal_write(ctx, what, client.deploy(name, uuid)).await {
-        Ok(e) => e,
-        Err(e) => {
-            out.outcome = Outcome::Error(e);
-            restore(ctx, client, &state, &mut out, on_event).await;
-            return done(out);
-        }
-    };
+    let entries =
+        match journal_write(ctx, what, check_command(plan), client.deploy(name, uuid)).await {
+            Ok(e) => e,
+            Err(e) => {
+                out.outcome = Outcome::Error(e);
+                restore(ctx, client, &state, &mut out, on_event).await;
+                return done(out);
+            }
+        };
     let entry = entries
         .iter()
         .find(|e| e.resource_uuid.as_deref() == Some(uuid.as_str()))
@@ -984,7 +1010,7 @@ async fn restore(
         "restored the image tag of app `{name}` to {}",
         tag_name(target)
     );
-    match set_tag_checked(ctx, client, &state.app, target, what).await {
+    match set_tag_checked(ctx, client, &state.app, target, what, None).await {
         Ok(()) => {
             out.restored = true;
             on_event(DeployEvent::Restored {

@@ -67,7 +67,8 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
     run_ok(&fx, &["unfreeze", "--yes"]);
     assert_eq!(lines(&fx).len(), 5);
 
-    // deploy one app.
+    // deploy one app (CI passed for its commit: deploy's gate).
+    fx.gh.add_run("CI", &fx.shas["v1.3.0"], RunPlan::success());
     assert_eq!(
         run_code(
             &fx,

@@ -254,6 +254,11 @@ fn dry_run_reads_and_prints_the_writes_but_sends_none() {
             .is_empty()
     );
     assert!(sb.audit_lines().is_empty());
+    // The next step is the exact command without --dry-run.
+    assert!(
+        stderr.contains("next: almarel deploy --tag v1.2.3\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -402,6 +407,11 @@ fn no_wait_returns_the_deployment_uuids() {
         c.recorder()
             .matching("GET", "/api/v1/deployments/dpl")
             .is_empty()
+    );
+    let stderr = texts(&out).1;
+    assert!(
+        stderr.contains("next: almarel verify --expect-tag v1.2.3"),
+        "{stderr}"
     );
 }
 
@@ -686,6 +696,8 @@ fn ref_deploys_its_release_tag_and_a_final_tag_wins_over_an_rc() {
     let sb = Sandbox::new();
     let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let sha = proj.github.add_commit("release 1.2.3");
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     proj.github.add_tag("v1.2.3-rc.1", &sha, true);
     proj.github.add_tag("v1.2.3", &sha, true);
     let out = almarel(&sb, &proj, sim::TOKEN)
@@ -709,6 +721,8 @@ fn an_untagged_commit_is_refused_unless_allowed_and_then_ships_prod_sha() {
     let sb = Sandbox::new();
     let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
     let sha = proj.github.add_commit("hotfix without a tag");
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", &sha, "--yes"])
         .run()
@@ -747,6 +761,8 @@ fn a_sha_placeholder_resolves_the_tag_through_github() {
     let proj = deploy_project(&sb, &rt, &toml);
     let sha = proj.github.add_commit("release 1.2.3");
     proj.github.add_tag("v1.2.3", &sha, true);
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     let out = almarel(&sb, &proj, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
         .run()
@@ -832,6 +848,8 @@ fn in_a_clone_the_tag_commit_comes_from_local_git_and_the_actor_is_the_git_ident
         "[coolify]\nimage_tag = \"{tag}-{short_sha}\"\n",
     );
     let proj = deploy_project(&r.sb, &rt, &toml);
+    proj.github
+        .add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
     std::fs::copy(proj.dir.join("almarel.toml"), r.work.join("almarel.toml")).unwrap();
     let out = almarel(&r.sb, &r.work, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
@@ -1115,4 +1133,128 @@ fn without_readable_logs_the_release_production_runs_is_what_a_failure_restores(
         stderr.contains("almarel rollback") || stderr.contains("--app api"),
         "{stderr}"
     );
+}
+
+/// A deploy project whose v1.2.3 commit has CI concluding `ci` (instead of
+/// the default success) and, optionally, a deploy run waiting for approval.
+fn gated_project(
+    sb: &Sandbox,
+    rt: &tokio::runtime::Runtime,
+    c: &sim::CoolifySim,
+    ci: &str,
+    waiting_deploy: bool,
+) -> (Project, Option<u64>) {
+    use almarel_sandbox::github::{Phase, RunPlan};
+    let proj = deploy_project(sb, rt, &coolify_toml(&c.url(), &two_apps()));
+    let sha = proj.github.add_commit("release 1.4.0");
+    proj.github.add_tag("v1.4.0", &sha, true);
+    proj.github
+        .add_run("CI", &sha, RunPlan::fixed(Phase::Completed(ci.into())));
+    let run = waiting_deploy.then(|| {
+        proj.github
+            .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval())
+    });
+    (proj, run)
+}
+
+#[test]
+fn failed_ci_is_refused_with_nothing_sent_unless_allowed() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, _) = gated_project(&sb, &rt, &c, "failure", false);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--allow-failed-ci"), "{stderr}");
+    assert!(stdout.contains("ci_not_green"), "{stdout}");
+    assert_eq!(changes(c.recorder()), (0, 0));
+
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--allow-failed-ci"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
+}
+
+#[test]
+fn a_pending_approval_is_refused_and_both_gates_are_reported_together() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, _) = gated_project(&sb, &rt, &c, "failure", true);
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes"])
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("--allow-failed-ci") && stderr.contains("--skip-approval"),
+        "{stderr}"
+    );
+    assert_eq!(changes(c.recorder()), (0, 0));
+    // GITHUB_ACTIONS=true alone does not stand for an approval.
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--allow-failed-ci"])
+        .env("GITHUB_ACTIONS", "true")
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("waits for the production approval"),
+        "{stderr}"
+    );
+    assert_eq!(changes(c.recorder()), (0, 0));
+    // --skip-approval goes ahead and the audit line says so.
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args([
+            "deploy",
+            "--tag",
+            "1.4.0",
+            "--yes",
+            "--allow-failed-ci",
+            "--skip-approval",
+        ])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(
+        sb.audit_lines()
+            .iter()
+            .any(|l| l["details"]["skip_approval"] == true),
+        "{:?}",
+        sb.audit_lines()
+    );
+}
+
+#[test]
+fn inside_the_deploy_run_of_the_commit_its_approval_stands() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, run) = gated_project(&sb, &rt, &c, "success", true);
+    let run = run.unwrap().to_string();
+    // Another run id is not this commit's deploy run.
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", "999999")
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    assert_eq!(changes(c.recorder()), (0, 0));
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", &run)
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
 }

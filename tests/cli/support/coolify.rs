@@ -123,6 +123,8 @@ pub fn deploy_project(sb: &Sandbox, rt: &tokio::runtime::Runtime, toml: &str) ->
     for tag in ["v1.2.2", "v1.2.3", "v1.3.0-rc.1"] {
         let sha = github.add_commit(&format!("release {tag}"));
         github.add_tag(tag, &sha, true);
+        // CI passed for every release commit (deploy's gate, SPEC §7.5).
+        github.add_run("CI", &sha, almarel_sandbox::github::RunPlan::success());
         if tag == "v1.2.3" {
             v123 = sha;
         }
