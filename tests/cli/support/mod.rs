@@ -119,8 +119,7 @@ pub fn assert_no_panic(out: &std::process::Output) {
 /// that do not parse or carry a placeholder today. Each entry is a known bug
 /// for the command's owner; remove it once fixed. The check stays on for
 /// every other line.
-pub const KNOWN_BAD_NEXT: &[&str] = &[
-];
+pub const KNOWN_BAD_NEXT: &[&str] = &[];
 
 /// Runs a command like `.output()` and checks every `next:` line it printed
 /// on stderr (and `next` in a `--json` object on stdout): each must parse
