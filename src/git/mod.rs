@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::version::{ReleaseTag, normalize_tag};
 
+mod blob;
 mod index;
 mod remote;
 mod url;

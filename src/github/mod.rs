@@ -11,6 +11,7 @@
 //! waited out inside the deadline set with [`Client::set_deadline`]; writes
 //! that must not repeat (the review POST, cancel) are sent once.
 
+pub mod actions;
 pub mod http;
 pub mod models;
 

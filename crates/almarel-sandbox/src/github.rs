@@ -333,6 +333,11 @@ struct State {
     releases: Vec<(String, bool)>,
     faults: Vec<Fault>,
     race: Option<(String, String)>,
+    files: Vec<SimFile>,
+    actions_enabled: bool,
+    allowed_actions: String,
+    events: Vec<Value>,
+    dispatch_plans: HashMap<u64, RunPlan>,
     not_modified: u64,
     next_id: u64,
 }
@@ -406,6 +411,18 @@ impl GithubSim {
             releases: Vec::new(),
             faults: Vec::new(),
             race: None,
+            files: DEFAULT_WORKFLOW_FILES
+                .iter()
+                .map(|(path, content)| SimFile {
+                    path: (*path).to_owned(),
+                    at: None,
+                    content: (*content).to_owned(),
+                })
+                .collect(),
+            actions_enabled: true,
+            allowed_actions: "all".into(),
+            events: Vec::new(),
+            dispatch_plans: HashMap::new(),
             not_modified: 0,
             next_id: 30_433_642,
         };
@@ -602,7 +619,95 @@ impl GithubSim {
         self.st().faults.push(fault);
     }
 
+    /// Sets the text of the file at `path` (`.github/workflows/ci.yml`) as
+    /// the contents API serves it: at commit `at` only, or at every commit
+    /// that has no version of its own (`None`). Replaces an earlier text for
+    /// the same `(path, at)`. The default workflows come with the `on:`
+    /// blocks of `docs/workflows/` ([`DEFAULT_WORKFLOW_FILES`]).
+    pub fn set_file(&self, path: &str, at: Option<&str>, content: &str) {
+        let mut s = self.st();
+        s.files
+            .retain(|f| !(f.path == path && f.at.as_deref() == at));
+        s.files.push(SimFile {
+            path: path.to_owned(),
+            at: at.map(str::to_owned),
+            content: content.to_owned(),
+        });
+    }
+    /// Removes every version of the file at `path` (the contents API then
+    /// answers 404).
+    pub fn remove_file(&self, path: &str) {
+        self.st().files.retain(|f| f.path != path);
+    }
+    /// The repository's Actions permissions (`GET /actions/permissions`):
+    /// `enabled: false` disables Actions; `allowed` is `all`, `local_only`
+    /// or `selected`.
+    pub fn set_actions_permissions(&self, enabled: bool, allowed: &str) {
+        let mut s = self.st();
+        s.actions_enabled = enabled;
+        s.allowed_actions = allowed.to_owned();
+    }
+    /// Records that `actor` created (pushed) tag `tag`: a `CreateEvent` in
+    /// `GET /events` (`github-actions[bot]` is the Actions `GITHUB_TOKEN`).
+    pub fn add_tag_push_event(&self, tag: &str, actor: &str) {
+        let mut s = self.st();
+        s.next_id += 1;
+        let event = json!({
+            "id": s.next_id.to_string(),
+            "type": "CreateEvent",
+            "actor": {
+                "id": 41_898_282,
+                "login": actor,
+                "display_login": actor,
+                "gravatar_id": "",
+                "url": format!("https://api.github.com/users/{actor}"),
+                "avatar_url": "https://avatars.githubusercontent.com/u/583231?v=4"
+            },
+            "repo": {
+                "id": 1_296_269,
+                "name": format!("{}/{}", s.owner, s.name),
+                "url": format!("{}/repos/{}/{}", s.base_url, s.owner, s.name)
+            },
+            "payload": {"ref": tag, "ref_type": "tag", "master_branch": "main", "description": null, "pusher_type": "user"},
+            "public": false,
+            "created_at": crate::clock::rfc3339(SystemTime::now())
+        });
+        s.events.insert(0, event);
+    }
+    /// How runs started by `workflow_dispatch` of `workflow` (name) progress
+    /// (default: in progress, then success after 2 s).
+    pub fn set_dispatch_plan(&self, workflow: &str, plan: RunPlan) {
+        let mut s = self.st();
+        if let Some(id) = s
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow || w.path.ends_with(workflow))
+            .map(|w| w.id)
+        {
+            s.dispatch_plans.insert(id, plan);
+        }
+    }
+
     // ---- inspection ----
+
+    /// Runs of `workflow` (name) started by `workflow_dispatch`, oldest
+    /// first: `(run id, head sha, ref)`.
+    pub fn dispatched_runs(&self, workflow: &str) -> Vec<(u64, String, String)> {
+        let s = self.st();
+        let Some(id) = s
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow || w.path.ends_with(workflow))
+            .map(|w| w.id)
+        else {
+            return Vec::new();
+        };
+        s.runs
+            .iter()
+            .filter(|r| r.workflow_id == id && r.event == "workflow_dispatch")
+            .map(|r| (r.id, r.sha.clone(), r.branch.clone().unwrap_or_default()))
+            .collect()
+    }
 
     /// A workflow's state.
     pub fn workflow_state(&self, workflow: &str) -> Option<String> {
@@ -853,6 +958,25 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
             }
             None => Reply::not_found(),
         },
+        ("GET", ["actions", "permissions"]) => {
+            let mut v = json!({"enabled": s.actions_enabled});
+            if s.actions_enabled {
+                v["allowed_actions"] = json!(s.allowed_actions);
+                if s.allowed_actions == "selected" {
+                    v["selected_actions_url"] = json!(format!(
+                        "{}/repos/{}/{}/actions/permissions/selected-actions",
+                        s.base_url, s.owner, s.name
+                    ));
+                }
+            }
+            Reply::json(v)
+        }
+        ("POST", ["actions", "workflows", id, "dispatches"]) => dispatch(s, id, body, now),
+        ("GET", ["contents", path @ ..]) => contents(s, &path.join("/"), query),
+        ("GET", ["events"]) => {
+            let items = s.events.clone();
+            paginate(s, full, items, None)
+        }
         ("GET", ["actions", "runs"]) => {
             let runs = list_runs(s, None, query, now);
             paginate(s, full, runs, Some("workflow_runs"))
@@ -1110,6 +1234,209 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     Reply::json(json!([d]))
 }
 
+#[derive(Debug, Clone)]
+struct SimFile {
+    path: String,
+    /// The commit this version is at; `None`: every commit without its own.
+    at: Option<String>,
+    content: String,
+}
+
+/// The workflow files a new simulator serves (contents API), with the `on:`
+/// triggers of the example workflows in `docs/workflows/`.
+pub const DEFAULT_WORKFLOW_FILES: [(&str, &str); 3] = [
+    (
+        ".github/workflows/ci.yml",
+        "name: CI\n\non:\n  push:\n    branches: [main]\n  pull_request:\n\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: cargo test\n",
+    ),
+    (
+        ".github/workflows/release.yml",
+        "name: Release\n\non:\n  push:\n    tags: [\"v*\"]\n\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./scripts/release.sh\n",
+    ),
+    (
+        ".github/workflows/deploy.yml",
+        "name: Deploy to Production\n\non:\n  workflow_run:\n    workflows: [CI]\n    types: [completed]\n    branches: [main]\n\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - run: almarel deploy\n",
+    ),
+];
+
+/// The commit a branch or tag name points at (not a SHA: what
+/// `workflow_dispatch` accepts as `ref`).
+fn named_ref(s: &State, name: &str) -> Option<String> {
+    let name = name
+        .strip_prefix("refs/heads/")
+        .or_else(|| name.strip_prefix("refs/tags/"))
+        .unwrap_or(name);
+    s.branches.get(name).cloned().or_else(|| {
+        s.tags
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.commit.clone())
+    })
+}
+
+fn file_at<'a>(s: &'a State, path: &str, sha: &str) -> Option<&'a SimFile> {
+    s.files
+        .iter()
+        .find(|f| f.path == path && f.at.as_deref() == Some(sha))
+        .or_else(|| s.files.iter().find(|f| f.path == path && f.at.is_none()))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    // GitHub wraps the content at 60 characters, with a final newline.
+    let mut wrapped = String::new();
+    for line in out.as_bytes().chunks(60) {
+        wrapped.push_str(&String::from_utf8_lossy(line));
+        wrapped.push('\n');
+    }
+    wrapped
+}
+
+/// `GET /contents/{path}?ref=`: the `content-file` shape of GitHub's OpenAPI
+/// description (`repos/get-content`), base64 wrapped at 60 columns.
+fn contents(s: &State, path: &str, query: &str) -> Reply {
+    let path = percent_decode(path);
+    let reference = query_param(query, "ref")
+        .map(percent_decode)
+        .unwrap_or_else(|| "main".to_owned());
+    let Some(commit) = find_commit(s, &reference) else {
+        return Reply::status(
+            404,
+            Some(
+                json!({"message": format!("No commit found for the ref {reference}"), "documentation_url": "https://docs.github.com/rest/repos/contents#get-repository-content", "status": "404"}),
+            ),
+        );
+    };
+    let Some(file) = file_at(s, &path, &commit.sha) else {
+        return Reply::not_found();
+    };
+    let name = path.rsplit('/').next().unwrap_or(&path);
+    let blob = fake_sha(&format!("blob {path} {}", file.content));
+    let api = format!("{}/repos/{}/{}", s.base_url, s.owner, s.name);
+    let html = format!(
+        "https://github.com/{}/{}/blob/{}/{path}",
+        s.owner, s.name, commit.sha
+    );
+    Reply::json(json!({
+        "type": "file",
+        "encoding": "base64",
+        "size": file.content.len(),
+        "name": name,
+        "path": path,
+        "content": base64(file.content.as_bytes()),
+        "sha": blob,
+        "url": format!("{api}/contents/{path}?ref={}", commit.sha),
+        "git_url": format!("{api}/git/blobs/{blob}"),
+        "html_url": html,
+        "download_url": format!("https://raw.githubusercontent.com/{}/{}/{}/{path}", s.owner, s.name, commit.sha),
+        "_links": {
+            "git": format!("{api}/git/blobs/{blob}"),
+            "self": format!("{api}/contents/{path}?ref={}", commit.sha),
+            "html": html
+        }
+    }))
+}
+
+/// `POST /actions/workflows/{id}/dispatches` (`actions/create-workflow-dispatch`):
+/// 204 and a new `workflow_dispatch` run for the ref's commit when the
+/// workflow is active and its file at that ref has `workflow_dispatch`
+/// (a text check: the simulator does not parse YAML); 422 with GitHub's
+/// messages otherwise.
+fn dispatch(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
+    let Some(w) = find_workflow(s, id) else {
+        return Reply::not_found();
+    };
+    let unprocessable = |message: String| {
+        Reply::status(
+            422,
+            Some(
+                json!({"message": message, "documentation_url": "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event", "status": "422"}),
+            ),
+        )
+    };
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return Reply::status(400, Some(json!({"message": "Problems parsing JSON"})));
+    };
+    let Some(reference) = req["ref"].as_str() else {
+        return unprocessable("Invalid request.\n\n\"ref\" wasn't supplied.".into());
+    };
+    let Some(sha) = named_ref(s, reference) else {
+        return unprocessable(format!("No ref found for: {reference}"));
+    };
+    if w.state != "active" {
+        return unprocessable("Cannot trigger a 'workflow_dispatch' on a disabled workflow".into());
+    }
+    let allows = file_at(s, &w.path, &sha).is_some_and(|f| f.content.contains("workflow_dispatch"));
+    if !allows {
+        return unprocessable("Workflow does not have 'workflow_dispatch' trigger".into());
+    }
+    let plan = s.dispatch_plans.get(&w.id).cloned().unwrap_or(RunPlan {
+        steps: vec![
+            (Duration::ZERO, Phase::InProgress),
+            (Duration::from_secs(2), Phase::Completed("success".into())),
+        ],
+        after_approval: Vec::new(),
+    });
+    s.next_id += 1;
+    let run_id = s.next_id;
+    let actor = s.user.clone();
+    let branch = reference
+        .strip_prefix("refs/heads/")
+        .or_else(|| reference.strip_prefix("refs/tags/"))
+        .unwrap_or(reference)
+        .to_owned();
+    s.runs.push(SimRun {
+        id: run_id,
+        workflow_id: w.id,
+        sha,
+        branch: Some(branch),
+        event: "workflow_dispatch".into(),
+        actor,
+        created: now,
+        created_at: crate::clock::rfc3339(SystemTime::now()),
+        plan,
+        reviewed: None,
+        forced: None,
+        reviews: Vec::new(),
+    });
+    Reply::status(204, None)
+}
+
 fn find_workflow(s: &State, id: &str) -> Option<SimWorkflow> {
     s.workflows
         .iter()
@@ -1138,11 +1465,13 @@ fn find_commit(s: &State, reference: &str) -> Option<SimCommit> {
 fn list_runs(s: &State, workflow: Option<u64>, query: &str, now: Instant) -> Vec<Value> {
     let head_sha = query_param(query, "head_sha");
     let status = query_param(query, "status");
+    let event = query_param(query, "event");
     let mut runs: Vec<&SimRun> = s
         .runs
         .iter()
         .filter(|r| workflow.is_none_or(|w| r.workflow_id == w))
         .filter(|r| head_sha.is_none_or(|h| r.sha == h))
+        .filter(|r| event.is_none_or(|e| r.event == e))
         .filter(|r| {
             status.is_none_or(|st| {
                 let p = r.phase(now);
