@@ -429,7 +429,10 @@ async fn one(facts: &mut Facts<'_>, configured: &str) -> Result<WorkflowDiagnosi
             fresh.state == WorkflowState::Active
         }
         Err(e) => {
-            d.notes.push(format!("the workflow's state could not be read: {}", e.message));
+            d.notes.push(format!(
+                "the workflow's state could not be read: {}",
+                e.message
+            ));
             false
         }
     };
@@ -544,7 +547,27 @@ async fn starts(
     let req = facts.req;
     let push_only = push_only(wf);
     let mut no = Vec::new();
-    if let Some(tag) = &req.tag {
+    if wf.push.is_none() {
+        // Neither push starts it: say so once, and let the other triggers decide.
+        d.triggers.push(TriggerCheck {
+            event: "push".to_owned(),
+            verdict: Verdict::NotTriggered {
+                reason: format!("no push trigger (on: {})", wf.events.join(", ")),
+            },
+        });
+        if wf.workflow_run.is_none() && !wf.has_event("schedule") {
+            return Ok(Starts::No(
+                if wf.workflow_dispatch && wf.events.len() == 1 {
+                    "on: workflow_dispatch only: it starts only by hand".to_owned()
+                } else {
+                    format!(
+                        "no trigger starts it for a push (on: {})",
+                        wf.events.join(", ")
+                    )
+                },
+            ));
+        }
+    } else if let Some(tag) = &req.tag {
         let v = workflow::evaluate(&push_only, &Event::tag_push(tag));
         d.triggers.push(TriggerCheck {
             event: format!("push of tag {tag}"),
@@ -556,55 +579,57 @@ async fn starts(
             Verdict::Unknown { reason } => return Ok(Starts::Maybe(reason)),
         }
     }
-    let v = workflow::evaluate(&push_only, &Event::branch_push(&req.branch, None));
-    d.triggers.push(TriggerCheck {
-        event: format!("push of branch {}", req.branch),
-        verdict: v.clone(),
-    });
-    let short = crate::version::short_sha(&req.sha).to_owned();
-    match v {
-        Verdict::Triggers | Verdict::Unknown { .. } => {
-            // Runs for pushes of the branch exist only for the commit that was
-            // the head of a push: is the commit on the branch at all?
-            match client.compare(&req.sha, &req.branch).await {
-                Ok(c) if matches!(c.status.as_str(), "identical" | "ahead") => {
-                    let why = match &v {
-                        Verdict::Unknown { reason } => format!("; {reason}"),
-                        _ => String::new(),
-                    };
-                    return Ok(Starts::ByBranch(format!(
-                        "it starts on pushes of {branch}{why}; {short} is on {branch}, and GitHub starts push runs only for the head commit of each push, so it runs for {short} only if {short} was pushed as the head of {branch}",
+    if wf.push.is_some() {
+        let v = workflow::evaluate(&push_only, &Event::branch_push(&req.branch, None));
+        d.triggers.push(TriggerCheck {
+            event: format!("push of branch {}", req.branch),
+            verdict: v.clone(),
+        });
+        let short = crate::version::short_sha(&req.sha).to_owned();
+        match v {
+            Verdict::Triggers | Verdict::Unknown { .. } => {
+                // Runs for pushes of the branch exist only for the commit that was
+                // the head of a push: is the commit on the branch at all?
+                match client.compare(&req.sha, &req.branch).await {
+                    Ok(c) if matches!(c.status.as_str(), "identical" | "ahead") => {
+                        let why = match &v {
+                            Verdict::Unknown { reason } => format!("; {reason}"),
+                            _ => String::new(),
+                        };
+                        return Ok(Starts::ByBranch(format!(
+                            "it starts on pushes of {branch}{why}; {short} is on {branch}, and GitHub starts push runs only for the head commit of each push, so it runs for {short} only if {short} was pushed as the head of {branch}",
+                            branch = req.branch
+                        )));
+                    }
+                    Ok(_) => no.push(format!(
+                        "it starts on pushes of {branch}, but {short} is not on {branch}",
                         branch = req.branch
-                    )));
-                }
-                Ok(_) => no.push(format!(
-                    "it starts on pushes of {branch}, but {short} is not on {branch}",
-                    branch = req.branch
-                )),
-                Err(e) => {
-                    return Ok(Starts::Maybe(format!(
-                        "it starts on pushes of {}; whether {short} is on it could not be read: {}",
-                        req.branch, e.message
-                    )));
+                    )),
+                    Err(e) => {
+                        return Ok(Starts::Maybe(format!(
+                            "it starts on pushes of {}; whether {short} is on it could not be read: {}",
+                            req.branch, e.message
+                        )));
+                    }
                 }
             }
+            Verdict::NotTriggered { reason } => no.push(reason),
         }
-        Verdict::NotTriggered { reason } => no.push(reason),
     }
     // Triggers GitHub reads from the default branch.
     if wf.workflow_run.is_some() || wf.has_event("schedule") {
         let (branch_wf, note) = match read_file(client, req, path, &req.branch).await {
             Ok(Some((text, _))) => match Workflow::parse(&text) {
                 Ok(b) => (Some(b), None),
-                Err(e) => (
-                    None,
-                    Some(format!("{path} on {}: {e}", req.branch)),
-                ),
+                Err(e) => (None, Some(format!("{path} on {}: {e}", req.branch))),
             },
             Ok(None) => (None, Some(format!("{path} is not on {}", req.branch))),
             Err(e) => (
                 None,
-                Some(format!("{path} on {} could not be read: {}", req.branch, e.message)),
+                Some(format!(
+                    "{path} on {} could not be read: {}",
+                    req.branch, e.message
+                )),
             ),
         };
         let Some(bwf) = branch_wf else {
@@ -629,7 +654,10 @@ async fn starts(
         }
     }
     if no.is_empty() {
-        no.push(format!("no trigger starts it (on: {})", wf.events.join(", ")));
+        no.push(format!(
+            "no trigger starts it (on: {})",
+            wf.events.join(", ")
+        ));
     }
     Ok(Starts::No(no.join("; ")))
 }
@@ -684,11 +712,13 @@ async fn after_runs(
                 ),
                 _ => true,
             };
+            // An activity the trigger does not listen to says nothing useful.
+            let listened = trigger.types.is_empty() || trigger.types.iter().any(|t| t == activity);
             match v {
                 Verdict::Triggers if happened => happened_triggers = true,
                 Verdict::Triggers => future_triggers = true,
                 Verdict::NotTriggered { reason } | Verdict::Unknown { reason } => {
-                    if !reasons.contains(&reason) {
+                    if listened && !reasons.contains(&reason) {
                         reasons.push(reason);
                     }
                 }
@@ -722,6 +752,12 @@ async fn after_runs(
             ));
             continue;
         }
+        if reasons.is_empty() {
+            reasons.push(format!(
+                "on.workflow_run.types {:?} lists no activity GitHub reports",
+                trigger.types
+            ));
+        }
         let reason = reasons.join("; ");
         d.triggers.push(TriggerCheck {
             event,
@@ -729,7 +765,10 @@ async fn after_runs(
                 reason: reason.clone(),
             },
         });
-        no.push(format!("{reason} (read from {}, as GitHub does)", req.branch));
+        no.push(format!(
+            "{reason} (read from {}, as GitHub does)",
+            req.branch
+        ));
     }
     if !later.is_empty() {
         return Ok(Starts::Later(later.join("; ")));
@@ -746,7 +785,7 @@ fn push_only(wf: &Workflow) -> Workflow {
     let mut w = wf.clone();
     w.workflow_run = None;
     w.schedule.clear();
-    w.events.retain(|e| e != "workflow_run" && e != "schedule");
+    w.events.retain(|e| e != "schedule");
     w
 }
 
