@@ -254,6 +254,24 @@ impl Diagnosis {
             .any(|w| w.status == Status::NeverStarts)
     }
 
+    /// What to report now, as SPEC §8.2 times it: a workflow that never
+    /// starts at once; one nothing explains once the watch has waited
+    /// [`UNEXPLAINED_AFTER`] for it; everything at the deadline. `waited` is
+    /// how long the watch has waited for the runs. The result renders and
+    /// serializes like the whole ([`Diagnosis::lines`], `--json`).
+    pub fn due(&self, waited: Duration, at_deadline: bool) -> Diagnosis {
+        let mut out = self.clone();
+        out.workflows.retain(|w| {
+            at_deadline
+                || match w.status {
+                    Status::NeverStarts => true,
+                    Status::Unknown => waited >= UNEXPLAINED_AFTER,
+                    Status::Waiting => false,
+                }
+        });
+        out
+    }
+
     /// The workflows of one status.
     pub fn with_status(&self, status: &Status) -> Vec<&WorkflowDiagnosis> {
         self.workflows
@@ -350,7 +368,11 @@ struct Facts<'a> {
 
 /// Diagnoses every workflow of `req.missing` (SPEC §8.2). Errors reading
 /// GitHub that make a check impossible are turned into "unknown" notes; only
-/// a failure to read the workflow list itself is an error.
+/// a failure to read the workflow list or runs is an error.
+///
+/// For the watch: call it once the runs have been missing for [`GRACE`],
+/// then again while they stay missing (every GET is conditional, so an
+/// unchanged answer is a 304), and print [`Diagnosis::due`].
 pub async fn diagnose(client: &Client, req: &Request) -> Result<Diagnosis> {
     let actions = match client.actions_permissions().await {
         Ok(ActionsPermissions { enabled: false, .. }) => ActionsCheck::Disabled,
@@ -851,10 +873,14 @@ pub struct Dispatched {
 /// How often [`dispatch`] looks for the new run.
 pub const FIND_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Starts `workflow` (as configured) by hand for `reference` (a tag or
-/// branch name, whose commit is `sha`), then finds the run it started: a
+/// Starts `workflow` (as configured) by hand for `reference` (the release
+/// tag, whose commit is `sha`; GitHub takes a branch or tag name, and a
+/// branch would run its head, which may be another commit), then finds the
+/// run it started: a
 /// `workflow_dispatch` run for `sha` that was not there before, looked for
-/// every [`FIND_INTERVAL`] for up to `find_within`. GitHub refusing (422:
+/// every [`FIND_INTERVAL`] for up to `find_within`. The POST is a remote
+/// write: the caller journals it (`ctx.journal.begin`) around this call.
+/// GitHub refusing (422:
 /// no `workflow_dispatch` trigger, a disabled workflow, an unknown ref) is
 /// exit 4 with GitHub's message; no run appearing in time is exit 5.
 pub async fn dispatch(

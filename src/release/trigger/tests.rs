@@ -531,3 +531,30 @@ async fn the_local_clone_is_read_first_when_it_has_the_commit() {
         "no contents API call when the clone has the commit"
     );
 }
+
+#[tokio::test]
+async fn due_reports_never_starts_at_once_unknown_after_15s_waiting_at_the_deadline() {
+    let (sim, client, sha) = setup().await;
+    sim.set_file(
+        RELEASE_PATH,
+        None,
+        "name: Release\non:\n  push:\n    tags: ['release-*']\njobs: {}\n",
+    );
+    sim.add_run("CI", &sha, RunPlan::fixed(Phase::InProgress));
+    // Release never starts, CI's absence is unexplained, Deploy waits for CI.
+    let mut req = request(&sha, &["Release", "Deploy to Production"]);
+    let d = diagnose(&client, &req).await.unwrap();
+    let names =
+        |d: &Diagnosis| -> Vec<String> { d.workflows.iter().map(|w| w.workflow.clone()).collect() };
+    assert_eq!(names(&d.due(GRACE, false)), ["Release"]);
+    assert_eq!(
+        names(&d.due(Duration::from_secs(60), true)),
+        ["Release", "Deploy to Production"]
+    );
+    req.missing = vec!["Release".into()];
+    sim.set_file(RELEASE_PATH, None, "name: Release\non: push\njobs: {}\n");
+    let d = diagnose(&client, &req).await.unwrap();
+    assert_eq!(d.workflows[0].status, Status::Unknown);
+    assert!(d.due(GRACE, false).workflows.is_empty());
+    assert_eq!(names(&d.due(UNEXPLAINED_AFTER, false)), ["Release"]);
+}
