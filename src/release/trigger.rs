@@ -870,6 +870,9 @@ pub struct Dispatched {
     pub html_url: String,
 }
 
+/// How long `status --dispatch` looks for the run it started.
+pub const DISPATCH_FIND_WITHIN: Duration = Duration::from_secs(60);
+
 /// How often [`dispatch`] looks for the new run.
 pub const FIND_INTERVAL: Duration = Duration::from_secs(2);
 
