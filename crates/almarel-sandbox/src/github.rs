@@ -2,7 +2,11 @@
 //! repository with commits, branches, tags (annotated and lightweight),
 //! workflows (active / disabled), runs that progress on a schedule or on
 //! demand, pending deployments that disappear once reviewed, review history,
-//! releases and environments. Bodies are GitHub's official examples
+//! releases and environments; workflow files per commit (contents API, with
+//! the `on:` blocks of `docs/workflows/` by default), the repository's Actions
+//! permissions, tag-creation events (who pushed a tag), and `workflow_dispatch`
+//! (a new run for the ref when the file there has the trigger, GitHub's 422
+//! otherwise). Bodies are GitHub's official examples
 //! (`tests/fixtures/github/*.json`, from the REST description) with the
 //! scenario's values put in.
 //!
