@@ -342,14 +342,21 @@ impl Diagnosis {
         out
     }
 
+    /// The workflows (as configured) that `--dispatch` starts: those that
+    /// can be started by hand and are not merely waiting.
+    pub fn to_dispatch(&self) -> Vec<&str> {
+        self.workflows
+            .iter()
+            .filter(|w| w.dispatchable && w.status != Status::Waiting)
+            .map(|w| w.workflow.as_str())
+            .collect()
+    }
+
     /// The `next:` step: the dispatch, when a workflow that will not start
     /// (or has not, unexplained) can be started by hand for REF
     /// (`ref_words`, as the user gave it).
     pub fn next(&self, ref_words: &str) -> Option<Next> {
-        self.workflows
-            .iter()
-            .any(|w| w.dispatchable && w.status != Status::Waiting)
-            .then(|| dispatch_next(ref_words))
+        (!self.to_dispatch().is_empty()).then(|| dispatch_next(ref_words))
     }
 }
 

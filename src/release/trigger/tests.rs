@@ -357,6 +357,7 @@ async fn a_dispatchable_workflow_offers_the_dispatch() {
         .await
         .unwrap();
     assert!(d.workflows[0].dispatchable);
+    assert_eq!(d.to_dispatch(), ["Release"]);
     let next = d.next("v1.3.0").unwrap();
     assert_eq!(next.to_string(), "almarel status v1.3.0 --watch --dispatch");
     assert!(
