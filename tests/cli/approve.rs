@@ -83,11 +83,14 @@ fn happy_path_sends_exactly_one_approval_and_audits_it() {
     assert_eq!(reviews.len(), 1);
     assert_eq!(reviews[0].state, "approved");
     assert!(!gh.sim.is_pending(run));
+    // Written ahead (SPEC §7.2): `started` before the POST, then the outcome.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0]["command"], "approve");
-    assert_eq!(audit[0]["result"], "ok");
-    assert_eq!(audit[0]["actor"]["github"], "octocat");
+    assert_eq!(audit[0]["result"], "started");
+    assert_eq!(audit[1]["result"], "ok");
+    assert_eq!(audit[1]["actor"]["github"], "octocat");
+    assert_eq!(audit[1]["details"]["run_id"], run);
     assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
     assert_no_token(&out);
     assert!(
@@ -259,9 +262,10 @@ fn lost_answer_502_not_applied_is_exit_4_and_not_resent() {
         "{v}"
     );
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1);
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
     assert!(
-        audit[0]["result"].as_str().unwrap().starts_with("failed"),
+        audit[1]["result"].as_str().unwrap().starts_with("failed"),
         "{audit:?}"
     );
 }
@@ -621,9 +625,10 @@ fn lost_race_is_audited_with_who_reviewed_first() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
     assert!(
-        audit[0]["result"]
+        audit[1]["result"]
             .as_str()
             .unwrap()
             .contains("approved by @alice first"),
