@@ -303,8 +303,20 @@ async fn already_reviewed(
     let Some(by) = decision.reviewer().map(str::to_owned) else {
         return Ok(None);
     };
-    let what = label_of(req, None, &run.head_sha);
+    // The release tag at the commit, for the report and the next step
+    // (unknown when the tags cannot be read: the review is what matters here).
+    let at_commit: Vec<ReleaseTag> = gh
+        .release_tags()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, t)| t.commit == run.head_sha)
+        .map(|(r, _)| r)
+        .collect();
+    let tag = preferred_tag(&at_commit).map(|t| t.name.clone());
+    let what = label_of(req, tag.as_deref(), &run.head_sha);
     let mut report = ApproveReport::new(run, env);
+    report.tag = tag;
     report.dry_run = ctx.settings.global.dry_run;
     let comment = decision
         .comment()
@@ -977,7 +989,8 @@ async fn other_reviewer(
     let reviews = gh.approvals(run.id).await.ok()?;
     let decision = approval::decide(Some(run), &[], &reviews, &ctx.settings.github.environment);
     let by = decision.reviewer()?.to_owned();
-    let ours = me.is_some_and(|m| m.login == by) && decision.is_approved() != req.reject;
+    // Without our login (GET /user failed), a decision like ours counts as ours.
+    let ours = me.is_none_or(|m| m.login == by) && decision.is_approved() != req.reject;
     (!ours).then_some((decision, by))
 }
 
@@ -1104,7 +1117,7 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
             Check::fail(
                 "tagged",
                 detail,
-                "tag the commit (`almarel tag VERSION`), or pass --allow-untagged to ship it untagged",
+                "tag the commit (almarel tag, with the next version, on that commit), or pass --allow-untagged to ship it untagged",
             )
         });
     }
