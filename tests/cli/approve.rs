@@ -1128,3 +1128,34 @@ fn ctrl_c_while_the_review_is_in_flight_is_130_with_the_write_in_json() {
     );
     assert_eq!(v["done"], serde_json::json!([]), "{v}");
 }
+
+#[test]
+fn watch_on_a_run_approved_in_the_browser_follows_it() {
+    let sb = Sandbox::new();
+    let (gh, sha, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "");
+    let out = gh
+        .almarel(&sb)
+        .args([
+            "approve",
+            "v1.2.3",
+            "--yes",
+            "--watch",
+            "--timeout",
+            "30s",
+            "--json",
+        ])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["already"], "approved", "{v}");
+    assert_eq!(v["run_conclusion"], "success", "{v}");
+    assert_eq!(
+        v["next"],
+        format!("almarel verify --expect-sha {sha}"),
+        "{v}"
+    );
+    assert!(review_posts(&gh).is_empty());
+}
