@@ -1278,3 +1278,98 @@ fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
         format!("{} ({})", short_sha(p), names.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::env::Env;
+    use crate::journal::Journal;
+    use crate::settings::Settings;
+    use clap::Parser;
+
+    fn resolve(words: &[&str]) -> Result<Request> {
+        let cli = Cli::try_parse_from(words).expect("parses");
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::resolve(&cli.global, &Env::default(), dir.path()).unwrap();
+        let Command::Approve(a) = &cli.command else {
+            panic!("not approve");
+        };
+        crate::resolve::approve(a, &settings)
+    }
+
+    #[test]
+    fn flags_resolve_to_a_request_and_usage_errors_come_first() {
+        let r = resolve(&["almarel", "approve", "v1.2.3", "--allow-untagged"]).unwrap();
+        assert_eq!(r.target, Target::Ref(Some("v1.2.3".into())));
+        assert!(r.allow_untagged && !r.reject && !r.watch);
+        let r = resolve(&["almarel", "approve", "--run", "42", "--reject"]).unwrap();
+        assert_eq!(r.target, Target::Run(42));
+        assert_eq!((r.verb(), r.state()), ("reject", "rejected"));
+        assert_eq!(
+            resolve(&["almarel", "approve"]).unwrap().target,
+            Target::Ref(None)
+        );
+        let e = resolve(&["almarel", "approve", "v1.2.3", "--run", "42"]).unwrap_err();
+        assert_eq!((e.exit_code(), e.code), (2, Some("ref_and_run")));
+        let e = resolve(&["almarel", "approve", "../../etc/passwd"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_dry_runs_next_keeps_what_changes_the_decision() {
+        let r = resolve(&[
+            "almarel",
+            "approve",
+            "abc1234",
+            "--allow-untagged",
+            "--allow-prerelease",
+            "--comment",
+            "it's fine",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.again(&["abc1234".into()]).to_string(),
+            r"almarel approve abc1234 --allow-untagged --allow-prerelease --comment 'it'\''s fine'"
+        );
+        let r = resolve(&[
+            "almarel",
+            "approve",
+            "v1.2.3",
+            "--reject",
+            "--allow-untagged",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.again(&["v1.2.3".into()]).to_string(),
+            "almarel approve v1.2.3 --reject"
+        );
+    }
+
+    #[test]
+    fn the_resume_hint_names_the_run_when_the_review_was_in_flight() {
+        let j = Journal::new();
+        let w = j.begin(
+            "review POST: approve run 42 for production",
+            Some(check_command(42, false).to_string()),
+        );
+        let hint = resume_hint(&j.snapshot());
+        assert!(
+            hint.starts_with("`almarel approve --run 42` is safe to re-run"),
+            "{hint}"
+        );
+        w.done();
+        let hint = resume_hint(&j.snapshot());
+        assert!(hint.starts_with("re-run the same command"), "{hint}");
+        let j = Journal::new();
+        let _w = j.begin(
+            "review POST: reject run 7 for production",
+            Some(check_command(7, true).to_string()),
+        );
+        assert!(
+            resume_hint(&j.snapshot()).starts_with("`almarel approve --run 7 --reject`"),
+            "{}",
+            resume_hint(&j.snapshot())
+        );
+    }
+}
