@@ -777,7 +777,11 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
             target: format!("run {}", run.id),
             detail: format!("{post} {body_text}"),
         }]);
-        report.next = Some(req.again(std::slice::from_ref(&what)));
+        let again = match req.target {
+            Target::Run(id) => vec!["--run".to_owned(), id.to_string()],
+            Target::Ref(_) => vec![what.clone()],
+        };
+        report.next = Some(req.again(&again));
         return Ok(report);
     }
     ctx.confirm(&format!(

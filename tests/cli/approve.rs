@@ -381,6 +381,10 @@ fn dry_run_prints_the_post_and_sends_nothing() {
         "{o}"
     );
     assert!(review_posts(&gh).is_empty());
+    assert!(
+        e.contains(&format!("next: almarel approve --run {run}")),
+        "{e}"
+    );
     assert!(sb.audit_lines().is_empty());
 }
 
