@@ -17,3 +17,40 @@ pub fn tag(args: &TagArgs, settings: &Settings) -> Result<tag::Request> {
         push: !args.no_push,
     })
 }
+
+/// `almarel approve [REF | --run ID] [--reject] [--comment C] [--allow-untagged]
+/// [--allow-prerelease] [--watch [--timeout T]]`.
+pub fn approve(
+    args: &crate::cli::ApproveArgs,
+    settings: &Settings,
+) -> Result<crate::commands::approve::Request> {
+    use crate::commands::approve::{Request, Target};
+    use crate::error::Error;
+    let target = match (&args.reference, args.run) {
+        (Some(r), Some(id)) => {
+            return Err(Error::usage(format!(
+                "give REF ({r}) or --run {id}, not both: almarel would review run {id} and ignore REF"
+            ))
+            .with_code("ref_and_run")
+            .with_hint(format!(
+                "drop one: `almarel approve {r}` finds the waiting run of that commit, `almarel approve --run {id}` reviews that run"
+            )));
+        }
+        (Some(r), None) => {
+            // REF is checked before anything is sent (SPEC §7.7).
+            crate::version::parse_ref(r, &settings.git.tag_prefix)?;
+            Target::Ref(Some(r.clone()))
+        }
+        (None, Some(id)) => Target::Run(id),
+        (None, None) => Target::Ref(None),
+    };
+    Ok(Request {
+        target,
+        reject: args.reject,
+        comment: args.comment.clone(),
+        allow_untagged: args.allow_untagged,
+        allow_prerelease: args.allow_prerelease,
+        watch: args.watch,
+        timeout: args.timeout,
+    })
+}

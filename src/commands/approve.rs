@@ -2,39 +2,221 @@
 //! production deployment after printing the evidence and checking the gates
 //! (CI green for that exact commit, a release tag that is not only a
 //! pre-release, releases not frozen, the caller may approve). The review POST
-//! is sent exactly once; an unknown outcome (5xx, timeout) is settled by
-//! re-reading the pending deployments.
+//! is journaled and audited before it leaves and sent exactly once; an
+//! unknown outcome (5xx, timeout) is settled by re-reading the run. A run
+//! already reviewed (by a colleague in the browser, or by an earlier
+//! interrupted run) is reported as such, naming who, and nothing is sent.
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::audit::Actor;
-use crate::cli::ApproveArgs;
+use crate::audit::{Actor, AuditEntry};
 use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
-use crate::github::{Client, PendingDeployment, Run, TagRef, WriteOutcome};
-use crate::release::approval;
-use crate::ui::Tone;
+use crate::github::{Client, PendingDeployment, Run, TagRef, User, WriteOutcome};
+use crate::journal::Snapshot;
+use crate::release::approval::{self, Approval};
+use crate::report::{Check, Next, PlanItem, Report};
+use crate::ui::{Tone, Ui};
 use crate::version::{ReleaseTag, preferred_tag, short_sha};
 
-/// One gate and its outcome.
-#[derive(Debug, Clone)]
-struct Gate {
-    name: &'static str,
-    ok: bool,
-    detail: String,
+/// Which run to review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The waiting deploy run of REF's commit (`None`: the commit at
+    /// `<remote>/<branch>`); REF is validated.
+    Ref(Option<String>),
+    /// This workflow run (`--run ID`).
+    Run(u64),
 }
 
-fn gate_json(gates: &[Gate]) -> Value {
-    Value::Array(
-        gates
-            .iter()
-            .map(|g| json!({"check": g.name, "ok": g.ok, "detail": g.detail}))
-            .collect(),
-    )
+/// What `almarel approve` is asked to do (resolved from the flags by
+/// [`crate::resolve::approve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The run to review.
+    pub target: Target,
+    /// Reject instead of approving.
+    pub reject: bool,
+    /// The review comment (default: the checks that passed).
+    pub comment: Option<String>,
+    /// `--allow-untagged`.
+    pub allow_untagged: bool,
+    /// `--allow-prerelease`.
+    pub allow_prerelease: bool,
+    /// Follow the run after the review.
+    pub watch: bool,
+    /// Deadline for `watch`.
+    pub timeout: Duration,
+}
+
+impl Request {
+    fn verb(&self) -> &'static str {
+        if self.reject { "reject" } else { "approve" }
+    }
+
+    /// `approved` / `rejected`.
+    fn state(&self) -> &'static str {
+        if self.reject { "rejected" } else { "approved" }
+    }
+
+    /// The same request against `what` (a tag, a SHA, or `--run ID`), with
+    /// the flags that change the decision: the command a dry run's `next:`
+    /// names.
+    fn again(&self, what: &[String]) -> Next {
+        let mut words = vec!["approve".to_owned()];
+        words.extend(what.iter().cloned());
+        if self.reject {
+            words.push("--reject".into());
+        } else {
+            if self.allow_untagged {
+                words.push("--allow-untagged".into());
+            }
+            if self.allow_prerelease {
+                words.push("--allow-prerelease".into());
+            }
+        }
+        if let Some(c) = &self.comment {
+            words.push("--comment".into());
+            words.push(c.clone());
+        }
+        Next::new(words)
+    }
+}
+
+/// The review POST's body (`--json` `review`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewBody {
+    /// The environment reviewed (its id).
+    pub environment_ids: Vec<u64>,
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// The review comment.
+    pub comment: String,
+}
+
+/// The result of `almarel approve` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApproveReport {
+    /// The deploy run.
+    pub run_id: u64,
+    /// The run's page on GitHub.
+    pub url: String,
+    /// The run's head SHA.
+    pub sha: String,
+    /// The release tag at the commit (a final one when there is one), or null.
+    pub tag: Option<String>,
+    /// The environment reviewed (`github.environment`).
+    pub environment: String,
+    /// The gates (empty for `--reject` and for a run already reviewed).
+    pub checks: Vec<Check>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// What a dry run would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlanItem>>,
+    /// The review this run sent (or, on a dry run, would send).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewBody>,
+    /// `approved` / `rejected`: this run's review was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<String>,
+    /// `approved` / `rejected`: someone's review decided before ours (before
+    /// this run started, or between our read and our POST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already: Option<String>,
+    /// Who made that review (login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// With `--watch`: the run's conclusion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_conclusion: Option<String>,
+    #[serde(skip)]
+    lines: Vec<String>,
+    #[serde(skip)]
+    next: Option<Next>,
+    #[serde(skip)]
+    summary: Option<String>,
+}
+
+impl ApproveReport {
+    fn new(run: &Run, environment: &str) -> ApproveReport {
+        ApproveReport {
+            run_id: run.id,
+            url: run.html_url.clone(),
+            sha: run.head_sha.clone(),
+            tag: None,
+            environment: environment.to_owned(),
+            checks: Vec::new(),
+            dry_run: false,
+            plan: None,
+            review: None,
+            reviewed: None,
+            already: None,
+            by: None,
+            run_conclusion: None,
+            lines: Vec::new(),
+            next: None,
+            summary: None,
+        }
+    }
+}
+
+impl Report for ApproveReport {
+    fn render(&self, ui: &Ui) {
+        for l in &self.lines {
+            ui.result(l);
+        }
+    }
+    fn next(&self) -> Option<Next> {
+        self.next.clone()
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        if self.dry_run || (self.reviewed.is_none() && self.already.is_none()) {
+            return Vec::new();
+        }
+        vec![
+            ("sha", self.sha.clone()),
+            ("tag", self.tag.clone().unwrap_or_default()),
+        ]
+    }
+    fn summary(&self) -> Option<String> {
+        self.summary.clone()
+    }
+}
+
+/// The `--json` data of "no run waiting" (`waiting_runs`).
+#[derive(Debug, Serialize)]
+struct NothingWaiting {
+    waiting_runs: Vec<WaitingRun>,
+}
+
+#[derive(Debug, Serialize)]
+struct WaitingRun {
+    id: u64,
+    sha: String,
+    url: String,
+}
+
+/// The audit line's `details`.
+#[derive(Debug, Serialize)]
+struct AuditDetails<'a> {
+    run_id: u64,
+    sha: &'a str,
+    environment: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+}
+
+impl AuditDetails<'_> {
+    fn value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 /// Whether the token came from `GITHUB_TOKEN` inside GitHub Actions (it cannot review).
@@ -44,89 +226,228 @@ fn actions_token(ctx: &Context) -> bool {
         && ctx.env.get(env::GITHUB_TOKEN).is_some()
 }
 
+/// The command that tells, reading only, whether a review of `run_id` was
+/// applied (it answers "already approved by @…" when it was).
+fn check_command(run_id: u64, reject: bool) -> Next {
+    let mut words = vec![
+        "approve".to_owned(),
+        "--run".to_owned(),
+        run_id.to_string(),
+        "--dry-run".to_owned(),
+    ];
+    if reject {
+        words.push("--reject".into());
+    }
+    Next::new(words)
+}
+
+/// The resume hint after an interruption (SPEC §7.3): the exact command that
+/// continues safely, taken from the in-flight review's check command.
+pub fn resume_hint(snap: &Snapshot) -> String {
+    let rerun = snap.in_flight.iter().find_map(|w| {
+        w.check
+            .as_deref()
+            .filter(|c| c.starts_with("almarel approve --run "))
+            .map(|c| c.replace(" --dry-run", ""))
+    });
+    match rerun {
+        Some(cmd) => format!(
+            "`{cmd}` is safe to re-run: if the review landed it says \"already approved\" (or rejected) by whom and sends nothing; if not, it checks the gates again and asks before sending it"
+        ),
+        None => "re-run the same command: it finds the review already made, says by whom and sends nothing again".to_owned(),
+    }
+}
+
+/// The label of the release in messages and `next:` lines: the preferred
+/// tag, else REF as given, else the short SHA.
+fn label_of(req: &Request, tag: Option<&str>, sha: &str) -> String {
+    if let Some(t) = tag {
+        return t.to_owned();
+    }
+    match &req.target {
+        Target::Ref(Some(r)) => r.clone(),
+        _ => short_sha(sha).to_owned(),
+    }
+}
+
+fn status_watch(what: &str) -> Next {
+    Next::new(["status", what, "--watch"])
+}
+
+fn audit_actor(me: Option<&User>) -> Actor {
+    Actor {
+        git: None,
+        github: me.map(|u| u.login.clone()),
+    }
+}
+
+fn finish_audit(ctx: &Context, entry: AuditEntry, outcome: std::result::Result<(), &str>) {
+    if let Err(e) = entry.finish(outcome) {
+        ctx.ui
+            .warn(&format!("audit log not written: {}", e.message));
+    }
+}
+
+/// The run is not waiting for `github.environment`: the review history says
+/// whether someone decided already. `Some` when it did (the report or the
+/// refusal), `None` when nobody reviewed it.
 async fn already_reviewed(
     ctx: &Context,
     gh: &Client,
     run: &Run,
-    want_approve: bool,
-) -> Result<Option<Result<Value>>> {
+    req: &Request,
+) -> Result<Option<ApproveReport>> {
     let env = &ctx.settings.github.environment;
     let reviews = gh.approvals(run.id).await?;
-    // Called when the run has no pending deployment of the environment.
     let decision = approval::decide(Some(run), &[], &reviews, env);
-    let (Some(by), state) = (
-        decision.reviewer(),
-        if decision.is_approved() {
-            "approved"
-        } else {
-            "rejected"
-        },
-    ) else {
+    let Some(by) = decision.reviewer().map(str::to_owned) else {
         return Ok(None);
     };
+    // The release tag at the commit, for the report and the next step
+    // (unknown when the tags cannot be read: the review is what matters here).
+    let at_commit: Vec<ReleaseTag> = gh
+        .release_tags()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, t)| t.commit == run.head_sha)
+        .map(|(r, _)| r)
+        .collect();
+    let tag = preferred_tag(&at_commit).map(|t| t.name.clone());
+    let what = label_of(req, tag.as_deref(), &run.head_sha);
+    let mut report = ApproveReport::new(run, env);
+    report.tag = tag;
+    report.dry_run = ctx.settings.global.dry_run;
     let comment = decision
         .comment()
         .map(|c| format!(" (\"{c}\")"))
         .unwrap_or_default();
-    let data = json!({"run_id": run.id, "sha": run.head_sha, "already": state, "by": by, "url": run.html_url});
-    if decision.is_approved() {
-        ctx.ui.result(&format!(
-            "{} run {} was already approved for {env} by @{by}{comment}",
-            ctx.ui.mark(Tone::Ok),
-            run.id,
-        ));
-        if want_approve {
-            ctx.ui
-                .next(&format!("almarel status {} --watch", run.head_sha));
-            return Ok(Some(Ok(data)));
-        }
-        return Ok(Some(Err(Error::refused(format!(
-            "run {} was already approved by @{by}; there is nothing left to reject",
+    let state = if decision.is_approved() {
+        "approved"
+    } else {
+        "rejected"
+    };
+    report.already = Some(state.to_owned());
+    report.by = Some(by.clone());
+    if decision.is_approved() && req.reject {
+        return Err(Error::refused(format!(
+            "run {} was already approved for {env} by @{by}{comment}; there is nothing left to reject",
             run.id
         ))
-        .with_hint("to stop the release now: `almarel freeze --reason 'approved by mistake' --cancel-running`")
-        .with_data(data))));
+        .with_code("already_approved")
+        .with_hint("no flag overrides this: an approval cannot be withdrawn on GitHub")
+        .with_hint(format!(
+            "to stop the release now: `{}`",
+            Next::new([
+                "freeze",
+                "--reason",
+                "approved by mistake",
+                "--cancel-running"
+            ])
+        ))
+        .with_report(&report));
     }
-    if want_approve {
-        return Ok(Some(Err(Error::refused(format!(
+    if decision.is_rejected() && !req.reject {
+        return Err(Error::refused(format!(
             "run {} was rejected for {env} by @{by}{comment}; it cannot be approved any more",
             run.id
         ))
-        .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
-        .with_data(data))));
+        .with_code("rejected")
+        .with_hint("no flag overrides a rejection: re-run the deploy workflow's jobs on GitHub (the new attempt waits for review again), or tag a new release")
+        .with_report(&report));
     }
-    ctx.ui.result(&format!(
-        "run {} was already rejected by @{by}{comment}",
-        run.id
+    // The review we would send is there already: say so, send nothing.
+    report.lines.push(format!(
+        "{} run {} was already {state} for {env} by @{by}{comment}; nothing was sent",
+        ctx.ui.mark(Tone::Ok),
+        run.id,
     ));
-    Ok(Some(Ok(data)))
+    if !report.dry_run {
+        let me = gh.current_user().await.ok();
+        ctx.audit_already_done(
+            req.verb(),
+            &format!("run {} ({what})", run.id),
+            audit_actor(me.as_ref()),
+            &format!("run {} was already {state} by @{by}", run.id),
+            AuditDetails {
+                run_id: run.id,
+                sha: &run.head_sha,
+                environment: env,
+                comment: None,
+                by: Some(&by),
+            }
+            .value(),
+        );
+    }
+    if req.reject {
+        report.next = Some(Next::new(["status", short_sha(&run.head_sha)]));
+        return Ok(Some(report));
+    }
+    if req.watch && !report.dry_run {
+        follow_into(ctx, gh, run.id, req, &mut report).await?;
+        return Ok(Some(report));
+    }
+    report.next = Some(status_watch(&what));
+    Ok(Some(report))
+}
+
+/// Follows the run after an approval; the report gets the conclusion and
+/// the next step (verify), or the error says how the run ended.
+async fn follow_into(
+    ctx: &Context,
+    gh: &Client,
+    run_id: u64,
+    req: &Request,
+    report: &mut ApproveReport,
+) -> Result<()> {
+    match follow(ctx, gh, run_id, req.timeout).await {
+        Ok(r) => {
+            report.run_conclusion = r.conclusion.as_ref().map(ToString::to_string);
+            if r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || req.reject {
+                report
+                    .lines
+                    .push(format!("run {} {}", r.id, r.state_text()));
+                report.next = Some(if req.reject {
+                    Next::new(["status", short_sha(&report.sha)])
+                } else {
+                    Next::new(["verify", "--expect-sha", report.sha.as_str()])
+                });
+                Ok(())
+            } else {
+                Err(
+                    Error::failed(format!("run {} {} ({})", r.id, r.state_text(), r.html_url))
+                        .with_code("run_failed")
+                        .with_hint("open the run's log; production still runs the previous release")
+                        .with_report(&*report),
+                )
+            }
+        }
+        Err(e) => Err(e.with_report(&*report)),
+    }
 }
 
 /// Runs `almarel approve`.
-pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
-    // REF is checked before anything is sent (SPEC §7.7).
-    if let Some(r) = &args.reference {
-        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
-    }
+pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
     let gh = ctx.github().await?;
     let g = &ctx.settings.github;
     let env_name = g.environment.clone();
-    let verb = if args.reject { "reject" } else { "approve" };
+    let verb = req.verb();
+    let dry_run = ctx.settings.global.dry_run;
     let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
     let frozen = gh.is_frozen().await?;
 
     // 1. The run.
-    let run = match args.run {
-        Some(id) => gh.run(id).await?,
-        None => {
-            let target = gh.resolve_ref(args.reference.as_deref()).await?;
+    let run = match &req.target {
+        Target::Run(id) => gh.run(*id).await?,
+        Target::Ref(reference) => {
+            let target = gh.resolve_ref(reference.as_deref()).await?;
             let runs = gh.runs_for_commit(deploy_wf.id, &target.sha).await?;
             match runs.iter().find(|r| r.is_waiting()) {
                 Some(r) => r.clone(),
                 None => {
                     for r in &runs {
-                        if let Some(done) = already_reviewed(ctx, &gh, r, !args.reject).await? {
-                            return done;
+                        if let Some(done) = already_reviewed(ctx, &gh, r, req).await? {
+                            return Ok(done);
                         }
                     }
                     let waiting = gh.runs_with_status(deploy_wf.id, "waiting").await?;
@@ -146,17 +467,28 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                     } else {
                         format!("waiting runs: {}", list.join("; "))
                     };
+                    let data = NothingWaiting {
+                        waiting_runs: waiting
+                            .iter()
+                            .map(|r| WaitingRun {
+                                id: r.id,
+                                sha: r.head_sha.clone(),
+                                url: r.html_url.clone(),
+                            })
+                            .collect(),
+                    };
                     return Err(Error::refused(format!(
                         "no {} run waiting for approval for {} ({}); {there}",
                         deploy_wf.name,
                         target.label,
                         target.short()
                     ))
+                    .with_code("no_waiting_run")
                     .with_hint(format!(
-                        "check `almarel status {} --watch`, or pass --run ID",
-                        target.label
+                        "no flag overrides this: there is nothing to review until the deploy run waits for {env_name}; follow it with `{}`, or pass --run ID to review another run",
+                        status_watch(&target.label)
                     ))
-                    .with_data(json!({"waiting_runs": waiting.iter().map(|r| json!({"id": r.id, "sha": r.head_sha, "url": r.html_url})).collect::<Vec<_>>()})));
+                    .with_report(&data));
                 }
             }
         }
@@ -170,7 +502,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 .unwrap_or_else(|| run.workflow_id.to_string()),
             deploy_wf.name
         ))
-        .with_hint("pass the id of a deploy run (see `almarel status`)"));
+        .with_code("not_deploy_run")
+        .with_hint("no flag overrides this: pass the id of a deploy run (see `almarel status`), or set github.deploy_workflow"));
     }
     let sha = run.head_sha.clone();
 
@@ -181,8 +514,8 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         .find(|p| p.environment.name.as_deref() == Some(env_name.as_str()))
         .cloned()
     else {
-        if let Some(done) = already_reviewed(ctx, &gh, &run, !args.reject).await? {
-            return done;
+        if let Some(done) = already_reviewed(ctx, &gh, &run, req).await? {
+            return Ok(done);
         }
         let others: Vec<String> = pending_all
             .iter()
@@ -198,10 +531,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 format!("; pending: {}", others.join(", "))
             }
         ))
-        .with_hint("check github.environment, or `almarel status` for the run's state"));
+        .with_code("not_pending")
+        .with_hint("no flag overrides this: only a pending deployment can be reviewed; check github.environment, or `almarel status` for the run's state")
+        .with_report(&ApproveReport::new(&run, &env_name)));
     };
 
-    // 3. Evidence.
+    // 3. Evidence (printed before anything is sent).
     let me = gh.current_user().await.ok();
     let all_tags = gh.release_tags().await?;
     let at_commit: Vec<(ReleaseTag, TagRef)> = all_tags
@@ -326,8 +661,12 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         ui.result(&line);
     }
 
-    // 4. Gates.
-    let mut gates = Vec::new();
+    let what = label_of(req, preferred.as_ref().map(|t| t.name.as_str()), &sha);
+    let mut report = ApproveReport::new(&run, &env_name);
+    report.tag = preferred.as_ref().map(|t| t.name.clone());
+    report.dry_run = dry_run;
+
+    // 4. Gates (all evaluated; printed before anything is sent).
     let can_approve_explained = if pending.current_user_can_approve {
         String::new()
     } else {
@@ -340,104 +679,33 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
         )
         .await
     };
-    if !args.reject {
-        let ci_ok = ci_run.as_ref().is_some_and(|r| {
-            r.conclusion
-                .as_ref()
-                .is_some_and(|c| *c == crate::github::Conclusion::Success)
-        });
-        gates.push(Gate {
-            name: "ci",
-            ok: ci_ok,
-            detail: match &ci_run {
-                Some(r) => format!("CI for {} is {}", short_sha(&sha), r.state_text()),
-                None => format!("no CI run for {}", short_sha(&sha)),
+    if !req.reject {
+        report.checks = gates(
+            ctx,
+            req,
+            &GateInputs {
+                sha: &sha,
+                ci_run: ci_run.as_ref(),
+                release_tags: &release_tags,
+                preferred: preferred.as_ref(),
+                frozen,
+                deploy_workflow: &deploy_wf.name,
+                pending: &pending,
+                me: me.as_ref(),
+                cannot_approve: &can_approve_explained,
             },
-        });
-        gates.push(Gate {
-            name: "tagged",
-            ok: !release_tags.is_empty() || args.allow_untagged,
-            detail: if release_tags.is_empty() {
-                format!(
-                    "{} carries no release tag: the deploy would ship {}{}",
-                    short_sha(&sha),
-                    ctx.settings
-                        .coolify
-                        .untagged_image_tag
-                        .replace("{sha}", &sha)
-                        .replace("{short_sha}", short_sha(&sha)),
-                    if args.allow_untagged {
-                        " (allowed by --allow-untagged)"
-                    } else {
-                        ""
-                    }
-                )
-            } else {
-                format!(
-                    "tagged {}",
-                    release_tags
-                        .iter()
-                        .map(|t| t.name.clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        });
-        let pre_only = preferred.as_ref().is_some_and(ReleaseTag::is_prerelease);
-        gates.push(Gate {
-            name: "final_release",
-            ok: !pre_only || args.allow_prerelease,
-            detail: match &preferred {
-                Some(t) if t.is_prerelease() => format!(
-                    "{} is a pre-release and no final tag sits on the same commit{}",
-                    t.name,
-                    if args.allow_prerelease {
-                        " (allowed by --allow-prerelease)"
-                    } else {
-                        ""
-                    }
-                ),
-                Some(t) => format!("{} is a final release", t.name),
-                None => "no release tag".to_owned(),
-            },
-        });
-        gates.push(Gate {
-            name: "not_frozen",
-            ok: !frozen,
-            detail: if frozen {
-                format!(
-                    "releases are frozen ({} is disabled); `almarel unfreeze` first",
-                    deploy_wf.name
-                )
-            } else {
-                "releases are not frozen".to_owned()
-            },
-        });
-        gates.push(Gate {
-            name: "can_approve",
-            ok: pending.current_user_can_approve,
-            detail: if pending.current_user_can_approve {
-                format!(
-                    "{} may approve {env_name}",
-                    me.as_ref()
-                        .map(|u| format!("@{}", u.login))
-                        .unwrap_or_else(|| "the token's user".into())
-                )
-            } else {
-                can_approve_explained.clone()
-            },
-        });
-        for gate in &gates {
+        );
+        for c in &report.checks {
             ui.result(&format!(
                 "{} {}",
-                ui.mark(if gate.ok { Tone::Ok } else { Tone::Fail }),
-                gate.detail
+                ui.mark(if c.ok { Tone::Ok } else { Tone::Fail }),
+                c.detail
             ));
         }
-        let failed: Vec<&Gate> = gates.iter().filter(|g| !g.ok).collect();
+        let failed: Vec<&Check> = report.checks.iter().filter(|c| !c.ok).collect();
         if !failed.is_empty() {
             let code = match failed.as_slice() {
-                [g] => match g.name {
+                [c] => match c.name.as_str() {
                     "ci" => "ci_not_green",
                     "tagged" => "untagged",
                     "final_release" => "prerelease",
@@ -451,279 +719,466 @@ pub async fn run(ctx: &Context, args: &ApproveArgs) -> Result<Value> {
                 run.id,
                 failed
                     .iter()
-                    .map(|g| g.detail.clone())
+                    .map(|c| c.detail.clone())
                     .collect::<Vec<_>>()
                     .join("; ")
             ))
             .with_code(code);
-            for g in &failed {
-                err = err.with_hint(match g.name {
-                    "ci" => format!("wait for CI to succeed for {} (`almarel status {} --watch`)", short_sha(&sha), short_sha(&sha)),
-                    "tagged" => "tag the commit (`almarel tag`), or pass --allow-untagged to ship it untagged".to_owned(),
-                    "final_release" => "tag a final release on the commit, or pass --allow-prerelease".to_owned(),
-                    "not_frozen" => "releases are frozen: `almarel unfreeze` first".to_owned(),
-                    _ => "ask a required reviewer to approve".to_owned(),
-                });
+            for c in &failed {
+                err = err.with_hint(c.fix.clone().unwrap_or_default());
             }
-            return Err(err
-                .with_hint("nothing was sent")
-                .with_data(json!({"run_id": run.id, "sha": sha, "checks": gate_json(&gates)})));
+            return Err(err.with_hint("nothing was sent").with_report(&report));
         }
     } else if !pending.current_user_can_approve {
         return Err(Error::refused(format!(
             "cannot reject run {}: {can_approve_explained}",
             run.id
         ))
+        .with_code("cannot_approve")
         .with_hint(
-            "ask a required reviewer, or use `almarel freeze` (disables the deploy workflow)",
-        ));
+            "no flag overrides this: ask a required reviewer to reject it, or stop releases with `almarel freeze` (disables the deploy workflow)",
+        )
+        .with_report(&report));
     }
 
     // 5. The review.
-    let comment = args.comment.clone().unwrap_or_else(|| {
-        if args.reject {
+    let comment = req.comment.clone().unwrap_or_else(|| {
+        if req.reject {
             "Rejected with almarel".to_owned()
         } else {
-            let passed: Vec<String> = gates
+            let passed: Vec<String> = report
+                .checks
                 .iter()
-                .filter(|g| g.ok)
-                .map(|g| g.detail.clone())
+                .filter(|c| c.ok)
+                .map(|c| c.detail.clone())
                 .collect();
             format!("Approved with almarel: {}", passed.join("; "))
         }
     });
-    let body = json!({
-        "environment_ids": [pending.environment.id],
-        "state": if args.reject { "rejected" } else { "approved" },
-        "comment": comment,
-    });
-    let what = preferred
-        .as_ref()
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| short_sha(&sha).to_owned());
-    let mut data = json!({
-        "run_id": run.id,
-        "sha": sha,
-        "tag": preferred.as_ref().map(|t| t.name.clone()),
-        "environment": env_name,
-        "checks": gate_json(&gates),
-        "review": body,
-    });
-    if ctx.settings.global.dry_run {
-        ui.result(&format!(
-            "dry run: would POST /repos/{}/actions/runs/{}/pending_deployments {}",
-            gh.repo(),
-            run.id,
-            body
-        ));
-        data["dry_run"] = json!(true);
-        ui.next(&format!(
-            "almarel approve {what}{}",
-            if args.reject { " --reject" } else { "" }
-        ));
-        return Ok(data);
+    let body = ReviewBody {
+        environment_ids: vec![pending.environment.id],
+        state: req.state().to_owned(),
+        comment: comment.clone(),
+    };
+    report.review = Some(body.clone());
+    let post = format!(
+        "POST /repos/{}/actions/runs/{}/pending_deployments",
+        gh.repo(),
+        run.id
+    );
+    if dry_run {
+        let body_text = serde_json::to_string(&body).unwrap_or_default();
+        report
+            .lines
+            .push(format!("dry run: would {post} {body_text}"));
+        report.lines.push("dry run: nothing was sent".to_owned());
+        report.plan = Some(vec![PlanItem {
+            action: format!("{verb} (review POST)"),
+            target: format!("run {}", run.id),
+            detail: format!("{post} {body_text}"),
+        }]);
+        let again = match req.target {
+            Target::Run(id) => vec!["--run".to_owned(), id.to_string()],
+            Target::Ref(_) => vec![what.clone()],
+        };
+        report.next = Some(req.again(&again));
+        return Ok(report);
     }
     ctx.confirm(&format!(
         "{verb} the {env_name} deployment of {what} (run {})?",
         run.id
     ))
     .await?;
-    let actor = Actor {
-        git: None,
-        github: me.as_ref().map(|u| u.login.clone()),
-    };
+    let actor = audit_actor(me.as_ref());
     let target = format!("run {} ({what})", run.id);
+    let audit = ctx.audit_start(
+        verb,
+        &target,
+        actor,
+        AuditDetails {
+            run_id: run.id,
+            sha: &sha,
+            environment: &env_name,
+            comment: Some(&comment),
+            by: None,
+        }
+        .value(),
+    )?;
+    let write = ctx.journal.begin(
+        format!("review POST: {verb} run {} for {env_name}", run.id),
+        Some(check_command(run.id, req.reject).to_string()),
+    );
     let outcome = gh
-        .review(run.id, &[pending.environment.id], !args.reject, &comment)
+        .review(run.id, &[pending.environment.id], !req.reject, &comment)
         .await;
-    let result: Result<()> = match outcome {
-        Err(e) => Err(e),
-        Ok(WriteOutcome::Accepted(_)) => Ok(()),
+    let settled = match outcome {
+        Err(e) => Settled::Failed(e),
+        Ok(WriteOutcome::Accepted(_)) => Settled::Applied,
         Ok(WriteOutcome::Refused { status, message }) => {
-            let now = gh.pending_deployments(run.id).await.ok();
-            let still = now.as_ref().and_then(|p| {
-                p.iter()
-                    .find(|p| p.environment.id == pending.environment.id)
-                    .cloned()
-            });
-            let mut why = format!("GitHub answered {status}: {message}");
-            if let Some(p) = &still {
-                if !p.current_user_can_approve {
-                    why.push_str("; ");
-                    why.push_str(
-                        &explain_cannot_approve(
-                            ctx,
-                            &gh,
-                            &run,
-                            p,
-                            me.as_ref().map(|u| u.login.as_str()),
-                        )
-                        .await,
-                    );
-                }
-            } else if now.is_some() && status == 422 {
-                // Someone else reviewed the run in between: their review decides.
-                let reviews = gh.approvals(run.id).await.unwrap_or_default();
-                let decision = approval::decide(Some(&run), &[], &reviews, &env_name);
-                if let Some(by) = decision.reviewer() {
-                    let by = by.to_owned();
-                    ctx.audit(
-                        verb,
-                        &target,
-                        Err(&format!(
-                            "GitHub answered 422: the run was {} by @{by} first",
-                            if decision.is_approved() {
-                                "approved"
-                            } else {
-                                "rejected"
-                            }
-                        )),
-                        actor.clone(),
-                        json!({"run_id": run.id, "sha": sha, "environment": env_name}),
-                    );
-                    if decision.is_approved() && !args.reject {
-                        ui.result(&format!(
-                            "{} run {} was already approved for {env_name} by @{by}",
-                            ui.mark(Tone::Ok),
-                            run.id
-                        ));
-                        ui.next(&format!("almarel status {what} --watch"));
-                        data["already"] = json!("approved");
-                        data["by"] = json!(by);
-                        return Ok(data);
-                    }
-                    if decision.is_rejected() && !args.reject {
-                        return Err(Error::refused(format!(
-                            "cannot approve run {}: it was rejected for {env_name} by @{by} in the meantime",
-                            run.id
-                        ))
-                        .with_code("rejected")
-                        .with_hint("re-run the deploy workflow on GitHub, or tag a new release")
-                        .with_data(data));
-                    }
-                }
-                why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
-            } else if now.is_some() {
-                why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
-            }
-            let e = if status == 422 {
-                Error::refused(format!("cannot {verb} run {}: {why}", run.id))
-            } else {
-                Error::remote(format!(
-                    "github refused the review of run {}: {why}",
-                    run.id
-                ))
-            };
-            Err(e.with_hint(format!(
-                "`almarel status {}` shows the run's state and reviews",
-                short_sha(&sha)
-            )))
+            refused_review(
+                ctx,
+                &gh,
+                &run,
+                &pending,
+                me.as_ref(),
+                status,
+                &message,
+                verb,
+            )
+            .await
         }
         Ok(WriteOutcome::Unknown(e)) => {
             ui.warn(&format!(
-                "{}; re-reading the pending deployments to see whether it was applied",
+                "{}; re-reading the run to see whether the review was applied",
                 e.message
             ));
-            let now = gh.pending_deployments(run.id).await;
-            match now {
+            match gh.pending_deployments(run.id).await {
                 Ok(p) if !p.iter().any(|p| p.environment.id == pending.environment.id) => {
-                    ui.progress("the review was applied: the deployment is no longer pending");
-                    Ok(())
+                    // No longer pending: ours, or someone else's review decided.
+                    match other_reviewer(ctx, &gh, &run, me.as_ref(), req).await {
+                        Some((decision, by)) => Settled::Raced {
+                            decision,
+                            by,
+                            why: format!("{}; the run was reviewed by someone else", e.message),
+                        },
+                        None => {
+                            ui.progress("the review was applied: the deployment is no longer pending");
+                            Settled::Applied
+                        }
+                    }
                 }
-                Ok(_) => Err(Error::remote(format!(
-                    "the review of run {} was not applied ({}); nothing changed",
-                    run.id, e.message
-                ))
-                .with_hint(format!(
-                    "re-run `almarel approve {what}{}` (it checks again before sending)",
-                    if args.reject { " --reject" } else { "" }
-                ))),
-                Err(e2) => Err(Error::remote(format!(
-                    "the outcome of the review of run {} is unknown: {}; re-reading failed: {}",
-                    run.id, e.message, e2.message
-                ))
-                .with_hint(format!(
-                    "check `almarel status {}` before re-running",
-                    short_sha(&sha)
-                ))),
+                Ok(_) => Settled::Failed(
+                    Error::remote(format!(
+                        "the review of run {} was not applied ({}); nothing changed",
+                        run.id, e.message
+                    ))
+                    .with_code("review_not_applied")
+                    .with_hint(format!(
+                        "`{}` is safe to re-run: it checks again before sending",
+                        req.again(std::slice::from_ref(&what))
+                    )),
+                ),
+                Err(e2) => Settled::Unknown(
+                    Error::remote(format!(
+                        "the outcome of the review of run {} is unknown: {}; re-reading failed: {}",
+                        run.id, e.message, e2.message
+                    ))
+                    .with_code("review_unknown")
+                    .with_hint(format!(
+                        "check with `{}` before doing anything else: it says \"already {}\" if the review landed",
+                        check_command(run.id, req.reject),
+                        req.state()
+                    )),
+                ),
             }
         }
     };
-    match &result {
-        Ok(()) => ctx.audit(
-            verb,
-            &target,
-            Ok(()),
-            actor,
-            json!({"run_id": run.id, "sha": sha, "environment": env_name, "comment": comment}),
-        ),
-        Err(e) => ctx.audit(
-            verb,
-            &target,
-            Err(&e.message),
-            actor,
-            json!({"run_id": run.id, "sha": sha, "environment": env_name}),
-        ),
-    }
-    result.map_err(|e| e.with_data(data.clone()))?;
-    ctx.done(format!("{verb}d run {}", run.id));
-    ui.result(&format!(
-        "{} {} the {env_name} deployment of {what} (run {})",
-        ui.mark(Tone::Ok),
-        if args.reject { "rejected" } else { "approved" },
-        run.id
-    ));
-    data["reviewed"] = json!(if args.reject { "rejected" } else { "approved" });
-    if ui.in_github_actions() {
-        let md = format!(
-            "### almarel {verb}\n\n{} the `{env_name}` deployment of {what} ([run {}]({})), commit `{sha}`\n",
-            if args.reject { "Rejected" } else { "Approved" },
-            run.id,
-            run.html_url
-        );
-        for r in [
-            ui.summary(&md),
-            ui.output("sha", &sha),
-            ui.output(
-                "tag",
-                preferred.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
-            ),
-        ] {
-            if let Err(e) = r {
-                ui.warn(&e.message);
+    match settled {
+        Settled::Applied => {
+            write.done();
+            finish_audit(ctx, audit, Ok(()));
+        }
+        Settled::Failed(e) => {
+            write.failed(e.message.clone());
+            finish_audit(ctx, audit, Err(&e.message));
+            return Err(e.with_report(&report));
+        }
+        Settled::Unknown(e) => {
+            // Left in flight in the journal: it may have been applied.
+            drop(write);
+            finish_audit(ctx, audit, Err(&e.message));
+            return Err(e.with_report(&report));
+        }
+        Settled::Raced { decision, by, why } => {
+            let state = if decision.is_approved() {
+                "approved"
+            } else {
+                "rejected"
+            };
+            let why = format!("{why}: the run was {state} by @{by} first; ours was not recorded");
+            write.failed(why.clone());
+            finish_audit(ctx, audit, Err(&why));
+            report.already = Some(state.to_owned());
+            report.by = Some(by.clone());
+            let comment = decision
+                .comment()
+                .map(|c| format!(" (\"{c}\")"))
+                .unwrap_or_default();
+            if decision.is_approved() && req.reject {
+                return Err(Error::refused(format!(
+                    "cannot reject run {}: it was approved for {env_name} by @{by}{comment} in the meantime",
+                    run.id
+                ))
+                .with_code("already_approved")
+                .with_hint("no flag overrides this: an approval cannot be withdrawn on GitHub")
+                .with_hint(format!(
+                    "to stop the release now: `{}`",
+                    Next::new(["freeze", "--reason", "approved by mistake", "--cancel-running"])
+                ))
+                .with_report(&report));
             }
+            if decision.is_rejected() && !req.reject {
+                return Err(Error::refused(format!(
+                    "cannot approve run {}: it was rejected for {env_name} by @{by}{comment} in the meantime",
+                    run.id
+                ))
+                .with_code("rejected")
+                .with_hint("no flag overrides a rejection: re-run the deploy workflow's jobs on GitHub (the new attempt waits for review again), or tag a new release")
+                .with_report(&report));
+            }
+            report.lines.push(format!(
+                "{} run {} was already {state} for {env_name} by @{by}{comment} (their review arrived before ours; ours was not recorded)",
+                ui.mark(Tone::Ok),
+                run.id
+            ));
+            if req.watch && !req.reject {
+                follow_into(ctx, &gh, run.id, req, &mut report).await?;
+            } else if req.reject {
+                report.next = Some(Next::new(["status", short_sha(&sha)]));
+            } else {
+                report.next = Some(status_watch(&what));
+            }
+            return Ok(report);
         }
     }
 
-    if args.watch {
-        let final_run = follow(ctx, &gh, run.id, args.timeout).await;
-        match final_run {
-            Ok(r) => {
-                data["run_conclusion"] = json!(r.conclusion.as_ref().map(ToString::to_string));
-                if r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || args.reject {
-                    ui.result(&format!("run {} {}", r.id, r.state_text()));
-                } else {
-                    return Err(Error::failed(format!(
-                        "run {} {} ({})",
-                        r.id,
-                        r.state_text(),
-                        r.html_url
-                    ))
-                    .with_hint("open the run's log; production still runs the previous release")
-                    .with_data(data));
-                }
-            }
-            Err(e) => return Err(e.with_data(data)),
-        }
-    }
-    if args.reject {
-        ui.next(&format!("almarel status {}", short_sha(&sha)));
-    } else if args.watch {
-        ui.next(&format!("almarel verify --expect-sha {sha}"));
+    report.reviewed = Some(req.state().to_owned());
+    report.lines.push(format!(
+        "{} {} the {env_name} deployment of {what} (run {})",
+        ui.mark(Tone::Ok),
+        req.state(),
+        run.id
+    ));
+    report.summary = Some(format!(
+        "### almarel {verb}\n\n{} the `{env_name}` deployment of {what} ([run {}]({})), commit `{sha}`\n",
+        if req.reject { "Rejected" } else { "Approved" },
+        run.id,
+        run.html_url
+    ));
+    if req.watch {
+        follow_into(ctx, &gh, run.id, req, &mut report).await?;
+    } else if req.reject {
+        report.next = Some(Next::new(["status", short_sha(&sha)]));
     } else {
-        ui.next(&format!("almarel status {what} --watch"));
+        report.next = Some(status_watch(&what));
     }
-    Ok(data)
+    Ok(report)
+}
+
+/// How the review POST ended.
+enum Settled {
+    /// Our review was applied.
+    Applied,
+    /// Not applied (or refused): the error says why.
+    Failed(Error),
+    /// Nobody can tell yet whether it was applied.
+    Unknown(Error),
+    /// Someone else's review decided before ours arrived.
+    Raced {
+        decision: Approval,
+        by: String,
+        why: String,
+    },
+}
+
+/// Someone other than us (by login; or whose decision is not the one we
+/// sent) made the newest decisive review of the run, read from its history.
+async fn other_reviewer(
+    ctx: &Context,
+    gh: &Client,
+    run: &Run,
+    me: Option<&User>,
+    req: &Request,
+) -> Option<(Approval, String)> {
+    let reviews = gh.approvals(run.id).await.ok()?;
+    let decision = approval::decide(Some(run), &[], &reviews, &ctx.settings.github.environment);
+    let by = decision.reviewer()?.to_owned();
+    // Without our login (GET /user failed), a decision like ours counts as ours.
+    let ours = me.is_none_or(|m| m.login == by) && decision.is_approved() != req.reject;
+    (!ours).then_some((decision, by))
+}
+
+/// A 4xx answer to the review: re-read to tell "someone else reviewed it
+/// first" (their review decides) from a real refusal.
+#[allow(clippy::too_many_arguments)]
+async fn refused_review(
+    ctx: &Context,
+    gh: &Client,
+    run: &Run,
+    pending: &PendingDeployment,
+    me: Option<&User>,
+    status: u16,
+    message: &str,
+    verb: &str,
+) -> Settled {
+    let env_name = &ctx.settings.github.environment;
+    let now = gh.pending_deployments(run.id).await.ok();
+    let still = now.as_ref().and_then(|p| {
+        p.iter()
+            .find(|p| p.environment.id == pending.environment.id)
+            .cloned()
+    });
+    let mut why = format!("GitHub answered {status}: {message}");
+    let mut code = "review_refused";
+    if let Some(p) = &still {
+        if !p.current_user_can_approve {
+            why.push_str("; ");
+            why.push_str(
+                &explain_cannot_approve(ctx, gh, run, p, me.map(|u| u.login.as_str())).await,
+            );
+            code = "cannot_approve";
+        }
+    } else if now.is_some() {
+        // Someone else reviewed the run in between: their review decides.
+        let reviews = gh.approvals(run.id).await.unwrap_or_default();
+        let decision = approval::decide(Some(run), &[], &reviews, env_name);
+        if let Some(by) = decision.reviewer().map(str::to_owned) {
+            return Settled::Raced {
+                decision,
+                by,
+                why: format!("GitHub answered {status}"),
+            };
+        }
+        why.push_str("; the deployment is no longer pending (someone else reviewed it?)");
+    }
+    let e = if status == 422 {
+        Error::refused(format!("cannot {verb} run {}: {why}", run.id))
+    } else {
+        Error::remote(format!(
+            "github refused the review of run {}: {why}",
+            run.id
+        ))
+    };
+    Settled::Failed(e.with_code(code).with_hint(format!(
+        "no flag overrides GitHub's refusal; `almarel status {}` shows the run's state and reviews",
+        short_sha(&run.head_sha)
+    )))
+}
+
+/// What the gates read.
+struct GateInputs<'a> {
+    sha: &'a str,
+    ci_run: Option<&'a Run>,
+    release_tags: &'a [ReleaseTag],
+    preferred: Option<&'a ReleaseTag>,
+    frozen: bool,
+    deploy_workflow: &'a str,
+    pending: &'a PendingDeployment,
+    me: Option<&'a User>,
+    cannot_approve: &'a str,
+}
+
+/// The approval gates (SPEC §3 approve), each failing one with its way out:
+/// the override flag, or plainly that there is none.
+fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
+    let sha = i.sha;
+    let short = short_sha(sha);
+    let env_name = &ctx.settings.github.environment;
+    let mut checks = Vec::new();
+    let ci_ok = i.ci_run.is_some_and(|r| {
+        r.conclusion
+            .as_ref()
+            .is_some_and(|c| *c == crate::github::Conclusion::Success)
+    });
+    let ci_detail = match i.ci_run {
+        Some(r) => format!("CI for {short} is {}", r.state_text()),
+        None => format!("no CI run for {short}"),
+    };
+    checks.push(if ci_ok {
+        Check::pass("ci", ci_detail)
+    } else {
+        Check::fail(
+            "ci",
+            ci_detail,
+            format!(
+                "no flag overrides this gate: wait for CI to succeed for {short} (`almarel status {short} --watch`), or fix the build and release a new commit"
+            ),
+        )
+    });
+    if !i.release_tags.is_empty() {
+        checks.push(Check::pass(
+            "tagged",
+            format!(
+                "tagged {}",
+                i.release_tags
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    } else {
+        let image = ctx
+            .settings
+            .coolify
+            .untagged_image_tag
+            .replace("{sha}", sha)
+            .replace("{short_sha}", short);
+        let detail = format!("{short} carries no release tag: the deploy would ship {image}");
+        checks.push(if req.allow_untagged {
+            Check::pass("tagged", format!("{detail} (allowed by --allow-untagged)"))
+        } else {
+            Check::fail(
+                "tagged",
+                detail,
+                "tag the commit (almarel tag, with the next version, on that commit), or pass --allow-untagged to ship it untagged",
+            )
+        });
+    }
+    match i.preferred {
+        Some(t) if t.is_prerelease() => {
+            let detail = format!(
+                "{} is a pre-release and no final tag sits on the same commit",
+                t.name
+            );
+            checks.push(if req.allow_prerelease {
+                Check::pass(
+                    "final_release",
+                    format!("{detail} (allowed by --allow-prerelease)"),
+                )
+            } else {
+                Check::fail(
+                    "final_release",
+                    detail,
+                    "tag a final release on the commit, or pass --allow-prerelease",
+                )
+            });
+        }
+        Some(t) => checks.push(Check::pass(
+            "final_release",
+            format!("{} is a final release", t.name),
+        )),
+        None => checks.push(Check::pass("final_release", "no release tag")),
+    }
+    checks.push(if i.frozen {
+        Check::fail(
+            "not_frozen",
+            format!(
+                "releases are frozen ({} is disabled); `almarel unfreeze` first",
+                i.deploy_workflow
+            ),
+            "releases are frozen: `almarel unfreeze` first (no flag of approve overrides a freeze)",
+        )
+    } else {
+        Check::pass("not_frozen", "releases are not frozen")
+    });
+    checks.push(if i.pending.current_user_can_approve {
+        Check::pass(
+            "can_approve",
+            format!(
+                "{} may approve {env_name}",
+                i.me.map(|u| format!("@{}", u.login))
+                    .unwrap_or_else(|| "the token's user".into())
+            ),
+        )
+    } else {
+        Check::fail(
+            "can_approve",
+            i.cannot_approve,
+            "no flag overrides this: ask a required reviewer to approve, or use a required reviewer's personal token (GH_TOKEN)",
+        )
+    });
+    checks
 }
 
 async fn explain_cannot_approve(
@@ -825,5 +1280,100 @@ fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {
         short_sha(p).to_owned()
     } else {
         format!("{} ({})", short_sha(p), names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::env::Env;
+    use crate::journal::Journal;
+    use crate::settings::Settings;
+    use clap::Parser;
+
+    fn resolve(words: &[&str]) -> Result<Request> {
+        let cli = Cli::try_parse_from(words).expect("parses");
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::resolve(&cli.global, &Env::default(), dir.path()).unwrap();
+        let Command::Approve(a) = &cli.command else {
+            panic!("not approve");
+        };
+        crate::resolve::approve(a, &settings)
+    }
+
+    #[test]
+    fn flags_resolve_to_a_request_and_usage_errors_come_first() {
+        let r = resolve(&["almarel", "approve", "v1.2.3", "--allow-untagged"]).unwrap();
+        assert_eq!(r.target, Target::Ref(Some("v1.2.3".into())));
+        assert!(r.allow_untagged && !r.reject && !r.watch);
+        let r = resolve(&["almarel", "approve", "--run", "42", "--reject"]).unwrap();
+        assert_eq!(r.target, Target::Run(42));
+        assert_eq!((r.verb(), r.state()), ("reject", "rejected"));
+        assert_eq!(
+            resolve(&["almarel", "approve"]).unwrap().target,
+            Target::Ref(None)
+        );
+        let e = resolve(&["almarel", "approve", "v1.2.3", "--run", "42"]).unwrap_err();
+        assert_eq!((e.exit_code(), e.code), (2, Some("ref_and_run")));
+        let e = resolve(&["almarel", "approve", "../../etc/passwd"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_dry_runs_next_keeps_what_changes_the_decision() {
+        let r = resolve(&[
+            "almarel",
+            "approve",
+            "abc1234",
+            "--allow-untagged",
+            "--allow-prerelease",
+            "--comment",
+            "it's fine",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.again(&["abc1234".into()]).to_string(),
+            r"almarel approve abc1234 --allow-untagged --allow-prerelease --comment 'it'\''s fine'"
+        );
+        let r = resolve(&[
+            "almarel",
+            "approve",
+            "v1.2.3",
+            "--reject",
+            "--allow-untagged",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.again(&["v1.2.3".into()]).to_string(),
+            "almarel approve v1.2.3 --reject"
+        );
+    }
+
+    #[test]
+    fn the_resume_hint_names_the_run_when_the_review_was_in_flight() {
+        let j = Journal::new();
+        let w = j.begin(
+            "review POST: approve run 42 for production",
+            Some(check_command(42, false).to_string()),
+        );
+        let hint = resume_hint(&j.snapshot());
+        assert!(
+            hint.starts_with("`almarel approve --run 42` is safe to re-run"),
+            "{hint}"
+        );
+        w.done();
+        let hint = resume_hint(&j.snapshot());
+        assert!(hint.starts_with("re-run the same command"), "{hint}");
+        let j = Journal::new();
+        let _w = j.begin(
+            "review POST: reject run 7 for production",
+            Some(check_command(7, true).to_string()),
+        );
+        assert!(
+            resume_hint(&j.snapshot()).starts_with("`almarel approve --run 7 --reject`"),
+            "{}",
+            resume_hint(&j.snapshot())
+        );
     }
 }

@@ -52,7 +52,7 @@ fn audit_guard(ctx: &Context, command: &Command) -> Result<()> {
 
 /// Runs one command.
 pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
-    if !matches!(command, Command::Tag(_)) {
+    if !matches!(command, Command::Tag(_) | Command::Approve(_)) {
         audit_guard(ctx, command)?;
     }
     let legacy = match command {
@@ -63,7 +63,11 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             return tag::run(ctx, &request).await.map(Outcome::report);
         }
         Command::Status(a) => status::run(ctx, a).await,
-        Command::Approve(a) => approve::run(ctx, a).await,
+        Command::Approve(a) => {
+            let request = crate::resolve::approve(a, &ctx.settings)?;
+            audit_guard(ctx, command)?;
+            return approve::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Deploy(a) => deploy::run(ctx, a).await,
         Command::Verify(a) => verify::run(ctx, a).await,
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
@@ -164,7 +168,8 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
             "re-run `{}`: it says \"already tagged\" if the push landed, else pushes the tag",
             Next::new(["tag", a.version.as_str()])
         ),
-        Command::Approve(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
+        Command::Approve(_) => approve::resume_hint(snap),
+        Command::Freeze(_) | Command::Unfreeze(_) => {
             "re-run the same command: it finds what was already done and continues".to_owned()
         }
         Command::Deploy(_) | Command::Rollback(_) => {

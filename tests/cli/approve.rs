@@ -83,11 +83,14 @@ fn happy_path_sends_exactly_one_approval_and_audits_it() {
     assert_eq!(reviews.len(), 1);
     assert_eq!(reviews[0].state, "approved");
     assert!(!gh.sim.is_pending(run));
+    // Written ahead (SPEC §7.2): `started` before the POST, then the outcome.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0]["command"], "approve");
-    assert_eq!(audit[0]["result"], "ok");
-    assert_eq!(audit[0]["actor"]["github"], "octocat");
+    assert_eq!(audit[0]["result"], "started");
+    assert_eq!(audit[1]["result"], "ok");
+    assert_eq!(audit[1]["actor"]["github"], "octocat");
+    assert_eq!(audit[1]["details"]["run_id"], run);
     assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
     assert_no_token(&out);
     assert!(
@@ -259,9 +262,10 @@ fn lost_answer_502_not_applied_is_exit_4_and_not_resent() {
         "{v}"
     );
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1);
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
     assert!(
-        audit[0]["result"].as_str().unwrap().starts_with("failed"),
+        audit[1]["result"].as_str().unwrap().starts_with("failed"),
         "{audit:?}"
     );
 }
@@ -377,6 +381,10 @@ fn dry_run_prints_the_post_and_sends_nothing() {
         "{o}"
     );
     assert!(review_posts(&gh).is_empty());
+    assert!(
+        e.contains(&format!("next: almarel approve --run {run}")),
+        "{e}"
+    );
     assert!(sb.audit_lines().is_empty());
 }
 
@@ -621,12 +629,537 @@ fn lost_race_is_audited_with_who_reviewed_first() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "started");
     assert!(
-        audit[0]["result"]
+        audit[1]["result"]
             .as_str()
             .unwrap()
             .contains("approved by @alice first"),
         "{audit:?}"
     );
+}
+
+/// `--json` with what changes from run to run replaced: SHAs and the
+/// simulator's address.
+fn stable_json(gh: &GhEnv, out: &std::process::Output, shas: &[&str]) -> serde_json::Value {
+    let mut text = String::from_utf8_lossy(&out.stdout).replace(&gh.sim.url(), "[github]");
+    for sha in shas {
+        text = text.replace(sha, "[sha]").replace(&sha[..7], "[short]");
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    // Approved by this run.
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["reviewed"], "approved", "{v}");
+    assert_eq!(v["next"], "almarel status v1.2.3 --watch", "{v}");
+    insta::assert_json_snapshot!("approve_approved", stable_json(&gh, &out, &[&sha]));
+
+    // Approved already (a colleague, in the browser): nothing sent.
+    let sb = Sandbox::new();
+    let (gh, sha, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "ship it");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(review_posts(&gh).is_empty());
+    insta::assert_json_snapshot!("approve_already_approved", stable_json(&gh, &out, &[&sha]));
+
+    // A refusal: CI failed and the commit is untagged (two gates).
+    let sb = Sandbox::new();
+    let (gh, sha) = candidate(&sb, &[], RunPlan::failure());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", &sha, "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    assert!(review_posts(&gh).is_empty());
+    insta::assert_json_snapshot!("approve_refused_checks", stable_json(&gh, &out, &[&sha]));
+
+    // A dry run: the plan, nothing sent.
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(review_posts(&gh).is_empty());
+    insta::assert_json_snapshot!("approve_dry_run", stable_json(&gh, &out, &[&sha]));
+}
+
+#[test]
+fn approved_in_the_browser_first_is_exit_0_naming_who_and_sends_nothing() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "lgtm");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains(&format!(
+            "run {run} was already approved for production by @alice (\"lgtm\"); nothing was sent"
+        )),
+        "{o}"
+    );
+    assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
+    assert!(review_posts(&gh).is_empty(), "no review POST");
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+    // The re-run that found the change made is audited (one line, no `started`).
+    let audit = sb.audit_lines();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["command"], "approve");
+    assert_eq!(
+        audit[0]["result"],
+        format!("already done: run {run} was already approved by @alice")
+    );
+    assert_eq!(audit[0]["details"]["by"], "alice");
+
+    // By run id, the same.
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &run.to_string(), "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["already"], "approved", "{v}");
+    assert_eq!(v["by"], "alice", "{v}");
+    assert!(v.get("reviewed").is_none(), "{v}");
+    assert!(review_posts(&gh).is_empty());
+}
+
+#[test]
+fn a_dry_run_of_an_approved_run_audits_nothing() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &run.to_string(), "--dry-run"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved for production by @alice"),
+        "{o}"
+    );
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn rejected_in_the_browser_first_is_exit_3_naming_who() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.review_as(run, "bob", "rejected", "not today");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "rejected", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("by @bob"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hints"]
+            .to_string()
+            .contains("no flag overrides a rejection"),
+        "{v}"
+    );
+    assert_eq!(v["already"], "rejected");
+    assert!(review_posts(&gh).is_empty());
+    assert!(sb.audit_lines().is_empty());
+}
+
+#[test]
+fn rejecting_an_approved_run_is_refused_naming_the_way_to_stop_it() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--reject", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "already_approved", "{v}");
+    let hints = v["error"]["hints"].to_string();
+    assert!(hints.contains("no flag overrides this"), "{v}");
+    assert!(
+        hints.contains("almarel freeze --reason 'approved by mistake' --cancel-running"),
+        "{v}"
+    );
+    assert!(review_posts(&gh).is_empty());
+}
+
+#[test]
+fn rejecting_a_rejected_run_is_exit_0_already_rejected() {
+    let sb = Sandbox::new();
+    let (gh, sha, run) = ready(&sb);
+    gh.sim.review_as(run, "bob", "rejected", "");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--reject", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("already rejected for production by @bob"), "{o}");
+    assert!(
+        e.contains(&format!("next: almarel status {}", &sha[..7])),
+        "{e}"
+    );
+    assert!(review_posts(&gh).is_empty());
+    assert_eq!(sb.audit_lines()[0]["command"], "reject");
+}
+
+#[test]
+fn lost_race_json_says_who_decided_and_that_ours_was_not_recorded() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["already"], "approved", "{v}");
+    assert_eq!(v["by"], "alice", "{v}");
+    assert!(v.get("reviewed").is_none(), "ours was not applied: {v}");
+    assert_eq!(v["review"]["state"], "approved", "the review we sent: {v}");
+}
+
+#[test]
+fn a_reject_that_loses_the_race_to_an_approver_is_refused() {
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--reject", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "already_approved", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("@alice"),
+        "{v}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1);
+}
+
+#[test]
+fn lost_answer_after_a_colleague_reviewed_names_them_not_us() {
+    // The POST's answer is lost (502) and it was not applied, but a colleague
+    // approved meanwhile: the run is no longer pending, and it is theirs.
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.race_review("alice", "approved");
+    gh.sim
+        .fault(Fault::new("POST", REVIEW, 1, 502).after_applying());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved") && o.contains("@alice"),
+        "{o}"
+    );
+    assert!(!o.contains("approved the production deployment"), "{o}");
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+    let audit = sb.audit_lines();
+    assert!(
+        audit[1]["result"]
+            .as_str()
+            .unwrap()
+            .contains("@alice first"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn ref_and_run_together_is_a_usage_error_before_any_request() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--run", &run.to_string(), "--yes"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("not both"), "{e}");
+    assert!(
+        gh.sim.recorder().all().is_empty(),
+        "nothing was read or sent"
+    );
+}
+
+#[test]
+fn every_refusal_names_its_override_or_says_there_is_none() {
+    let hints = |v: &serde_json::Value| v["error"]["hints"].to_string();
+    // CI: no override.
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.0.0"], RunPlan::failure());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.0.0", "--yes"]);
+    assert!(hints(&v).contains("no flag overrides this gate"), "{v}");
+    // Cannot approve: no override, the way out named.
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.set_environment(false, false, 0);
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3", "--yes"]);
+    assert!(hints(&v).contains("no flag overrides this"), "{v}");
+    assert_eq!(v["checks"][4]["name"], "can_approve", "{v}");
+    assert!(v["checks"][4]["fix"].is_string(), "{v}");
+    // Several gates: checks_failed, each fix a hint.
+    let sb = Sandbox::new();
+    let (gh, _) = candidate(&sb, &["v1.3.0-rc.1"], RunPlan::failure());
+    let v = refusal_json(&sb, &gh, &["approve", "v1.3.0-rc.1", "--yes"]);
+    assert_eq!(v["error"]["code"], "checks_failed", "{v}");
+    assert!(hints(&v).contains("--allow-prerelease"), "{v}");
+    assert!(hints(&v).contains("no flag overrides this gate"), "{v}");
+    // Nothing waiting.
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    let sha = gh.sim.add_commit("newer");
+    let v = refusal_json(&sb, &gh, &["approve", &sha, "--yes"]);
+    assert_eq!(v["error"]["code"], "no_waiting_run", "{v}");
+    assert!(hints(&v).contains("--run ID"), "{v}");
+    assert_eq!(v["waiting_runs"].as_array().unwrap().len(), 1, "{v}");
+    // A run of another workflow.
+    let sb = Sandbox::new();
+    let (gh, sha, _) = ready(&sb);
+    let ci = gh.sim.add_run("CI", &sha, RunPlan::awaiting_approval());
+    let v = refusal_json(&sb, &gh, &["approve", "--run", &ci.to_string(), "--yes"]);
+    assert_eq!(v["error"]["code"], "not_deploy_run", "{v}");
+    assert!(hints(&v).contains("no flag overrides this"), "{v}");
+    // Not confirmed: --yes.
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    let v = refusal_json(&sb, &gh, &["approve", "v1.2.3"]);
+    assert_eq!(v["error"]["code"], "not_confirmed", "{v}");
+    assert!(hints(&v).contains("--yes"), "{v}");
+    // GitHub's own 422.
+    let sb = Sandbox::new();
+    let (gh, _, _) = ready(&sb);
+    gh.sim.fault(Fault::new("POST", REVIEW, 1, 422));
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "review_refused", "{v}");
+    assert!(hints(&v).contains("no flag overrides"), "{v}");
+}
+
+/// Spawns approve against a simulator whose review POST is applied at once
+/// but answered only after 20 s; sends `signal` once the POST has arrived.
+fn interrupted_during_the_post(
+    sb: &Sandbox,
+    gh: &GhEnv,
+    signal: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    gh.sim.slow_answer("POST", REVIEW, Duration::from_secs(20));
+    let child = sb
+        .almarel_std(&gh.dir)
+        .env("GH_TOKEN", crate::support::github::TOKEN)
+        .args(["--config", "almarel.toml", "approve", "v1.2.3", "--yes"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while review_posts(gh).is_empty() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(review_posts(gh).len(), 1, "the POST never arrived");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the signal did not end the command at once"
+    );
+    out
+}
+
+/// The commands quoted in backticks in `text`.
+fn quoted_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("almarel "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn sigterm_while_the_review_is_in_flight_says_so_and_the_rerun_finds_it_approved() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    let out = interrupted_during_the_post(&sb, &gh, "TERM", &[]);
+    assert_no_panic(&out);
+    assert_no_token(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    let write = format!("review POST: approve run {run} for production");
+    assert!(
+        e.contains(&format!("in flight (may have been applied): {write}")),
+        "{e}"
+    );
+    assert!(!e.contains("nothing was changed"), "{e}");
+    let check = format!("almarel approve --run {run} --dry-run");
+    assert!(
+        e.contains(&format!(
+            "{write} may have been applied; check with `{check}`"
+        )),
+        "{e}"
+    );
+    let rerun = format!("almarel approve --run {run}");
+    assert!(e.contains(&format!("`{rerun}` is safe to re-run")), "{e}");
+    for cmd in quoted_commands(&e) {
+        crate::support::next_problem(&cmd).unwrap_or_else(|why| panic!("`{cmd}`: {why}"));
+    }
+    // The audit line was written ahead and finished by the interruption.
+    let audit = sb.audit_lines();
+    let results: Vec<&str> = audit.iter().filter_map(|a| a["result"].as_str()).collect();
+    assert_eq!(results, ["started", "interrupted: SIGTERM"], "{audit:?}");
+
+    // The check says it landed, reading only.
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &run.to_string(), "--dry-run"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved for production by @octocat"),
+        "{o}"
+    );
+    // The resume command (with --yes, as a script would) sends nothing again.
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "--run", &run.to_string(), "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        o.contains("already approved for production by @octocat"),
+        "{o}"
+    );
+    assert_eq!(review_posts(&gh).len(), 1, "never a second review");
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+    let audit = sb.audit_lines();
+    assert!(
+        audit[2]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("already done:"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_while_the_review_is_in_flight_is_130_with_the_write_in_json() {
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    let out = interrupted_during_the_post(&sb, &gh, "INT", &["--json"]);
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(130), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "interrupted", "{v}");
+    assert_eq!(v["signal"], "SIGINT");
+    assert_eq!(
+        v["in_flight"][0]["write"],
+        format!("review POST: approve run {run} for production"),
+        "{v}"
+    );
+    assert_eq!(
+        v["in_flight"][0]["check"],
+        format!("almarel approve --run {run} --dry-run"),
+        "{v}"
+    );
+    assert_eq!(v["done"], serde_json::json!([]), "{v}");
+}
+
+#[test]
+fn watch_on_a_run_approved_in_the_browser_follows_it() {
+    let sb = Sandbox::new();
+    let (gh, sha, run) = ready(&sb);
+    gh.sim.review_as(run, "alice", "approved", "");
+    let out = gh
+        .almarel(&sb)
+        .args([
+            "approve",
+            "v1.2.3",
+            "--yes",
+            "--watch",
+            "--timeout",
+            "30s",
+            "--json",
+        ])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["already"], "approved", "{v}");
+    assert_eq!(v["run_conclusion"], "success", "{v}");
+    assert_eq!(
+        v["next"],
+        format!("almarel verify --expect-sha {sha}"),
+        "{v}"
+    );
+    assert!(review_posts(&gh).is_empty());
 }

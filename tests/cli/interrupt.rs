@@ -129,13 +129,16 @@ fn ctrl_c_during_approve_watch_names_the_approval_already_sent() {
     assert_eq!(gh.sim.approvals(run).len(), 1, "{o}\n{e}");
     assert_eq!(out.status.code(), Some(130), "{o}\n{e}");
     assert!(
-        e.contains(&format!("already done: approved run {run}")),
+        e.contains(&format!(
+            "already done: review POST: approve run {run} for production"
+        )),
         "{e}"
     );
     assert!(e.contains("hint: re-run the same command"), "{e}");
-    // The approval was audited once; the interrupt added nothing.
+    // The approval was audited (started, ok); the interrupt added nothing.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    let results: Vec<&str> = audit.iter().filter_map(|a| a["result"].as_str()).collect();
+    assert_eq!(results, ["started", "ok"], "{audit:?}");
 }
 
 fn spawnable(sb: &Sandbox, dir: &std::path::Path) -> std::process::Command {

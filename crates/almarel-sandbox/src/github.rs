@@ -342,6 +342,7 @@ struct State {
     allowed_actions: String,
     events: Vec<Value>,
     dispatch_plans: HashMap<u64, RunPlan>,
+    slow: Vec<(String, String, Duration)>,
     not_modified: u64,
     next_id: u64,
 }
@@ -427,6 +428,7 @@ impl GithubSim {
             allowed_actions: "all".into(),
             events: Vec::new(),
             dispatch_plans: HashMap::new(),
+            slow: Vec::new(),
             not_modified: 0,
             next_id: 30_433_642,
         };
@@ -617,6 +619,33 @@ impl GithubSim {
     /// `approved` or `rejected`) just before it arrived (a lost race).
     pub fn race_review(&self, login: &str, state: &str) {
         self.st().race = Some((login.to_owned(), state.to_owned()));
+    }
+    /// Answers every `method` request whose path contains `path` only after
+    /// `delay`: the request is applied and recorded at once, the answer is
+    /// held back (a slow GitHub; a signal can arrive while the write is in
+    /// flight).
+    pub fn slow_answer(&self, method: &str, path: &str, delay: Duration) {
+        self.st()
+            .slow
+            .push((method.to_owned(), path.to_owned(), delay));
+    }
+    /// `login` reviews the run's pending deployment of the first environment
+    /// outside almarel (`state`: `approved` or `rejected`), as a colleague in
+    /// the browser would: the run leaves the waiting state.
+    pub fn review_as(&self, run: u64, login: &str, state: &str, comment: &str) {
+        let mut s = self.st();
+        let Some(env) = s.environments.first().map(|e| e.id) else {
+            return;
+        };
+        if let Some(r) = s.runs.iter_mut().find(|r| r.id == run) {
+            r.reviewed = Some((Instant::now(), state == "approved"));
+            r.reviews.push(Review {
+                state: state.to_owned(),
+                comment: comment.to_owned(),
+                user: login.to_owned(),
+                environment_ids: vec![env],
+            });
+        }
     }
     /// Injects a fault.
     pub fn fault(&self, fault: Fault) {
@@ -817,6 +846,11 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
         }
     }
     let (status, response) = respond(&state, &method, &path, &headers, &body);
+    let delay = lock(&state)
+        .slow
+        .iter()
+        .find(|(m, p, _)| (m == "*" || *m == method) && path.contains(p.as_str()))
+        .map(|(_, _, d)| *d);
     recorder.push(Recorded {
         method,
         path,
@@ -824,6 +858,9 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
         body,
         status,
     });
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     response
 }
 
