@@ -1244,3 +1244,68 @@ fn summary_md(tag: &str, sha: &str, remote: &str, pushed: bool) -> String {
         short_sha(sha)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: &str, allow_gap: bool, allow_same_commit: bool) -> Request {
+        Request {
+            version: ReleaseVersion::parse(v, "v", &["rc".to_owned()]).unwrap(),
+            message: None,
+            push: true,
+            allow_gap,
+            allow_same_commit,
+        }
+    }
+
+    fn tags(list: &[(&str, &str)]) -> Vec<(ReleaseTag, String)> {
+        list.iter()
+            .map(|(t, sha)| (ReleaseTag::from_name(t, "v").unwrap(), (*sha).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn gap_is_measured_from_the_highest_final_release() {
+        let rel = tags(&[("v1.2.3", "a"), ("v1.1.9", "b"), ("v1.3.0-rc.1", "c")]);
+        for ok in ["1.2.4", "1.3.0", "2.0.0", "1.3.0-rc.2", "2.0.0-rc.1"] {
+            let c = check_gap(&req(ok, false, false), &format!("v{ok}"), &rel);
+            assert!(c.ok, "{ok}: {c:?}");
+        }
+        for gap in ["1.2.5", "1.3.1", "1.4.0", "2.0.1", "3.0.0", "13.0.0"] {
+            let c = check_gap(&req(gap, false, false), &format!("v{gap}"), &rel);
+            assert!(!c.ok, "{gap}: {c:?}");
+            assert!(
+                c.fix
+                    .as_deref()
+                    .unwrap()
+                    .ends_with(&format!("almarel tag {gap} --allow-gap")),
+                "{c:?}"
+            );
+            let c = check_gap(&req(gap, true, false), &format!("v{gap}"), &rel);
+            assert!(c.ok && c.detail.contains("--allow-gap"), "{c:?}");
+        }
+        // Only pre-releases so far: the first final may be anything.
+        let rc_only = tags(&[("v0.1.0-rc.1", "a")]);
+        assert!(check_gap(&req("7.0.0", false, false), "v7.0.0", &rc_only).ok);
+    }
+
+    #[test]
+    fn same_commit_counts_final_releases_at_head_only() {
+        let rel = tags(&[("v1.2.3-rc.1", "head"), ("v1.2.2", "old")]);
+        assert!(check_commit(&req("1.2.3", false, false), "v1.2.3", "head", &rel).ok);
+        let rel = tags(&[("v1.2.3", "head")]);
+        let c = check_commit(&req("1.2.4", false, false), "v1.2.4", "head", &rel);
+        assert!(!c.ok);
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap()
+                .ends_with("almarel tag 1.2.4 --allow-same-commit"),
+            "{c:?}"
+        );
+        assert!(check_commit(&req("1.2.4", false, true), "v1.2.4", "head", &rel).ok);
+        // The tag itself at HEAD (a resume, or "already tagged") is not another release.
+        assert!(check_commit(&req("1.2.3", false, false), "v1.2.3", "head", &rel).ok);
+    }
+}
