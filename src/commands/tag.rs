@@ -403,11 +403,16 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
             Some(format!("git ls-remote --tags {} {tag}", g.remote)),
         )
     });
+    // The overrides used are part of the record (like deploy's --skip-approval).
+    let overrides = override_flags(req);
     let audit = ctx.audit_start(
         "tag",
         &tag,
         actor.clone(),
-        json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+        with_overrides(
+            json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+            &overrides,
+        ),
     )?;
     if created {
         if let Err(e) = repo.create_annotated_tag(&tag, &head_sha, &message) {
@@ -428,9 +433,10 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     }
 
     let Some(push_write) = push_write else {
-        audit.set_details(
+        audit.set_details(with_overrides(
             json!({ "sha": head_sha, "remote": g.remote, "created": true, "pushed": false }),
-        );
+            &overrides,
+        ));
         finish_audit(ctx, audit, Ok(()));
         report.lines.push(format!(
             "tagged {tag} at {head_sha} (local only, not pushed)"
@@ -456,14 +462,17 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     &format!("remote: {}", m.trim_start_matches("remote:").trim()),
                 );
             }
-            audit.set_details(json!({
-                "sha": head_sha,
-                "remote": g.remote,
-                "url": shown_url,
-                "created": created,
-                "pushed": true,
-                "resumed": !created,
-            }));
+            audit.set_details(with_overrides(
+                json!({
+                    "sha": head_sha,
+                    "remote": g.remote,
+                    "url": shown_url,
+                    "created": created,
+                    "pushed": true,
+                    "resumed": !created,
+                }),
+                &overrides,
+            ));
             finish_audit(ctx, audit, Ok(()));
             step(
                 ctx,
@@ -499,6 +508,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     audit,
                     rerun: &rerun,
                     report: &report,
+                    overrides: &overrides,
                 },
             ))
         }
@@ -578,6 +588,26 @@ fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
     (message, hint, code)
 }
 
+/// The override flags given (`--allow-gap`, `--allow-same-commit`).
+fn override_flags(req: &Request) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if req.allow_gap {
+        flags.push("--allow-gap");
+    }
+    if req.allow_same_commit {
+        flags.push("--allow-same-commit");
+    }
+    flags
+}
+
+/// Audit details with `overrides` added when any was given.
+fn with_overrides(mut details: serde_json::Value, overrides: &[&str]) -> serde_json::Value {
+    if !overrides.is_empty() {
+        details["overrides"] = json!(overrides);
+    }
+    details
+}
+
 /// `tag VERSION` and the overrides given (plus `extra`), and `--no-push`
 /// when `keep_no_push` and it was given.
 fn rerun_args(req: &Request, keep_no_push: bool, extra: &[&str]) -> Vec<String> {
@@ -601,6 +631,7 @@ struct PushFailure<'a> {
     audit: AuditEntry,
     rerun: &'a Next,
     report: &'a TagReport,
+    overrides: &'a [&'static str],
 }
 
 /// A push failed: delete the tag this run created, log the attempt, and say why.
@@ -629,13 +660,16 @@ fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: PushFailure<'_>)
             p.tag
         ));
     }
-    p.audit.set_details(json!({
-        "sha": p.sha,
-        "remote": remote,
-        "created": p.created,
-        "pushed": false,
-        "reason": f.reason.name(),
-    }));
+    p.audit.set_details(with_overrides(
+        json!({
+            "sha": p.sha,
+            "remote": remote,
+            "created": p.created,
+            "pushed": false,
+            "reason": f.reason.name(),
+        }),
+        p.overrides,
+    ));
     finish_audit(
         ctx,
         p.audit,

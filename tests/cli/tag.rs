@@ -1006,6 +1006,15 @@ fn a_version_that_skips_releases_is_refused_naming_allow_gap() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("allowed by --allow-gap"), "{text}");
     assert_eq!(r.git_origin(&["rev-parse", "v13.0.0^{commit}"]), r.head());
+    // The override is on the record, ahead and in the outcome.
+    let audit = r.sb.audit_lines();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    for line in &audit {
+        assert_eq!(
+            line["details"]["overrides"],
+            serde_json::json!(["--allow-gap"])
+        );
+    }
 }
 
 #[test]
@@ -1104,6 +1113,12 @@ fn a_commit_that_already_carries_a_final_release_is_refused_naming_allow_same_co
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("allowed by --allow-same-commit"), "{text}");
     assert_eq!(r.git_origin(&["rev-parse", "v1.2.4^{commit}"]), head);
+    let audit = r.sb.audit_lines();
+    assert_eq!(
+        audit.last().unwrap()["details"]["overrides"],
+        serde_json::json!(["--allow-same-commit"]),
+        "{audit:?}"
+    );
 }
 
 #[test]
