@@ -240,9 +240,9 @@ fn plan(scenario: Scenario) -> Plan {
                         WRONG_MIXED,
                         "status v1.3.0",
                         0,
-                        "the ledger (a report: exit 0 whatever it shows): the Coolify apps are on different releases, shown as mixed, not as a ✓",
+                        "the ledger (a report: exit 0 whatever it shows): the Coolify apps are on different releases, shown as mixed, not as a ✓, with both ways out",
                     )
-                    .showing(&["mixed"]),
+                    .showing(&["mixed", "almarel rollback"]),
                     step(
                         WRONG_1,
                         "freeze --reason \"web deploy of v1.3.0 failed\" --yes",
@@ -835,9 +835,11 @@ async fn run_one(
             .find(|t| !error.as_deref().is_some_and(|e| e.contains(**t)))
             .map(|t| format!("the error should mention `{t}`"))
             .or_else(|| {
+                // Case-insensitive: `MIXED` in a table row shows it too.
+                let seen = output.to_lowercase();
                 s.shows
                     .iter()
-                    .find(|t| !output.contains(**t))
+                    .find(|t| !seen.contains(&t.to_lowercase()))
                     .map(|t| format!("the output should show `{t}`"))
             })
     };

@@ -226,7 +226,14 @@ fn failed_deploy_scenario_shows_the_mixed_release_and_both_ways_out() {
     // status: a report (exit 0) that shows the release mixed, not as live.
     let status = step("status v1.3.0");
     assert_eq!(status.exit, Some(0), "{}", status.output);
-    assert!(status.output.contains("mixed"), "{}", status.output);
+    let shown = status.output.to_lowercase();
+    assert!(shown.contains("mixed"), "{}", status.output);
+    assert!(
+        shown.contains("almarel deploy --tag v1.3.0 --app web")
+            && shown.contains("almarel rollback"),
+        "{}",
+        status.output
+    );
 
     // The rollback dry run showed the target and changed nothing; the
     // rollback then ended verified, and the verify after it passes with both apps.
