@@ -207,6 +207,12 @@ pub struct TagArgs {
     /// Create the tag locally only; a later `almarel tag` pushes it.
     #[arg(long)]
     pub no_push: bool,
+    /// Allow a version that skips releases (e.g. 2.1.0 after 1.2.3; the next are 1.2.4, 1.3.0, 2.0.0).
+    #[arg(long)]
+    pub allow_gap: bool,
+    /// Allow tagging a commit that already carries a final release tag.
+    #[arg(long)]
+    pub allow_same_commit: bool,
 }
 
 /// `almarel status`.

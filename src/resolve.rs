@@ -15,6 +15,8 @@ pub fn tag(args: &TagArgs, settings: &Settings) -> Result<tag::Request> {
         version: ReleaseVersion::parse(&args.version, &g.tag_prefix, &g.prerelease)?,
         message: args.message.clone(),
         push: !args.no_push,
+        allow_gap: args.allow_gap,
+        allow_same_commit: args.allow_same_commit,
     })
 }
 

@@ -58,6 +58,11 @@ struct Step {
     before: Option<(Hook, &'static str)>,
     /// Runs after the command.
     after: Option<(Hook, &'static str)>,
+    /// More text the error must contain (e.g. both ways out of a mixed release).
+    also: Vec<&'static str>,
+    /// Text the command's output must contain; checked when the output is
+    /// captured (tests, `--json`): how a report that exits 0 shows a state.
+    shows: Vec<&'static str>,
 }
 
 fn step(section: &'static str, line: &str, expect: u8, explain: &'static str) -> Step {
@@ -70,6 +75,8 @@ fn step(section: &'static str, line: &str, expect: u8, explain: &'static str) ->
         reason: None,
         before: None,
         after: None,
+        also: Vec::new(),
+        shows: Vec::new(),
     }
 }
 
@@ -77,6 +84,18 @@ impl Step {
     /// The error must contain `text` (a designed failure, for its reason).
     fn because(mut self, text: &'static str) -> Step {
         self.reason = Some(text);
+        self
+    }
+
+    /// The error must also contain each of `texts`.
+    fn naming(mut self, texts: &[&'static str]) -> Step {
+        self.also.extend_from_slice(texts);
+        self
+    }
+
+    /// The captured output must contain each of `texts`.
+    fn showing(mut self, texts: &[&'static str]) -> Step {
+        self.shows.extend_from_slice(texts);
         self
     }
 }
@@ -97,6 +116,9 @@ const HUMAN_5: &str = "Human steps 5 · verify production";
 const WRONG_1: &str = "If something goes wrong 1 · stop further approvals/releases";
 const WRONG_2: &str = "If something goes wrong 2–4 · roll back";
 const WRONG_END: &str = "If something goes wrong · resume releases after the fix";
+const WRONG_MIXED: &str = "If something goes wrong · a mixed release is not live";
+const WRONG_DECIDE: &str =
+    "If something goes wrong 2 · decide: roll forward (a fix release) or roll back";
 
 fn seeds() -> Vec<SeedRelease> {
     vec![
@@ -177,9 +199,10 @@ fn plan(scenario: Scenario) -> Plan {
                 FLOW_JK,
                 "deploy --tag v1.3.0 --timeout 1m --yes",
                 1,
-                "api finished on v1.3.0 but the web deployment failed: deploy restored web's previous image tag and exits 1",
+                "api finished on v1.3.0 but the web deployment failed: deploy restored v1.2.2, the image tag web last finished deploying, and exits 1; the hint names both ways out",
             )
-            .because("web: deployment failed");
+            .because("web: deployment failed")
+            .naming(&["almarel deploy --tag v1.3.0 --app web", "almarel rollback"]);
             failing.before = Some((
                 |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Fail),
                 "sandbox: the v1.3.0 web image fails its healthcheck on Coolify",
@@ -189,19 +212,50 @@ fn plan(scenario: Scenario) -> Plan {
                 "sandbox: older web images still deploy fine",
             ));
             Plan {
-                title: "the web deploy of v1.3.0 fails: freeze, roll back to v1.2.2, verify, unfreeze",
-                spec: base,
+                title: "the web deploy of v1.3.0 fails: verify and status show the release mixed, not live; freeze, roll back to v1.2.2, verify, unfreeze",
+                spec: WorldSpec {
+                    // Both apps last finished deploying v1.2.2: that is what
+                    // the failed deploy restores on web.
+                    app_history: true,
+                    ..base
+                },
                 steps: vec![
                     tag,
                     watch,
                     approve,
                     failing,
                     step(
+                        WRONG_MIXED,
+                        "verify --expect-tag v1.3.0",
+                        1,
+                        "production's /api/version runs v1.3.0 (api finished), but web is not on v1.3.0: the release is mixed, so verify fails, naming web and both ways out",
+                    )
+                    .because("is mixed")
+                    .naming(&[
+                        "web is",
+                        "almarel deploy --tag v1.3.0 --app web",
+                        "almarel rollback",
+                    ]),
+                    step(
+                        WRONG_MIXED,
+                        "status v1.3.0",
+                        0,
+                        "the ledger (a report: exit 0 whatever it shows): the Coolify apps are on different releases, shown as mixed, not as a ✓, with both ways out",
+                    )
+                    .showing(&["mixed", "almarel rollback"]),
+                    step(
                         WRONG_1,
                         "freeze --reason \"web deploy of v1.3.0 failed\" --yes",
                         0,
                         "disabled the deploy workflow (GitHub starts no new deploy run) and rejected any waiting production deployment",
                     ),
+                    step(
+                        WRONG_DECIDE,
+                        "rollback --dry-run",
+                        0,
+                        "the two ways out: roll forward (fix on main, `almarel tag 1.3.1`, approve, deploy, verify) or roll back; this rehearsal rolls back — the dry run shows the target v1.2.2, no migration in between, and every write, changing nothing",
+                    )
+                    .showing(&["v1.2.2"]),
                     step(
                         WRONG_2,
                         "rollback --wait 30s --yes",
@@ -772,12 +826,33 @@ async fn run_one(
         (Some(_), None) => opts.interactive,
         (None, _) => true,
     };
+    // The error names everything designed, and the captured output shows it.
+    let missing: Option<String> = if opts.interactive {
+        None
+    } else {
+        s.also
+            .iter()
+            .find(|t| !error.as_deref().is_some_and(|e| e.contains(**t)))
+            .map(|t| format!("the error should mention `{t}`"))
+            .or_else(|| {
+                // Case-insensitive: `MIXED` in a table row shows it too.
+                let seen = output.to_lowercase();
+                s.shows
+                    .iter()
+                    .find(|t| !seen.contains(&t.to_lowercase()))
+                    .map(|t| format!("the output should show `{t}`"))
+            })
+    };
+    let reason_ok = reason_ok && missing.is_none();
     let ok = exit == Some(s.expect) && reason_ok;
     let verdict = match (exit, opts.interactive) {
         (Some(code), false) if exit == Some(s.expect) && !reason_ok => format!(
-            "{} exit {code} as designed, but not for the designed reason (the error should mention `{}`)",
+            "{} exit {code} as designed, but not for the designed reason ({})",
             ui.mark(Tone::Fail),
-            s.reason.unwrap_or_default()
+            missing.clone().unwrap_or_else(|| format!(
+                "the error should mention `{}`",
+                s.reason.unwrap_or_default()
+            ))
         ),
         (Some(code), false) if ok => format!(
             "{} exit {code}, as designed — {}",
@@ -865,7 +940,9 @@ async fn execute(
             return (Some(e.exit_code()), Some(e.message), String::new());
         }
     };
-    let (ui, store) = if opts.capture {
+    // A step that must show something is captured to be checked, then echoed.
+    let echo = !opts.capture && !s.shows.is_empty();
+    let (ui, store) = if opts.capture || echo {
         let (ui, store) = Ui::captured(&settings.global);
         (ui, Some(store))
     } else {
@@ -879,7 +956,15 @@ async fn execute(
     });
     let code = super::finish(&ui, outcome);
     let output = store
-        .and_then(|s| s.lock().ok().map(|c| format!("{}{}", c.stdout, c.stderr)))
+        .and_then(|s| {
+            s.lock().ok().map(|c| {
+                if echo {
+                    c.stdout.lines().for_each(|l| opts.ui.result(l));
+                    c.stderr.lines().for_each(|l| opts.ui.progress(l));
+                }
+                format!("{}{}", c.stdout, c.stderr)
+            })
+        })
         .unwrap_or_default();
     (Some(code), error, output)
 }
@@ -980,6 +1065,42 @@ mod tests {
         assert!(out.contains("✗ exit 0, designed to exit 3"), "{out}");
         // The tag really was pushed before the deviation was noticed.
         assert!(r.origin_refs.iter().any(|x| x.name == "refs/tags/v1.3.0"));
+    }
+
+    /// A step whose output must show a text that it does not show deviates,
+    /// and so does one whose error does not name everything designed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_that_does_not_show_or_name_what_is_designed_deviates() {
+        let mut p = plan(Scenario::RedCi);
+        p.steps.truncate(1);
+        p.steps[0] = p.steps[0].clone().showing(&["no such text"]);
+        let (ui, store) = quiet_ui();
+        let r = run_plan("red-ci", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert_eq!(
+            r.deviation.as_deref(),
+            Some("step 1/1 `almarel tag 1.3.0` exited 0 for another reason than designed")
+        );
+        let out = store.lock().map(|c| c.stdout.clone()).unwrap_or_default();
+        assert!(
+            out.contains("the output should show `no such text`"),
+            "{out}"
+        );
+
+        let mut p = plan(Scenario::Migration);
+        p.steps.truncate(1);
+        p.steps[0] = p.steps[0].clone().naming(&["no such hint"]);
+        let (ui, store) = quiet_ui();
+        let r = run_plan("migration", p, RehearseOptions::captured(ui))
+            .await
+            .expect("sandbox");
+        assert!(r.deviation.is_some());
+        let out = store.lock().map(|c| c.stdout.clone()).unwrap_or_default();
+        assert!(
+            out.contains("the error should mention `no such hint`"),
+            "{out}"
+        );
     }
 
     /// A designed refusal for another reason than designed is a deviation.

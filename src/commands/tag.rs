@@ -34,6 +34,11 @@ pub struct Request {
     pub message: Option<String>,
     /// Push the tag (false with `--no-push`).
     pub push: bool,
+    /// Accept a version that skips releases (`--allow-gap`).
+    pub allow_gap: bool,
+    /// Accept a HEAD that already carries a final release tag
+    /// (`--allow-same-commit`).
+    pub allow_same_commit: bool,
 }
 
 /// The result of `almarel tag` (its `--json` object; see `docs/json.md`).
@@ -143,7 +148,11 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     let dry_run = s.global.dry_run;
     let version = &req.version;
     let tag = version.tag_name(&g.tag_prefix);
-    let rerun = Next::new(["tag".to_owned(), version.to_string()]);
+    // The same version again, with the overrides already given (a later run
+    // that pushes a local-only tag checks the gap and the commit again).
+    let rerun = Next::new(rerun_args(req, false, &[]));
+    // A refusal's or a dry run's re-run also keeps --no-push.
+    let retry = Next::new(rerun_args(req, true, &[]));
     let repo = Repo::discover(&s.workdir)?;
     let url = repo.remote_url(&g.remote)?;
     let shown_url = display_url(&url);
@@ -292,6 +301,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
             local_tag: local_tag.as_ref(),
             plan: &plan,
             identity: identity.as_ref().map(ToString::to_string),
+            request: req,
         },
     )?;
     print_checks(ctx, &checks);
@@ -306,7 +316,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                 .with_hint(f.error.hint().unwrap_or_default())
                 .with_data(data));
         }
-        let (message, hint, code) = refusal(&report.checks, &rerun);
+        let (message, hint, code) = refusal(&report.checks, &retry);
         return Err(Error::refused(message)
             .with_code(code)
             .with_hint(hint)
@@ -353,7 +363,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
         }
         report.lines.push("dry run: nothing was changed".into());
         report.plan = Some(plan_items);
-        report.next = Some(rerun);
+        report.next = Some(retry);
         return Ok(report);
     }
 
@@ -393,11 +403,16 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
             Some(format!("git ls-remote --tags {} {tag}", g.remote)),
         )
     });
+    // The overrides used are part of the record (like deploy's --skip-approval).
+    let overrides = override_flags(req);
     let audit = ctx.audit_start(
         "tag",
         &tag,
         actor.clone(),
-        json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+        with_overrides(
+            json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
+            &overrides,
+        ),
     )?;
     if created {
         if let Err(e) = repo.create_annotated_tag(&tag, &head_sha, &message) {
@@ -418,9 +433,10 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     }
 
     let Some(push_write) = push_write else {
-        audit.set_details(
+        audit.set_details(with_overrides(
             json!({ "sha": head_sha, "remote": g.remote, "created": true, "pushed": false }),
-        );
+            &overrides,
+        ));
         finish_audit(ctx, audit, Ok(()));
         report.lines.push(format!(
             "tagged {tag} at {head_sha} (local only, not pushed)"
@@ -446,14 +462,17 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     &format!("remote: {}", m.trim_start_matches("remote:").trim()),
                 );
             }
-            audit.set_details(json!({
-                "sha": head_sha,
-                "remote": g.remote,
-                "url": shown_url,
-                "created": created,
-                "pushed": true,
-                "resumed": !created,
-            }));
+            audit.set_details(with_overrides(
+                json!({
+                    "sha": head_sha,
+                    "remote": g.remote,
+                    "url": shown_url,
+                    "created": created,
+                    "pushed": true,
+                    "resumed": !created,
+                }),
+                &overrides,
+            ));
             finish_audit(ctx, audit, Ok(()));
             step(
                 ctx,
@@ -489,6 +508,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     audit,
                     rerun: &rerun,
                     report: &report,
+                    overrides: &overrides,
                 },
             ))
         }
@@ -506,7 +526,8 @@ fn finish_audit(ctx: &Context, entry: AuditEntry, outcome: std::result::Result<(
 
 /// The refusal's message, hint and machine code: the one failing check
 /// itself, or a count naming them. Re-running the same version is suggested
-/// only when the version is not what is wrong.
+/// only when the version is not what is wrong; a gap or a same-commit
+/// refusal names its override flag (in its fix) and never presumes it.
 fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
     let version_at_fault = failed
@@ -519,6 +540,8 @@ fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
             "up to date" => "not_up_to_date",
             "tag" => "tag_exists",
             "version" => "version_not_above",
+            "gap" => "version_gap",
+            "commit" => "same_commit",
             "tagger" => "no_tagger",
             _ => "checks_failed",
         },
@@ -526,7 +549,7 @@ fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
     };
     if let [only] = failed.as_slice() {
         let fix = only.fix.clone().unwrap_or_default();
-        let hint = if version_at_fault {
+        let hint = if version_at_fault || only.name == "gap" || only.name == "commit" {
             fix
         } else {
             format!("{fix}, then re-run: {rerun}")
@@ -543,12 +566,62 @@ fn refusal(checks: &[Check], rerun: &Next) -> (String, String, &'static str) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let hint = if version_at_fault {
+    let mut hint = if version_at_fault {
         "fix the items marked ✗ above, then re-run almarel tag with a free version".to_owned()
     } else {
         format!("fix the items marked ✗ above, then re-run: {rerun}")
     };
+    let overrides: Vec<&str> = failed
+        .iter()
+        .filter_map(|c| match c.name.as_str() {
+            "gap" => Some("--allow-gap"),
+            "commit" => Some("--allow-same-commit"),
+            _ => None,
+        })
+        .collect();
+    if !overrides.is_empty() {
+        hint.push_str(&format!(
+            " ({} only if that is intended)",
+            overrides.join(" / ")
+        ));
+    }
     (message, hint, code)
+}
+
+/// The override flags given (`--allow-gap`, `--allow-same-commit`).
+fn override_flags(req: &Request) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if req.allow_gap {
+        flags.push("--allow-gap");
+    }
+    if req.allow_same_commit {
+        flags.push("--allow-same-commit");
+    }
+    flags
+}
+
+/// Audit details with `overrides` added when any was given.
+fn with_overrides(mut details: serde_json::Value, overrides: &[&str]) -> serde_json::Value {
+    if !overrides.is_empty() {
+        details["overrides"] = json!(overrides);
+    }
+    details
+}
+
+/// `tag VERSION` and the overrides given (plus `extra`), and `--no-push`
+/// when `keep_no_push` and it was given.
+fn rerun_args(req: &Request, keep_no_push: bool, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["tag".to_owned(), req.version.to_string()];
+    if keep_no_push && !req.push {
+        args.push("--no-push".to_owned());
+    }
+    if req.allow_gap || extra.contains(&"--allow-gap") {
+        args.push("--allow-gap".to_owned());
+    }
+    if req.allow_same_commit || extra.contains(&"--allow-same-commit") {
+        args.push("--allow-same-commit".to_owned());
+    }
+    args
 }
 
 struct PushFailure<'a> {
@@ -558,6 +631,7 @@ struct PushFailure<'a> {
     audit: AuditEntry,
     rerun: &'a Next,
     report: &'a TagReport,
+    overrides: &'a [&'static str],
 }
 
 /// A push failed: delete the tag this run created, log the attempt, and say why.
@@ -586,13 +660,16 @@ fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: PushFailure<'_>)
             p.tag
         ));
     }
-    p.audit.set_details(json!({
-        "sha": p.sha,
-        "remote": remote,
-        "created": p.created,
-        "pushed": false,
-        "reason": f.reason.name(),
-    }));
+    p.audit.set_details(with_overrides(
+        json!({
+            "sha": p.sha,
+            "remote": remote,
+            "created": p.created,
+            "pushed": false,
+            "reason": f.reason.name(),
+        }),
+        p.overrides,
+    ));
     finish_audit(
         ctx,
         p.audit,
@@ -632,6 +709,7 @@ struct Inputs<'a> {
     local_tag: Option<&'a crate::git::LocalTag>,
     plan: &'a Plan,
     identity: Option<String>,
+    request: &'a Request,
 }
 
 /// Evaluates every check (none stops the others).
@@ -721,6 +799,8 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
     });
 
     checks.push(check_version(i.version, i.tag, i.head_sha, i.release));
+    checks.push(check_gap(i.request, i.tag, i.release));
+    checks.push(check_commit(i.request, i.tag, i.head_sha, i.release));
 
     // Who signs the tag (only needed when creating one).
     if *i.plan != Plan::Resume {
@@ -941,6 +1021,138 @@ struct VersionInputs<'a> {
     release: &'a [(ReleaseTag, String)],
 }
 
+/// The versions that follow final release `v` without a gap: its next
+/// patch, minor and major.
+fn successors(v: &semver::Version) -> [semver::Version; 3] {
+    [
+        semver::Version::new(v.major, v.minor, v.patch + 1),
+        semver::Version::new(v.major, v.minor + 1, 0),
+        semver::Version::new(v.major + 1, 0, 0),
+    ]
+}
+
+/// The "gap" check: the version is the next patch, minor or major of the
+/// highest final release tag (other than `tag` itself), or a pre-release of
+/// one of them (SPEC §3 tag). The first final release may be any version;
+/// a version not above that release is left to the "version" check.
+fn check_gap(req: &Request, tag: &str, release: &[(ReleaseTag, String)]) -> Check {
+    let v = &req.version.0;
+    let highest = release
+        .iter()
+        .filter(|(t, _)| t.name != tag && t.version.pre.is_empty())
+        .max_by(|a, b| a.0.version.cmp(&b.0.version));
+    let Some((last, _)) = highest else {
+        return Check::pass(
+            "gap",
+            format!(
+                "no final release tag yet: {} may start the series",
+                req.version
+            ),
+        );
+    };
+    if *v <= last.version {
+        return Check::pass(
+            "gap",
+            format!("{} is not after {} (see version)", req.version, last.name),
+        );
+    }
+    let core = semver::Version::new(v.major, v.minor, v.patch);
+    let next = successors(&last.version);
+    let kind = ["patch", "minor", "major"];
+    if let Some(k) = next.iter().position(|n| *n == core) {
+        let what = if v.pre.is_empty() {
+            format!("the next {} after {}", kind[k], last.name)
+        } else {
+            format!(
+                "a pre-release of {core}, the next {} after {}",
+                kind[k], last.name
+            )
+        };
+        return Check::pass("gap", format!("{} is {what}", req.version));
+    }
+    let listed = format!("{}, {} or {}", next[0], next[1], next[2]);
+    if req.allow_gap {
+        return Check::pass(
+            "gap",
+            format!(
+                "{} skips versions after {} (the next would be {listed}): allowed by --allow-gap",
+                req.version, last.name
+            ),
+        );
+    }
+    Check::fail(
+        "gap",
+        format!(
+            "{} skips versions: the highest final release is {}, so the next is {listed}",
+            req.version, last.name
+        ),
+        format!(
+            "tag the next version (e.g. almarel tag {}); to skip on purpose: {}",
+            next[1],
+            Next::new(rerun_args(req, true, &["--allow-gap"]))
+        ),
+    )
+}
+
+/// The "commit" check: HEAD carries no final release tag other than `tag`
+/// (a new version on an already released commit is the "forgot to merge"
+/// mistake). A pre-release at HEAD is fine: an rc and then its final on the
+/// same commit is the normal promotion.
+fn check_commit(
+    req: &Request,
+    tag: &str,
+    head_sha: &str,
+    release: &[(ReleaseTag, String)],
+) -> Check {
+    let mut finals: Vec<&ReleaseTag> = release
+        .iter()
+        .filter(|(t, sha)| t.name != tag && sha == head_sha && t.version.pre.is_empty())
+        .map(|(t, _)| t)
+        .collect();
+    finals.sort_by(|a, b| a.version.cmp(&b.version));
+    finals.dedup_by(|a, b| a.name == b.name);
+    let here = short_sha(head_sha);
+    if finals.is_empty() {
+        let pres: Vec<&str> = release
+            .iter()
+            .filter(|(t, sha)| t.name != tag && sha == head_sha)
+            .map(|(t, _)| t.name.as_str())
+            .collect();
+        return Check::pass(
+            "commit",
+            if pres.is_empty() {
+                format!("HEAD ({here}) carries no release tag yet")
+            } else {
+                format!(
+                    "HEAD ({here}) carries only the pre-release {}: promoting it is normal",
+                    pres.join(", ")
+                )
+            },
+        );
+    }
+    let names: Vec<&str> = finals.iter().map(|t| t.name.as_str()).collect();
+    if req.allow_same_commit {
+        return Check::pass(
+            "commit",
+            format!(
+                "HEAD ({here}) already carries {}: allowed by --allow-same-commit",
+                names.join(", ")
+            ),
+        );
+    }
+    Check::fail(
+        "commit",
+        format!(
+            "HEAD ({here}) is already released as {}: this tag would release nothing new",
+            names.join(", ")
+        ),
+        format!(
+            "merge and push the change first, then tag its commit; to tag this commit again on purpose: {}",
+            Next::new(rerun_args(req, true, &["--allow-same-commit"]))
+        ),
+    )
+}
+
 /// The next version after `v`: the final of an rc, else the next patch.
 fn suggest(v: &semver::Version) -> String {
     if v.pre.is_empty() {
@@ -1065,4 +1277,69 @@ fn summary_md(tag: &str, sha: &str, remote: &str, pushed: bool) -> String {
         "### almarel tag\n\n`{tag}` on `{}` — {state} `{remote}`.\n\nNext: `almarel status {tag} --watch`\n",
         short_sha(sha)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: &str, allow_gap: bool, allow_same_commit: bool) -> Request {
+        Request {
+            version: ReleaseVersion::parse(v, "v", &["rc".to_owned()]).unwrap(),
+            message: None,
+            push: true,
+            allow_gap,
+            allow_same_commit,
+        }
+    }
+
+    fn tags(list: &[(&str, &str)]) -> Vec<(ReleaseTag, String)> {
+        list.iter()
+            .map(|(t, sha)| (ReleaseTag::from_name(t, "v").unwrap(), (*sha).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn gap_is_measured_from_the_highest_final_release() {
+        let rel = tags(&[("v1.2.3", "a"), ("v1.1.9", "b"), ("v1.3.0-rc.1", "c")]);
+        for ok in ["1.2.4", "1.3.0", "2.0.0", "1.3.0-rc.2", "2.0.0-rc.1"] {
+            let c = check_gap(&req(ok, false, false), &format!("v{ok}"), &rel);
+            assert!(c.ok, "{ok}: {c:?}");
+        }
+        for gap in ["1.2.5", "1.3.1", "1.4.0", "2.0.1", "3.0.0", "13.0.0"] {
+            let c = check_gap(&req(gap, false, false), &format!("v{gap}"), &rel);
+            assert!(!c.ok, "{gap}: {c:?}");
+            assert!(
+                c.fix
+                    .as_deref()
+                    .unwrap()
+                    .ends_with(&format!("almarel tag {gap} --allow-gap")),
+                "{c:?}"
+            );
+            let c = check_gap(&req(gap, true, false), &format!("v{gap}"), &rel);
+            assert!(c.ok && c.detail.contains("--allow-gap"), "{c:?}");
+        }
+        // Only pre-releases so far: the first final may be anything.
+        let rc_only = tags(&[("v0.1.0-rc.1", "a")]);
+        assert!(check_gap(&req("7.0.0", false, false), "v7.0.0", &rc_only).ok);
+    }
+
+    #[test]
+    fn same_commit_counts_final_releases_at_head_only() {
+        let rel = tags(&[("v1.2.3-rc.1", "head"), ("v1.2.2", "old")]);
+        assert!(check_commit(&req("1.2.3", false, false), "v1.2.3", "head", &rel).ok);
+        let rel = tags(&[("v1.2.3", "head")]);
+        let c = check_commit(&req("1.2.4", false, false), "v1.2.4", "head", &rel);
+        assert!(!c.ok);
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap()
+                .ends_with("almarel tag 1.2.4 --allow-same-commit"),
+            "{c:?}"
+        );
+        assert!(check_commit(&req("1.2.4", false, true), "v1.2.4", "head", &rel).ok);
+        // The tag itself at HEAD (a resume, or "already tagged") is not another release.
+        assert!(check_commit(&req("1.2.3", false, false), "v1.2.3", "head", &rel).ok);
+    }
 }

@@ -150,12 +150,17 @@ fn release_scenario_tags_approves_deploys_and_verifies() {
 fn failed_deploy_scenario_freezes_rolls_back_and_unfreezes() {
     let (r, narration) = rehearse(Scenario::FailedDeploy);
     assert!(r.passed(), "{:?}\n{narration}", r.deviation);
-    assert_eq!(exits(&r), [0, 0, 0, 1, 0, 0, 0, 0].map(Some).to_vec());
+    // tag, watch, approve, deploy (web fails), verify (mixed), status,
+    // freeze, rollback --dry-run, rollback, verify v1.2.2, unfreeze.
+    assert_eq!(
+        exits(&r),
+        [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0].map(Some).to_vec()
+    );
     assert!(r.steps[3].error.as_deref().unwrap().contains("web"));
     assert_eq!(r.production_sha, tag_sha(&r, "v1.2.2"));
     assert_eq!(image_tags(&r), tags_are("v1.2.2", "v1.2.2"));
     assert_eq!(r.deploy_workflow_state.as_deref(), Some("active"));
-    // 2 deployments of v1.3.0, 2 of the rollback to v1.2.2.
+    // 2 deployments of v1.3.0, 2 of the rollback to v1.2.2 (none by the dry run).
     assert_eq!(count(&r.coolify_requests, "POST", "/api/v1/deploy?"), 4);
     assert_eq!(count(&r.github_requests, "PUT", "/disable"), 1);
     assert_eq!(count(&r.github_requests, "PUT", "/enable"), 1);
@@ -168,6 +173,81 @@ fn failed_deploy_scenario_freezes_rolls_back_and_unfreezes() {
         audited.contains(&"rollback") && audited.contains(&"unfreeze"),
         "{audited:?}"
     );
+}
+
+/// SPEC §7.4: after a deploy where web failed and api finished, the release
+/// is mixed, and every command says so instead of calling it green; the
+/// ways out are named; the rollback path ends verified.
+#[test]
+fn failed_deploy_scenario_shows_the_mixed_release_and_both_ways_out() {
+    let (r, narration) = rehearse(Scenario::FailedDeploy);
+    let step = |cmd: &str| {
+        r.steps
+            .iter()
+            .find(|s| s.command == format!("almarel {cmd}"))
+            .unwrap_or_else(|| panic!("no step `{cmd}`:\n{narration}"))
+    };
+    // The failed deploy restored web's last finished tag and names both ways out.
+    let deploy = step("deploy --tag v1.3.0 --timeout 1m --yes");
+    let err = deploy.error.as_deref().unwrap_or_default();
+    assert!(err.contains("image tag restored to v1.2.2"), "{err}");
+    assert!(
+        err.contains("almarel deploy --tag v1.3.0 --app web") && err.contains("almarel rollback"),
+        "{err}"
+    );
+    // The web restore was a PATCH back to v1.2.2 before any rollback.
+    let patches: Vec<&str> = r
+        .coolify_requests
+        .iter()
+        .filter(|q| q.method == "PATCH" && q.path.contains("rh0web"))
+        .map(|q| q.body.as_str())
+        .collect();
+    assert!(patches.len() >= 2, "{patches:?}");
+    assert!(
+        patches[0].contains("v1.3.0") && patches[1].contains("v1.2.2"),
+        "{patches:?}"
+    );
+
+    // verify: production's SHA is v1.3.0's, but web is not: mixed, exit 1.
+    let verify = step("verify --expect-tag v1.3.0");
+    assert_eq!(verify.exit, Some(1), "{}", verify.output);
+    let err = verify.error.as_deref().unwrap_or_default();
+    assert!(
+        err.contains("is mixed") && err.contains("web is on v1.2.2"),
+        "{err}"
+    );
+    assert!(err.contains("almarel rollback"), "{err}");
+    assert!(
+        verify.output.contains("✓  app: api") && verify.output.contains("✗  app: web"),
+        "{}",
+        verify.output
+    );
+
+    // status: a report (exit 0) that shows the release mixed, not as live.
+    let status = step("status v1.3.0");
+    assert_eq!(status.exit, Some(0), "{}", status.output);
+    let shown = status.output.to_lowercase();
+    assert!(shown.contains("mixed"), "{}", status.output);
+    assert!(
+        shown.contains("almarel deploy --tag v1.3.0 --app web")
+            && shown.contains("almarel rollback"),
+        "{}",
+        status.output
+    );
+
+    // The rollback dry run showed the target and changed nothing; the
+    // rollback then ended verified, and the verify after it passes with both apps.
+    let dry = step("rollback --dry-run");
+    assert!(dry.output.contains("v1.2.2"), "{}", dry.output);
+    assert!(dry.output.contains("nothing was changed"), "{}", dry.output);
+    let after = step("verify --expect-tag v1.2.2");
+    assert_eq!(after.exit, Some(0), "{}", after.output);
+    assert!(
+        after.output.contains("all 7 checks passed"),
+        "{}",
+        after.output
+    );
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
 }
 
 #[test]

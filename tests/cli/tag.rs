@@ -316,7 +316,7 @@ fn every_failing_check_is_reported_at_once() {
     let text = assert_refused(
         &r,
         &["tag", "1.0.0"],
-        &["4 of 6 checks failed: branch, clean, up to date, version"],
+        &["4 of 8 checks failed: branch, clean, up to date, version"],
     );
     for name in ["branch", "clean", "up to date", "version"] {
         assert!(failed_line(&text, name).is_some(), "no ✗ {name}:\n{text}");
@@ -344,7 +344,7 @@ fn the_hint_says_to_rerun_the_same_version_only_when_the_version_is_fine() {
         &r,
         &["tag", "1.2.3"],
         &[
-            "2 of 6 checks failed: branch, clean",
+            "2 of 8 checks failed: branch, clean",
             "hint: fix the items marked ✗ above, then re-run: almarel tag 1.2.3",
         ],
     );
@@ -804,7 +804,7 @@ fn json_carries_version_tag_sha_pushed_and_checks() {
     assert_eq!(v["sha"], head.as_str());
     assert_eq!(v["pushed"], true);
     let checks = v["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 6);
+    assert_eq!(checks.len(), 8);
     assert!(checks.iter().all(|c| c["ok"] == true), "{v}");
 
     // A refusal carries them too.
@@ -906,6 +906,8 @@ fn json_shapes_are_stable() {
     assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
     insta::assert_json_snapshot!("tag_pushed", stable_json(&r, &out));
 
+    // A new commit (HEAD already released as v1.2.3 would fail "commit" too).
+    r.commit_and_push("Fix login redirect");
     std::fs::write(r.work.join("scratch.txt"), "x").unwrap();
     let out = run(&r, &["tag", "1.2.4", "--json"]);
     assert_eq!(out.status.code(), Some(3), "{}", all_text(&out));
@@ -951,4 +953,259 @@ fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `tag` on HEAD, pushed, then a new pushed commit: the usual state before
+/// the next release.
+fn released(r: &Repos, tag: &str) {
+    r.tag(tag, "HEAD");
+    r.push_tag(tag);
+    r.commit_and_push(&format!("After {tag}"));
+}
+
+/// The `--json` error code of a refused run (and the refusal changed nothing).
+fn refusal_code(r: &Repos, args: &[&str]) -> (String, serde_json::Value) {
+    let origin_before = r.origin_refs();
+    let tags_before = r.local_tags();
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = run(r, &a);
+    assert_eq!(out.status.code(), Some(3), "{}", all_text(&out));
+    assert_eq!(r.origin_refs(), origin_before, "origin changed");
+    assert_eq!(r.local_tags(), tags_before, "local tags changed");
+    let v = json_stdout(&out);
+    (
+        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        v,
+    )
+}
+
+#[test]
+fn a_version_that_skips_releases_is_refused_naming_allow_gap() {
+    let r = Repos::new();
+    released(&r, "v1.2.3");
+    let text = assert_refused(
+        &r,
+        &["tag", "13.0.0"],
+        &[
+            "13.0.0 skips versions: the highest final release is v1.2.3, so the next is 1.2.4, 1.3.0 or 2.0.0",
+            "hint: tag the next version (e.g. almarel tag 1.3.0); to skip on purpose: almarel tag 13.0.0 --allow-gap",
+        ],
+    );
+    assert!(failed_line(&text, "gap").is_some(), "{text}");
+    // Only the gap failed; the version itself is above every release tag.
+    assert!(failed_line(&text, "version").is_none(), "{text}");
+    assert!(!r.origin_tags().contains(&"v13.0.0".to_owned()));
+    let (code, v) = refusal_code(&r, &["tag", "13.0.0"]);
+    assert_eq!(code, "version_gap", "{v}");
+    assert_eq!(v["error"]["kind"], "refused");
+
+    // With --allow-gap it is tagged and pushed, and the check says why it passed.
+    let out = run(&r, &["tag", "13.0.0", "--allow-gap"]);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("allowed by --allow-gap"), "{text}");
+    assert_eq!(r.git_origin(&["rev-parse", "v13.0.0^{commit}"]), r.head());
+    // The override is on the record, ahead and in the outcome.
+    let audit = r.sb.audit_lines();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    for line in &audit {
+        assert_eq!(
+            line["details"]["overrides"],
+            serde_json::json!(["--allow-gap"])
+        );
+    }
+}
+
+#[test]
+fn gap_means_anything_but_the_next_patch_minor_or_major_of_the_highest_final() {
+    let r = Repos::new();
+    released(&r, "v1.2.1");
+    released(&r, "v1.2.3");
+    for ok in [
+        "1.2.4",
+        "1.3.0",
+        "2.0.0",
+        "1.3.0-rc.2",
+        "1.2.4-rc.1",
+        "2.0.0-rc.1",
+    ] {
+        let out = run(&r, &["tag", ok, "--dry-run"]);
+        let text = all_text(&out);
+        assert_eq!(out.status.code(), Some(0), "{ok}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with('✓') && l.contains(" gap ")),
+            "{ok}: {text}"
+        );
+    }
+    for gap in [
+        "1.2.5",
+        "1.3.1",
+        "1.4.0",
+        "2.0.1",
+        "2.1.0",
+        "3.0.0",
+        "13.0.0",
+        "1.4.0-rc.1",
+    ] {
+        let (code, v) = refusal_code(&r, &["tag", gap, "--dry-run"]);
+        assert_eq!(code, "version_gap", "{gap}: {v}");
+    }
+    // Not above the highest release: the version check says so, not the gap.
+    let (code, v) = refusal_code(&r, &["tag", "1.2.2"]);
+    assert_eq!(code, "version_not_above", "{v}");
+
+    // A pre-release above the highest final does not move the baseline:
+    // its final and the next rc are fine, skipping past it is a gap.
+    r.tag("v1.3.0-rc.1", "HEAD~1");
+    r.push_tag("v1.3.0-rc.1");
+    for ok in ["1.3.0", "1.3.0-rc.2", "2.0.0"] {
+        let out = run(&r, &["tag", ok, "--dry-run"]);
+        assert_eq!(out.status.code(), Some(0), "{ok}: {}", all_text(&out));
+    }
+    let (code, v) = refusal_code(&r, &["tag", "1.4.0", "--dry-run"]);
+    assert_eq!(code, "version_gap", "{v}");
+}
+
+#[test]
+fn the_first_final_release_may_be_any_version() {
+    let r = Repos::new();
+    r.tag("v0.9.0-rc.1", "HEAD");
+    r.push_tag("v0.9.0-rc.1");
+    r.commit_and_push("Ready");
+    let out = run(&r, &["tag", "5.0.0"]);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("no final release tag yet: 5.0.0 may start the series"),
+        "{text}"
+    );
+    assert!(r.origin_tags().contains(&"v5.0.0".to_owned()));
+}
+
+#[test]
+fn a_commit_that_already_carries_a_final_release_is_refused_naming_allow_same_commit() {
+    let r = Repos::new();
+    r.tag("v1.2.3", "HEAD");
+    r.push_tag("v1.2.3");
+    let head = r.head();
+    let text = assert_refused(
+        &r,
+        &["tag", "1.2.4"],
+        &[
+            &format!(
+                "HEAD ({}) is already released as v1.2.3: this tag would release nothing new",
+                &head[..7]
+            ),
+            "hint: merge and push the change first, then tag its commit; to tag this commit again on purpose: almarel tag 1.2.4 --allow-same-commit",
+        ],
+    );
+    assert!(failed_line(&text, "commit").is_some(), "{text}");
+    let (code, _) = refusal_code(&r, &["tag", "1.2.4"]);
+    assert_eq!(code, "same_commit");
+    // A pre-release after its final on the same commit is refused too.
+    let (code, _) = refusal_code(&r, &["tag", "1.2.4-rc.1"]);
+    assert_eq!(code, "same_commit");
+
+    let out = run(&r, &["tag", "1.2.4", "--allow-same-commit"]);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("allowed by --allow-same-commit"), "{text}");
+    assert_eq!(r.git_origin(&["rev-parse", "v1.2.4^{commit}"]), head);
+    let audit = r.sb.audit_lines();
+    assert_eq!(
+        audit.last().unwrap()["details"]["overrides"],
+        serde_json::json!(["--allow-same-commit"]),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn a_final_release_only_on_the_remote_at_head_counts_for_same_commit() {
+    let r = Repos::new();
+    let other = r.other_clone();
+    let home = r.sb.home();
+    // A colleague tagged the same commit and pushed it; this clone never fetched the tag.
+    crate::support::git::git(
+        &home,
+        &other,
+        &["tag", "-a", "v2.0.0", "-m", "Release v2.0.0"],
+    );
+    crate::support::git::git(&home, &other, &["push", "-q", "origin", "v2.0.0"]);
+    assert!(r.local_tags().is_empty());
+    let (code, v) = refusal_code(&r, &["tag", "2.0.1"]);
+    assert_eq!(code, "same_commit", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already released as v2.0.0"),
+        "{v}"
+    );
+}
+
+#[test]
+fn gap_and_same_commit_fail_together_and_the_hint_names_both_flags() {
+    let r = Repos::new();
+    r.tag("v1.2.3", "HEAD");
+    r.push_tag("v1.2.3");
+    let text = assert_refused(
+        &r,
+        &["tag", "13.0.0"],
+        &[
+            "2 of 8 checks failed: gap, commit",
+            "hint: fix the items marked ✗ above, then re-run: almarel tag 13.0.0 (--allow-gap / --allow-same-commit only if that is intended)",
+        ],
+    );
+    assert!(failed_line(&text, "gap").is_some(), "{text}");
+    assert!(failed_line(&text, "commit").is_some(), "{text}");
+    let (code, _) = refusal_code(&r, &["tag", "13.0.0"]);
+    assert_eq!(code, "checks_failed");
+    // Both overrides given: tagged.
+    let out = run(&r, &["tag", "13.0.0", "--allow-gap", "--allow-same-commit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(r.origin_tags().contains(&"v13.0.0".to_owned()));
+}
+
+#[test]
+fn overrides_are_carried_by_the_next_line_of_a_dry_run_and_a_no_push_run() {
+    let r = Repos::new();
+    released(&r, "v1.2.3");
+    let out = run(&r, &["tag", "13.0.0", "--allow-gap", "--dry-run"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(
+        stderr.contains("next: almarel tag 13.0.0 --allow-gap\n"),
+        "{stderr}"
+    );
+    // A refusal's re-run keeps --no-push and the override given.
+    std::fs::write(r.work.join("scratch.txt"), "x").unwrap();
+    let text = assert_refused(
+        &r,
+        &["tag", "13.0.0", "--no-push", "--allow-gap"],
+        &["then re-run: almarel tag 13.0.0 --no-push --allow-gap"],
+    );
+    assert!(failed_line(&text, "clean").is_some(), "{text}");
+    std::fs::remove_file(r.work.join("scratch.txt")).unwrap();
+
+    let out = run(&r, &["tag", "13.0.0", "--allow-gap", "--no-push"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(
+        stderr.contains("next: almarel tag 13.0.0 --allow-gap\n"),
+        "{stderr}"
+    );
+    assert!(!r.origin_tags().contains(&"v13.0.0".to_owned()));
+    // The printed next line pushes it (the gap is checked again and allowed).
+    let out = run(&r, &["tag", "13.0.0", "--allow-gap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(r.origin_tags().contains(&"v13.0.0".to_owned()));
+    // Without the override the resume is refused like the first run would be.
+    let r2 = Repos::new();
+    released(&r2, "v1.2.3");
+    let out = run(&r2, &["tag", "13.0.0", "--allow-gap", "--no-push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    let (code, _) = refusal_code(&r2, &["tag", "13.0.0"]);
+    assert_eq!(code, "version_gap");
 }

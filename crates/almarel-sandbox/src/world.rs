@@ -88,6 +88,10 @@ pub struct WorldSpec {
     pub release_after: Duration,
     /// Time a Coolify deployment stays queued, then running.
     pub coolify_times: (Duration, Duration),
+    /// Give each Coolify app a finished deployment of `production` in its
+    /// history (what a failed deploy restores, SPEC §7.6); without it the
+    /// apps have no history and a failed deploy cannot know what to restore.
+    pub app_history: bool,
 }
 
 impl Default for WorldSpec {
@@ -101,6 +105,7 @@ impl Default for WorldSpec {
             ci_after: Duration::from_millis(1500),
             release_after: Duration::from_millis(1000),
             coolify_times: (Duration::from_millis(200), Duration::from_millis(800)),
+            app_history: false,
         }
     }
 }
@@ -212,6 +217,9 @@ impl World {
                 let mut a = AppSpec::docker(name, uuid, &spec.production);
                 a.queued_for = queued;
                 a.running_for = running;
+                if spec.app_history {
+                    a = a.with_history(&[spec.production.as_str()]);
+                }
                 a
             })
             .collect();
