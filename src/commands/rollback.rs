@@ -28,7 +28,7 @@ use crate::release::deploy::{self, DeployPlan, DeployReport, Prepared};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
 
-use super::deploy::{check_template, render_image_tag, select_apps};
+use crate::release::target::{check_template, render_image_tag, select_apps};
 
 /// Pause between verify attempts.
 const VERIFY_INTERVAL: Duration = Duration::from_secs(5);
@@ -323,10 +323,10 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         "step 2/4: deploy {} (image tag {image_tag})",
         target.tag.name
     ));
-    let progress = crate::commands::deploy::DeployProgress::new(ui, &prepared.apps);
+    let progress = crate::release::progress::DeployProgress::new(ui, &prepared.apps);
     let report = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();
-    crate::commands::deploy::print_report(ctx, &report, "  ");
+    crate::release::progress::print_report(ctx, &report, "  ");
     data["apps"] = report.to_json();
     data["deployments"] = report.deployments_json();
     if let Err(e) = report.result(&plan) {

@@ -5,3 +5,5 @@
 pub mod approval;
 pub mod deploy;
 pub mod live;
+pub mod progress;
+pub mod target;
