@@ -1,19 +1,19 @@
 //! How deploy and rollback show the per-app deploy step: [`DeployProgress`]
 //! renders [`DeployEvent`]s as they happen (one spinner line per app on a
-//! terminal, plain lines otherwise), and [`print_report`] the result table.
+//! terminal, plain lines otherwise); [`table_lines`] and [`probe_lines`] are
+//! the result tables.
 
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::context::Context;
-use crate::release::deploy::{AppState, DeployEvent, DeployReport, Outcome};
-use crate::ui::{self, Tone};
+use crate::probe::VerifyReport;
+use crate::release::deploy::{AppState, AppsReport, DeployEvent, Outcome};
+use crate::ui::{self, Tone, Ui};
 
-/// Prints the per-app result table (and the log tail of failed apps),
-/// each line prefixed by `indent` (rollback nests it under its step).
-pub fn print_report(ctx: &Context, report: &DeployReport, indent: &str) {
-    let ui = &ctx.ui;
+/// The per-app result table, each line prefixed by `indent` (rollback nests
+/// it under its step): result lines for stdout.
+pub fn table_lines(ui: &Ui, report: &AppsReport, indent: &str) -> Vec<String> {
     let rows: Vec<Vec<String>> = report
         .apps
         .iter()
@@ -33,9 +33,11 @@ pub fn print_report(ctx: &Context, report: &DeployReport, indent: &str) {
             ]
         })
         .collect();
-    for line in ui::table(&rows) {
-        ui.result(&line);
-    }
+    ui::table(&rows)
+}
+
+/// The log tail of each failed app (or where to read it), on stderr.
+pub fn show_failures(ui: &Ui, report: &AppsReport) {
     for a in &report.apps {
         if matches!(a.outcome, Outcome::Failed | Outcome::Cancelled) {
             if a.logs_readable {
@@ -56,6 +58,32 @@ pub fn print_report(ctx: &Context, report: &DeployReport, indent: &str) {
             }
         }
     }
+}
+
+/// The verify check table (status, latency, detail), each line prefixed by `indent`.
+pub fn probe_lines(ui: &Ui, report: &VerifyReport, indent: &str) -> Vec<String> {
+    let rows: Vec<Vec<String>> = report
+        .checks
+        .iter()
+        .map(|c| {
+            let tone = if c.ok {
+                Tone::Ok
+            } else if c.skipped {
+                Tone::Dim
+            } else {
+                Tone::Fail
+            };
+            vec![
+                format!("{indent}{}", ui.mark(tone)),
+                c.name.clone(),
+                c.status.map_or_else(|| "-".into(), |s| s.to_string()),
+                c.latency_ms
+                    .map_or_else(|| "-".into(), |ms| format!("{ms} ms")),
+                c.detail.clone(),
+            ]
+        })
+        .collect();
+    ui::table(&rows)
 }
 
 /// Renders [`DeployEvent`]s: one spinner line per app on a terminal, plain

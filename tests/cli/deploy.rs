@@ -66,14 +66,23 @@ fn patches_the_tag_and_deploys_each_app_with_force_then_exits_0() {
     );
     assert!(stdout.contains("finished"), "{stdout}");
     assert!(stderr.contains("almarel verify"), "{stderr}");
-    // One audit line per app, ok.
+    // Per app, written ahead: both `started` lines before any outcome, then ok.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 2, "{audit:?}");
-    assert!(
-        audit
-            .iter()
-            .all(|l| l["command"] == "deploy" && l["result"] == "ok")
+    let results: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|l| (l["target"].as_str().unwrap(), l["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("api@v1.2.3", "started"),
+            ("web@v1.2.3", "started"),
+            ("api@v1.2.3", "ok"),
+            ("web@v1.2.3", "ok")
+        ],
+        "{audit:?}"
     );
+    assert!(audit.iter().all(|l| l["command"] == "deploy"));
     assert!(
         !std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))
             .unwrap()
@@ -129,7 +138,7 @@ fn a_failed_deployment_exits_1_and_restores_the_previous_tag_without_redeploying
     assert!(!stderr.contains("internal: pulling"), "{stderr}");
     assert!(stderr.contains("restored"), "{stderr}");
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 2);
+    assert_eq!(audit.len(), 4, "two started, two outcomes: {audit:?}");
     assert!(audit.iter().any(
         |l| l["target"] == "web@v1.2.3" && l["result"].as_str().unwrap().starts_with("failed")
     ));

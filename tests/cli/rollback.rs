@@ -209,19 +209,31 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
     );
     assert!(stderr.contains("almarel unfreeze"), "{stderr}");
 
-    // Audit: freeze, one deploy line per app, the rollback; all ok; no token.
+    // Audit, written ahead: the rollback's `started` line before anything,
+    // then the freeze, then each app's deploy (started, then ok), then the
+    // rollback's outcome; no failure; no token.
     let audit = fx.repos.sb.audit_lines();
-    let commands: Vec<&str> = audit
+    let lines: Vec<(&str, &str)> = audit
         .iter()
-        .map(|l| l["command"].as_str().unwrap())
+        .map(|l| (l["command"].as_str().unwrap(), l["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines.first(), Some(&("rollback", "started")), "{lines:?}");
+    assert_eq!(lines.last(), Some(&("rollback", "ok")), "{lines:?}");
+    let freeze_at = lines.iter().position(|l| l.0 == "freeze").unwrap();
+    let deploys: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.0 == "deploy")
+        .map(|(i, l)| (i, l.1))
         .collect();
     assert_eq!(
-        commands,
-        vec!["freeze", "deploy", "deploy", "rollback"],
-        "{audit:?}"
+        deploys.iter().map(|d| d.1).collect::<Vec<_>>(),
+        ["started", "started", "ok", "ok"],
+        "{lines:?}"
     );
-    assert!(audit.iter().all(|l| l["result"] == "ok"));
-    let rb = &audit[3];
+    assert!(freeze_at < deploys[0].0, "{lines:?}");
+    assert!(lines.iter().all(|l| !l.1.starts_with("failed")));
+    let rb = audit.last().unwrap();
     assert_eq!(rb["target"], "v1.2.1");
     assert_eq!(rb["details"]["from_tag"], "v1.3.0");
     assert_eq!(rb["actor"]["git"], "Jane Dev <jane@example.com>");
