@@ -316,7 +316,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<RollbackReport> {
     let on_target = current
         .as_ref()
         .is_some_and(|c| c.source == "verify.version_url" && c.sha == target.sha);
-    if on_target && prepared.all_on(&image_tag) {
+    let not_all_on = prepared.not_all_on(&image_tag);
+    if let (true, Some(why)) = (on_target, &not_all_on) {
+        ui.warn(&format!(
+            "production's version endpoint already reports {} ({}), but {why}: deploying every app again",
+            target.tag.name,
+            crate::version::short_sha(&target.sha)
+        ));
+    }
+    if on_target && not_all_on.is_none() {
         report.already_running = true;
         report.lines.push(format!(
             "{} production already runs {} ({}) on every app ({}): nothing to roll back; nothing was changed",

@@ -202,6 +202,12 @@ pub enum LastFinished {
 }
 
 impl LastFinished {
+    /// Whether it was read from the app's own deployment history (its build
+    /// log), not taken from the release production runs.
+    pub fn from_history(&self) -> bool {
+        matches!(self, LastFinished::Known(_, from) if from.starts_with("deployment "))
+    }
+
     /// The tag, when known.
     pub fn tag(&self) -> Option<Option<&str>> {
         match self {
@@ -337,15 +343,46 @@ impl Prepared {
             .collect()
     }
 
-    /// Whether every app already runs `image_tag`: configured with it, its
-    /// last finished deployment used it, and nothing is in flight.
-    pub fn all_on(&self, image_tag: &str) -> bool {
-        !self.apps.is_empty()
-            && self.apps.iter().all(|a| {
-                a.previous_tag.as_deref() == Some(image_tag)
-                    && a.in_flight.is_empty()
-                    && a.last_finished.tag() == Some(Some(image_tag))
-            })
+    /// Why not every app provably runs `image_tag` already (`None`: they
+    /// all do): each must be configured with it, have nothing in flight, and
+    /// its own newest finished deployment must have run it (read from its
+    /// build log, which needs `read:sensitive`; the release production runs
+    /// is no proof for one app: it may have been re-tagged and never deployed).
+    pub fn not_all_on(&self, image_tag: &str) -> Option<String> {
+        if self.apps.is_empty() {
+            return Some("no app was read".into());
+        }
+        for a in &self.apps {
+            let name = &a.app.name;
+            if a.previous_tag.as_deref() != Some(image_tag) {
+                return Some(format!(
+                    "app `{name}` is configured with {}",
+                    tag_name(a.previous_tag.as_deref())
+                ));
+            }
+            if let Some(d) = a.in_flight.first() {
+                return Some(format!(
+                    "app `{name}` has deployment {} {}",
+                    d.deployment_uuid, d.status
+                ));
+            }
+            match &a.last_finished {
+                LastFinished::Known(Some(t), _)
+                    if t == image_tag && a.last_finished.from_history() => {}
+                LastFinished::Known(t, from) if a.last_finished.from_history() => {
+                    return Some(format!(
+                        "app `{name}` last finished deploying {} ({from})",
+                        tag_name(t.as_deref())
+                    ));
+                }
+                _ => {
+                    return Some(format!(
+                        "what app `{name}` last finished deploying cannot be read (its build logs need read:sensitive)"
+                    ));
+                }
+            }
+        }
+        None
     }
 }
 

@@ -1267,3 +1267,110 @@ fn inside_the_deploy_run_of_the_commit_its_approval_stands() {
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
 }
+
+#[test]
+fn a_rejected_approval_is_refused_naming_skip_approval() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, run) = gated_project(&sb, &rt, &c, "success", true);
+    let run = run.unwrap();
+    // The lead rejects the production deployment (through almarel itself).
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args([
+            "approve",
+            "v1.4.0",
+            "--reject",
+            "--comment",
+            "checkout errors in staging",
+            "--yes",
+        ])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(
+        proj.github
+            .approvals(run)
+            .iter()
+            .any(|r| r.state == "rejected"),
+        "{:?}",
+        proj.github.approvals(run)
+    );
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("was rejected for production"), "{stderr}");
+    assert!(
+        stderr.contains("hint: pass --skip-approval to deploy anyway"),
+        "{stderr}"
+    );
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "approval_rejected");
+    let approval = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "approval")
+        .unwrap()
+        .clone();
+    assert_eq!(approval["ok"], false);
+    assert_eq!(approval["fix"], "pass --skip-approval to deploy anyway");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    // Only deploy's own audit lines count: the refusal wrote none.
+    assert!(sb.audit_lines().iter().all(|l| l["command"] != "deploy"));
+}
+
+#[test]
+fn an_approved_run_whose_job_then_failed_is_not_a_rejection() {
+    use almarel_sandbox::github::Phase;
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, run) = gated_project(&sb, &rt, &c, "success", true);
+    let run = run.unwrap();
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["approve", "v1.4.0", "--yes"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    // The approved deploy job then failed (e.g. the runner died).
+    proj.github
+        .set_phase(run, Phase::Completed("failure".into()));
+    assert_eq!(
+        proj.github.run_state(run),
+        Some(("completed".into(), Some("failure".into())))
+    );
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    let approval = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "approval")
+        .unwrap()
+        .clone();
+    assert_eq!(approval["ok"], true, "{approval}");
+    assert!(
+        approval["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approved by @"),
+        "{approval}"
+    );
+    assert_eq!(changes(c.recorder()), (2, 2));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
+    assert!(
+        sb.audit_lines()
+            .iter()
+            .filter(|l| l["command"] == "deploy" && l["result"] == "ok")
+            .all(|l| l["details"]["skip_approval"] == false)
+    );
+}
