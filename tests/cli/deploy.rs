@@ -1374,3 +1374,88 @@ fn an_approved_run_whose_job_then_failed_is_not_a_rejection() {
             .all(|l| l["details"]["skip_approval"] == false)
     );
 }
+
+/// `text` with every `(from, to)` replaced, parsed; `elapsed_secs` and
+/// `latency_ms` (timing) and deployment `uuid`s (numbered in the order the
+/// concurrent apps reach Coolify) set to a marker.
+pub fn stable_json(text: &str, replace: &[(String, String)]) -> serde_json::Value {
+    let mut t = text.to_owned();
+    for (from, to) in replace {
+        t = t.replace(from.as_str(), to);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if (k == "elapsed_secs" || k == "latency_ms") && !x.is_null() {
+                        *x = serde_json::json!("[timing]");
+                    } else if k == "uuid" && x.is_string() {
+                        *x = serde_json::json!("[deployment]");
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let replace = |extra: &[(String, String)]| {
+        let mut r = vec![
+            (proj.github.url(), "[github]".to_owned()),
+            (c.url(), "[coolify]".to_owned()),
+            (proj.v123.clone(), "[sha]".to_owned()),
+            (proj.v123[..7].to_owned(), "[short]".to_owned()),
+        ];
+        r.extend_from_slice(extra);
+        r
+    };
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!("deploy_dry_run", stable_json(&texts(&out).0, &replace(&[])));
+
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "deploy_finished",
+        stable_json(&texts(&out).0, &replace(&[]))
+    );
+
+    // A refusal: CI failed for the commit (nothing sent).
+    let sb = Sandbox::new();
+    let c2 = coolify(&rt, sim::Config::new(two_apps()));
+    let (proj2, _) = gated_project(&sb, &rt, &c2, "failure", false);
+    let out = almarel(&sb, &proj2, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    let sha = json_stdout(&out)["target"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = vec![
+        (proj2.github.url(), "[github]".to_owned()),
+        (sha.clone(), "[sha]".to_owned()),
+        (sha[..7].to_owned(), "[short]".to_owned()),
+    ];
+    insta::assert_json_snapshot!("deploy_refused_ci", stable_json(&texts(&out).0, &r));
+    assert_eq!(changes(c2.recorder()), (0, 0));
+}

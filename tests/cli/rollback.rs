@@ -735,3 +735,60 @@ fn without_proof_per_app_the_release_already_reported_is_deployed_again() {
     assert!(stderr.contains("deploying every app again"), "{stderr}");
     assert_eq!(fx.changes(), (0, 0, 2));
 }
+
+#[test]
+fn json_shapes_are_stable() {
+    let fx = Fx::new(false);
+    let mut replace: Vec<(String, String)> = vec![
+        (fx.gh.url(), "[github]".into()),
+        (fx.coolify.url(), "[coolify]".into()),
+        (fx.prod.url(), "[production]".into()),
+    ];
+    for (tag, sha) in &fx.shas {
+        replace.push((sha.clone(), format!("[sha {tag}]")));
+        replace.push((sha[..7].to_owned(), format!("[short {tag}]")));
+    }
+    let out = fx
+        .almarel()
+        .args(["rollback", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_dry_run",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+    let out = fx
+        .almarel()
+        .args(["rollback", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_done",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+
+    // A refusal: a migration changed in between (nothing changed).
+    let fx = Fx::new(true);
+    let mut replace: Vec<(String, String)> = vec![
+        (fx.gh.url(), "[github]".into()),
+        (fx.coolify.url(), "[coolify]".into()),
+        (fx.prod.url(), "[production]".into()),
+    ];
+    for (tag, sha) in &fx.shas {
+        replace.push((sha.clone(), format!("[sha {tag}]")));
+        replace.push((sha[..7].to_owned(), format!("[short {tag}]")));
+    }
+    let out = fx
+        .almarel()
+        .args(["rollback", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_refused_migrations",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+    assert_eq!(fx.changes(), (0, 0, 0));
+}
