@@ -271,6 +271,9 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
     ))
     .await?;
 
+    // An interruption from here on names the same deploy: the target is
+    // decided, and a re-run waits for what this one started before deciding.
+    ctx.journal.set_resume(deploy_command(&target, req));
     let progress = DeployProgress::new(&ctx.ui, &prepared.apps);
     let step = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();

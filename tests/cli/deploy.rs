@@ -824,6 +824,13 @@ fn ctrl_c_reports_what_was_already_done() {
         "{stderr}"
     );
     assert!(stderr.contains("triggered deployment"), "{stderr}");
+    // The continuation names the target decided (a re-run waits for the
+    // deployment this one started).
+    assert_eq!(
+        crate::support::next_lines(&out),
+        ["almarel deploy --tag v1.2.3"],
+        "{stderr}"
+    );
 }
 
 #[test]
