@@ -126,7 +126,7 @@ fn interrupted(ctx: &Context, command: &Command, sig: Signal) -> Error {
         }
         ctx.ui.next(&next.to_string());
         return error.with_hint(format!(
-            "continue with `{next}`: it keeps the target already decided and skips what is done"
+            "continue with `{next}`: the target stays the one already decided"
         ));
     }
     error.with_hint(resume_hint(command, &snap))

@@ -604,6 +604,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<RollbackReport> {
         &format!("{} finished on {}", image_tag, step_app_names(&step)),
     );
     run.steps.push("deploy".into());
+    // Deployed: what continues from here is the verify.
+    ctx.journal.set_resume(verify_command(&target, req.wait));
 
     // (3) Verify.
     ui.progress(&format!(
@@ -771,14 +773,7 @@ impl Run<'_> {
             format!("done: {}", self.steps.join(", "))
         };
         let next = match n {
-            3 => Next::new([
-                "verify".to_owned(),
-                "--expect-sha".to_owned(),
-                self.target.sha.clone(),
-                "--wait".to_owned(),
-                // A deploy can take a while to switch over: never suggest 0s.
-                humantime::format_duration(self.req.wait.max(Duration::from_secs(300))).to_string(),
-            ]),
+            3 => verify_command(self.target, self.req.wait),
             _ => continue_command(self.req, self.target, self.req.freeze && !self.froze),
         };
         report.steps = self.steps.clone();
@@ -798,6 +793,18 @@ impl Run<'_> {
         err.code = e.code;
         err
     }
+}
+
+/// The verify that continues a rollback whose deploy step is done.
+fn verify_command(target: &TargetRelease, wait: Duration) -> Next {
+    Next::new([
+        "verify".to_owned(),
+        "--expect-sha".to_owned(),
+        target.sha.clone(),
+        "--wait".to_owned(),
+        // A deploy can take a while to switch over: never suggest 0s.
+        humantime::format_duration(wait.max(Duration::from_secs(300))).to_string(),
+    ])
 }
 
 /// The command that runs the rollback (again) with the target already

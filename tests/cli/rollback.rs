@@ -792,3 +792,62 @@ fn json_shapes_are_stable() {
     );
     assert_eq!(fx.changes(), (0, 0, 0));
 }
+
+/// SIGTERM while the verify step waits for production: the freeze and the
+/// deploy are done, so the continuation is the verify, not another rollback.
+#[test]
+fn sigterm_during_verify_continues_with_the_verify() {
+    use std::time::{Duration, Instant};
+    let fx = Fx::new(false);
+    // Deployed as prod-<sha>: this production does not know that image and
+    // keeps serving v1.3.0, so verify keeps retrying.
+    let mut cmd = fx.almarel_std();
+    cmd.args([
+        "rollback",
+        "--to",
+        "v1.2.1",
+        "--image-tag",
+        "prod-{sha}",
+        "--wait",
+        "2m",
+        "--yes",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    let version_reads = || fx.prod.recorder().matching("GET", "/api/version").len();
+    // One read before the plan, then the verify attempts.
+    while version_reads() < 2 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(version_reads() >= 2, "verify never started");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{stdout}\n{stderr}");
+    assert!(stderr.contains("already done: freeze releases"), "{stderr}");
+    assert!(stderr.contains("deploy v1.2.1"), "{stderr}");
+    let sha = &fx.shas["v1.2.1"];
+    assert_eq!(
+        crate::support::next_lines(&out),
+        [format!("almarel verify --expect-sha {sha} --wait 5m")],
+        "{stderr}"
+    );
+    let rb: Vec<String> = fx
+        .repos
+        .sb
+        .audit_lines()
+        .iter()
+        .filter(|l| l["command"] == "rollback")
+        .map(|l| l["result"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rb, ["started", "interrupted: SIGTERM"]);
+}
