@@ -34,6 +34,9 @@ struct Item {
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
     items: Arc<Mutex<Vec<Item>>>,
+    /// The exact command that continues an interrupted run (set once its
+    /// targets are decided), instead of a generic "re-run" hint.
+    resume: Arc<Mutex<Option<crate::report::Next>>>,
 }
 
 /// A write declared with [`Journal::plan`], not started yet.
@@ -138,6 +141,20 @@ impl Journal {
     /// Records a change already made (for steps that journal only afterwards).
     pub fn record_done(&self, what: impl Into<String>) {
         self.push(what.into(), None, State::Done);
+    }
+
+    /// Sets the command that continues this run from where it is, with the
+    /// targets already decided (SPEC §7.3); an interruption prints it as the
+    /// `next:` line. Update it as steps complete.
+    pub fn set_resume(&self, next: crate::report::Next) {
+        if let Ok(mut r) = self.resume.lock() {
+            *r = Some(next);
+        }
+    }
+
+    /// The command set by [`Journal::set_resume`], if any.
+    pub fn resume(&self) -> Option<crate::report::Next> {
+        self.resume.lock().ok()?.clone()
     }
 
     /// The journal now.

@@ -1,9 +1,9 @@
 //! Every verb's flags → a plain request value, before any I/O. Commands never
 //! see clap types; a usage error (exit 2) in the arguments is found here.
-//! (Converted so far: `tag`. The other verbs still take their clap args.)
+//! (Converted so far: `tag`, `deploy`, `rollback`. The other verbs still take their clap args.)
 
-use crate::cli::TagArgs;
-use crate::commands::tag;
+use crate::cli::{DeployArgs, RollbackArgs, TagArgs};
+use crate::commands::{deploy, rollback, tag};
 use crate::error::Result;
 use crate::settings::Settings;
 use crate::version::ReleaseVersion;
@@ -54,5 +54,75 @@ pub fn approve(
         allow_prerelease: args.allow_prerelease,
         watch: args.watch,
         timeout: args.timeout,
+    })
+}
+
+/// `almarel deploy [REF] [--tag TAG] [--app NAME]… [--allow-*] [--no-wait]`:
+/// REF and `--tag` are validated, the `--app` names looked up in
+/// `coolify.apps`, and both image tag templates checked (exit 2, nothing sent).
+pub fn deploy(args: &DeployArgs, settings: &Settings) -> Result<deploy::Request> {
+    let prefix = &settings.git.tag_prefix;
+    let target = match (&args.tag, &args.reference) {
+        (Some(t), _) => deploy::TargetSpec::Tag(release_tag("--tag", t, prefix)?),
+        (None, Some(r)) => {
+            crate::version::parse_ref(r, prefix)?;
+            deploy::TargetSpec::Ref(Some(r.clone()))
+        }
+        (None, None) => deploy::TargetSpec::Ref(None),
+    };
+    let apps = crate::release::target::select_apps(&settings.coolify.apps, &args.apps)?;
+    crate::release::target::check_template("coolify.image_tag", &settings.coolify.image_tag)?;
+    crate::release::target::check_template(
+        "coolify.untagged_image_tag",
+        &settings.coolify.untagged_image_tag,
+    )?;
+    Ok(deploy::Request {
+        target,
+        apps,
+        app_names: args.apps.clone(),
+        allow_untagged: args.allow_untagged,
+        allow_prerelease: args.allow_prerelease,
+        allow_failed_ci: args.allow_failed_ci,
+        skip_approval: args.skip_approval,
+        timeout: args.timeout,
+        wait: !args.no_wait,
+    })
+}
+
+/// `almarel rollback [--to TAG] [--allow-migrations] [--no-freeze] [--wait D]
+/// [--image-tag T] [--timeout D]`: `--to` must name a release tag, the apps
+/// and the image tag template (`--image-tag`, else `coolify.image_tag`) are
+/// checked (exit 2, nothing sent).
+pub fn rollback(args: &RollbackArgs, settings: &Settings) -> Result<rollback::Request> {
+    let prefix = &settings.git.tag_prefix;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| release_tag("--to", t, prefix))
+        .transpose()?;
+    let apps = crate::release::target::select_apps(&settings.coolify.apps, &[])?;
+    crate::release::target::check_template("coolify.image_tag", &settings.coolify.image_tag)?;
+    if let Some(t) = &args.image_tag {
+        crate::release::target::check_template("--image-tag", t)?;
+    }
+    Ok(rollback::Request {
+        to,
+        apps,
+        allow_migrations: args.allow_migrations,
+        freeze: !args.no_freeze,
+        wait: args.wait,
+        image_tag: args.image_tag.clone(),
+        timeout: args.timeout,
+    })
+}
+
+/// `1.2.3` or `v1.2.3` → the release tag `v1.2.3` (exit 2 naming `flag` otherwise).
+fn release_tag(flag: &str, given: &str, prefix: &str) -> Result<crate::version::ReleaseTag> {
+    let name = crate::version::normalize_tag(given.trim(), prefix);
+    crate::version::ReleaseTag::from_name(&name, prefix).ok_or_else(|| {
+        crate::error::Error::usage(format!(
+            "{flag} {given}: `{name}` is not a release tag ({prefix}MAJOR.MINOR.PATCH)"
+        ))
+        .with_hint(format!("e.g. {flag} 1.2.3 or {flag} {prefix}1.2.3"))
     })
 }

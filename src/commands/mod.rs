@@ -68,11 +68,17 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             audit_guard(ctx, command)?;
             return approve::run(ctx, &request).await.map(Outcome::report);
         }
-        Command::Deploy(a) => deploy::run(ctx, a).await,
+        Command::Deploy(a) => {
+            let request = crate::resolve::deploy(a, &ctx.settings)?;
+            return deploy::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Verify(a) => verify::run(ctx, a).await,
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
-        Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Rollback(a) => {
+            let request = crate::resolve::rollback(a, &ctx.settings)?;
+            return rollback::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Checklist(a) => checklist::run(ctx, a).await,
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
@@ -116,6 +122,16 @@ fn interrupted(ctx: &Context, command: &Command, sig: Signal) -> Error {
             Some(check) => format!("{} may have been applied; check with `{check}`", w.write),
             None => format!("{} may have been applied", w.write),
         });
+    }
+    if let Some(next) = ctx.journal.resume().filter(|_| !snap.nothing_sent()) {
+        // The command set the exact continuation once its targets were decided.
+        if let Some(o) = error.data.as_deref_mut().and_then(Value::as_object_mut) {
+            o.insert("next".into(), json!(next.to_string()));
+        }
+        ctx.ui.next(&next.to_string());
+        return error.with_hint(format!(
+            "continue with `{next}`: the target stays the one already decided"
+        ));
     }
     error.with_hint(resume_hint(command, &snap))
 }

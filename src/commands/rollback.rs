@@ -5,45 +5,80 @@
 //! the newest final release tag older than the one production runs, read
 //! from `verify.version_url` and the clone's release tags), the migration
 //! files changed between the two (refused unless `--allow-migrations`), the
-//! Coolify apps ([`deploy::prepare`]) and the probes. The plan is
-//! printed and confirmed; `--dry-run` stops there. Then, each step printed as
-//! it happens: (1) freeze through [`super::freeze::freeze_for`] (unless
-//! `--no-freeze`); (2) deploy the target through
-//! [`deploy::deploy_apps`], without deploy's frozen gate (a rollback
-//! is the one deploy a freeze allows); (3) verify the target's commit through
-//! [`probe::verify`], waiting up to `--wait`; (4) summary and next steps. A
-//! failing step names the steps already done and the command that continues.
+//! Coolify apps ([`deploy::prepare`]) and the probes. When production already
+//! runs the target on every app, nothing is sent (exit 0; next: verify). The
+//! plan is printed and confirmed; `--dry-run` stops there. Then, each step
+//! printed as it happens, under one write-ahead audit entry and with the
+//! journal's resume command set to `rollback --to <target>` (SPEC §7.3):
+//! (1) freeze through [`super::freeze::freeze_for`] (unless `--no-freeze`);
+//! (2) deploy the target through [`deploy::deploy_apps`], without deploy's
+//! gates (a rollback is the one deploy a freeze allows); (3) verify the
+//! target's commit through [`probe::verify`], waiting up to `--wait`; (4)
+//! summary and next steps. A failing step names the steps already done and
+//! the command that continues. The result is a [`RollbackReport`].
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::audit::Actor;
-use crate::cli::RollbackArgs;
+use crate::audit::{Actor, AuditEntry};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::probe;
-use crate::release::deploy::{self, DeployPlan, DeployReport, Prepared};
-use crate::ui::{self, Tone};
-use crate::version::{ReleaseTag, normalize_tag, preferred_tag};
-
-use super::deploy::{check_template, render_image_tag, select_apps};
+use crate::release::deploy::{self, AppResult, AppsReport, DeployPlan, DeploymentEntry, Prepared};
+use crate::release::progress::{DeployProgress, probe_lines, show_failures, table_lines};
+use crate::release::target::render_image_tag;
+use crate::report::{Next, PlanItem, Report};
+use crate::settings::CoolifyApp;
+use crate::ui::{self, Tone, Ui};
+use crate::version::{ReleaseTag, preferred_tag};
 
 /// Pause between verify attempts.
 const VERIFY_INTERVAL: Duration = Duration::from_secs(5);
 /// How many migration files the refusal message names before "… N more".
 const MAX_FILES: usize = 10;
 
-/// What production runs now.
+/// What `almarel rollback` is asked to do (resolved from the flags by
+/// [`crate::resolve::rollback`]).
 #[derive(Debug, Clone)]
-struct Current {
+pub struct Request {
+    /// `--to TAG`: the release to go back to (else the one before production's).
+    pub to: Option<ReleaseTag>,
+    /// Every configured app.
+    pub apps: Vec<CoolifyApp>,
+    /// `--allow-migrations`.
+    pub allow_migrations: bool,
+    /// Freeze first (false with `--no-freeze`).
+    pub freeze: bool,
+    /// `--wait`: how long verify waits for production to switch.
+    pub wait: Duration,
+    /// `--image-tag`: the template the target shipped under, when not `coolify.image_tag`.
+    pub image_tag: Option<String>,
+    /// `--timeout` for the deploy step.
+    pub timeout: Duration,
+}
+
+/// What production runs now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Current {
     /// Full commit SHA.
-    sha: String,
+    pub sha: String,
     /// Its preferred release tag (final over rc), when it carries one.
-    tag: Option<ReleaseTag>,
-    /// Where it was read from (`verify.version_url`, or Coolify's image tag).
-    source: String,
+    #[serde(serialize_with = "tag_name")]
+    pub tag: Option<ReleaseTag>,
+    /// Where it was read from (`verify.version_url`, or `coolify image tag`).
+    pub source: String,
+}
+
+fn tag_name<S: serde::Serializer>(
+    t: &Option<ReleaseTag>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.name),
+        None => s.serialize_none(),
+    }
 }
 
 impl Current {
@@ -62,8 +97,117 @@ struct TargetRelease {
     sha: String,
 }
 
+/// The target as `--json` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetOut {
+    /// The release tag.
+    pub tag: String,
+    /// Its commit.
+    pub sha: String,
+}
+
+/// The verify step's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyOut {
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// The checks of the last attempt.
+    pub checks: Vec<probe::Check>,
+}
+
+/// The result of `almarel rollback` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// What production ran (`null` when unknown).
+    pub current: Option<Current>,
+    /// The release rolled back to.
+    pub target: TargetOut,
+    /// The image tag every app gets.
+    pub image_tag: String,
+    /// Migration files changed between target and current (`null`: not checked).
+    pub migrations: Option<Vec<String>>,
+    /// `rollback.migration_paths`.
+    pub migration_paths: Vec<String>,
+    /// `--allow-migrations`.
+    pub allow_migrations: bool,
+    /// Commits undone (when the clone has production's commit).
+    pub commits_undone: Option<usize>,
+    /// Production already ran the target on every app: nothing was sent.
+    pub already_running: bool,
+    /// The steps, in order (`freeze`, then the deploy writes, then `verify`).
+    pub plan: Vec<PlanItem>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The steps completed (`freeze`, `deploy`, `verify`).
+    pub steps: Vec<String>,
+    /// Each app's result (after the deploy step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<AppResult>>,
+    /// `[{app, uuid, status}]` of the deploy step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<Vec<DeploymentEntry>>,
+    /// The verify step's checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyOut>,
+    /// On failure: the step that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// On failure: the command that continues from there.
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_with: Option<String>,
+    #[serde(skip)]
+    lines: Vec<String>,
+    #[serde(skip)]
+    next: Option<Next>,
+    #[serde(skip)]
+    done: bool,
+}
+
+impl Report for RollbackReport {
+    fn render(&self, ui: &Ui) {
+        for l in &self.lines {
+            ui.result(l);
+        }
+    }
+    fn next(&self) -> Option<Next> {
+        self.next.clone()
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        if self.dry_run || !(self.done || self.already_running) {
+            return Vec::new();
+        }
+        let version = self
+            .target
+            .tag
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .to_owned();
+        vec![
+            ("tag", self.target.tag.clone()),
+            ("sha", self.target.sha.clone()),
+            ("version", version),
+        ]
+    }
+    fn summary(&self) -> Option<String> {
+        if self.dry_run || !(self.done || self.already_running) {
+            return None;
+        }
+        let short = crate::version::short_sha(&self.target.sha);
+        Some(if self.already_running {
+            format!(
+                "### almarel rollback\n\nProduction already ran `{}` (`{short}`, image tag `{}`) on every app: nothing was changed.\n",
+                self.target.tag, self.image_tag
+            )
+        } else {
+            format!(
+                "### almarel rollback\n\nProduction runs `{}` (`{short}`, image tag `{}`) again.\n\nNext: fix forward, then `almarel unfreeze`.\n",
+                self.target.tag, self.image_tag
+            )
+        })
+    }
+}
+
 /// Runs `almarel rollback`.
-pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
+pub async fn run(ctx: &Context, req: &Request) -> Result<RollbackReport> {
     let s = &ctx.settings;
     let prefix = s.git.tag_prefix.clone();
     let dry_run = s.global.dry_run;
@@ -71,19 +215,17 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
 
     // Everything that fails without a request first.
     let repo = Repo::discover(&s.workdir)?;
-    let apps = select_apps(&s.coolify.apps, &[])?;
-    check_template("coolify.image_tag", &s.coolify.image_tag)?;
     let client = ctx.coolify()?;
-    let gh = if args.no_freeze {
-        None
-    } else {
+    let gh = if req.freeze {
         Some(ctx.github().await?)
+    } else {
+        None
     };
     let release = repo.release_tags(&prefix)?;
 
     // The apps as they are (nothing changed): their configured image tag is
     // the fallback for "what production runs" when the version URL is down.
-    let mut plan = DeployPlan::new("deploy", "", "", apps, args.timeout);
+    let mut plan = DeployPlan::new("deploy", "", "", req.apps.clone(), req.timeout);
     ui.progress(&format!(
         "reading the Coolify apps on {}…",
         client.base_url()
@@ -92,7 +234,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
 
     // (a) What production runs, and the target.
     ui.progress("reading what production runs…");
-    let current = read_current(ctx, &repo, &release, &prepared, args.to.is_some()).await?;
+    let current = read_current(ctx, &repo, &release, &prepared, req.to.is_some()).await?;
     // The release production runs tells what an app last finished deploying
     // when its own build logs cannot (they need read:sensitive).
     if let Some((t, sha)) = current
@@ -117,14 +259,14 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
             plan.production_image_tag = Some(it);
         }
     }
-    let target = choose_target(ctx, &repo, &release, current.as_ref(), args)?;
+    let target = choose_target(ctx, &repo, &release, current.as_ref(), req)?;
     if target.tag.is_prerelease() {
         ui.warn(&format!(
             "{} is a pre-release; rolling back to it because --to names it",
             target.tag.name
         ));
     }
-    let image_tag = match &args.image_tag {
+    let image_tag = match &req.image_tag {
         Some(t) => render_image_tag("--image-tag", t, Some(&target.tag), Some(&target.sha))?,
         None => render_image_tag(
             "coolify.image_tag",
@@ -135,6 +277,93 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     };
     // The probes' own checks (usage errors) before any change.
     let prober = ctx.prober(&target.sha)?;
+    plan.target = target.tag.name.clone();
+    plan.image_tag = image_tag.clone();
+    plan.audit_details = serde_json::to_value(DeployAudit {
+        tag: target.tag.name.clone(),
+        sha: target.sha.clone(),
+        via: "rollback",
+    })
+    .unwrap_or_default();
+
+    let mut report = RollbackReport {
+        current: current.clone(),
+        target: TargetOut {
+            tag: target.tag.name.clone(),
+            sha: target.sha.clone(),
+        },
+        image_tag: image_tag.clone(),
+        migrations: None,
+        migration_paths: s.rollback.migration_paths.clone(),
+        allow_migrations: req.allow_migrations,
+        commits_undone: None,
+        already_running: false,
+        plan: Vec::new(),
+        dry_run,
+        steps: Vec::new(),
+        apps: None,
+        deployments: None,
+        verify: None,
+        failed_step: None,
+        continue_with: None,
+        lines: Vec::new(),
+        next: None,
+        done: false,
+    };
+
+    // Already there: production's SHA is the target's and every app is on
+    // its image tag with its last deployment finished. Nothing to send.
+    let on_target = current
+        .as_ref()
+        .is_some_and(|c| c.source == "verify.version_url" && c.sha == target.sha);
+    let not_all_on = prepared.not_all_on(&image_tag);
+    if let (true, Some(why)) = (on_target, &not_all_on) {
+        ui.warn(&format!(
+            "production's version endpoint already reports {} ({}), but {why}: deploying every app again",
+            target.tag.name,
+            crate::version::short_sha(&target.sha)
+        ));
+    }
+    if on_target && not_all_on.is_none() {
+        report.already_running = true;
+        report.lines.push(format!(
+            "{} production already runs {} ({}) on every app ({}): nothing to roll back; nothing was changed",
+            ui.mark(Tone::Ok),
+            target.tag.name,
+            crate::version::short_sha(&target.sha),
+            prepared
+                .apps
+                .iter()
+                .map(|a| a.app.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        report.next = Some(Next::new([
+            "verify",
+            "--expect-tag",
+            target.tag.name.as_str(),
+        ]));
+        if !dry_run {
+            let actor = actor(&repo, gh.as_ref()).await;
+            ctx.audit_already_done(
+                "rollback",
+                &target.tag.name,
+                actor,
+                &format!("production already runs {}", target.tag.name),
+                serde_json::to_value(RollbackAudit {
+                    sha: target.sha.clone(),
+                    from_sha: current.as_ref().map(|c| c.sha.clone()),
+                    from_tag: current
+                        .as_ref()
+                        .and_then(|c| c.tag.as_ref().map(|t| t.name.clone())),
+                    steps_done: Vec::new(),
+                    froze: false,
+                })
+                .unwrap_or_default(),
+            );
+        }
+        return Ok(report);
+    }
 
     // (b) Migrations between the target and the current release.
     let migrations: Option<Vec<String>> = match &current {
@@ -143,17 +372,14 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         }
         _ => None,
     };
-
-    plan.target = target.tag.name.clone();
-    plan.image_tag = image_tag.clone();
-    plan.audit_details = json!({"tag": target.tag.name, "sha": target.sha, "via": "rollback"});
+    report.migrations = migrations.clone();
 
     // Freeze plan.
-    let freeze_line = match &gh {
-        None => "skipped (--no-freeze)".to_owned(),
+    let (freeze_line, workflow) = match &gh {
+        None => ("skipped (--no-freeze)".to_owned(), None),
         Some(gh) => {
             let wf = gh.workflow(&s.github.deploy_workflow).await?;
-            if gh.is_frozen().await? {
+            let line = if gh.is_frozen().await? {
                 format!(
                     "releases are already frozen ({} is disabled); reject any waiting {} deployment",
                     wf.name, s.github.environment
@@ -163,7 +389,8 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
                     "disable workflow {} and reject waiting {} deployments",
                     wf.name, s.github.environment
                 )
-            }
+            };
+            (line, Some(wf.name))
         }
     };
     let reason = format!(
@@ -177,33 +404,31 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
             ))
             .unwrap_or_else(|| "an unknown release".into())
     );
+    let deploy_items = prepared.plan(&plan);
     let writes = prepared.planned_writes(&plan);
-    let commits_undone = match &current {
+    report.commits_undone = match &current {
         Some(c) if repo.has_commit(&c.sha) => repo
             .commits_between(Some(&target.sha), &c.sha)
             .map(|v| v.len())
             .ok(),
         _ => None,
     };
-    let mut data = json!({
-        "current": current.as_ref().map(|c| json!({
-            "sha": c.sha,
-            "tag": c.tag.as_ref().map(|t| t.name.clone()),
-            "source": c.source,
-        })),
-        "target": {"tag": target.tag.name, "sha": target.sha},
-        "image_tag": image_tag,
-        "migrations": migrations,
-        "migration_paths": s.rollback.migration_paths,
-        "allow_migrations": args.allow_migrations,
-        "commits_undone": commits_undone,
-        "plan": {
-            "freeze": freeze_line,
-            "deploy": writes,
-            "verify": format!("production runs {} (waiting up to {})", target.sha, humantime::format_duration(args.wait)),
-        },
-        "dry_run": dry_run,
-        "steps": [],
+    report.plan.push(PlanItem {
+        action: "freeze".into(),
+        target: workflow
+            .clone()
+            .unwrap_or_else(|| s.github.deploy_workflow.clone()),
+        detail: freeze_line.clone(),
+    });
+    report.plan.extend(deploy_items);
+    report.plan.push(PlanItem {
+        action: "verify".into(),
+        target: target.sha.clone(),
+        detail: format!(
+            "production runs {} (waiting up to {})",
+            target.sha,
+            humantime::format_duration(req.wait)
+        ),
     });
     print_plan(
         ctx,
@@ -211,18 +436,18 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
             current: current.as_ref(),
             target: &target,
             migrations: migrations.as_deref(),
-            commits_undone,
+            commits_undone: report.commits_undone,
             image_tag: &image_tag,
             freeze_line: &freeze_line,
             writes: &writes,
-            wait: args.wait,
+            wait: req.wait,
             reason: &reason,
         },
     );
 
     // Refusals: nothing changed, not even a freeze.
     if let Some(files) = migrations.as_deref().filter(|f| !f.is_empty()) {
-        if !args.allow_migrations {
+        if !req.allow_migrations {
             let mut shown: Vec<&str> = files.iter().take(MAX_FILES).map(String::as_str).collect();
             let more = files.len().saturating_sub(MAX_FILES);
             let extra = if more > 0 {
@@ -247,10 +472,11 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
                 current.as_ref().map_or_else(|| "production".into(), Current::describe),
                 shown.join(", ")
             ))
+            .with_code("migrations")
             .with_hint(format!(
                 "the old release may not run on the new schema: {runbook}, then re-run with --allow-migrations (or fix forward); nothing was changed"
             ))
-            .with_data(data));
+            .with_report(&report));
         }
         ui.warn(&format!(
             "{} migration file(s) changed; rolling back anyway (--allow-migrations)",
@@ -259,9 +485,9 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     }
 
     if dry_run {
-        ui.result("dry run: nothing was changed");
-        ui.next(&continue_command(args, &target, !args.no_freeze));
-        return Ok(data);
+        report.lines.push("dry run: nothing was changed".into());
+        report.next = Some(continue_command(req, &target, req.freeze));
+        return Ok(report);
     }
 
     ctx.confirm(&format!(
@@ -276,29 +502,49 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     ))
     .await?;
 
-    let actor = Actor {
-        git: repo.identity().map(|i| i.to_string()),
-        github: match &gh {
-            Some(gh) => gh.current_user().await.ok().map(|u| u.login),
-            None => None,
-        },
-    };
+    let actor = actor(&repo, gh.as_ref()).await;
     plan.actor = actor.clone();
+    // From here on an interruption names the exact continuation: the target
+    // is decided, so a re-run must not pick "the release before" again.
+    ctx.journal
+        .set_resume(continue_command(req, &target, req.freeze));
+    let freeze_write = gh.as_ref().map(|_| {
+        ctx.journal.plan(
+            format!("freeze releases ({freeze_line})"),
+            Some("almarel status".to_owned()),
+        )
+    });
+    let deploy_write = ctx.journal.plan(
+        format!(
+            "deploy {} (image tag {image_tag}) to {}",
+            target.tag.name,
+            app_names(&prepared)
+        ),
+        Some(Next::new(["status", target.tag.name.as_str()]).to_string()),
+    );
+    let entry = ctx.audit_start(
+        "rollback",
+        &target.tag.name,
+        actor,
+        audit_details(&target, current.as_ref(), &[], false),
+    )?;
     let mut run = Run {
         ctx,
-        args,
+        req,
         target: &target,
         current: current.as_ref(),
-        actor,
+        entry: Some(entry),
         steps: Vec::new(),
         froze: false,
     };
 
     // (1) Freeze.
-    if let Some(gh) = &gh {
+    if let (Some(gh), Some(id)) = (&gh, freeze_write) {
         ui.progress("step 1/4: freeze");
+        let w = ctx.journal.start(id);
         match super::freeze::freeze_for(ctx, gh, &reason).await {
             Ok(done) if done.is_empty() => {
+                w.done();
                 step_line(
                     ctx,
                     "1/4 freeze",
@@ -306,48 +552,70 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
                 );
             }
             Ok(done) => {
+                w.done();
                 for d in &done {
                     step_line(ctx, "1/4 freeze", d);
                 }
             }
-            Err(e) => return Err(run.fail(1, "freeze", e, data)),
+            Err(e) => {
+                w.failed(&e.message);
+                return Err(run.fail(1, "freeze", e, report));
+            }
         }
         run.froze = true;
         run.steps.push("freeze".into());
+        // The freeze is done: continuing must not freeze again.
+        ctx.journal
+            .set_resume(continue_command(req, &target, false));
     } else {
         step_line(ctx, "1/4 freeze", "skipped (--no-freeze)");
     }
 
-    // (2) Deploy (no frozen gate: this is the deploy a freeze allows).
+    // (2) Deploy (no gates: this is the deploy a freeze allows).
     ui.progress(&format!(
         "step 2/4: deploy {} (image tag {image_tag})",
         target.tag.name
     ));
-    let progress = crate::commands::deploy::DeployProgress::new(ui, &prepared.apps);
-    let report = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
+    let w = ctx.journal.start(deploy_write);
+    let progress = DeployProgress::new(ui, &prepared.apps);
+    let step = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();
-    crate::commands::deploy::print_report(ctx, &report, "  ");
-    data["apps"] = report.to_json();
-    data["deployments"] = report.deployments_json();
-    if let Err(e) = report.result(&plan) {
-        return Err(run.fail(2, "deploy", e, data));
+    let step = match step {
+        Ok(step) => step,
+        Err(e) => {
+            w.failed(&e.message);
+            return Err(run.fail(2, "deploy", e, report));
+        }
+    };
+    show_failures(ui, &step);
+    for l in table_lines(ui, &step, "  ") {
+        ui.result(&l);
     }
+    report.apps = Some(step.results());
+    report.deployments = Some(step.deployments());
+    if let Err(e) = step.result(&plan) {
+        w.failed(&e.message);
+        return Err(run.fail(2, "deploy", e, report));
+    }
+    w.done();
     step_line(
         ctx,
         "2/4 deploy",
-        &format!("{} finished on {}", image_tag, app_names(&report)),
+        &format!("{} finished on {}", image_tag, step_app_names(&step)),
     );
     run.steps.push("deploy".into());
+    // Deployed: what continues from here is the verify.
+    ctx.journal.set_resume(verify_command(&target, req.wait));
 
     // (3) Verify.
     ui.progress(&format!(
         "step 3/4: verify that production runs {} ({}), waiting up to {}",
         target.tag.name,
         crate::version::short_sha(&target.sha),
-        humantime::format_duration(args.wait)
+        humantime::format_duration(req.wait)
     ));
     let verify_ui = ui.clone();
-    let report = probe::verify(&prober, args.wait, VERIFY_INTERVAL, |n, checks| {
+    let checked = probe::verify(&prober, req.wait, VERIFY_INTERVAL, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
@@ -359,29 +627,38 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
         ));
     })
     .await;
-    crate::commands::verify::print_checks(ctx, &report, "  ");
-    data["verify"] = json!({"attempts": report.attempts, "checks": report.checks});
-    if !report.passed() {
-        let names: Vec<String> = report.failing().iter().map(|c| c.name.clone()).collect();
+    for l in probe_lines(ui, &checked, "  ") {
+        ui.result(&l);
+    }
+    if checked.attempts > 1 {
+        ui.progress(&format!("{} attempts", checked.attempts));
+    }
+    report.verify = Some(VerifyOut {
+        attempts: checked.attempts,
+        checks: checked.checks.clone(),
+    });
+    if !checked.passed() {
+        let names: Vec<String> = checked.failing().iter().map(|c| c.name.clone()).collect();
         let e = Error::failed(format!(
             "production does not pass the checks for {} after {}: failing {}",
             target.tag.name,
-            humantime::format_duration(args.wait),
+            humantime::format_duration(req.wait),
             names.join(", ")
         ));
-        return Err(run.fail(3, "verify", e, data));
+        return Err(run.fail(3, "verify", e, report));
     }
     step_line(
         ctx,
         "3/4 verify",
-        &format!("all {} checks passed", report.checks.len()),
+        &format!("all {} checks passed", checked.checks.len()),
     );
     run.steps.push("verify".into());
 
     // (4) Summary.
-    run.audit(Ok(()));
-    data["steps"] = json!(run.steps);
-    ui.result(&format!(
+    run.finish(Ok(()));
+    report.steps = run.steps.clone();
+    report.done = true;
+    report.lines.push(format!(
         "{} rolled back: production runs {} ({}){}",
         ui.mark(Tone::Ok),
         target.tag.name,
@@ -392,98 +669,162 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
             .unwrap_or_default()
     ));
     if run.froze {
-        ui.result("releases stay frozen until you run `almarel unfreeze`");
-        ui.result("fix forward on main and tag the fix (`almarel tag`), then resume releases:");
-        ui.next("almarel unfreeze");
+        report
+            .lines
+            .push("releases stay frozen until you run `almarel unfreeze`".into());
+        report.lines.push(
+            "fix forward on main and tag the fix (`almarel tag`), then resume releases:".into(),
+        );
+        report.next = Some(Next::new(["unfreeze"]));
     } else {
         ui.warn("releases were not frozen by this rollback: the next deploy of main replaces it");
-        ui.result("fix forward on main and tag the fix with `almarel tag`");
+        report
+            .lines
+            .push("fix forward on main and tag the fix with `almarel tag`".into());
     }
     if let Some(r) = &s.rollback.staging_data_runbook {
-        ui.result(&format!(
+        report.lines.push(format!(
             "staging data: follow {r} if staging needs production's data"
         ));
     }
-    actions_report(ctx, &target, &image_tag);
-    Ok(data)
+    Ok(report)
+}
+
+/// What the audit log's deploy lines of a rollback carry.
+#[derive(Serialize)]
+struct DeployAudit {
+    tag: String,
+    sha: String,
+    via: &'static str,
+}
+
+/// What the audit log's rollback line carries.
+#[derive(Serialize)]
+struct RollbackAudit {
+    sha: String,
+    from_sha: Option<String>,
+    from_tag: Option<String>,
+    steps_done: Vec<String>,
+    froze: bool,
+}
+
+fn audit_details(
+    target: &TargetRelease,
+    current: Option<&Current>,
+    steps: &[String],
+    froze: bool,
+) -> serde_json::Value {
+    serde_json::to_value(RollbackAudit {
+        sha: target.sha.clone(),
+        from_sha: current.map(|c| c.sha.clone()),
+        from_tag: current.and_then(|c| c.tag.as_ref().map(|t| t.name.clone())),
+        steps_done: steps.to_vec(),
+        froze,
+    })
+    .unwrap_or_default()
+}
+
+/// Who rolls back: the clone's git identity and the token's GitHub login.
+async fn actor(repo: &Repo, gh: Option<&crate::github::Client>) -> Actor {
+    Actor {
+        git: repo.identity().map(|i| i.to_string()),
+        github: match gh {
+            Some(gh) => gh.current_user().await.ok().map(|u| u.login),
+            None => None,
+        },
+    }
 }
 
 /// State of a rollback in progress: what was done, for failures and the audit line.
 struct Run<'a> {
     ctx: &'a Context,
-    args: &'a RollbackArgs,
+    req: &'a Request,
     target: &'a TargetRelease,
     current: Option<&'a Current>,
-    actor: Actor,
+    entry: Option<AuditEntry>,
     steps: Vec<String>,
     froze: bool,
 }
 
 impl Run<'_> {
-    fn audit(&self, result: std::result::Result<(), &str>) {
-        self.ctx.audit(
-            "rollback",
-            &self.target.tag.name,
-            result,
-            self.actor.clone(),
-            json!({
-                "sha": self.target.sha,
-                "from_sha": self.current.map(|c| c.sha.clone()),
-                "from_tag": self.current.and_then(|c| c.tag.as_ref().map(|t| t.name.clone())),
-                "steps_done": self.steps,
-                "froze": self.froze,
-            }),
-        );
+    /// Writes the outcome line of the rollback's audit entry.
+    fn finish(&mut self, result: std::result::Result<(), &str>) {
+        if let Some(entry) = self.entry.take() {
+            entry.set_details(audit_details(
+                self.target,
+                self.current,
+                &self.steps,
+                self.froze,
+            ));
+            if let Err(e) = entry.finish(result) {
+                self.ctx
+                    .ui
+                    .warn(&format!("audit log not written: {}", e.message));
+            }
+        }
     }
 
     /// Step `n` failed: audit it, say what was done and what continues.
-    fn fail(&self, n: usize, name: &str, e: Error, mut data: Value) -> Error {
-        self.audit(Err(&format!("{name}: {}", e.message)));
+    fn fail(&mut self, n: usize, name: &str, e: Error, mut report: RollbackReport) -> Error {
+        self.finish(Err(&format!("{name}: {}", e.message)));
         let done = if self.steps.is_empty() {
             "no step was completed".to_owned()
         } else {
             format!("done: {}", self.steps.join(", "))
         };
         let next = match n {
-            3 => format!(
-                "almarel verify --expect-sha {} --wait {}",
-                self.target.sha,
-                // A deploy can take a while to switch over: never suggest 0s.
-                humantime::format_duration(self.args.wait.max(Duration::from_secs(300)))
-            ),
-            _ => continue_command(self.args, self.target, !self.args.no_freeze && !self.froze),
+            3 => verify_command(self.target, self.req.wait),
+            _ => continue_command(self.req, self.target, self.req.freeze && !self.froze),
         };
-        data["steps"] = json!(self.steps);
-        data["failed_step"] = json!(name);
-        data["continue"] = json!(next);
+        report.steps = self.steps.clone();
+        report.failed_step = Some(name.to_owned());
+        report.continue_with = Some(next.to_string());
         let mut hint = format!("{done}; continue with: {next}");
         if let Some(h) = e.hint() {
             hint = format!("{h}; {hint}");
         }
-        self.ctx.ui.next(&next);
-        Error::new(
+        self.ctx.ui.next(&next.to_string());
+        let mut err = Error::new(
             e.kind,
             format!("rollback step {n}/4 ({name}) failed: {}", e.message),
         )
         .with_hint(hint)
-        .with_data(data)
+        .with_report(&report);
+        err.code = e.code;
+        err
     }
 }
 
-/// The command that runs the rollback (again) from the deploy step, or from
-/// the start when `freeze` is true.
-fn continue_command(args: &RollbackArgs, target: &TargetRelease, freeze: bool) -> String {
-    let mut c = format!("almarel rollback --to {}", target.tag.name);
+/// The verify that continues a rollback whose deploy step is done.
+fn verify_command(target: &TargetRelease, wait: Duration) -> Next {
+    Next::new([
+        "verify".to_owned(),
+        "--expect-sha".to_owned(),
+        target.sha.clone(),
+        "--wait".to_owned(),
+        // A deploy can take a while to switch over: never suggest 0s.
+        humantime::format_duration(wait.max(Duration::from_secs(300))).to_string(),
+    ])
+}
+
+/// The command that runs the rollback (again) with the target already
+/// decided: from the deploy step, or from the start when `freeze` is true.
+fn continue_command(req: &Request, target: &TargetRelease, freeze: bool) -> Next {
+    let mut words = vec![
+        "rollback".to_owned(),
+        "--to".to_owned(),
+        target.tag.name.clone(),
+    ];
     if !freeze {
-        c.push_str(" --no-freeze");
+        words.push("--no-freeze".into());
     }
-    if args.allow_migrations {
-        c.push_str(" --allow-migrations");
+    if req.allow_migrations {
+        words.push("--allow-migrations".into());
     }
-    if let Some(t) = &args.image_tag {
-        c.push_str(&format!(" --image-tag {t}"));
+    if let Some(t) = &req.image_tag {
+        words.extend(["--image-tag".to_owned(), t.clone()]);
     }
-    c
+    Next::new(words)
 }
 
 /// What production runs: `verify.version_url`'s SHA, resolved in the clone;
@@ -580,9 +921,8 @@ fn choose_target(
     repo: &Repo,
     release: &[(ReleaseTag, String)],
     current: Option<&Current>,
-    args: &RollbackArgs,
+    req: &Request,
 ) -> Result<TargetRelease> {
-    let prefix = &ctx.settings.git.tag_prefix;
     let recent = || {
         let finals: Vec<&str> = release
             .iter()
@@ -597,25 +937,21 @@ fn choose_target(
             format!(" (recent releases: {})", finals.join(", "))
         }
     };
-    if let Some(to) = &args.to {
-        let name = normalize_tag(to.trim(), prefix);
-        let tag = ReleaseTag::from_name(&name, prefix).ok_or_else(|| {
-            Error::usage(format!(
-                "--to {to}: `{name}` is not a release tag ({prefix}MAJOR.MINOR.PATCH)"
-            ))
-            .with_hint(format!("e.g. --to {prefix}1.2.2{}", recent()))
-        })?;
-        let sha = repo.resolve_tag(&name)?.ok_or_else(|| {
+    if let Some(tag) = &req.to {
+        let name = &tag.name;
+        let sha = repo.resolve_tag(name)?.ok_or_else(|| {
             Error::usage(format!("no tag {name} in this clone")).with_hint(format!(
                 "git fetch {} tag {name}, or check the name{}",
                 ctx.settings.git.remote,
                 recent()
             ))
         })?;
+        let tag = tag.clone();
         return Ok(TargetRelease { tag, sha });
     }
     let Some(current) = current else {
         return Err(Error::refused("cannot tell which release production runs")
+            .with_code("current_unknown")
             .with_hint(format!("pass --to TAG{}", recent())));
     };
     let Some(cur_tag) = &current.tag else {
@@ -623,6 +959,7 @@ fn choose_target(
             "production runs {}, which carries no release tag: there is no \"previous release\" to pick",
             crate::version::short_sha(&current.sha)
         ))
+        .with_code("current_untagged")
         .with_hint(format!(
             "pass --to TAG with the release to go back to{} (and --image-tag if it shipped as {})",
             recent(),
@@ -642,6 +979,7 @@ fn choose_target(
                 "no final release older than {} to roll back to",
                 cur_tag.name
             ))
+            .with_code("no_older_release")
             .with_hint("pass --to TAG, or fix forward")
         })
 }
@@ -732,7 +1070,7 @@ fn step_line(ctx: &Context, step: &str, what: &str) {
         .result(&format!("{} {step}: {what}", ctx.ui.mark(Tone::Ok)));
 }
 
-fn app_names(report: &DeployReport) -> String {
+fn step_app_names(report: &AppsReport) -> String {
     report
         .apps
         .iter()
@@ -741,37 +1079,25 @@ fn app_names(report: &DeployReport) -> String {
         .join(", ")
 }
 
-fn actions_report(ctx: &Context, target: &TargetRelease, image_tag: &str) {
-    let ui = &ctx.ui;
-    if !ui.in_github_actions() {
-        return;
-    }
-    let results = [
-        ui.output("tag", &target.tag.name),
-        ui.output("sha", &target.sha),
-        ui.output("version", &target.tag.version.to_string()),
-        ui.summary(&format!(
-            "### almarel rollback\n\nProduction runs `{}` (`{}`, image tag `{image_tag}`) again.\n\nNext: fix forward, then `almarel unfreeze`.\n",
-            target.tag.name,
-            crate::version::short_sha(&target.sha)
-        )),
-    ];
-    for r in results {
-        if let Err(e) = r {
-            ui.warn(&e.message);
-        }
-    }
+fn app_names(prepared: &Prepared) -> String {
+    prepared
+        .apps
+        .iter()
+        .map(|a| a.app.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(no_freeze: bool, allow: bool, image: Option<&str>) -> RollbackArgs {
-        RollbackArgs {
+    fn req(freeze: bool, allow: bool, image: Option<&str>) -> Request {
+        Request {
             to: None,
+            apps: Vec::new(),
             allow_migrations: allow,
-            no_freeze,
+            freeze,
             wait: Duration::from_secs(300),
             image_tag: image.map(str::to_owned),
             timeout: Duration::from_secs(1200),
@@ -785,12 +1111,12 @@ mod tests {
             sha: "1a2b3c4".into(),
         };
         assert_eq!(
-            continue_command(&args(false, false, None), &t, false),
+            continue_command(&req(true, false, None), &t, false).to_string(),
             "almarel rollback --to v1.2.2 --no-freeze"
         );
         assert_eq!(
-            continue_command(&args(false, true, Some("prod-{sha}")), &t, true),
-            "almarel rollback --to v1.2.2 --allow-migrations --image-tag prod-{sha}"
+            continue_command(&req(true, true, Some("prod-{sha}")), &t, true).to_string(),
+            "almarel rollback --to v1.2.2 --allow-migrations --image-tag 'prod-{sha}'"
         );
     }
 }

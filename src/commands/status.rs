@@ -152,7 +152,7 @@ async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
         };
     }
     let expected = crate::version::preferred_tag(&target.tags).and_then(|t| {
-        crate::commands::deploy::render_image_tag(
+        crate::release::target::render_image_tag(
             "coolify.image_tag",
             &settings.image_tag,
             Some(t),

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
         (Some(sha), _) => (probe::parse_sha(sha)?, None),
         (None, Some(tag)) => {
             let name = crate::version::parse_tag(tag, &ctx.settings.git.tag_prefix)?;
-            let sha = super::deploy::tag_commit(ctx, &name).await?;
+            let sha = crate::release::target::tag_commit(ctx, &name).await?;
             (probe::parse_sha(&sha)?, Some(name))
         }
         (None, None) => {

@@ -20,13 +20,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::audit::Actor;
 use crate::clock::{Deadline, Poll, PollError, poll_until};
 use crate::context::Context;
 use crate::coolify::{Client, Deployment, DeploymentList, DeploymentStatus, Trigger, log_lines};
 use crate::error::{Error, Result};
+use crate::report::PlanItem;
 use crate::settings::CoolifyApp;
 
 /// How long a deployment that answers 404 is retried before giving up
@@ -200,6 +202,12 @@ pub enum LastFinished {
 }
 
 impl LastFinished {
+    /// Whether it was read from the app's own deployment history (its build
+    /// log), not taken from the release production runs.
+    pub fn from_history(&self) -> bool {
+        matches!(self, LastFinished::Known(_, from) if from.starts_with("deployment "))
+    }
+
     /// The tag, when known.
     pub fn tag(&self) -> Option<Option<&str>> {
         match self {
@@ -280,35 +288,101 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The writes a real run would send, one line each (for `--dry-run`).
-    pub fn planned_writes(&self, plan: &DeployPlan) -> Vec<String> {
-        let mut lines = Vec::new();
+    /// The writes a real run would send, in order (for `--dry-run`).
+    pub fn plan(&self, plan: &DeployPlan) -> Vec<PlanItem> {
+        let mut items = Vec::new();
+        let item = |action: &str, app: &str, detail: String| PlanItem {
+            action: action.to_owned(),
+            target: app.to_owned(),
+            detail,
+        };
         for s in &self.apps {
             let name = &s.app.name;
             let uuid = &s.app.uuid;
             for d in &s.in_flight {
-                lines.push(format!(
-                    "{name}: wait for deployment {} ({}) already in flight",
-                    d.deployment_uuid, d.status
+                items.push(item(
+                    "wait",
+                    name,
+                    format!(
+                        "wait for deployment {} ({}) already in flight",
+                        d.deployment_uuid, d.status
+                    ),
                 ));
             }
             if s.needs_patch(&plan.image_tag) {
-                lines.push(format!(
-                    "{name}: PATCH /api/v1/applications/{uuid} {{\"docker_registry_image_tag\":\"{}\"}} (was {})",
-                    plan.image_tag,
-                    s.previous_tag.as_deref().unwrap_or("unset")
+                items.push(item(
+                    "set image tag",
+                    name,
+                    format!(
+                        "PATCH /api/v1/applications/{uuid} {{\"docker_registry_image_tag\":\"{}\"}} (was {})",
+                        plan.image_tag,
+                        s.previous_tag.as_deref().unwrap_or("unset")
+                    ),
                 ));
             } else {
-                lines.push(format!(
-                    "{name}: image tag is already {}; no PATCH",
-                    plan.image_tag
+                items.push(item(
+                    "keep image tag",
+                    name,
+                    format!("image tag is already {}; no PATCH", plan.image_tag),
                 ));
             }
-            lines.push(format!(
-                "{name}: POST /api/v1/deploy?uuid={uuid}&force=true"
+            items.push(item(
+                "deploy",
+                name,
+                format!("POST /api/v1/deploy?uuid={uuid}&force=true"),
             ));
         }
-        lines
+        items
+    }
+
+    /// [`Prepared::plan`] as lines (`app: what`).
+    pub fn planned_writes(&self, plan: &DeployPlan) -> Vec<String> {
+        self.plan(plan)
+            .iter()
+            .map(|i| format!("{}: {}", i.target, i.detail))
+            .collect()
+    }
+
+    /// Why not every app provably runs `image_tag` already (`None`: they
+    /// all do): each must be configured with it, have nothing in flight, and
+    /// its own newest finished deployment must have run it (read from its
+    /// build log, which needs `read:sensitive`; the release production runs
+    /// is no proof for one app: it may have been re-tagged and never deployed).
+    pub fn not_all_on(&self, image_tag: &str) -> Option<String> {
+        if self.apps.is_empty() {
+            return Some("no app was read".into());
+        }
+        for a in &self.apps {
+            let name = &a.app.name;
+            if a.previous_tag.as_deref() != Some(image_tag) {
+                return Some(format!(
+                    "app `{name}` is configured with {}",
+                    tag_name(a.previous_tag.as_deref())
+                ));
+            }
+            if let Some(d) = a.in_flight.first() {
+                return Some(format!(
+                    "app `{name}` has deployment {} {}",
+                    d.deployment_uuid, d.status
+                ));
+            }
+            match &a.last_finished {
+                LastFinished::Known(Some(t), _)
+                    if t == image_tag && a.last_finished.from_history() => {}
+                LastFinished::Known(t, from) if a.last_finished.from_history() => {
+                    return Some(format!(
+                        "app `{name}` last finished deploying {} ({from})",
+                        tag_name(t.as_deref())
+                    ));
+                }
+                _ => {
+                    return Some(format!(
+                        "what app `{name}` last finished deploying cannot be read (its build logs need read:sensitive)"
+                    ));
+                }
+            }
+        }
+        None
     }
 }
 
@@ -494,42 +568,85 @@ impl AppOutcome {
         d
     }
 
-    /// JSON for `--json` and the audit log.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "app": self.app.name,
-            "uuid": self.deployment_uuid,
-            "app_uuid": self.app.uuid,
-            "status": self.outcome.status(),
-            "image_tag": self.image_tag,
-            "previous_image_tag": self.previous_tag,
-            "last_finished_image_tag": self.last_finished.tag(),
-            "patched": self.patched,
-            "restored": self.restored,
-            "detail": self.detail(),
-            "log_tail": self.log_tail,
-            "elapsed_secs": self.elapsed.as_secs(),
-        })
+    /// Its `--json` / audit form.
+    pub fn result(&self) -> AppResult {
+        AppResult {
+            app: self.app.name.clone(),
+            uuid: self.deployment_uuid.clone(),
+            app_uuid: self.app.uuid.clone(),
+            status: self.outcome.status(),
+            image_tag: self.image_tag.clone(),
+            previous_image_tag: self.previous_tag.clone(),
+            last_finished_image_tag: self.last_finished.tag().map(|t| t.map(str::to_owned)),
+            patched: self.patched,
+            restored: self.restored,
+            detail: self.detail(),
+            log_tail: self.log_tail.clone(),
+            elapsed_secs: self.elapsed.as_secs(),
+        }
     }
 }
+
+/// One app's result as `--json` (key `apps`) and the audit log show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppResult {
+    /// App name.
+    pub app: String,
+    /// The deployment almarel started (or adopted).
+    pub uuid: Option<String>,
+    /// The app's uuid.
+    pub app_uuid: String,
+    /// `finished`, `failed`, `cancelled-by-user`, `triggered`, `timed-out`, `not-started`, `error`.
+    pub status: &'static str,
+    /// The image tag it was given.
+    pub image_tag: String,
+    /// Its configured tag when this run decided.
+    pub previous_image_tag: Option<String>,
+    /// The tag it last finished deploying (`null` when unknown).
+    pub last_finished_image_tag: Option<Option<String>>,
+    /// Whether the tag was PATCHed.
+    pub patched: bool,
+    /// Whether the last finished tag was PATCHed back after a failure.
+    pub restored: bool,
+    /// The outcome in words.
+    pub detail: String,
+    /// The last build log lines of a failed deployment.
+    pub log_tail: Vec<String>,
+    /// Seconds spent.
+    pub elapsed_secs: u64,
+}
+
+/// One entry of the `deployments` output (SPEC §4): `{app, uuid, status}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentEntry {
+    /// App name.
+    pub app: String,
+    /// Deployment uuid (`null` when none was started).
+    pub uuid: Option<String>,
+    /// Its status word.
+    pub status: &'static str,
+}
+
 /// What [`deploy_apps`] did, app by app.
 #[derive(Debug, Clone)]
-pub struct DeployReport {
+pub struct AppsReport {
     /// Coolify's base URL (for links in messages).
     pub coolify_url: String,
     /// One entry per app, in plan order.
     pub apps: Vec<AppOutcome>,
 }
 
-impl DeployReport {
+impl AppsReport {
     /// The `deployments` output: `[{app, uuid, status}]`.
-    pub fn deployments_json(&self) -> Value {
-        Value::Array(
-            self.apps
-                .iter()
-                .map(|a| json!({"app": a.app.name, "uuid": a.deployment_uuid, "status": a.outcome.status()}))
-                .collect(),
-        )
+    pub fn deployments(&self) -> Vec<DeploymentEntry> {
+        self.apps
+            .iter()
+            .map(|a| DeploymentEntry {
+                app: a.app.name.clone(),
+                uuid: a.deployment_uuid.clone(),
+                status: a.outcome.status(),
+            })
+            .collect()
     }
 
     /// `Ok` when every app finished (or was triggered with `--no-wait`); else
@@ -599,9 +716,9 @@ impl DeployReport {
         Ok(())
     }
 
-    /// JSON for `--json`.
-    pub fn to_json(&self) -> Value {
-        Value::Array(self.apps.iter().map(AppOutcome::to_json).collect())
+    /// Each app's result, for `--json`.
+    pub fn results(&self) -> Vec<AppResult> {
+        self.apps.iter().map(AppOutcome::result).collect()
     }
 }
 
@@ -626,15 +743,30 @@ fn failed_hint(plan: &DeployPlan, failed: &[&AppOutcome], total: usize) -> Strin
 }
 
 /// Runs every prepared app concurrently and reports how each ended. Each
-/// PATCH and trigger goes through `journal_write`; one audit line per app.
-/// Never cancels a deployment. Progress goes to `on_event`.
+/// PATCH and trigger goes through `journal_write`. One audit entry per app
+/// (`<app>@<image tag>`), started for every app before the first write
+/// (SPEC §7.2; an unwritable log fails here, nothing sent) and finished with
+/// its outcome. Never cancels a deployment. Progress goes to `on_event`.
 pub async fn deploy_apps(
     ctx: &Context,
     client: &Client,
     plan: &DeployPlan,
     prepared: &Prepared,
     on_event: OnEvent<'_>,
-) -> DeployReport {
+) -> Result<AppsReport> {
+    let mut entries = Vec::new();
+    for state in &prepared.apps {
+        let mut details = serde_json::Map::new();
+        details.insert("app".into(), Value::String(state.app.name.clone()));
+        details.insert("app_uuid".into(), Value::String(state.app.uuid.clone()));
+        merge_details(&mut details, &plan.audit_details);
+        entries.push(ctx.audit_start(
+            &plan.command,
+            &format!("{}@{}", state.app.name, plan.image_tag),
+            plan.actor.clone(),
+            Value::Object(details),
+        )?);
+    }
     let deadline = Deadline::after(ctx.clock.as_ref(), plan.timeout);
     let client = &client.with_deadline(deadline);
     let runs = prepared
@@ -642,28 +774,33 @@ pub async fn deploy_apps(
         .iter()
         .map(|state| run_app(ctx, client, plan, state, deadline, on_event));
     let apps = join_all(runs).await;
-    for a in &apps {
+    for (a, entry) in apps.iter().zip(entries) {
         let result = match &a.outcome {
             Outcome::Finished | Outcome::Triggered => Ok(()),
             _ => Err(a.detail()),
         };
-        let mut details = a.to_json();
-        if let (Value::Object(d), Value::Object(extra)) = (&mut details, &plan.audit_details) {
-            for (k, v) in extra {
-                d.insert(k.clone(), v.clone());
-            }
+        let mut details = match serde_json::to_value(a.result()) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        merge_details(&mut details, &plan.audit_details);
+        entry.set_details(Value::Object(details));
+        if let Err(e) = entry.finish(result.as_ref().map(|_| ()).map_err(String::as_str)) {
+            ctx.ui
+                .warn(&format!("audit log not written: {}", e.message));
         }
-        ctx.audit(
-            &plan.command,
-            &format!("{}@{}", a.app.name, plan.image_tag),
-            result.as_ref().map(|_| ()).map_err(String::as_str),
-            plan.actor.clone(),
-            details,
-        );
     }
-    DeployReport {
+    Ok(AppsReport {
         coolify_url: client.base_url().to_owned(),
         apps,
+    })
+}
+
+fn merge_details(into: &mut serde_json::Map<String, Value>, extra: &Value) {
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            into.insert(k.clone(), v.clone());
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub fn release_image_tags(
     tags: &[ReleaseTag],
     sha: &str,
 ) -> Vec<String> {
-    let render = crate::commands::deploy::render_image_tag;
+    let render = crate::release::target::render_image_tag;
     let mut out: Vec<String> = tags
         .iter()
         .filter_map(|t| render("coolify.image_tag", &coolify.image_tag, Some(t), Some(sha)).ok())

@@ -5,4 +5,6 @@
 pub mod approval;
 pub mod deploy;
 pub mod live;
+pub mod progress;
+pub mod target;
 pub mod trigger;

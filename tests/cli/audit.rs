@@ -77,11 +77,11 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         0
     );
     run_ok(&fx, &["deploy", "--tag", "1.3.0", "--app", "api", "--yes"]);
-    assert_eq!(lines(&fx).len(), 7);
+    assert_eq!(lines(&fx).len(), 8, "deploy: started, then ok");
 
     // rollback: a dry run nothing; the real one its deploys and its own line.
     assert_eq!(run_code(&fx, &["rollback", "--dry-run"]), 0);
-    assert_eq!(lines(&fx).len(), 7);
+    assert_eq!(lines(&fx).len(), 8);
     run_ok(&fx, &["rollback", "--no-freeze", "--yes"]);
 
     // Converted commands write a `started` line ahead of their outcome line.
@@ -89,9 +89,25 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         .into_iter()
         .filter(|l| l["result"] == "started")
         .collect();
-    assert_eq!(started.len(), 2, "{started:?}");
-    assert_eq!(started[0]["command"], "tag");
-    assert_eq!(started[1]["command"], "approve");
+    let mut started_commands: Vec<&str> = started
+        .iter()
+        .map(|l| l["command"].as_str().unwrap())
+        .collect();
+    started_commands.retain(|c| ["tag", "approve", "deploy", "rollback"].contains(c));
+    assert_eq!(
+        started_commands,
+        ["tag", "approve", "deploy", "rollback", "deploy", "deploy"],
+        "{started:?}"
+    );
+    // Each started entry has its outcome line (same command and target).
+    for st in &started {
+        assert!(
+            lines(&fx).iter().any(|l| l["result"] != "started"
+                && l["command"] == st["command"]
+                && l["target"] == st["target"]),
+            "{st}"
+        );
+    }
     let all: Vec<serde_json::Value> = lines(&fx)
         .into_iter()
         .filter(|l| l["result"] != "started")
@@ -149,8 +165,10 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let audit = v["audit"].as_array().unwrap();
+    // Outcome lines (deploy and rollback also write `started` ahead).
     let commands: Vec<&str> = audit
         .iter()
+        .filter(|l| l["result"] != "started")
         .map(|l| l["command"].as_str().unwrap())
         .collect();
     // The freeze line names neither the tag nor the SHA; the rest do.
@@ -174,6 +192,7 @@ fn status_shows_the_last_audit_entries_for_its_ref() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|l| l["result"] != "started")
         .map(|l| l["command"].as_str().unwrap())
         .collect();
     assert_eq!(

@@ -66,14 +66,23 @@ fn patches_the_tag_and_deploys_each_app_with_force_then_exits_0() {
     );
     assert!(stdout.contains("finished"), "{stdout}");
     assert!(stderr.contains("almarel verify"), "{stderr}");
-    // One audit line per app, ok.
+    // Per app, written ahead: both `started` lines before any outcome, then ok.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 2, "{audit:?}");
-    assert!(
-        audit
-            .iter()
-            .all(|l| l["command"] == "deploy" && l["result"] == "ok")
+    let results: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|l| (l["target"].as_str().unwrap(), l["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("api@v1.2.3", "started"),
+            ("web@v1.2.3", "started"),
+            ("api@v1.2.3", "ok"),
+            ("web@v1.2.3", "ok")
+        ],
+        "{audit:?}"
     );
+    assert!(audit.iter().all(|l| l["command"] == "deploy"));
     assert!(
         !std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))
             .unwrap()
@@ -129,7 +138,7 @@ fn a_failed_deployment_exits_1_and_restores_the_previous_tag_without_redeploying
     assert!(!stderr.contains("internal: pulling"), "{stderr}");
     assert!(stderr.contains("restored"), "{stderr}");
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 2);
+    assert_eq!(audit.len(), 4, "two started, two outcomes: {audit:?}");
     assert!(audit.iter().any(
         |l| l["target"] == "web@v1.2.3" && l["result"].as_str().unwrap().starts_with("failed")
     ));
@@ -815,6 +824,13 @@ fn ctrl_c_reports_what_was_already_done() {
         "{stderr}"
     );
     assert!(stderr.contains("triggered deployment"), "{stderr}");
+    // The continuation names the target decided (a re-run waits for the
+    // deployment this one started).
+    assert_eq!(
+        crate::support::next_lines(&out),
+        ["almarel deploy --tag v1.2.3"],
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -1257,4 +1273,196 @@ fn inside_the_deploy_run_of_the_commit_its_approval_stands() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
+}
+
+#[test]
+fn a_rejected_approval_is_refused_naming_skip_approval() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, run) = gated_project(&sb, &rt, &c, "success", true);
+    let run = run.unwrap();
+    // The lead rejects the production deployment (through almarel itself).
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args([
+            "approve",
+            "v1.4.0",
+            "--reject",
+            "--comment",
+            "checkout errors in staging",
+            "--yes",
+        ])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert!(
+        proj.github
+            .approvals(run)
+            .iter()
+            .any(|r| r.state == "rejected"),
+        "{:?}",
+        proj.github.approvals(run)
+    );
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("was rejected for production"), "{stderr}");
+    assert!(
+        stderr.contains("hint: pass --skip-approval to deploy anyway"),
+        "{stderr}"
+    );
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "approval_rejected");
+    let approval = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "approval")
+        .unwrap()
+        .clone();
+    assert_eq!(approval["ok"], false);
+    assert_eq!(approval["fix"], "pass --skip-approval to deploy anyway");
+    assert_eq!(changes(c.recorder()), (0, 0));
+    // Only deploy's own audit lines count: the refusal wrote none.
+    assert!(sb.audit_lines().iter().all(|l| l["command"] != "deploy"));
+}
+
+#[test]
+fn an_approved_run_whose_job_then_failed_is_not_a_rejection() {
+    use almarel_sandbox::github::Phase;
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let (proj, run) = gated_project(&sb, &rt, &c, "success", true);
+    let run = run.unwrap();
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["approve", "v1.4.0", "--yes"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    // The approved deploy job then failed (e.g. the runner died).
+    proj.github
+        .set_phase(run, Phase::Completed("failure".into()));
+    assert_eq!(
+        proj.github.run_state(run),
+        Some(("completed".into(), Some("failure".into())))
+    );
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    let approval = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "approval")
+        .unwrap()
+        .clone();
+    assert_eq!(approval["ok"], true, "{approval}");
+    assert!(
+        approval["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approved by @"),
+        "{approval}"
+    );
+    assert_eq!(changes(c.recorder()), (2, 2));
+    assert_eq!(c.image_tag(API).as_deref(), Some("v1.4.0"));
+    assert!(
+        sb.audit_lines()
+            .iter()
+            .filter(|l| l["command"] == "deploy" && l["result"] == "ok")
+            .all(|l| l["details"]["skip_approval"] == false)
+    );
+}
+
+/// `text` with every `(from, to)` replaced, parsed; `elapsed_secs` and
+/// `latency_ms` (timing) and deployment `uuid`s (numbered in the order the
+/// concurrent apps reach Coolify) set to a marker.
+pub fn stable_json(text: &str, replace: &[(String, String)]) -> serde_json::Value {
+    let mut t = text.to_owned();
+    for (from, to) in replace {
+        t = t.replace(from.as_str(), to);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if (k == "elapsed_secs" || k == "latency_ms") && !x.is_null() {
+                        *x = serde_json::json!("[timing]");
+                    } else if k == "uuid" && x.is_string() {
+                        *x = serde_json::json!("[deployment]");
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let rt = runtime();
+    let c = coolify(&rt, sim::Config::new(two_apps()));
+    let sb = Sandbox::new();
+    let proj = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &two_apps()));
+    let replace = |extra: &[(String, String)]| {
+        let mut r = vec![
+            (proj.github.url(), "[github]".to_owned()),
+            (c.url(), "[coolify]".to_owned()),
+            (proj.v123.clone(), "[sha]".to_owned()),
+            (proj.v123[..7].to_owned(), "[short]".to_owned()),
+        ];
+        r.extend_from_slice(extra);
+        r
+    };
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!("deploy_dry_run", stable_json(&texts(&out).0, &replace(&[])));
+
+    let out = almarel(&sb, &proj, sim::TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "deploy_finished",
+        stable_json(&texts(&out).0, &replace(&[]))
+    );
+
+    // A refusal: CI failed for the commit (nothing sent).
+    let sb = Sandbox::new();
+    let c2 = coolify(&rt, sim::Config::new(two_apps()));
+    let (proj2, _) = gated_project(&sb, &rt, &c2, "failure", false);
+    let out = almarel(&sb, &proj2, sim::TOKEN)
+        .args(["deploy", "--tag", "1.4.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    let sha = json_stdout(&out)["target"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = vec![
+        (proj2.github.url(), "[github]".to_owned()),
+        (sha.clone(), "[sha]".to_owned()),
+        (sha[..7].to_owned(), "[short]".to_owned()),
+    ];
+    insta::assert_json_snapshot!("deploy_refused_ci", stable_json(&texts(&out).0, &r));
+    assert_eq!(changes(c2.recorder()), (0, 0));
 }

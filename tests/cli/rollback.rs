@@ -209,19 +209,36 @@ fn rolls_back_to_the_previous_final_release_freezing_first() {
     );
     assert!(stderr.contains("almarel unfreeze"), "{stderr}");
 
-    // Audit: freeze, one deploy line per app, the rollback; all ok; no token.
+    // Audit, written ahead: the rollback's `started` line before anything,
+    // then the freeze, then each app's deploy (started, then ok), then the
+    // rollback's outcome; no failure; no token.
     let audit = fx.repos.sb.audit_lines();
-    let commands: Vec<&str> = audit
+    let lines: Vec<(&str, &str)> = audit
         .iter()
-        .map(|l| l["command"].as_str().unwrap())
+        .map(|l| {
+            (
+                l["command"].as_str().unwrap(),
+                l["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.first(), Some(&("rollback", "started")), "{lines:?}");
+    assert_eq!(lines.last(), Some(&("rollback", "ok")), "{lines:?}");
+    let freeze_at = lines.iter().position(|l| l.0 == "freeze").unwrap();
+    let deploys: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.0 == "deploy")
+        .map(|(i, l)| (i, l.1))
         .collect();
     assert_eq!(
-        commands,
-        vec!["freeze", "deploy", "deploy", "rollback"],
-        "{audit:?}"
+        deploys.iter().map(|d| d.1).collect::<Vec<_>>(),
+        ["started", "started", "ok", "ok"],
+        "{lines:?}"
     );
-    assert!(audit.iter().all(|l| l["result"] == "ok"));
-    let rb = &audit[3];
+    assert!(freeze_at < deploys[0].0, "{lines:?}");
+    assert!(lines.iter().all(|l| !l.1.starts_with("failed")));
+    let rb = audit.last().unwrap();
     assert_eq!(rb["target"], "v1.2.1");
     assert_eq!(rb["details"]["from_tag"], "v1.3.0");
     assert_eq!(rb["actor"]["git"], "Jane Dev <jane@example.com>");
@@ -517,4 +534,320 @@ fn with_production_down_the_current_release_comes_from_coolify() {
     assert_eq!(v["current"]["source"], "coolify image tag");
     assert_eq!(v["target"]["tag"], "v1.2.1");
     assert_eq!(fx.changes(), (0, 0, 0));
+}
+
+impl Fx {
+    /// The same invocation as [`Fx::almarel`], as a `std` command (to spawn and signal it).
+    pub fn almarel_std(&self) -> std::process::Command {
+        let mut cmd = self.repos.sb.almarel_std(&self.repos.work);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .env("COOLIFY_TOKEN", sim::TOKEN)
+            .env("GH_TOKEN", GH_TOKEN)
+            .env("SMOKE_EMAIL", SMOKE_EMAIL)
+            .env("SMOKE_PASSWORD", SMOKE_PASSWORD);
+        cmd
+    }
+
+    /// The image tag of every PATCH Coolify received, in order.
+    pub fn patched_tags(&self) -> Vec<String> {
+        self.coolify
+            .recorder()
+            .matching("PATCH", "/api/v1/applications/")
+            .iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+                v["docker_registry_image_tag"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+/// SIGTERM while a Coolify PATCH is in flight (the simulator applies it and
+/// holds the answer): exit 143, the freeze is listed as done and the PATCH as
+/// in flight, the audit entry ends `interrupted: SIGTERM`, and the printed
+/// `next:` names the target already decided. Running that line converges on
+/// the same release: production had switched to v1.2.1 meanwhile (the other
+/// app finished), and a bare re-run would have rolled back a second release,
+/// to v1.2.0.
+#[test]
+fn sigterm_mid_patch_then_the_printed_next_rolls_back_only_once() {
+    use std::time::{Duration, Instant};
+    let fx = Fx::new(false);
+    fx.coolify
+        .slow("PATCH", "/api/v1/applications/", Duration::from_secs(30), 1);
+    let mut cmd = fx.almarel_std();
+    cmd.args(["rollback", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    // Wait for the slow PATCH to arrive, and for the other app's deployment
+    // to finish (production then reports v1.2.1).
+    while (fx.changes().1 < 2 || fx.prod.control().serving_sha() != fx.shas["v1.2.1"])
+        && started.elapsed() < Duration::from_secs(25)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(fx.changes().1, 2, "both PATCHes were sent");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    assert_no_panic(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{stdout}\n{stderr}");
+    eprintln!("--- interrupted rollback:\n{stderr}");
+    assert!(!stderr.contains("nothing was changed"), "{stderr}");
+    assert!(stderr.contains("already done: freeze releases"), "{stderr}");
+    assert!(
+        stderr.contains("in flight (may have been applied): deploy v1.2.1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("set the image tag of app"), "{stderr}");
+    let next: Vec<String> = crate::support::next_lines(&out);
+    assert_eq!(
+        next,
+        ["almarel rollback --to v1.2.1 --no-freeze"],
+        "{stderr}"
+    );
+    let audit = fx.repos.sb.audit_lines();
+    let rb: Vec<&str> = audit
+        .iter()
+        .filter(|l| l["command"] == "rollback")
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(rb, ["started", "interrupted: SIGTERM"], "{audit:?}");
+    // What a bare re-run would now pick: production already reports v1.2.1.
+    assert_eq!(fx.prod.control().serving_sha(), fx.shas["v1.2.1"]);
+
+    // Run the printed next: line as printed (plus the global --yes).
+    let words = crate::support::shell_words(&next[0]).unwrap();
+    let out = fx.almarel().args(&words[1..]).arg("--yes").run().unwrap();
+    assert_no_panic(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("rolled back: production runs v1.2.1"),
+        "{stdout}"
+    );
+    // One release rolled back: every PATCH set v1.2.1, never v1.2.0; every
+    // app runs v1.2.1; one freeze.
+    let tags = fx.patched_tags();
+    assert!(!tags.is_empty());
+    assert!(tags.iter().all(|t| t == "v1.2.1"), "{tags:?}");
+    for uuid in [API, WEB] {
+        assert_eq!(fx.coolify.image_tag(uuid).as_deref(), Some("v1.2.1"));
+    }
+    assert!(
+        fx.coolify
+            .deployments()
+            .iter()
+            .all(|d| d.image_tag.as_deref() == Some("v1.2.1")),
+        "{:?}",
+        fx.coolify.deployments()
+    );
+    assert_eq!(fx.prod.control().serving_sha(), fx.shas["v1.2.1"]);
+    assert_eq!(fx.changes().0, 1, "frozen once");
+}
+
+/// `--to` the release production already runs, every app's history showing
+/// it deployed: nothing is sent (no freeze, no PATCH, no deploy), exit 0, it
+/// says so, the next step is verify, and the audit log has one
+/// `already done` line.
+#[test]
+fn rolling_back_to_the_release_already_running_sends_nothing() {
+    let apps = vec![
+        AppSpec::docker("api", API, "v1.2.1").with_history(&["v1.2.1"]),
+        AppSpec::docker("web", WEB, "v1.2.1").with_history(&["v1.2.1"]),
+    ];
+    let fx = Fx::with_apps(false, apps);
+    fx.prod.control().set_sha(&fx.shas["v1.2.1"]);
+    let out = fx
+        .almarel()
+        .env("COOLIFY_TOKEN", sim::SENSITIVE_TOKEN)
+        .args(["rollback", "--to", "v1.2.1", "--yes"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("production already runs v1.2.1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing was changed"), "{stdout}");
+    assert_eq!(
+        crate::support::next_lines(&out),
+        ["almarel verify --expect-tag v1.2.1"]
+    );
+    assert_eq!(fx.changes(), (0, 0, 0));
+    assert_eq!(fx.gh.workflow_state(DEPLOY_WF).as_deref(), Some("active"));
+    let audit = fx.repos.sb.audit_lines();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["command"], "rollback");
+    assert_eq!(
+        audit[0]["result"],
+        "already done: production already runs v1.2.1"
+    );
+
+    // --json says so too.
+    let out = fx
+        .almarel()
+        .env("COOLIFY_TOKEN", sim::SENSITIVE_TOKEN)
+        .args(["rollback", "--to", "v1.2.1", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v = json_stdout(&out);
+    assert_eq!(v["already_running"], true);
+    assert_eq!(v["next"], "almarel verify --expect-tag v1.2.1");
+    assert_eq!(fx.changes(), (0, 0, 0));
+}
+
+/// When an app's own history cannot prove it runs the target (a token
+/// without read:sensitive), rollback does not claim "already running": it
+/// says why and deploys again (the same image; harmless).
+#[test]
+fn without_proof_per_app_the_release_already_reported_is_deployed_again() {
+    let apps = vec![
+        AppSpec::docker("api", API, "v1.2.1").with_history(&["v1.2.1"]),
+        AppSpec::docker("web", WEB, "v1.2.1").with_history(&["v1.2.1"]),
+    ];
+    let fx = Fx::with_apps(false, apps);
+    fx.prod.control().set_sha(&fx.shas["v1.2.1"]);
+    let out = fx
+        .almarel()
+        .args(["rollback", "--to", "v1.2.1", "--no-freeze", "--yes"])
+        .run()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cannot be read"), "{stderr}");
+    assert!(stderr.contains("deploying every app again"), "{stderr}");
+    assert_eq!(fx.changes(), (0, 0, 2));
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let fx = Fx::new(false);
+    let mut replace: Vec<(String, String)> = vec![
+        (fx.gh.url(), "[github]".into()),
+        (fx.coolify.url(), "[coolify]".into()),
+        (fx.prod.url(), "[production]".into()),
+    ];
+    for (tag, sha) in &fx.shas {
+        replace.push((sha.clone(), format!("[sha {tag}]")));
+        replace.push((sha[..7].to_owned(), format!("[short {tag}]")));
+    }
+    let out = fx
+        .almarel()
+        .args(["rollback", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_dry_run",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+    let out = fx
+        .almarel()
+        .args(["rollback", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_done",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+
+    // A refusal: a migration changed in between (nothing changed).
+    let fx = Fx::new(true);
+    let mut replace: Vec<(String, String)> = vec![
+        (fx.gh.url(), "[github]".into()),
+        (fx.coolify.url(), "[coolify]".into()),
+        (fx.prod.url(), "[production]".into()),
+    ];
+    for (tag, sha) in &fx.shas {
+        replace.push((sha.clone(), format!("[sha {tag}]")));
+        replace.push((sha[..7].to_owned(), format!("[short {tag}]")));
+    }
+    let out = fx
+        .almarel()
+        .args(["rollback", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    insta::assert_json_snapshot!(
+        "rollback_refused_migrations",
+        crate::deploy::stable_json(&texts(&out).0, &replace)
+    );
+    assert_eq!(fx.changes(), (0, 0, 0));
+}
+
+/// SIGTERM while the verify step waits for production: the freeze and the
+/// deploy are done, so the continuation is the verify, not another rollback.
+#[test]
+fn sigterm_during_verify_continues_with_the_verify() {
+    use std::time::{Duration, Instant};
+    let fx = Fx::new(false);
+    // Deployed as prod-<sha>: this production does not know that image and
+    // keeps serving v1.3.0, so verify keeps retrying.
+    let mut cmd = fx.almarel_std();
+    cmd.args([
+        "rollback",
+        "--to",
+        "v1.2.1",
+        "--image-tag",
+        "prod-{sha}",
+        "--wait",
+        "2m",
+        "--yes",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    let version_reads = || fx.prod.recorder().matching("GET", "/api/version").len();
+    // One read before the plan, then the verify attempts.
+    while version_reads() < 2 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(version_reads() >= 2, "verify never started");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{stdout}\n{stderr}");
+    assert!(stderr.contains("already done: freeze releases"), "{stderr}");
+    assert!(stderr.contains("deploy v1.2.1"), "{stderr}");
+    let sha = &fx.shas["v1.2.1"];
+    assert_eq!(
+        crate::support::next_lines(&out),
+        [format!("almarel verify --expect-sha {sha} --wait 5m")],
+        "{stderr}"
+    );
+    let rb: Vec<String> = fx
+        .repos
+        .sb
+        .audit_lines()
+        .iter()
+        .filter(|l| l["command"] == "rollback")
+        .map(|l| l["result"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rb, ["started", "interrupted: SIGTERM"]);
 }

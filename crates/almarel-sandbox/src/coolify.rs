@@ -218,6 +218,8 @@ struct State {
     next: u64,
     faults: Vec<Fault>,
     on_finish: Option<Hook>,
+    /// Slow answers: (method, path prefix, delay, times left).
+    slow: Vec<(String, String, Duration, u32)>,
 }
 
 /// The running simulator.
@@ -285,13 +287,22 @@ pub async fn start(config: Config) -> Result<CoolifySim> {
         next,
         faults: Vec::new(),
         on_finish: None,
+        slow: Vec::new(),
     }));
     let recorder = Recorder::default();
     let (st, rec) = (state.clone(), recorder.clone());
     let router = Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let (st, rec) = (st.clone(), rec.clone());
-            async move { handle(&st, &rec, method, uri, headers, body) }
+            async move {
+                let delay = slow_delay(&st, &method, uri.path());
+                let resp = handle(&st, &rec, method, uri, headers, body);
+                // Applied and recorded now; answered only after the delay.
+                if let Some(d) = delay {
+                    tokio::time::sleep(d).await;
+                }
+                resp
+            }
         },
     );
     let server = serve(router).await?;
@@ -356,6 +367,16 @@ impl CoolifySim {
     pub fn inject(&self, fault: Fault) {
         if let Ok(mut s) = self.state.lock() {
             s.faults.push(fault);
+        }
+    }
+
+    /// The next `times` requests matching `method` and a path starting with
+    /// `path_prefix` are applied (and recorded) at once but answered only
+    /// after `delay`: a write in flight whose answer has not come back yet.
+    pub fn slow(&self, method: &str, path_prefix: &str, delay: Duration, times: u32) {
+        if let Ok(mut s) = self.state.lock() {
+            s.slow
+                .push((method.to_owned(), path_prefix.to_owned(), delay, times));
         }
     }
 
@@ -464,6 +485,16 @@ fn reply(status: u16, body: Value) -> (u16, Vec<(String, String)>, String) {
         vec![("content-type".into(), "application/json".into())],
         body.to_string(),
     )
+}
+
+/// The delay of a matching [`CoolifySim::slow`] entry (using one of its times).
+fn slow_delay(st: &Arc<Mutex<State>>, method: &Method, path: &str) -> Option<Duration> {
+    let mut s = st.lock().ok()?;
+    let e = s.slow.iter_mut().find(|(m, p, _, times)| {
+        m.eq_ignore_ascii_case(method.as_str()) && path.starts_with(p.as_str()) && *times > 0
+    })?;
+    e.3 -= 1;
+    Some(e.2)
 }
 
 fn handle(
