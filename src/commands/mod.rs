@@ -66,8 +66,16 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,
         Command::Verify(a) => verify::run(ctx, a).await,
-        Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
-        Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
+        Command::Freeze(a) => {
+            let request = crate::resolve::freeze(a)?;
+            return freeze::run_freeze(ctx, &request).await.map(Outcome::report);
+        }
+        Command::Unfreeze(a) => {
+            let request = crate::resolve::unfreeze(a, &ctx.settings)?;
+            return freeze::run_unfreeze(ctx, &request)
+                .await
+                .map(Outcome::report);
+        }
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Checklist(a) => checklist::run(ctx, a).await,
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
@@ -164,7 +172,27 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
             "re-run `{}`: it says \"already tagged\" if the push landed, else pushes the tag",
             Next::new(["tag", a.version.as_str()])
         ),
-        Command::Approve(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
+        Command::Freeze(a) => {
+            let mut words = vec!["freeze", "--reason", a.reason.as_str()];
+            if a.cancel_running {
+                words.push("--cancel-running");
+            }
+            format!(
+                "re-run `{}`: it finds what was already done (the workflow disabled, the record written, deployments rejected) and does the rest",
+                Next::new(words)
+            )
+        }
+        Command::Unfreeze(a) => {
+            let mut words = vec!["unfreeze"];
+            if let Some(t) = &a.only {
+                words.extend(["--only", t.as_str()]);
+            }
+            format!(
+                "re-run `{}`: it finds what was already done and does the rest",
+                Next::new(words)
+            )
+        }
+        Command::Approve(_) => {
             "re-run the same command: it finds what was already done and continues".to_owned()
         }
         Command::Deploy(_) | Command::Rollback(_) => {

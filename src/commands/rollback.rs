@@ -7,7 +7,7 @@
 //! files changed between the two (refused unless `--allow-migrations`), the
 //! Coolify apps ([`deploy::prepare`]) and the probes. The plan is
 //! printed and confirmed; `--dry-run` stops there. Then, each step printed as
-//! it happens: (1) freeze through [`super::freeze::freeze_for`] (unless
+//! it happens: (1) freeze through [`crate::release::freeze::freeze_for`] (unless
 //! `--no-freeze`); (2) deploy the target through
 //! [`deploy::deploy_apps`], without deploy's frozen gate (a rollback
 //! is the one deploy a freeze allows); (3) verify the target's commit through
@@ -297,7 +297,7 @@ pub async fn run(ctx: &Context, args: &RollbackArgs) -> Result<Value> {
     // (1) Freeze.
     if let Some(gh) = &gh {
         ui.progress("step 1/4: freeze");
-        match super::freeze::freeze_for(ctx, gh, &reason).await {
+        match crate::release::freeze::freeze_for(ctx, gh, &reason).await {
             Ok(done) if done.is_empty() => {
                 step_line(
                     ctx,

@@ -13,6 +13,7 @@
 
 pub mod http;
 pub mod models;
+pub mod variables;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -4,4 +4,5 @@
 
 pub mod approval;
 pub mod deploy;
+pub mod freeze;
 pub mod live;

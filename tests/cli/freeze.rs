@@ -17,6 +17,13 @@ fn index_of(gh: &GhEnv, method: &str, suffix: &str) -> Option<usize> {
         .position(|r| r.method == method && r.path.ends_with(suffix) && r.status < 300)
 }
 
+fn results(audit: &[serde_json::Value]) -> Vec<String> {
+    audit
+        .iter()
+        .map(|l| l["result"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 fn writes(gh: &GhEnv) -> Vec<almarel_sandbox::Recorded> {
     gh.sim
         .recorder()
@@ -58,11 +65,12 @@ fn freeze_disables_first_then_rejects_and_is_idempotent() {
         "{o}"
     );
     assert!(e.contains("almarel unfreeze"), "{e}");
+    // Written ahead: `started` before the first write, then the outcome.
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0]["command"], "freeze");
-    assert_eq!(audit[0]["result"], "ok");
-    assert_eq!(audit[0]["actor"]["github"], "octocat");
+    assert_eq!(results(&audit), ["started", "ok"]);
+    assert!(audit.iter().all(|l| l["command"] == "freeze"));
+    assert_eq!(audit[1]["actor"]["github"], "octocat");
+    assert_eq!(audit[1]["details"]["reason"], "checkout errors");
     assert_no_token(&out);
 
     // Again: nothing left to do, nothing sent.
@@ -75,8 +83,14 @@ fn freeze_disables_first_then_rejects_and_is_idempotent() {
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
     assert_eq!(v["was_frozen"], true);
+    assert_eq!(v["state"], "frozen");
     assert_eq!(writes(&gh).len(), before);
-    assert_eq!(sb.audit_lines().len(), 1);
+    // The re-run that found it done logs that, in one line.
+    let audit = sb.audit_lines();
+    assert_eq!(
+        results(&audit),
+        ["started", "ok", "already done: releases are already frozen"]
+    );
 }
 
 #[test]
@@ -137,8 +151,12 @@ fn freeze_reports_what_was_done_when_a_later_step_fails() {
         Some("disabled_manually")
     );
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1);
-    assert!(audit[0]["result"].as_str().unwrap().starts_with("failed"));
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0]["result"], "started");
+    assert!(audit[1]["result"].as_str().unwrap().starts_with("failed"));
+    // The partial report: what was done, nothing rejected.
+    assert_eq!(v["done"][0], "disabled Deploy to Production");
+    assert_eq!(v["rejected"], serde_json::json!([]));
 }
 
 #[test]
@@ -193,12 +211,79 @@ fn unfreeze_enables_and_is_idempotent() {
         "{e}"
     );
     let audit = sb.audit_lines();
-    assert_eq!(audit.len(), 1);
+    assert_eq!(results(&audit), ["started", "ok"]);
     assert_eq!(audit[0]["command"], "unfreeze");
     let before = writes(&gh).len();
     let out = gh.almarel(&sb).args(["unfreeze"]).run().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(writes(&gh).len(), before);
-    assert_eq!(sb.audit_lines().len(), 1);
+    assert_eq!(
+        results(&sb.audit_lines()),
+        ["started", "ok", "already done: releases are not frozen"]
+    );
     assert_no_token(&out);
+}
+
+/// `--json` with what changes from run to run replaced: the simulator's
+/// URL and the record's timestamps.
+fn stable_json(gh: &GhEnv, out: &std::process::Output) -> serde_json::Value {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "at" && x.is_string() {
+                        *x = serde_json::Value::String("[time]".into());
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            serde_json::Value::String(s) => {
+                // "recorded the freeze …: frozen by @octocat at 2026-…Z: reason"
+                if let Some(i) = s.find(" at 20") {
+                    if let Some(j) = s[i + 4..].find('Z') {
+                        s.replace_range(i + 4..i + 4 + j + 1, "[time]");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&out.stdout).replace(&gh.sim.url(), "[github]");
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_run(DEPLOY, &sha, RunPlan::awaiting_approval());
+    let run = |args: &[&str]| {
+        let out = gh.almarel(&sb).args(args).run().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+        stable_json(&gh, &out)
+    };
+    insta::assert_json_snapshot!(
+        "freeze_dry_run",
+        run(&[
+            "freeze",
+            "--reason",
+            "checkout errors",
+            "--dry-run",
+            "--json"
+        ])
+    );
+    insta::assert_json_snapshot!(
+        "freeze_done",
+        run(&["freeze", "--reason", "checkout errors", "--yes", "--json"])
+    );
+    insta::assert_json_snapshot!(
+        "unfreeze_dry_run",
+        run(&["unfreeze", "--dry-run", "--json"])
+    );
+    insta::assert_json_snapshot!("unfreeze_done", run(&["unfreeze", "--yes", "--json"]));
 }

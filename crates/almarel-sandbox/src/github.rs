@@ -335,6 +335,14 @@ struct State {
     race: Option<(String, String)>,
     not_modified: u64,
     next_id: u64,
+    /// Repository variables: name → (value, created_at, updated_at).
+    variables: Vec<(String, String, String, String)>,
+    /// Slow answers: `(method, path substring, delay)`.
+    slow: Vec<(String, String, Duration)>,
+    /// How many requests a slow rule has held so far.
+    slow_arrivals: u64,
+    /// How a dispatched run of a workflow (by name) progresses.
+    dispatch_plans: HashMap<String, RunPlan>,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -408,6 +416,10 @@ impl GithubSim {
             race: None,
             not_modified: 0,
             next_id: 30_433_642,
+            variables: Vec::new(),
+            slow: Vec::new(),
+            slow_arrivals: 0,
+            dispatch_plans: HashMap::new(),
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -601,9 +613,61 @@ impl GithubSim {
     pub fn fault(&self, fault: Fault) {
         self.st().faults.push(fault);
     }
+    /// Every request matching `method` (or `*`) whose path contains `path`
+    /// is answered only after `delay` (the change is applied then too): a
+    /// slow GitHub, to interrupt a write while it is in flight.
+    pub fn slow(&self, method: &str, path: &str, delay: Duration) {
+        self.st()
+            .slow
+            .push((method.to_owned(), path.to_owned(), delay));
+    }
+    /// How many requests a [`GithubSim::slow`] rule is holding or has held.
+    pub fn slow_arrivals(&self) -> u64 {
+        self.st().slow_arrivals
+    }
+    /// Sets a repository variable (as `gh variable set` would).
+    pub fn set_variable(&self, name: &str, value: &str) {
+        let mut s = self.st();
+        let now = crate::clock::rfc3339(SystemTime::now());
+        let name = name.to_ascii_uppercase();
+        s.variables.retain(|v| v.0 != name);
+        s.variables.push((name, value.to_owned(), now.clone(), now));
+    }
+    /// How a run started by `workflow_dispatch` of `workflow` (name)
+    /// progresses; default: waiting for the production approval after 300 ms
+    /// for the deploy workflow, else success after 1 s.
+    pub fn set_dispatch_plan(&self, workflow: &str, plan: RunPlan) {
+        self.st().dispatch_plans.insert(workflow.to_owned(), plan);
+    }
 
     // ---- inspection ----
 
+    /// A repository variable's value.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_uppercase();
+        self.st()
+            .variables
+            .iter()
+            .find(|v| v.0 == name)
+            .map(|v| v.1.clone())
+    }
+    /// Runs of `workflow` (name), oldest first, with their SHA and event.
+    pub fn runs_of(&self, workflow: &str) -> Vec<(u64, String, String)> {
+        let s = self.st();
+        let Some(id) = s
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow)
+            .map(|w| w.id)
+        else {
+            return Vec::new();
+        };
+        s.runs
+            .iter()
+            .filter(|r| r.workflow_id == id)
+            .map(|r| (r.id, r.sha.clone(), r.event.clone()))
+            .collect()
+    }
     /// A workflow's state.
     pub fn workflow_state(&self, workflow: &str) -> Option<String> {
         self.st()
@@ -690,6 +754,21 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let headers = req.headers().clone();
+    let delay = {
+        let mut s = lock(&state);
+        let d = s
+            .slow
+            .iter()
+            .find(|(m, p, _)| (m == "*" || *m == method) && path.contains(p.as_str()))
+            .map(|(_, _, d)| *d);
+        if d.is_some() {
+            s.slow_arrivals += 1;
+        }
+        d
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let body = to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let mut recorded_headers = Vec::new();
@@ -857,6 +936,64 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
             let runs = list_runs(s, None, query, now);
             paginate(s, full, runs, Some("workflow_runs"))
         }
+        ("GET", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            match s.variables.iter().find(|v| v.0 == name) {
+                Some((n, v, c, u)) => {
+                    Reply::json(json!({"name": n, "value": v, "created_at": c, "updated_at": u}))
+                }
+                None => Reply::not_found(),
+            }
+        }
+        ("POST", ["actions", "variables"]) => {
+            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let (Some(name), Some(value)) = (req["name"].as_str(), req["value"].as_str()) else {
+                return Reply::status(
+                    422,
+                    Some(
+                        json!({"message": "Invalid request.\n\n\"name\", \"value\" are required.", "documentation_url": "https://docs.github.com/rest/actions/variables#create-a-repository-variable"}),
+                    ),
+                );
+            };
+            let name = name.to_ascii_uppercase();
+            if s.variables.iter().any(|v| v.0 == name) {
+                return Reply::status(
+                    409,
+                    Some(
+                        json!({"message": "Already exists - Variable already exists", "documentation_url": "https://docs.github.com/rest/actions/variables#create-a-repository-variable"}),
+                    ),
+                );
+            }
+            let now = crate::clock::rfc3339(SystemTime::now());
+            s.variables.push((name, value.to_owned(), now.clone(), now));
+            Reply::status(201, Some(json!({})))
+        }
+        ("PATCH", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let now = crate::clock::rfc3339(SystemTime::now());
+            match s.variables.iter_mut().find(|v| v.0 == name) {
+                Some(v) => {
+                    if let Some(value) = req["value"].as_str() {
+                        v.1 = value.to_owned();
+                    }
+                    v.3 = now;
+                    Reply::status(204, None)
+                }
+                None => Reply::not_found(),
+            }
+        }
+        ("DELETE", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            let before = s.variables.len();
+            s.variables.retain(|v| v.0 != name);
+            if s.variables.len() == before {
+                Reply::not_found()
+            } else {
+                Reply::status(204, None)
+            }
+        }
+        ("POST", ["actions", "workflows", id, "dispatches"]) => dispatch(s, id, body),
         ("PUT", ["actions", "workflows", id, action @ ("disable" | "enable")]) => {
             let Some(w) = find_workflow(s, id) else {
                 return Reply::not_found();
@@ -1108,6 +1245,67 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     d["sha"] = json!(sha);
     d["environment"] = json!(env.name);
     Reply::json(json!([d]))
+}
+
+/// `POST .../workflows/{id}/dispatches`: a run for the ref's commit (event
+/// `workflow_dispatch`), 204; 422 for a disabled workflow or an unknown ref.
+fn dispatch(s: &mut State, id: &str, body: &str) -> Reply {
+    let Some(w) = find_workflow(s, id) else {
+        return Reply::not_found();
+    };
+    let doc = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event";
+    if w.state != "active" {
+        return Reply::status(
+            422,
+            Some(
+                json!({"message": "Cannot trigger a 'workflow_dispatch' on a disabled workflow", "documentation_url": doc}),
+            ),
+        );
+    }
+    let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let git_ref = req["ref"].as_str().unwrap_or("");
+    let short = git_ref
+        .trim_start_matches("refs/tags/")
+        .trim_start_matches("refs/heads/");
+    let sha = s.branches.get(short).cloned().or_else(|| {
+        s.tags
+            .iter()
+            .find(|t| t.name == short)
+            .map(|t| t.commit.clone())
+    });
+    let Some(sha) = sha else {
+        return Reply::status(
+            422,
+            Some(
+                json!({"message": format!("No ref found for: {git_ref}"), "documentation_url": doc}),
+            ),
+        );
+    };
+    let plan = s.dispatch_plans.get(&w.name).cloned().unwrap_or_else(|| {
+        if w.name == "Deploy to Production" {
+            RunPlan::waiting_after(Duration::from_millis(300))
+        } else {
+            RunPlan::completes_after(Duration::from_secs(1), "success")
+        }
+    });
+    s.next_id += 1;
+    let id = s.next_id;
+    let actor = s.user.clone();
+    s.runs.push(SimRun {
+        id,
+        workflow_id: w.id,
+        sha,
+        branch: Some(short.to_owned()),
+        event: "workflow_dispatch".into(),
+        actor,
+        created: Instant::now(),
+        created_at: crate::clock::rfc3339(SystemTime::now()),
+        plan,
+        reviewed: None,
+        forced: None,
+        reviews: Vec::new(),
+    });
+    Reply::status(204, None)
 }
 
 fn find_workflow(s: &State, id: &str) -> Option<SimWorkflow> {
