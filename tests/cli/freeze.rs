@@ -287,3 +287,137 @@ fn json_shapes_are_stable() {
     );
     insta::assert_json_snapshot!("unfreeze_done", run(&["unfreeze", "--yes", "--json"]));
 }
+
+/// Spawns `almarel --config almarel.toml ARGS`, waits until `ready`, sends
+/// `signal` and returns the output.
+fn signal_when(
+    sb: &Sandbox,
+    gh: &GhEnv,
+    args: &[&str],
+    signal: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    use std::time::{Duration, Instant};
+    let child = sb
+        .almarel_std(&gh.dir)
+        .env("GH_TOKEN", crate::support::github::TOKEN)
+        .args(["--config", "almarel.toml"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ready(), "the slow write never arrived");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    out
+}
+
+/// SIGTERM while a rejection is in flight: exit 143; done (the disable,
+/// the record), in flight (that rejection, with the command that checks it)
+/// and not started (the next rejection) are listed, the audit line says
+/// interrupted; the exact re-run then finishes the freeze with the same
+/// `next:` an uninterrupted run prints, and a third run finds nothing to do.
+#[test]
+fn sigterm_during_a_slow_rejection_lists_done_in_flight_and_not_started_and_a_rerun_converges() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let a = gh.sim.add_commit("a");
+    let b = gh.sim.add_commit("b");
+    let run_a = gh.sim.add_run(DEPLOY, &a, RunPlan::awaiting_approval());
+    let run_b = gh.sim.add_run(DEPLOY, &b, RunPlan::awaiting_approval());
+    gh.sim.slow(
+        "POST",
+        "/pending_deployments",
+        std::time::Duration::from_secs(30),
+    );
+    let out = signal_when(
+        &sb,
+        &gh,
+        &["freeze", "--reason", "bad deploy", "--yes", "--json"],
+        "TERM",
+        || gh.sim.slow_arrivals() >= 1,
+    );
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "interrupted");
+    assert_eq!(v["signal"], "SIGTERM");
+    assert_eq!(
+        v["done"],
+        serde_json::json!([
+            "disable workflow Deploy to Production",
+            "write the freeze record ALMAREL_FREEZE"
+        ])
+    );
+    // Runs are listed newest first: run_b is rejected first.
+    let first = format!(
+        "reject the production deployment of run {run_b} ({})",
+        &b[..7]
+    );
+    let second = format!(
+        "reject the production deployment of run {run_a} ({})",
+        &a[..7]
+    );
+    assert_eq!(v["in_flight"][0]["write"], first.as_str());
+    assert_eq!(
+        v["in_flight"][0]["check"],
+        "almarel freeze --reason 'bad deploy' --dry-run"
+    );
+    assert_eq!(v["not_started"], serde_json::json!([second]));
+    assert!(!e.contains("nothing was changed"), "{e}");
+    assert!(
+        e.contains("hint: re-run `almarel freeze --reason 'bad deploy'`"),
+        "{e}"
+    );
+    assert_eq!(
+        results(&sb.audit_lines()),
+        ["started", "interrupted: SIGTERM"]
+    );
+    assert_eq!(
+        gh.sim.workflow_state(DEPLOY).as_deref(),
+        Some("disabled_manually")
+    );
+    assert!(gh.sim.variable("ALMAREL_FREEZE").is_some());
+
+    // The exact re-run finishes the job.
+    gh.sim.clear_slow();
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "bad deploy", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(e.ends_with("next: almarel unfreeze\n"), "{e}");
+    assert!(!gh.sim.is_pending(run_a) && !gh.sim.is_pending(run_b));
+    assert!(o.contains(&format!("run {run_a}")), "{o}");
+    // Nothing is done twice: one disable, one record write.
+    let puts = writes(&gh)
+        .iter()
+        .filter(|r| r.path.ends_with("/disable"))
+        .count();
+    assert_eq!(puts, 1);
+    // And a third run: nothing left, nothing sent, the same next step.
+    let before = writes(&gh).len();
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "bad deploy", "--yes"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.ends_with("next: almarel unfreeze\n"), "{e}");
+    assert_eq!(writes(&gh).len(), before);
+}

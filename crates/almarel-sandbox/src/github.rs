@@ -621,6 +621,10 @@ impl GithubSim {
             .slow
             .push((method.to_owned(), path.to_owned(), delay));
     }
+    /// Removes every [`GithubSim::slow`] rule.
+    pub fn clear_slow(&self) {
+        self.st().slow.clear();
+    }
     /// How many requests a [`GithubSim::slow`] rule is holding or has held.
     pub fn slow_arrivals(&self) -> u64 {
         self.st().slow_arrivals
