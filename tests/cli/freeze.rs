@@ -421,3 +421,165 @@ fn sigterm_during_a_slow_rejection_lists_done_in_flight_and_not_started_and_a_re
     assert!(e.ends_with("next: almarel unfreeze\n"), "{e}");
     assert_eq!(writes(&gh).len(), before);
 }
+
+/// The freeze record: who, when and why in the repository variable
+/// `ALMAREL_FREEZE`, shown by a re-run and deleted by unfreeze.
+#[test]
+fn freeze_records_who_when_and_why_on_github_and_unfreeze_deletes_it() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "checkout errors", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let value = gh.sim.variable("ALMAREL_FREEZE").expect("record written");
+    let record: serde_json::Value = serde_json::from_str(&value).unwrap();
+    assert_eq!(record["by"], "octocat");
+    assert_eq!(record["reason"], "checkout errors");
+    assert!(record["at"].as_str().unwrap().ends_with('Z'), "{record}");
+    let post = gh
+        .sim
+        .recorder()
+        .all()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/actions/variables"))
+        .expect("POST variables");
+    assert_eq!(post.status, 201);
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body["name"], "ALMAREL_FREEZE");
+    assert!(o.contains("recorded the freeze in ALMAREL_FREEZE: frozen by @octocat at "));
+
+    // A teammate's view: a re-run (any clone) shows who, when and why.
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "other", "--yes"])
+        .run()
+        .unwrap();
+    let (o, _) = texts(&out);
+    assert!(
+        o.contains("releases are already frozen by @octocat at ")
+            && o.contains(": checkout errors"),
+        "{o}"
+    );
+    // The first freezer's reason stays.
+    assert_eq!(
+        gh.sim.variable("ALMAREL_FREEZE").as_deref(),
+        Some(value.as_str())
+    );
+
+    let out = gh.almarel(&sb).args(["unfreeze", "--yes"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(gh.sim.variable("ALMAREL_FREEZE"), None);
+    assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));
+}
+
+/// A record set by hand (`gh variable set ALMAREL_FREEZE --body ...`) is a
+/// freeze too, even with the workflow active; unfreeze lifts it.
+#[test]
+fn a_record_set_by_hand_freezes_and_is_shown() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim.set_variable("ALMAREL_FREEZE", "incident 42");
+    let out = gh
+        .almarel(&sb)
+        .args(["unfreeze", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    let v = json_stdout(&out);
+    assert_eq!(v["state"], "frozen");
+    assert_eq!(v["record"]["reason"], "incident 42");
+    assert_eq!(v["plan"][0]["action"], "delete freeze record");
+    let out = gh.almarel(&sb).args(["unfreeze", "--yes"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(gh.sim.variable("ALMAREL_FREEZE"), None);
+}
+
+/// A token that may not use repository variables (403): the freeze still
+/// disables and rejects, says the record was not written and what the token
+/// needs; unfreeze likewise.
+#[test]
+fn without_variable_permission_the_freeze_degrades_to_the_workflow_state_and_says_so() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    let run = gh.sim.add_run(DEPLOY, &sha, RunPlan::awaiting_approval());
+    gh.sim
+        .fault(Fault::new("*", "/actions/variables", 100, 403));
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(
+        gh.sim.workflow_state(DEPLOY).as_deref(),
+        Some("disabled_manually")
+    );
+    assert_eq!(gh.sim.approvals(run)[0].state, "rejected");
+    let v = json_stdout(&out);
+    assert_eq!(v["record"], serde_json::Value::Null);
+    let note = v["record_note"].as_str().unwrap();
+    assert!(
+        note.contains("freeze record not written") && note.contains("Variables: Read and write"),
+        "{note}"
+    );
+    assert!(
+        e.contains("warning:") && e.contains("freeze record not written"),
+        "{e}"
+    );
+    assert_no_token(&out);
+    // Unfreeze: the workflow is enabled; the record could not be read.
+    let out = gh
+        .almarel(&sb)
+        .args(["unfreeze", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(gh.sim.workflow_state(DEPLOY).as_deref(), Some("active"));
+    let v = json_stdout(&out);
+    assert!(
+        v["record_note"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read")
+    );
+}
+
+/// Readable but not writable (403 on the POST): frozen by the workflow
+/// state, the write settled as failed, the note names the permission.
+#[test]
+fn a_record_write_refused_with_403_still_freezes_and_says_so() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    gh.sim
+        .fault(Fault::new("POST", "/actions/variables", 1, 403));
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "r", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(
+        gh.sim.workflow_state(DEPLOY).as_deref(),
+        Some("disabled_manually")
+    );
+    let v = json_stdout(&out);
+    assert!(
+        v["record_note"]
+            .as_str()
+            .unwrap()
+            .contains("teammates see the workflow state only"),
+        "{v}"
+    );
+    assert_eq!(
+        v["done"],
+        serde_json::json!(["disabled Deploy to Production"])
+    );
+    assert_eq!(gh.sim.variable("ALMAREL_FREEZE"), None);
+    assert_eq!(results(&sb.audit_lines()), ["started", "ok"]);
+}
