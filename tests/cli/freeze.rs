@@ -2,6 +2,9 @@
 //! deployments, idempotent, partial failures reported, audit lines.
 
 use crate::support::Run;
+
+#[path = "roll_forward.rs"]
+mod roll_forward;
 use almarel_sandbox::github::{Fault, Phase, RunPlan};
 
 use crate::support::github::{GhEnv, assert_no_token};
