@@ -434,6 +434,8 @@ pub enum Scenario {
     Migration,
     /// CI fails: approve is refused.
     RedCi,
+    /// Frozen: the fix is tagged and rolled forward (unfreeze --only) while another commit stays out.
+    RollForward,
 }
 
 /// `almarel completions`.

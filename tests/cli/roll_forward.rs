@@ -330,3 +330,72 @@ fn without_workflow_dispatch_the_roll_forward_says_how_to_start_the_run() {
     assert_eq!(v["state"], "roll_forward");
     assert!(v.get("dispatched").is_none());
 }
+
+/// `almarel rehearse roll-forward`: on the embedded sandbox, the fix v1.2.3
+/// is deployed and verified under the freeze while the commit pushed
+/// meanwhile is rejected; the end state is checked, not only the verdict.
+#[test]
+fn rehearse_roll_forward_passes_and_leaves_the_designed_end_state() {
+    use almarel::cli::{ColorChoice, Scenario};
+    use almarel::commands::rehearse::{RehearseOptions, run_scenario};
+    let rt = crate::support::coolify::runtime();
+    let (ui, store) = almarel::ui::Ui::captured(&almarel::settings::Global {
+        json: false,
+        yes: false,
+        dry_run: false,
+        quiet: false,
+        verbose: 0,
+        color: ColorChoice::Never,
+    });
+    let r = rt
+        .block_on(run_scenario(
+            Scenario::RollForward,
+            RehearseOptions::captured(ui),
+        ))
+        .expect("the sandbox starts");
+    let narration = {
+        let c = store.lock().unwrap();
+        format!("{}{}", c.stdout, c.stderr)
+    };
+    assert!(r.passed(), "{:?}\n{narration}", r.deviation);
+    assert!(!r.sandbox_dir.exists());
+    assert_eq!(
+        r.steps.iter().map(|s| s.exit).collect::<Vec<_>>(),
+        [0, 0, 0, 0, 0, 0, 0, 0].map(Some).to_vec()
+    );
+    let fix = r
+        .tags
+        .iter()
+        .find(|(t, _)| t == "v1.2.3")
+        .map(|(_, s)| s.clone())
+        .expect("v1.2.3 on origin");
+    assert_eq!(r.production_sha, fix);
+    assert_eq!(r.deploy_workflow_state.as_deref(), Some("active"));
+    let states: Vec<&str> = r.reviews.iter().map(|rv| rv.state.as_str()).collect();
+    assert_eq!(states, ["approved", "rejected"]);
+    // The tag push while frozen started no deploy run; the dispatch did.
+    assert!(
+        narration.contains("no Deploy to Production run: the workflow is disabled"),
+        "{narration}"
+    );
+    let dispatches = r
+        .github_requests
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/dispatches"))
+        .count();
+    assert_eq!(dispatches, 1);
+    assert!(
+        r.steps[2]
+            .output
+            .contains("releases stay FROZEN except v1.2.3"),
+        "{}",
+        r.steps[2].output
+    );
+    // The record was written, then deleted by the final unfreeze.
+    let deletes = r
+        .github_requests
+        .iter()
+        .filter(|q| q.method == "DELETE" && q.path.ends_with("/ALMAREL_FREEZE"))
+        .count();
+    assert_eq!(deletes, 1);
+}
