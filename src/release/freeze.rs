@@ -352,13 +352,11 @@ impl Progress {
 /// A write declared in the journal before any is sent.
 struct Planned {
     id: WriteId,
-    what: String,
 }
 
 fn plan_write(ctx: &Context, what: String, check: &Next) -> Planned {
     Planned {
-        id: ctx.journal.plan(what.clone(), Some(check.to_string())),
-        what,
+        id: ctx.journal.plan(what, Some(check.to_string())),
     }
 }
 
@@ -629,10 +627,12 @@ async fn write_record(
     match gh.set_variable(VARIABLE, &record.to_value(), exists).await {
         Ok(VariableWrite::Applied) => {
             w.done();
-            progress.did(format!(
-                "recorded the freeze in {VARIABLE}: {}",
-                record.describe()
-            ));
+            let what = if record.only.is_some() {
+                "recorded the roll-forward exception in"
+            } else {
+                "recorded the freeze in"
+            };
+            progress.did(format!("{what} {VARIABLE}: {}", record.describe()));
         }
         Ok(VariableWrite::Denied(why)) => {
             // Nothing was applied: the write is settled as failed, the freeze goes on.
@@ -646,7 +646,6 @@ async fn write_record(
             return Err(e);
         }
     }
-    let _ = p.what;
     Ok(())
 }
 
