@@ -410,6 +410,7 @@ pub struct ChecklistArgs {
 #[command(
     after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, deploy, verify\n  \
 almarel rehearse failed-deploy      # web deploy fails: freeze, rollback, verify, unfreeze\n  \
+almarel rehearse roll-forward       # frozen: the fix goes out (unfreeze --only), another commit does not\n  \
 almarel rehearse --interactive      # type each command yourself in a second terminal"
 )]
 pub struct RehearseArgs {
