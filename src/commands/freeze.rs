@@ -524,8 +524,8 @@ pub async fn run_unfreeze(ctx: &Context, req: &UnfreezeRequest) -> Result<Unfree
     if let Some(n) = &plan.dispatch_note {
         ui.warn(n);
     }
-    let status_next = match &plan.only {
-        Some(o) => Next::new(["status", o.tag.as_str(), "--watch"]),
+    let status_next = match &req.only {
+        Some(t) => Next::new(["status", t.as_str(), "--watch"]),
         None => Next::new(["status"]),
     };
 
@@ -564,9 +564,13 @@ pub async fn run_unfreeze(ctx: &Context, req: &UnfreezeRequest) -> Result<Unfree
             steps::audit_details("", &[], None),
         );
         report.lines.push(format!(
-            "{} releases are not frozen: {} is already active",
+            "{} releases are not frozen: {} is already active{}",
             ui.mark(Tone::Ok),
-            plan.workflow.name
+            plan.workflow.name,
+            req.only
+                .as_ref()
+                .map(|t| format!("; {t} needs no exception and deploys as usual"))
+                .unwrap_or_default()
         ));
         report.next = Some(status_next);
         return Ok(report);

@@ -822,6 +822,9 @@ pub async fn plan_unfreeze(
         dispatch_note: None,
         comment: String::new(),
     };
+    // Not frozen at all: a roll forward needs no exception (and must not
+    // create a freeze record).
+    let only = only.filter(|_| st.frozen());
     match only {
         None => {
             // Lifting: deployments that appeared during a roll forward stay out.

@@ -399,3 +399,18 @@ fn rehearse_roll_forward_passes_and_leaves_the_designed_end_state() {
         .count();
     assert_eq!(deletes, 1);
 }
+
+/// Not frozen: `--only` sends nothing and creates no freeze record.
+#[test]
+fn roll_forward_when_not_frozen_changes_nothing() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let fix = gh.sim.add_commit("fix");
+    gh.sim.add_tag("v1.2.4", &fix, true);
+    let out = ok(&gh, &sb, &["unfreeze", "--only", "v1.2.4", "--yes"]);
+    let (o, e) = texts(&out);
+    assert!(o.contains("v1.2.4 needs no exception"), "{o}");
+    assert!(e.ends_with("next: almarel status v1.2.4 --watch\n"), "{e}");
+    assert!(gh.sim.recorder().all().iter().all(|r| r.method == "GET"));
+    assert_eq!(record(&gh), None);
+}
