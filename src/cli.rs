@@ -350,9 +350,17 @@ pub struct FreezeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Examples:\n  almarel unfreeze --dry-run   # what would be enabled again\n  \
-almarel unfreeze --yes       # resume releases (CI: no prompt)"
+almarel unfreeze --yes       # resume releases (CI: no prompt)\n  \
+almarel unfreeze --only v1.2.4 --yes   # roll the fix forward; everything else stays frozen"
 )]
-pub struct UnfreezeArgs {}
+pub struct UnfreezeArgs {
+    /// Roll this one release forward under the freeze: record the exception,
+    /// enable the deploy workflow for it (starting its run if it has none) and
+    /// reject every other waiting production deployment. `almarel freeze`
+    /// restores the freeze, `almarel unfreeze` lifts it.
+    #[arg(long, value_name = "TAG")]
+    pub only: Option<String>,
+}
 
 /// `almarel rollback`.
 #[derive(Debug, Clone, Args)]
@@ -408,6 +416,7 @@ pub struct ChecklistArgs {
 #[command(
     after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, deploy, verify\n  \
 almarel rehearse failed-deploy      # web deploy fails: freeze, rollback, verify, unfreeze\n  \
+almarel rehearse roll-forward       # frozen: the fix goes out (unfreeze --only), another commit does not\n  \
 almarel rehearse --interactive      # type each command yourself in a second terminal"
 )]
 pub struct RehearseArgs {
@@ -432,6 +441,8 @@ pub enum Scenario {
     Migration,
     /// CI fails: approve is refused.
     RedCi,
+    /// Frozen: the fix is tagged and rolled forward (unfreeze --only) while another commit stays out.
+    RollForward,
 }
 
 /// `almarel completions`.

@@ -1,6 +1,7 @@
 //! Every verb's flags → a plain request value, before any I/O. Commands never
 //! see clap types; a usage error (exit 2) in the arguments is found here.
-//! (Converted so far: `tag`, `deploy`, `rollback`. The other verbs still take their clap args.)
+//! (Converted so far: `tag`, `approve`, `deploy`, `rollback`, `freeze`,
+//! `unfreeze`. The other verbs still take their clap args.)
 
 use crate::cli::{DeployArgs, RollbackArgs, TagArgs};
 use crate::commands::{deploy, rollback, tag};
@@ -125,4 +126,29 @@ fn release_tag(flag: &str, given: &str, prefix: &str) -> Result<crate::version::
         ))
         .with_hint(format!("e.g. {flag} 1.2.3 or {flag} {prefix}1.2.3"))
     })
+}
+
+/// `almarel freeze --reason TEXT [--cancel-running]`.
+pub fn freeze(args: &crate::cli::FreezeArgs) -> Result<crate::release::freeze::FreezeRequest> {
+    if args.reason.trim().is_empty() {
+        return Err(crate::error::Error::usage("--reason must not be empty")
+            .with_hint("say why, e.g. --reason \"checkout errors after v1.2.3\""));
+    }
+    Ok(crate::release::freeze::FreezeRequest {
+        reason: args.reason.clone(),
+        cancel_running: args.cancel_running,
+    })
+}
+
+/// `almarel unfreeze [--only TAG]` (`TAG`: a release tag or version, checked
+/// against `git.tag_prefix`).
+pub fn unfreeze(
+    args: &crate::cli::UnfreezeArgs,
+    settings: &Settings,
+) -> Result<crate::release::freeze::UnfreezeRequest> {
+    let only = match &args.only {
+        Some(t) => Some(crate::version::parse_tag(t, &settings.git.tag_prefix)?),
+        None => None,
+    };
+    Ok(crate::release::freeze::UnfreezeRequest { only })
 }

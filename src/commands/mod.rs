@@ -73,8 +73,16 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             return deploy::run(ctx, &request).await.map(Outcome::report);
         }
         Command::Verify(a) => verify::run(ctx, a).await,
-        Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
-        Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
+        Command::Freeze(a) => {
+            let request = crate::resolve::freeze(a)?;
+            return freeze::run_freeze(ctx, &request).await.map(Outcome::report);
+        }
+        Command::Unfreeze(a) => {
+            let request = crate::resolve::unfreeze(a, &ctx.settings)?;
+            return freeze::run_unfreeze(ctx, &request)
+                .await
+                .map(Outcome::report);
+        }
         Command::Rollback(a) => {
             let request = crate::resolve::rollback(a, &ctx.settings)?;
             return rollback::run(ctx, &request).await.map(Outcome::report);
@@ -185,8 +193,25 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
             Next::new(["tag", a.version.as_str()])
         ),
         Command::Approve(_) => approve::resume_hint(snap),
-        Command::Freeze(_) | Command::Unfreeze(_) => {
-            "re-run the same command: it finds what was already done and continues".to_owned()
+        Command::Freeze(a) => {
+            let mut words = vec!["freeze", "--reason", a.reason.as_str()];
+            if a.cancel_running {
+                words.push("--cancel-running");
+            }
+            format!(
+                "re-run `{}`: it finds what was already done (the workflow disabled, the record written, deployments rejected) and does the rest",
+                Next::new(words)
+            )
+        }
+        Command::Unfreeze(a) => {
+            let mut words = vec!["unfreeze"];
+            if let Some(t) = &a.only {
+                words.extend(["--only", t.as_str()]);
+            }
+            format!(
+                "re-run `{}`: it finds what was already done and does the rest",
+                Next::new(words)
+            )
         }
         Command::Deploy(_) | Command::Rollback(_) => {
             "a re-run decides anew: check what production runs with `almarel status` before deploying again".to_owned()

@@ -119,6 +119,7 @@ const WRONG_END: &str = "If something goes wrong · resume releases after the fi
 const WRONG_MIXED: &str = "If something goes wrong · a mixed release is not live";
 const WRONG_DECIDE: &str =
     "If something goes wrong 2 · decide: roll forward (a fix release) or roll back";
+const ROLL_FWD: &str = "If something goes wrong · roll the fix forward under the freeze";
 
 fn seeds() -> Vec<SeedRelease> {
     vec![
@@ -408,6 +409,107 @@ fn plan(scenario: Scenario) -> Plan {
                 p
             },
         },
+        Scenario::RollForward => roll_forward(base),
+    }
+}
+
+/// `roll-forward`: production (v1.2.2) is frozen; the fix is merged and
+/// tagged v1.2.3 (no deploy run starts: the workflow is disabled); `unfreeze
+/// --only v1.2.3` records the exception, enables the workflow and starts
+/// the fix's deploy run; a teammate's commit lands meanwhile and gets a
+/// deploy run too; the fix is approved, deployed and verified; `unfreeze`
+/// lifts the freeze and rejects the other run on the way.
+fn roll_forward(base: WorldSpec) -> Plan {
+    let approve = step(
+        HUMAN_4,
+        "approve v1.2.3 --yes",
+        0,
+        "checked: CI green on the fix's commit, a final release tag on it, the deploy workflow enabled for it; did: approved its waiting production deployment",
+    );
+    let deploy = step(
+        FLOW_JK,
+        "deploy --tag v1.2.3 --timeout 1m --yes",
+        0,
+        "set image tag v1.2.3 on api and web, triggered each deployment and followed it to `finished`",
+    );
+    let verify = step(
+        HUMAN_5,
+        "verify --expect-tag v1.2.3",
+        0,
+        "checked: health 200, /api/version runs the fix's commit, the web app answers HTML, smoke login + orders",
+    );
+    let mut tag = step(
+        ROLL_FWD,
+        "tag 1.2.3",
+        0,
+        "tagged the fix v1.2.3 and pushed it; CI and Release start, but no deploy run: the deploy workflow is disabled",
+    );
+    tag.before = Some((
+        |w: &World| {
+            let _ = w
+                .git
+                .commit(
+                    &[("api/checkout.txt", "totals fixed\n")],
+                    "Fix checkout totals (#150)",
+                )
+                .and_then(|_| w.git.push(&["refs/heads/main:refs/heads/main"]));
+        },
+        "sandbox: the fix \"Fix checkout totals (#150)\" is merged to main",
+    ));
+    let mut only = step(
+        ROLL_FWD,
+        "unfreeze --only v1.2.3 --yes",
+        0,
+        "recorded the exception in ALMAREL_FREEZE, rejected other waiting deployments, enabled the deploy workflow and started its run for v1.2.3 (workflow_dispatch); every other release stays frozen",
+    );
+    only.after = Some((
+        |w: &World| {
+            let _ = w.push_commit(
+                "Unreviewed refactor (#151)",
+                &[("api/refactor.txt", "wip\n")],
+            );
+        },
+        "sandbox: meanwhile a teammate's commit lands on main; with the workflow enabled, it gets a deploy run waiting for approval",
+    ));
+    Plan {
+        title: "frozen after a bad release: the fix goes out under the freeze, another commit does not, then unfreeze",
+        spec: base,
+        steps: vec![
+            step(
+                WRONG_1,
+                "freeze --reason \"checkout errors in v1.2.2\" --yes",
+                0,
+                "disabled the deploy workflow and recorded who froze, when and why in ALMAREL_FREEZE",
+            ),
+            tag,
+            only,
+            step(
+                HUMAN_3,
+                "status v1.2.3 --watch --timeout 1m",
+                0,
+                "followed the fix's runs until only the production approval was left",
+            ),
+            approve,
+            deploy,
+            verify,
+            step(
+                WRONG_END,
+                "unfreeze --yes",
+                0,
+                "rejected the teammate's waiting deploy run (it came in during the freeze), deleted the freeze record; releases are not frozen",
+            ),
+        ],
+        end: |w| {
+            let mut p = Vec::new();
+            expect_production(w, "v1.2.3", &mut p);
+            expect_image_tags(w, "v1.2.3", "v1.2.3", &mut p);
+            expect_workflow(w, "active", &mut p);
+            expect_reviews(w, &["approved", "rejected"], &mut p);
+            if let Some(v) = w.github.variable("ALMAREL_FREEZE") {
+                p.push(format!("the freeze record is still there: {v}"));
+            }
+            p
+        },
     }
 }
 
@@ -573,6 +675,7 @@ pub fn scenario_name(s: Scenario) -> &'static str {
         Scenario::RcToProduction => "rc-to-production",
         Scenario::Migration => "migration",
         Scenario::RedCi => "red-ci",
+        Scenario::RollForward => "roll-forward",
     }
 }
 
@@ -1031,6 +1134,7 @@ mod tests {
             Scenario::RcToProduction,
             Scenario::Migration,
             Scenario::RedCi,
+            Scenario::RollForward,
         ] {
             for st in plan(s).steps {
                 let mut argv = vec!["almarel".to_owned()];

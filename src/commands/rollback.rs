@@ -10,7 +10,7 @@
 //! plan is printed and confirmed; `--dry-run` stops there. Then, each step
 //! printed as it happens, under one write-ahead audit entry and with the
 //! journal's resume command set to `rollback --to <target>` (SPEC §7.3):
-//! (1) freeze through [`super::freeze::freeze_for`] (unless `--no-freeze`);
+//! (1) freeze through [`crate::release::freeze::freeze_for`] (unless `--no-freeze`);
 //! (2) deploy the target through [`deploy::deploy_apps`], without deploy's
 //! gates (a rollback is the one deploy a freeze allows); (3) verify the
 //! target's commit through [`probe::verify`], waiting up to `--wait`; (4)
@@ -542,7 +542,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<RollbackReport> {
     if let (Some(gh), Some(id)) = (&gh, freeze_write) {
         ui.progress("step 1/4: freeze");
         let w = ctx.journal.start(id);
-        match super::freeze::freeze_for(ctx, gh, &reason).await {
+        match crate::release::freeze::freeze_for(ctx, gh, &reason).await {
             Ok(done) if done.is_empty() => {
                 w.done();
                 step_line(

@@ -431,6 +431,7 @@ impl Http {
                     Error::remote(format!(
                         "github: permission denied (403) for {what}: {message}{needed}{sso}"
                     ))
+                    .with_code("permission_denied")
                     .with_hint(format!(
                         "use a token with access to {} (classic PAT: `repo` scope; fine-grained: Actions read/write, Deployments, Contents read)",
                         self.repo

@@ -14,6 +14,7 @@
 pub mod actions;
 pub mod http;
 pub mod models;
+pub mod variables;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod deploy;
+pub mod freeze;
 pub mod live;
 pub mod progress;
 pub mod target;

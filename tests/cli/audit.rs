@@ -63,9 +63,10 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
     );
     run_ok(&fx, &["freeze", "--reason", "audit test", "--yes"]);
     assert_eq!(run_code(&fx, &["deploy", "--tag", "1.3.0", "--yes"]), 3);
-    assert_eq!(lines(&fx).len(), 5);
-    run_ok(&fx, &["unfreeze", "--yes"]);
+    // freeze and unfreeze write ahead too: `started`, then `ok`.
     assert_eq!(lines(&fx).len(), 6);
+    run_ok(&fx, &["unfreeze", "--yes"]);
+    assert_eq!(lines(&fx).len(), 8);
 
     // deploy one app (CI passed for its commit: deploy's gate).
     fx.gh.add_run("CI", &fx.shas["v1.3.0"], RunPlan::success());
@@ -77,11 +78,11 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         0
     );
     run_ok(&fx, &["deploy", "--tag", "1.3.0", "--app", "api", "--yes"]);
-    assert_eq!(lines(&fx).len(), 8, "deploy: started, then ok");
+    assert_eq!(lines(&fx).len(), 10, "deploy: started, then ok");
 
     // rollback: a dry run nothing; the real one its deploys and its own line.
     assert_eq!(run_code(&fx, &["rollback", "--dry-run"]), 0);
-    assert_eq!(lines(&fx).len(), 8);
+    assert_eq!(lines(&fx).len(), 10);
     run_ok(&fx, &["rollback", "--no-freeze", "--yes"]);
 
     // Converted commands write a `started` line ahead of their outcome line.
@@ -89,14 +90,15 @@ fn every_change_is_logged_once_and_dry_runs_and_refusals_are_not() {
         .into_iter()
         .filter(|l| l["result"] == "started")
         .collect();
-    let mut started_commands: Vec<&str> = started
+    let started_commands: Vec<&str> = started
         .iter()
         .map(|l| l["command"].as_str().unwrap())
         .collect();
-    started_commands.retain(|c| ["tag", "approve", "deploy", "rollback"].contains(c));
     assert_eq!(
         started_commands,
-        ["tag", "approve", "deploy", "rollback", "deploy", "deploy"],
+        [
+            "tag", "approve", "freeze", "unfreeze", "deploy", "rollback", "deploy", "deploy"
+        ],
         "{started:?}"
     );
     // Each started entry has its outcome line (same command and target).

@@ -271,7 +271,7 @@ fn github_reads_recover_from_5xx_and_rate_limits() {
                     let expected = match args[0] {
                         "status" => 0,
                         "approve" => 1,
-                        "freeze" => 2, // disable + reject the waiting run
+                        "freeze" => 3, // disable + write the freeze record + reject the waiting run
                         _ => 0,        // not frozen: nothing to enable
                     };
                     assert_eq!(

@@ -342,9 +342,16 @@ struct State {
     allowed_actions: String,
     events: Vec<Value>,
     dispatch_plans: HashMap<u64, RunPlan>,
-    slow: Vec<(String, String, Duration)>,
+    /// Held answers: `(method, path substring, delay)`, applied at once.
+    slow_answers: Vec<(String, String, Duration)>,
     not_modified: u64,
     next_id: u64,
+    /// Repository variables: name → (value, created_at, updated_at).
+    variables: Vec<(String, String, String, String)>,
+    /// Slow answers: `(method, path substring, delay)`.
+    slow: Vec<(String, String, Duration)>,
+    /// How many requests a slow rule has held so far.
+    slow_arrivals: u64,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -428,9 +435,12 @@ impl GithubSim {
             allowed_actions: "all".into(),
             events: Vec::new(),
             dispatch_plans: HashMap::new(),
-            slow: Vec::new(),
+            slow_answers: Vec::new(),
             not_modified: 0,
             next_id: 30_433_642,
+            variables: Vec::new(),
+            slow: Vec::new(),
+            slow_arrivals: 0,
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -626,7 +636,7 @@ impl GithubSim {
     /// flight).
     pub fn slow_answer(&self, method: &str, path: &str, delay: Duration) {
         self.st()
-            .slow
+            .slow_answers
             .push((method.to_owned(), path.to_owned(), delay));
     }
     /// `login` reviews the run's pending deployment of the first environment
@@ -650,6 +660,30 @@ impl GithubSim {
     /// Injects a fault.
     pub fn fault(&self, fault: Fault) {
         self.st().faults.push(fault);
+    }
+    /// Every request matching `method` (or `*`) whose path contains `path`
+    /// is answered only after `delay` (the change is applied then too): a
+    /// slow GitHub, to interrupt a write while it is in flight.
+    pub fn slow(&self, method: &str, path: &str, delay: Duration) {
+        self.st()
+            .slow
+            .push((method.to_owned(), path.to_owned(), delay));
+    }
+    /// Removes every [`GithubSim::slow`] rule.
+    pub fn clear_slow(&self) {
+        self.st().slow.clear();
+    }
+    /// How many requests a [`GithubSim::slow`] rule is holding or has held.
+    pub fn slow_arrivals(&self) -> u64 {
+        self.st().slow_arrivals
+    }
+    /// Sets a repository variable (as `gh variable set` would).
+    pub fn set_variable(&self, name: &str, value: &str) {
+        let mut s = self.st();
+        let now = crate::clock::rfc3339(SystemTime::now());
+        let name = name.to_ascii_uppercase();
+        s.variables.retain(|v| v.0 != name);
+        s.variables.push((name, value.to_owned(), now.clone(), now));
     }
 
     /// Sets the text of the file at `path` (`.github/workflows/ci.yml`) as
@@ -707,8 +741,9 @@ impl GithubSim {
         });
         s.events.insert(0, event);
     }
-    /// How runs started by `workflow_dispatch` of `workflow` (name) progress
-    /// (default: in progress, then success after 2 s).
+    /// How runs started by `workflow_dispatch` of `workflow` (name or file)
+    /// progress (default: the deploy workflow waits for the production
+    /// approval after 300 ms; others are in progress, then success after 2 s).
     pub fn set_dispatch_plan(&self, workflow: &str, plan: RunPlan) {
         let mut s = self.st();
         if let Some(id) = s
@@ -723,6 +758,32 @@ impl GithubSim {
 
     // ---- inspection ----
 
+    /// A repository variable's value.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_uppercase();
+        self.st()
+            .variables
+            .iter()
+            .find(|v| v.0 == name)
+            .map(|v| v.1.clone())
+    }
+    /// Runs of `workflow` (name), oldest first, with their SHA and event.
+    pub fn runs_of(&self, workflow: &str) -> Vec<(u64, String, String)> {
+        let s = self.st();
+        let Some(id) = s
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow)
+            .map(|w| w.id)
+        else {
+            return Vec::new();
+        };
+        s.runs
+            .iter()
+            .filter(|r| r.workflow_id == id)
+            .map(|r| (r.id, r.sha.clone(), r.event.clone()))
+            .collect()
+    }
     /// Runs of `workflow` (name) started by `workflow_dispatch`, oldest
     /// first: `(run id, head sha, ref)`.
     pub fn dispatched_runs(&self, workflow: &str) -> Vec<(u64, String, String)> {
@@ -828,6 +889,21 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let headers = req.headers().clone();
+    let delay = {
+        let mut s = lock(&state);
+        let d = s
+            .slow
+            .iter()
+            .find(|(m, p, _)| (m == "*" || *m == method) && path.contains(p.as_str()))
+            .map(|(_, _, d)| *d);
+        if d.is_some() {
+            s.slow_arrivals += 1;
+        }
+        d
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let body = to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let mut recorded_headers = Vec::new();
@@ -847,7 +923,7 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
     }
     let (status, response) = respond(&state, &method, &path, &headers, &body);
     let delay = lock(&state)
-        .slow
+        .slow_answers
         .iter()
         .find(|(m, p, _)| (m == "*" || *m == method) && path.contains(p.as_str()))
         .map(|(_, _, d)| *d);
@@ -1021,6 +1097,63 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
         ("GET", ["actions", "runs"]) => {
             let runs = list_runs(s, None, query, now);
             paginate(s, full, runs, Some("workflow_runs"))
+        }
+        ("GET", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            match s.variables.iter().find(|v| v.0 == name) {
+                Some((n, v, c, u)) => {
+                    Reply::json(json!({"name": n, "value": v, "created_at": c, "updated_at": u}))
+                }
+                None => Reply::not_found(),
+            }
+        }
+        ("POST", ["actions", "variables"]) => {
+            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let (Some(name), Some(value)) = (req["name"].as_str(), req["value"].as_str()) else {
+                return Reply::status(
+                    422,
+                    Some(
+                        json!({"message": "Invalid request.\n\n\"name\", \"value\" are required.", "documentation_url": "https://docs.github.com/rest/actions/variables#create-a-repository-variable"}),
+                    ),
+                );
+            };
+            let name = name.to_ascii_uppercase();
+            if s.variables.iter().any(|v| v.0 == name) {
+                return Reply::status(
+                    409,
+                    Some(
+                        json!({"message": "Already exists - Variable already exists", "documentation_url": "https://docs.github.com/rest/actions/variables#create-a-repository-variable"}),
+                    ),
+                );
+            }
+            let now = crate::clock::rfc3339(SystemTime::now());
+            s.variables.push((name, value.to_owned(), now.clone(), now));
+            Reply::status(201, Some(json!({})))
+        }
+        ("PATCH", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let now = crate::clock::rfc3339(SystemTime::now());
+            match s.variables.iter_mut().find(|v| v.0 == name) {
+                Some(v) => {
+                    if let Some(value) = req["value"].as_str() {
+                        v.1 = value.to_owned();
+                    }
+                    v.3 = now;
+                    Reply::status(204, None)
+                }
+                None => Reply::not_found(),
+            }
+        }
+        ("DELETE", ["actions", "variables", name]) => {
+            let name = name.to_ascii_uppercase();
+            let before = s.variables.len();
+            s.variables.retain(|v| v.0 != name);
+            if s.variables.len() == before {
+                Reply::not_found()
+            } else {
+                Reply::status(204, None)
+            }
         }
         ("PUT", ["actions", "workflows", id, action @ ("disable" | "enable")]) => {
             let Some(w) = find_workflow(s, id) else {
@@ -1296,7 +1429,7 @@ pub const DEFAULT_WORKFLOW_FILES: [(&str, &str); 3] = [
     ),
     (
         ".github/workflows/deploy.yml",
-        "name: Deploy to Production\n\non:\n  workflow_run:\n    workflows: [CI]\n    types: [completed]\n    branches: [main]\n\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - run: almarel deploy\n",
+        "name: Deploy to Production\n\non:\n  workflow_run:\n    workflows: [CI]\n    types: [completed]\n    branches: [main]\n  workflow_dispatch:\n\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - run: almarel deploy\n",
     ),
 ];
 
@@ -1446,12 +1579,18 @@ fn dispatch(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     if !allows {
         return unprocessable("Workflow does not have 'workflow_dispatch' trigger".into());
     }
-    let plan = s.dispatch_plans.get(&w.id).cloned().unwrap_or(RunPlan {
-        steps: vec![
-            (Duration::ZERO, Phase::InProgress),
-            (Duration::from_secs(2), Phase::Completed("success".into())),
-        ],
-        after_approval: Vec::new(),
+    let plan = s.dispatch_plans.get(&w.id).cloned().unwrap_or_else(|| {
+        if w.name == "Deploy to Production" {
+            RunPlan::waiting_after(Duration::from_millis(300))
+        } else {
+            RunPlan {
+                steps: vec![
+                    (Duration::ZERO, Phase::InProgress),
+                    (Duration::from_secs(2), Phase::Completed("success".into())),
+                ],
+                after_approval: Vec::new(),
+            }
+        }
     });
     s.next_id += 1;
     let run_id = s.next_id;

@@ -341,7 +341,13 @@ impl World {
                     &r.commit,
                     RunPlan::completes_after(s.release_after, "success"),
                 );
-                let deploy = s.ci_conclusion == "success" || s.deploy_despite_red_ci;
+                let wants_deploy = s.ci_conclusion == "success" || s.deploy_despite_red_ci;
+                // A disabled deploy workflow (a freeze) starts no run.
+                let enabled = self
+                    .github
+                    .workflow_state("Deploy to Production")
+                    .is_none_or(|st| st == "active");
+                let deploy = wants_deploy && enabled;
                 if deploy {
                     let id = self.github.add_run(
                         "Deploy to Production",
@@ -356,6 +362,8 @@ impl World {
                     "GitHub saw {tag} pushed ({short}): started CI, Release{}",
                     if deploy {
                         " and Deploy to Production (it will wait for the production approval)"
+                    } else if wants_deploy {
+                        "; no Deploy to Production run: the workflow is disabled (frozen)"
                     } else {
                         ""
                     }
@@ -371,7 +379,57 @@ impl World {
                 ));
             }
         }
+        // Deploy runs started otherwise (workflow_dispatch) join the list.
+        if let Ok(mut known) = self.deploy_runs.lock() {
+            for (id, sha, event) in self.github.runs_of("Deploy to Production") {
+                if event == "workflow_dispatch" && !known.contains(&id) {
+                    known.push(id);
+                    notes.push(format!(
+                        "GitHub started Deploy to Production for {} (workflow_dispatch); it will wait for the production approval",
+                        &sha[..sha.len().min(7)]
+                    ));
+                }
+            }
+        }
         Ok(notes)
+    }
+
+    /// A teammate's commit lands on `main` (pushed to origin): GitHub runs CI
+    /// for it and, when the deploy workflow is active, a deploy run that
+    /// waits for the production approval. Returns the commit and the deploy
+    /// run, if one started.
+    pub fn push_commit(
+        &self,
+        message: &str,
+        files: &[(&str, &str)],
+    ) -> Result<(String, Option<u64>)> {
+        let sha = self.git.commit(files, message)?;
+        self.git.push(&["refs/heads/main:refs/heads/main"])?;
+        register_history(&self.git, &self.github)?;
+        if let Ok(mut started) = self.runs_started.lock() {
+            started.insert(sha.clone());
+        }
+        self.github.add_run(
+            "CI",
+            &sha,
+            RunPlan::completes_after(self.spec.ci_after, "success"),
+        );
+        let enabled = self
+            .github
+            .workflow_state("Deploy to Production")
+            .is_none_or(|st| st == "active");
+        let deploy = enabled.then(|| {
+            let id = self.github.add_run(
+                "Deploy to Production",
+                &sha,
+                RunPlan::waiting_after(self.spec.ci_after),
+            );
+            if let Ok(mut d) = self.deploy_runs.lock() {
+                d.push(id);
+            }
+            id
+        });
+        Ok((sha, deploy))
     }
 }
 
