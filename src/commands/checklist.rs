@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
 use crate::probe;
 use crate::release::approval::{self, Approval};
+use crate::release::live::{self, AppPlace, AppsRead, Liveness, Observation};
+use crate::release::tags::release_tags_at;
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, ReleaseVersion};
 
@@ -37,6 +39,10 @@ pub const PHASES: [&str; 4] = [
     "after-deploy",
 ];
 
+/// The after-deploy item that says the release is live on every app.
+const LIVE_ITEM: &str = "Every app runs the release (not mixed)";
+/// How long reading the Coolify apps may take.
+const COOLIFY_BUDGET: Duration = Duration::from_secs(20);
 /// How long one remote (GitHub) may take in total for the checklist.
 const GITHUB_BUDGET: Duration = Duration::from_secs(20);
 
@@ -368,7 +374,7 @@ async fn during_deploy(
             for n in [ci_name.as_str(), approval_name] {
                 items.push(Item::auto(p, n, false, why.clone()));
             }
-            items.push(coolify_item(ctx).await);
+            items.push(coolify_item(None, None));
             return items;
         }
     };
@@ -477,7 +483,12 @@ async fn during_deploy(
             });
         }
     }
-    items.push(coolify_item(ctx).await);
+    let t = target.and_then(|t| t.as_ref().ok());
+    let seen = match t {
+        Some(t) => Some(observe_release(ctx, t, None).await),
+        None => None,
+    };
+    items.push(coolify_item(t, seen.as_ref()));
     items
 }
 
@@ -502,44 +513,65 @@ fn github_reason(message: &str) -> String {
     }
 }
 
-/// Each app's newest Coolify deployment is `finished`.
-async fn coolify_item(ctx: &Context) -> Item {
+/// Every app's newest Coolify deployment is a finished deployment of this
+/// release (SPEC §7.4): an app whose deployment failed and was restored to
+/// the old tag has a finished newest deployment, but not of this release.
+fn coolify_item(target: Option<&Target>, seen: Option<&Observation>) -> Item {
     let p = "during-deploy";
     let name = "Coolify deployment calls returned success";
-    let client = match ctx.coolify() {
-        Ok(c) => c,
-        Err(e) => return Item::auto(p, name, false, format!("coolify: {}", e.message)),
+    let (Some(t), Some(seen)) = (target, seen) else {
+        return Item::auto(p, name, false, "no commit to check");
     };
-    let apps = &ctx.settings.coolify.apps;
-    if apps.is_empty() {
-        return Item::auto(p, name, false, "coolify.apps is empty: no app to check");
-    }
-    let mut ok = true;
-    let mut parts = Vec::new();
-    for app in apps {
-        match client.app_deployments(&app.name, &app.uuid, 1).await {
-            Err(e) => {
-                ok = false;
-                parts.push(format!("{}: {}", app.name, e.message));
+    match &seen.apps {
+        AppsRead::NotConfigured => Item::manual(
+            p,
+            name,
+            "coolify.url and coolify.apps are not set: check each app's deployment in Coolify by hand",
+        ),
+        AppsRead::NoToken | AppsRead::Failed(_) => Item::auto(
+            p,
+            name,
+            false,
+            format!("coolify: {}", seen.apps_unknown().unwrap_or_default()),
+        ),
+        AppsRead::Read(_) => {
+            let Some(live) = &seen.live else {
+                return Item::auto(p, name, false, "coolify: not read");
+            };
+            let ok = live.apps.iter().all(|a| a.place == AppPlace::OnRelease);
+            let parts: Vec<String> = live
+                .apps
+                .iter()
+                .map(|a| format!("{}: {}", a.app, a.detail()))
+                .collect();
+            let mut evidence = parts.join("; ");
+            if !ok {
+                evidence.push_str(&format!(
+                    " (expected {} on {})",
+                    seen.accepted.join(" or "),
+                    crate::version::short_sha(&t.sha)
+                ));
             }
-            Ok(list) => match list.deployments.first() {
-                None => {
-                    ok = false;
-                    parts.push(format!("{}: no deployment", app.name));
-                }
-                Some(d) => {
-                    if d.status != crate::coolify::DeploymentStatus::Finished {
-                        ok = false;
-                    }
-                    parts.push(format!(
-                        "{}: {} ({})",
-                        app.name, d.status, d.deployment_uuid
-                    ));
-                }
-            },
+            Item::auto(p, name, ok, evidence)
         }
     }
-    Item::auto(p, name, ok, parts.join("; "))
+}
+
+/// Reads the apps for REF's commit and judges the release against
+/// production's SHA (`None`: not known).
+async fn observe_release(ctx: &Context, t: &Target, production_sha: Option<&str>) -> Observation {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let mut tags = release_tags_at(ctx, &t.sha).await;
+    if let Some(named) = ReleaseTag::from_name(&t.label, prefix).or_else(|| {
+        crate::version::parse_tag(&t.label, prefix)
+            .ok()
+            .and_then(|n| ReleaseTag::from_name(&n, prefix))
+    }) {
+        if !tags.iter().any(|x| x.name == named.name) {
+            tags.push(named);
+        }
+    }
+    live::observe(ctx, &t.sha, &tags, production_sha, Some(COOLIFY_BUDGET)).await
 }
 
 async fn after_deploy(
@@ -604,6 +636,12 @@ async fn after_deploy(
             ),
         },
     ];
+    let production_sha = find("version").and_then(|c| c.running_sha.clone());
+    let t = target.and_then(|t| t.as_ref().ok());
+    if let Some(t) = t {
+        let seen = observe_release(ctx, t, production_sha.as_deref()).await;
+        items.push(live_item(&seen));
+    }
     let smoke: Vec<&probe::Check> = checks
         .iter()
         .filter(|c| c.name.starts_with("smoke: "))
@@ -643,6 +681,53 @@ async fn after_deploy(
         item
     });
     items
+}
+
+/// The after-deploy item SPEC §7.4 adds: the release is live on every app
+/// (a mixed release fails it, naming the apps).
+fn live_item(seen: &Observation) -> Item {
+    let p = "after-deploy";
+    let name = LIVE_ITEM;
+    if matches!(seen.apps, AppsRead::NotConfigured) {
+        return Item::manual(
+            p,
+            name,
+            "coolify is not configured: check that every app runs the release by hand",
+        );
+    }
+    let Some(live) = &seen.live else {
+        return Item::auto(
+            p,
+            name,
+            false,
+            format!("cannot tell: {}", seen.apps_unknown().unwrap_or_default()),
+        );
+    };
+    let apps = live
+        .apps
+        .iter()
+        .map(|a| format!("{} {}", a.app, a.detail()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    match &live.state {
+        Liveness::Live => Item::auto(p, name, true, format!("live: {apps}")),
+        Liveness::Mixed { elsewhere, failed } => {
+            let off: Vec<&str> = elsewhere.iter().chain(failed).map(String::as_str).collect();
+            Item::auto(
+                p,
+                name,
+                false,
+                format!(
+                    "the release is MIXED ({} not on it): {apps}",
+                    off.join(", ")
+                ),
+            )
+        }
+        Liveness::NotYet => Item::auto(p, name, false, format!("not live yet: {apps}")),
+        Liveness::Unknown { why } => {
+            Item::auto(p, name, false, format!("cannot tell ({why}): {apps}"))
+        }
+    }
 }
 
 fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Target, String>>) {

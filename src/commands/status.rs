@@ -16,6 +16,8 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
+use crate::release::live::{self, AppObservation, AppsRead, LiveReport, Liveness};
+use crate::report::Next;
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
 
@@ -23,6 +25,8 @@ use crate::version::short_sha;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest poll interval while nothing changes.
 const POLL_MAX: Duration = Duration::from_secs(20);
+/// How long reading the Coolify apps may take.
+const COOLIFY_BUDGET: Duration = Duration::from_secs(20);
 /// After this long without any run for the commit, say why that may be.
 const NOT_STARTED_AFTER: Duration = Duration::from_secs(180);
 
@@ -119,14 +123,16 @@ struct Ledger {
     frozen: Option<bool>,
     production: Production,
     coolify: CoolifyApps,
+    /// Whether the release is live, mixed or not yet out (`None`: the apps could not be read).
+    live: Option<LiveReport>,
 }
 
 /// Each Coolify app's configured image tag (what the next deployment or
-/// restart ships), as far as Coolify says.
+/// restart ships) and latest deployment, as far as Coolify says.
 #[derive(Debug, Clone, Default)]
 struct CoolifyApps {
-    /// `(app name, configured image tag)`.
-    apps: Vec<(String, Option<String>)>,
+    /// Each app as read.
+    apps: Vec<AppObservation>,
     /// The image tag REF's release would deploy, when REF has a release tag.
     expected: Option<String>,
     /// Why the apps could not be read.
@@ -136,21 +142,15 @@ struct CoolifyApps {
 impl CoolifyApps {
     /// Whether the configured tags differ between apps.
     fn differ(&self) -> bool {
-        let mut tags = self.apps.iter().map(|(_, t)| t);
+        let mut tags = self.apps.iter().map(|a| &a.image_tag);
         tags.next().is_some_and(|first| tags.any(|t| t != first))
     }
 }
 
-/// Reads each configured app's image tag; never fails the ledger (a report
-/// shows "unknown" and why).
-async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
+/// Reads each configured app; never fails the ledger (a report shows
+/// "unknown" and why).
+async fn read_coolify(ctx: &Context, target: &Target) -> (CoolifyApps, AppsRead) {
     let settings = &ctx.settings.coolify;
-    if settings.url.is_none() || settings.apps.is_empty() {
-        return CoolifyApps {
-            why_unknown: Some("coolify.url and coolify.apps are not configured".into()),
-            ..CoolifyApps::default()
-        };
-    }
     let expected = crate::version::preferred_tag(&target.tags).and_then(|t| {
         crate::commands::deploy::render_image_tag(
             "coolify.image_tag",
@@ -160,40 +160,48 @@ async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
         )
         .ok()
     });
-    let client = match ctx.coolify() {
-        Ok(c) => c.with_deadline(crate::clock::Deadline::after(
-            ctx.clock.as_ref(),
-            std::time::Duration::from_secs(20),
-        )),
-        Err(e) => {
-            return CoolifyApps {
-                expected,
-                why_unknown: Some(e.message),
-                ..CoolifyApps::default()
-            };
-        }
+    let read = live::read_apps(ctx, Some(COOLIFY_BUDGET)).await;
+    let apps = match &read {
+        AppsRead::NotConfigured => CoolifyApps {
+            why_unknown: Some("coolify.url and coolify.apps are not configured".into()),
+            ..CoolifyApps::default()
+        },
+        AppsRead::NoToken => CoolifyApps {
+            expected,
+            why_unknown: Some(format!(
+                "no Coolify token: {} is not set",
+                crate::env::COOLIFY_TOKEN
+            )),
+            ..CoolifyApps::default()
+        },
+        AppsRead::Failed(e) => CoolifyApps {
+            expected,
+            why_unknown: Some(e.message.clone()),
+            ..CoolifyApps::default()
+        },
+        AppsRead::Read(list) => CoolifyApps {
+            apps: list.clone(),
+            expected,
+            why_unknown: None,
+        },
     };
-    let reads = settings
-        .apps
-        .iter()
-        .map(|a| async { (a.name.clone(), client.application(&a.name, &a.uuid).await) });
-    let mut apps = Vec::new();
-    for (name, read) in futures::future::join_all(reads).await {
-        match read {
-            Ok(app) => apps.push((name, app.image_tag().map(str::to_owned))),
-            Err(e) => {
-                return CoolifyApps {
-                    expected,
-                    why_unknown: Some(e.message),
-                    ..CoolifyApps::default()
-                };
-            }
-        }
-    }
-    CoolifyApps {
-        apps,
-        expected,
-        why_unknown: None,
+    (apps, read)
+}
+
+/// The release's liveness (SPEC §7.4) from production's SHA and the apps as
+/// read; `None` when the apps are configured but could not be read.
+fn judge(
+    ctx: &Context,
+    target: &Target,
+    production: &Production,
+    read: &AppsRead,
+) -> Option<LiveReport> {
+    let accepted = live::release_image_tags(&ctx.settings.coolify, &target.tags, &target.sha);
+    let sha = production.sha.as_deref();
+    match read {
+        AppsRead::NotConfigured => Some(live::assess(sha, &target.sha, &accepted, &[])),
+        AppsRead::Read(apps) => Some(live::assess(sha, &target.sha, &accepted, apps)),
+        AppsRead::NoToken | AppsRead::Failed(_) => None,
     }
 }
 
@@ -291,11 +299,12 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         }
         None => None,
     };
-    let (production, coolify) = tokio::join!(
+    let (production, (coolify, apps_read)) = tokio::join!(
         read_production(ctx, gh, &target),
         read_coolify(ctx, &target)
     );
     let production = production?;
+    let live = judge(ctx, &target, &production, &apps_read);
     let mut ledger = Ledger {
         target,
         rows,
@@ -306,6 +315,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         frozen,
         production,
         coolify,
+        live,
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -462,30 +472,7 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         "release".into(),
         release,
     ]);
-    let (tone, text) = match (&l.production.sha, &l.production.why_unknown) {
-        (Some(sha), _) => {
-            let tags = if l.production.tags.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", l.production.tags.join(", "))
-            };
-            if crate::probe::sha_matches(sha, &l.target.sha) {
-                (
-                    Tone::Ok,
-                    format!("runs {}{tags}: this release", short_sha(sha)),
-                )
-            } else {
-                (
-                    Tone::Dim,
-                    format!("runs {}{tags}, not {}", short_sha(sha), l.target.short()),
-                )
-            }
-        }
-        (None, why) => (
-            Tone::Warn,
-            format!("unknown: {}", why.clone().unwrap_or_default()),
-        ),
-    };
+    let (tone, text) = production_cells(l);
     rows.push(vec![ui.mark(tone), "production".into(), text]);
     rows.push(coolify_row(ui, &l.coolify));
     let frozen = match l.frozen {
@@ -506,6 +493,83 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         frozen,
     ]);
     crate::ui::table(&rows)
+}
+
+/// The `production` row: what production runs and, when it runs REF,
+/// whether every app does too (SPEC §7.4: a mixed release is never a ✓).
+fn production_cells(l: &Ledger) -> (Tone, String) {
+    let Some(sha) = &l.production.sha else {
+        if let Some(LiveReport {
+            state: Liveness::Mixed { .. },
+            ..
+        }) = &l.live
+        {
+            return (Tone::Fail, format!("MIXED: {}", mixed_text(l)));
+        }
+        let why = l.production.why_unknown.clone().unwrap_or_default();
+        return (Tone::Warn, format!("unknown: {why}"));
+    };
+    let tags = if l.production.tags.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", l.production.tags.join(", "))
+    };
+    let runs = format!("runs {}{tags}", short_sha(sha));
+    let here = crate::probe::sha_matches(sha, &l.target.sha);
+    match &l.live {
+        Some(LiveReport {
+            state: Liveness::Mixed { .. },
+            ..
+        }) => (
+            Tone::Fail,
+            format!("{runs}, but the release is MIXED: {}", mixed_text(l)),
+        ),
+        _ if !here => (Tone::Dim, format!("{runs}, not {}", l.target.short())),
+        Some(LiveReport {
+            state: Liveness::Live,
+            ..
+        }) => (Tone::Ok, format!("{runs}: this release")),
+        Some(r) => {
+            let behind: Vec<String> = r
+                .apps
+                .iter()
+                .filter(|a| a.place != live::AppPlace::OnRelease)
+                .map(|a| format!("{} {}", a.app, a.detail()))
+                .collect();
+            (
+                Tone::Warn,
+                format!(
+                    "{runs}: this release, not live on every app yet: {}",
+                    behind.join("; ")
+                ),
+            )
+        }
+        None => (
+            Tone::Warn,
+            format!(
+                "{runs}: this release; whether every Coolify app runs it is unknown ({})",
+                l.coolify.why_unknown.clone().unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+/// The apps that make a release mixed, each with where it stands.
+fn mixed_text(l: &Ledger) -> String {
+    let Some(r) = &l.live else {
+        return String::new();
+    };
+    r.apps
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.place,
+                live::AppPlace::Elsewhere { .. } | live::AppPlace::Failed { .. }
+            )
+        })
+        .map(|a| format!("{} is {}", a.app, a.detail()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn ledger_json(l: &Ledger) -> Value {
@@ -554,8 +618,9 @@ fn ledger_json(l: &Ledger) -> Value {
             "status": if l.coolify.why_unknown.is_some() { "unknown" } else if l.coolify.differ() { "differ" } else { "ok" },
             "why": l.coolify.why_unknown,
             "expected_image_tag": l.coolify.expected,
-            "apps": l.coolify.apps.iter().map(|(name, tag)| json!({"app": name, "image_tag": tag})).collect::<Vec<_>>(),
+            "apps": l.coolify.apps.iter().map(|a| json!({"app": a.app, "image_tag": a.image_tag, "latest": a.latest.as_ref().map(|s| s.as_str())})).collect::<Vec<_>>(),
         },
+        "live": l.live,
         "frozen": l.frozen,
     })
 }
@@ -573,7 +638,7 @@ fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
     let list = c
         .apps
         .iter()
-        .map(|(name, tag)| format!("{name} {}", tag.as_deref().unwrap_or("(no tag)")))
+        .map(|a| format!("{} {}", a.app, a.image_tag.as_deref().unwrap_or("(no tag)")))
         .collect::<Vec<_>>()
         .join(", ");
     if c.differ() {
@@ -583,7 +648,7 @@ fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
             format!("image tags differ: {list} (the next restart ships each app's own tag)"),
         ];
     }
-    let first = c.apps.first().and_then(|(_, t)| t.as_deref());
+    let first = c.apps.first().and_then(|a| a.image_tag.as_deref());
     match (&c.expected, first) {
         (Some(want), Some(have)) if want == have => {
             vec![
@@ -1054,6 +1119,37 @@ fn ref_word(t: &crate::github::Target) -> String {
 
 fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
     let label = &ref_word(&l.target);
+    if let Some(LiveReport {
+        state: Liveness::Mixed { elsewhere, failed },
+        ..
+    }) = &l.live
+    {
+        let app = elsewhere
+            .iter()
+            .chain(failed)
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        let tag = l
+            .target
+            .requested_tag
+            .as_ref()
+            .map(|t| t.name.clone())
+            .or_else(|| crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone()));
+        ctx.ui.result(&format!(
+            "the release is mixed: finish it{} or go back with `almarel rollback`",
+            tag.as_ref()
+                .map(|t| format!(" with `almarel deploy --tag {t} --app {app}`,"))
+                .unwrap_or_default()
+        ));
+        match tag {
+            Some(t) => ctx
+                .ui
+                .next(&Next::new(["deploy", "--tag", &t, "--app", &app]).to_string()),
+            None => ctx.ui.next("almarel rollback"),
+        }
+        return;
+    }
     if l.frozen == Some(true) {
         ctx.ui
             .result("releases are frozen: fix forward, then resume them:");

@@ -8,9 +8,8 @@ use crate::cli::VerifyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, VerifyReport};
-use crate::release::live::{
-    AppObservation, AppPlace, LiveReport, Liveness, assess, release_image_tags,
-};
+use crate::release::live::{self, AppPlace, AppsRead, LiveReport, Liveness};
+use crate::release::tags::{local_release_tags_at, release_tags_at};
 use crate::ui::{self, Tone};
 use crate::version::{ReleaseTag, preferred_tag};
 
@@ -134,11 +133,11 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     Err(Error::failed(message).with_hint(hint).with_data(data))
 }
 
-/// Checks every configured Coolify app against the release (SPEC §7.4): each
-/// becomes a check `app: NAME`, passing only when it is on one of the
-/// release's image tags with its latest deployment finished. Skipped with a
-/// warning naming `COOLIFY_TOKEN` when no token is set; skipped silently when
-/// Coolify is not configured.
+/// Checks every configured Coolify app against the release (SPEC §7.4) with
+/// [`live::observe`]: each becomes a check `app: NAME`, passing only when it
+/// is on one of the release's image tags with its latest deployment
+/// finished. Skipped with a warning naming `COOLIFY_TOKEN` when no token is
+/// set; skipped silently when Coolify is not configured.
 async fn check_apps(
     ctx: &Context,
     report: &mut VerifyReport,
@@ -149,14 +148,6 @@ async fn check_apps(
     if coolify.url.is_none() || coolify.apps.is_empty() {
         return Ok(None);
     }
-    if ctx.env.get(crate::env::COOLIFY_TOKEN).is_none() {
-        ctx.ui.warn(&format!(
-            "the Coolify app check was skipped: {} is not set, so a mixed release cannot be seen",
-            crate::env::COOLIFY_TOKEN
-        ));
-        return Ok(None);
-    }
-    let client = ctx.coolify()?;
     let mut tags = release_tags_at(ctx, expected).await;
     if let Some(t) =
         expected_tag.and_then(|t| ReleaseTag::from_name(t, &ctx.settings.git.tag_prefix))
@@ -165,29 +156,27 @@ async fn check_apps(
             tags.push(t);
         }
     }
-    let accepted = release_image_tags(coolify, &tags, expected);
-    let reads = coolify.apps.iter().map(|a| {
-        let client = &client;
-        async move {
-            let app = client.application(&a.name, &a.uuid).await?;
-            let list = client.app_deployments(&a.name, &a.uuid, 1).await?;
-            Ok::<_, Error>(AppObservation {
-                app: a.name.clone(),
-                image_tag: app.image_tag().map(str::to_owned),
-                latest: list.deployments.first().map(|d| d.status.clone()),
-            })
-        }
-    });
-    let mut apps = Vec::new();
-    for r in futures::future::join_all(reads).await {
-        apps.push(r?);
-    }
     let running = report
         .checks
         .iter()
         .find(|c| c.is_version())
         .and_then(|c| c.running_sha.clone());
-    let live = assess(running.as_deref(), expected, &accepted, &apps);
+    let seen = live::observe(ctx, expected, &tags, running.as_deref(), None).await;
+    let live = match seen.apps {
+        AppsRead::NotConfigured => return Ok(None),
+        AppsRead::NoToken => {
+            ctx.ui.warn(&format!(
+                "the Coolify app check was skipped: {} is not set, so a mixed release cannot be seen",
+                crate::env::COOLIFY_TOKEN
+            ));
+            return Ok(None);
+        }
+        AppsRead::Failed(e) => return Err(e),
+        AppsRead::Read(_) => seen.live,
+    };
+    let Some(live) = live else {
+        return Ok(None);
+    };
     for a in &live.apps {
         report.checks.push(Check {
             name: format!("app: {}", a.app),
@@ -202,29 +191,6 @@ async fn check_apps(
         });
     }
     Ok(Some(live))
-}
-
-/// The release tags on `sha`: local git when almarel runs in a clone that
-/// has them, else GitHub's refs API. Best effort: a failure means none.
-async fn release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
-    if tags.is_empty() && ctx.settings.github.repository.is_some() {
-        if let Ok(gh) = ctx.github().await {
-            gh.set_deadline(Some(crate::clock::Deadline::after(
-                ctx.clock.as_ref(),
-                std::time::Duration::from_secs(10),
-            )));
-            if let Ok(refs) = gh.tags(prefix).await {
-                tags = refs
-                    .iter()
-                    .filter(|t| probe::sha_matches(&t.commit, sha))
-                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
-                    .collect();
-            }
-        }
-    }
-    tags
 }
 
 /// The release tag on `sha`, when one is known (for "old build still
@@ -250,22 +216,6 @@ pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
         }
     }
     preferred_tag(&tags).map(|t| t.name.clone())
-}
-
-/// The release tags on `sha` (full or abbreviated) in the local clone almarel runs in.
-fn local_release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let Ok(repo) = crate::git::Repo::discover(&ctx.settings.workdir) else {
-        return Vec::new();
-    };
-    let Ok(commit) = repo.commit_info(sha) else {
-        return Vec::new();
-    };
-    repo.tags_at(&commit.sha)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| ReleaseTag::from_name(n, prefix))
-        .collect()
 }
 
 async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {

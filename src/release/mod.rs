@@ -5,3 +5,4 @@
 pub mod approval;
 pub mod deploy;
 pub mod live;
+pub mod tags;

@@ -146,7 +146,8 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
         "{v}"
     );
 
-    // Another commit: no CI run, no deploy run; Coolify is still fine.
+    // Another commit: no CI run, no deploy run, and the apps' finished
+    // deployments are of v1.3.0, not of this commit (SPEC §7.4).
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.2.1", "--json"])
@@ -156,7 +157,13 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
     let v = json_stdout(&out);
     assert_eq!(status_of(&v, "CI finished"), "fail");
     assert_eq!(status_of(&v, "approval"), "fail");
-    assert_eq!(status_of(&v, "Coolify"), "pass");
+    assert_eq!(status_of(&v, "Coolify"), "fail");
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("on v1.3.0, not this release"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -178,13 +185,19 @@ fn during_deploy_fails_while_a_deployment_runs_and_ci_failed() {
     assert_eq!(status_of(&v, "Coolify"), "fail");
     let evidence = v["items"].to_string();
     assert!(evidence.contains("failure"), "{evidence}");
-    assert!(evidence.contains("web: in progress"), "{evidence}");
-    assert!(evidence.contains("api: no deployment"), "{evidence}");
+    assert!(
+        evidence.contains("web: on v1.3.0, deployment still in_progress"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("api: configured v1.3.0, never deployed"),
+        "{evidence}"
+    );
 }
 
 #[test]
 fn after_deploy_probes_production_for_the_ref() {
-    let fx = Fx::new(false);
+    let fx = Fx::with_apps(false, finished_apps());
     let out = fx
         .almarel()
         .args(["checklist", "after-deploy", "v1.3.0", "--json"])
@@ -195,8 +208,9 @@ fn after_deploy_probes_production_for_the_ref() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let v = json_stdout(&out);
     let it = items(&v);
-    assert_eq!(it.len(), 4, "{v}");
+    assert_eq!(it.len(), 5, "{v}");
     assert!(it.iter().all(|(_, _, s)| s == "pass"), "{v}");
+    assert_eq!(status_of(&v, "Every app runs the release"), "pass");
 
     // Expecting another release: the version item fails.
     let out = fx
@@ -303,4 +317,46 @@ fn an_unknown_phase_is_a_usage_error() {
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("before-merge, before-tag"), "{stderr}");
+}
+
+#[test]
+fn after_deploy_fails_the_live_item_for_a_mixed_release() {
+    use crate::verify::{Web, mixed_world};
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w
+            .almarel()
+            .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let v = json_stdout(&out);
+        // Production answers the release's SHA: that item alone is fine.
+        assert_eq!(status_of(&v, "/api/version"), "pass", "{v}");
+        assert_eq!(status_of(&v, "Every app runs the release"), "fail", "{v}");
+        let evidence = v["items"].to_string();
+        assert!(evidence.contains("MIXED (web not on it)"), "{evidence}");
+
+        let out = w
+            .almarel()
+            .args(["checklist", "during-deploy", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        let v = json_stdout(&out);
+        assert_eq!(status_of(&v, "Coolify"), "fail", "{v}");
+    }
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        status_of(&json_stdout(&out), "Every app runs the release"),
+        "pass"
+    );
 }

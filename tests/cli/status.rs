@@ -579,3 +579,45 @@ fn without_ref_the_next_step_names_the_commit_not_the_branch_label() {
         "{e}"
     );
 }
+
+#[test]
+fn a_mixed_release_is_a_failure_on_the_production_row_not_a_check_mark() {
+    use crate::verify::{Web, mixed_world};
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w.almarel().args(["status", "v1.2.3"]).run().unwrap();
+        assert_no_panic(&out);
+        let (o, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "a ledger, not a gate: {e}");
+        let row = o
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("production"))
+            .unwrap_or_else(|| panic!("no production row: {o}"));
+        assert!(row.trim_start().starts_with('✗'), "{row}");
+        assert!(row.contains("MIXED") && row.contains("web"), "{row}");
+        assert!(!o.contains("✓ production"), "{o}");
+        assert!(
+            e.contains("next: almarel deploy --tag v1.2.3 --app web"),
+            "{e}"
+        );
+        assert!(o.contains("almarel rollback"), "{o}");
+
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        let v = json_stdout(&out);
+        assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+        assert_eq!(v["production"]["matches_ref"], true, "{v}");
+    }
+    let w = mixed_world(Web::Live);
+    let out = w.almarel().args(["status", "v1.2.3"]).run().unwrap();
+    let (o, _) = texts(&out);
+    let row = o
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("production"))
+        .unwrap();
+    assert!(row.trim_start().starts_with('✓'), "{row}");
+    assert!(row.contains("this release"), "{row}");
+}

@@ -633,3 +633,111 @@ fn a_redirect_within_the_same_origin_is_followed() {
     assert_eq!(p.recorder().matching("GET", "/moved/api/orders").len(), 1);
     assert_eq!(p.recorder().matching("GET", "/api/orders").len(), 1);
 }
+
+/// A release half out (SPEC §7.4): GitHub has v1.2.2 and v1.2.3, production
+/// answers v1.2.3's SHA, api runs v1.2.3 (its deployment finished), and web
+/// is either still on v1.2.2 (its PATCH did not stick, or a failed
+/// deployment was restored) or on v1.2.3 with that deployment failed.
+pub struct MixedWorld {
+    pub rt: tokio::runtime::Runtime,
+    pub coolify: almarel_sandbox::coolify::CoolifySim,
+    pub prod: almarel_sandbox::production::ProductionSim,
+    pub dir: Project,
+    pub sb: Sandbox,
+}
+
+/// How web stands in a [`MixedWorld`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Web {
+    /// On v1.2.3, finished: the release is live.
+    Live,
+    /// Still on v1.2.2.
+    Behind,
+    /// On v1.2.3, its deployment failed.
+    Failed,
+}
+
+pub fn mixed_world(web: Web) -> MixedWorld {
+    use almarel_sandbox::coolify::{self as csim, AppSpec, Ending};
+    let rt = runtime();
+    let api = AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.3")
+        .with_history(&["v1.2.2", "v1.2.3"]);
+    let mut webapp =
+        match web {
+            Web::Live => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+                .with_history(&["v1.2.2", "v1.2.3"]),
+            Web::Behind => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2")
+                .with_history(&["v1.2.2"]),
+            Web::Failed => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+                .with_history(&["v1.2.2"]),
+        };
+    if web == Web::Failed {
+        webapp.in_flight_for = Some(Duration::from_millis(1));
+        webapp.in_flight_ending = Ending::Fail;
+    }
+    let apps = vec![api, webapp];
+    let coolify = coolify(&rt, csim::Config::new(apps.clone()));
+    let prod = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!(
+        "{}{}",
+        coolify_toml(&coolify.url(), &apps),
+        verify_toml(&prod.url())
+    );
+    let dir = deploy_project(&sb, &rt, &toml);
+    prod.control().set_sha(&dir.v123);
+    // Let the failed deployment end before anyone looks.
+    std::thread::sleep(Duration::from_millis(50));
+    MixedWorld {
+        rt,
+        coolify,
+        prod,
+        dir,
+        sb,
+    }
+}
+
+impl MixedWorld {
+    /// `almarel --config almarel.toml` with both tokens.
+    pub fn almarel(&self) -> assert_cmd::Command {
+        almarel(&self.sb, &self.dir, almarel_sandbox::coolify::TOKEN)
+    }
+}
+
+#[test]
+fn a_half_out_release_is_mixed_and_verify_fails_naming_both_ways_out() {
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w
+            .almarel()
+            .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let v = json_stdout(&out);
+        assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+        assert_eq!(check(&v, "version")["ok"], true, "{v}");
+        assert_eq!(check(&v, "app: api")["ok"], true, "{v}");
+        assert_eq!(check(&v, "app: web")["ok"], false, "{v}");
+        let hints = v["error"]["hints"].to_string();
+        assert!(
+            hints.contains("almarel deploy --tag v1.2.3 --app web"),
+            "{hints}"
+        );
+        assert!(hints.contains("almarel rollback"), "{hints}");
+        // Verify only reads.
+        assert!(w.coolify.recorder().all().iter().all(|r| r.method == "GET"));
+    }
+    // Both apps on the release: live, exit 0.
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(json_stdout(&out)["live"]["state"]["state"], "live");
+}
