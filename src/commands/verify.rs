@@ -9,9 +9,9 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, VerifyReport};
 use crate::release::live::{self, AppPlace, AppsRead, LiveReport, Liveness};
-use crate::release::tags::{local_release_tags_at, release_tags_at};
+use crate::release::tags::{release_tag_of, release_tags_at};
 use crate::ui::{self, Tone};
-use crate::version::{ReleaseTag, preferred_tag};
+use crate::version::ReleaseTag;
 
 /// Runs `almarel verify`.
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
@@ -191,31 +191,6 @@ async fn check_apps(
         });
     }
     Ok(Some(live))
-}
-
-/// The release tag on `sha`, when one is known (for "old build still
-/// serving"): local git when almarel runs in a clone, else GitHub's refs API;
-/// a final tag wins over an rc. Best effort: any failure means "not known".
-pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
-    if tags.is_empty() && ctx.settings.github.repository.is_some() {
-        if let Ok(gh) = ctx.github().await {
-            // Naming the tag is a courtesy: it must not hold up the report.
-            gh.set_deadline(Some(crate::clock::Deadline::after(
-                ctx.clock.as_ref(),
-                std::time::Duration::from_secs(10),
-            )));
-            if let Ok(refs) = gh.tags(prefix).await {
-                tags = refs
-                    .iter()
-                    .filter(|t| probe::sha_matches(&t.commit, sha))
-                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
-                    .collect();
-            }
-        }
-    }
-    preferred_tag(&tags).map(|t| t.name.clone())
 }
 
 async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {

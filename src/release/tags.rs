@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Deadline;
 use crate::context::Context;
-use crate::version::ReleaseTag;
+use crate::version::{ReleaseTag, preferred_tag};
 
 /// How long naming a commit's tags may take: a courtesy that must not hold up a report.
 const GITHUB_BUDGET: Duration = Duration::from_secs(10);
@@ -45,4 +45,11 @@ pub fn local_release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
         .iter()
         .filter_map(|n| ReleaseTag::from_name(n, prefix))
         .collect()
+}
+
+/// The release tag on `sha`, when one is known (for "old build still
+/// serving"): [`release_tags_at`], a final tag winning over an rc. Best
+/// effort: any failure means "not known".
+pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
+    preferred_tag(&release_tags_at(ctx, sha).await).map(|t| t.name.clone())
 }
