@@ -17,3 +17,27 @@ pub fn tag(args: &TagArgs, settings: &Settings) -> Result<tag::Request> {
         push: !args.no_push,
     })
 }
+
+/// `almarel verify --expect-sha SHA | --expect-tag TAG [--wait D] [--interval D]`.
+pub fn verify(
+    args: &crate::cli::VerifyArgs,
+    settings: &Settings,
+) -> Result<crate::commands::verify::Request> {
+    use crate::commands::verify::{Expect, Request};
+    let expect = match (&args.expect_sha, &args.expect_tag) {
+        (Some(sha), _) => Expect::Sha(crate::probe::parse_sha(sha)?),
+        (None, Some(tag)) => Expect::Tag(crate::version::parse_tag(tag, &settings.git.tag_prefix)?),
+        (None, None) => {
+            return Err(crate::error::Error::usage(
+                "verify needs --expect-sha SHA or --expect-tag TAG",
+            )
+            .with_code("no_expectation")
+            .with_hint("e.g. almarel verify --expect-tag v1.2.3"));
+        }
+    };
+    Ok(Request {
+        expect,
+        wait: args.wait,
+        interval: args.interval,
+    })
+}

@@ -12,7 +12,7 @@ use crate::cli::Command;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::journal::Snapshot;
-use crate::report::{Next, Outcome};
+use crate::report::{Next, Outcome, Report};
 use crate::signals::{Listener, Signal};
 use crate::ui::Ui;
 
@@ -65,7 +65,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,
-        Command::Verify(a) => verify::run(ctx, a).await,
+        Command::Verify(a) => {
+            let request = crate::resolve::verify(a, &ctx.settings)?;
+            return verify::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
@@ -270,4 +273,27 @@ fn merge(obj: &mut Map<String, Value>, data: Value) {
             obj.insert("result".into(), other);
         }
     }
+}
+
+/// A failure that carries a typed report: the report is rendered for humans
+/// (a failed check list is still shown), its Actions outputs and summary are
+/// written, and it becomes the error's `--json` data. `finish` then prints
+/// the error.
+pub(crate) fn fail_with<R: Report>(ui: &Ui, report: &R, error: Error) -> Error {
+    if !ui.is_json() {
+        report.render(ui);
+    }
+    if ui.in_github_actions() {
+        for (k, v) in report.outputs() {
+            if let Err(e) = ui.output(k, &v) {
+                ui.warn(&e.message);
+            }
+        }
+        if let Some(md) = report.summary() {
+            if let Err(e) = ui.summary(&md) {
+                ui.warn(&e.message);
+            }
+        }
+    }
+    error.with_report(report)
 }

@@ -245,6 +245,36 @@ pub struct LiveReport {
     pub apps: Vec<AppLive>,
 }
 
+impl LiveReport {
+    /// The apps that make the release mixed: elsewhere or failed, in order.
+    pub fn off_release(&self) -> Vec<&AppLive> {
+        self.apps
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a.place,
+                    AppPlace::Elsewhere { .. } | AppPlace::Failed { .. }
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the release is mixed.
+    pub fn is_mixed(&self) -> bool {
+        matches!(self.state, Liveness::Mixed { .. })
+    }
+}
+
+/// The command that finishes a mixed release on `app`: `deploy --tag TAG
+/// --app APP`, or for a commit without a release tag `deploy SHA
+/// --allow-untagged --app APP` (the other way out is `almarel rollback`).
+pub fn finish_command(tag: Option<&str>, sha: &str, app: &str) -> crate::report::Next {
+    match tag {
+        Some(t) => crate::report::Next::new(["deploy", "--tag", t, "--app", app]),
+        None => crate::report::Next::new(["deploy", sha, "--allow-untagged", "--app", app]),
+    }
+}
+
 /// Decides live / mixed / not yet / unknown from production's version SHA
 /// (`None`: not known), the release commit, the release's accepted image
 /// tags, and each configured app.

@@ -639,7 +639,8 @@ fn a_redirect_within_the_same_origin_is_followed() {
 /// is either still on v1.2.2 (its PATCH did not stick, or a failed
 /// deployment was restored) or on v1.2.3 with that deployment failed.
 pub struct MixedWorld {
-    pub rt: tokio::runtime::Runtime,
+    /// Keeps the simulators serving.
+    pub _rt: tokio::runtime::Runtime,
     pub coolify: almarel_sandbox::coolify::CoolifySim,
     pub prod: almarel_sandbox::production::ProductionSim,
     pub dir: Project,
@@ -689,7 +690,7 @@ pub fn mixed_world(web: Web) -> MixedWorld {
     // Let the failed deployment end before anyone looks.
     std::thread::sleep(Duration::from_millis(50));
     MixedWorld {
-        rt,
+        _rt: rt,
         coolify,
         prod,
         dir,
@@ -740,4 +741,70 @@ fn a_half_out_release_is_mixed_and_verify_fails_naming_both_ways_out() {
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(json_stdout(&out)["live"]["state"]["state"], "live");
+}
+
+/// `--json` output with what changes between runs replaced: each `(from,
+/// to)` string, and every `latency_ms`, `created_at`, `time` value.
+pub fn scrub(out: &std::process::Output, subs: &[(&str, &str)]) -> serde_json::Value {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    if ["latency_ms", "created_at", "time"].contains(&k.as_str()) && !x.is_null() {
+                        *x = serde_json::json!(format!("[{k}]"));
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for (from, to) in subs {
+        text = text.replace(from, to);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    walk(&mut v);
+    v
+}
+
+impl MixedWorld {
+    /// The substitutions that make this world's JSON stable.
+    pub fn subs(&self) -> Vec<(String, String)> {
+        vec![
+            (self.dir.v123.clone(), "[v123]".into()),
+            (self.dir.v123[..7].to_owned(), "[v123-short]".into()),
+            (self.prod.url(), "[production]".into()),
+            (self.coolify.url(), "[coolify]".into()),
+            (self.dir.github.url(), "[github]".into()),
+        ]
+    }
+    /// [`scrub`] with [`MixedWorld::subs`].
+    pub fn stable(&self, out: &std::process::Output) -> serde_json::Value {
+        let subs = self.subs();
+        let pairs: Vec<(&str, &str)> = subs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        scrub(out, &pairs)
+    }
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let w = mixed_world(Web::Behind);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_json_snapshot!("verify_mixed", w.stable(&out));
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_json_snapshot!("verify_live", w.stable(&out));
 }
