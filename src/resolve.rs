@@ -41,3 +41,19 @@ pub fn verify(
         interval: args.interval,
     })
 }
+
+/// `almarel status [REF] [--watch] [--timeout D]`: REF is checked here,
+/// before anything is sent (SPEC §7.7).
+pub fn status(
+    args: &crate::cli::StatusArgs,
+    settings: &Settings,
+) -> Result<crate::commands::status::Request> {
+    if let Some(r) = &args.reference {
+        crate::version::parse_ref(r, &settings.git.tag_prefix)?;
+    }
+    Ok(crate::commands::status::Request {
+        reference: args.reference.clone(),
+        watch: args.watch,
+        timeout: args.timeout,
+    })
+}

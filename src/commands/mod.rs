@@ -62,7 +62,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             audit_guard(ctx, command)?;
             return tag::run(ctx, &request).await.map(Outcome::report);
         }
-        Command::Status(a) => status::run(ctx, a).await,
+        Command::Status(a) => {
+            let request = crate::resolve::status(a, &ctx.settings)?;
+            return status::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,
         Command::Verify(a) => {

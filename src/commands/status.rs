@@ -8,16 +8,16 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::cli::StatusArgs;
 use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
 use crate::release::live::{self, AppObservation, AppsRead, LiveReport, Liveness};
-use crate::report::Next;
+use crate::report::{Next, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
 
@@ -29,6 +29,215 @@ const POLL_MAX: Duration = Duration::from_secs(20);
 const COOLIFY_BUDGET: Duration = Duration::from_secs(20);
 /// After this long without any run for the commit, say why that may be.
 const NOT_STARTED_AFTER: Duration = Duration::from_secs(180);
+
+/// What `almarel status` is asked to show (resolved from the flags by
+/// [`crate::resolve::status`]; REF was validated there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// A tag or commit SHA; `None`: the head of the release branch on GitHub.
+    pub reference: Option<String>,
+    /// Follow the runs until they complete or wait for the approval.
+    pub watch: bool,
+    /// Deadline for `--watch`.
+    pub timeout: Duration,
+}
+
+/// The result of `almarel status` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// REF as resolved (`v1.2.3`, `1a2b3c4`, `main on GitHub`).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The commit's full SHA.
+    pub sha: String,
+    /// The tag named as REF.
+    pub tag: Option<TagInfo>,
+    /// Every tag at the commit.
+    pub tags_at_commit: Vec<String>,
+    /// The newest run of each configured workflow for the commit.
+    pub runs: Runs,
+    /// The production approval the deploy run waits for.
+    pub pending_approval: Option<PendingInfo>,
+    /// The deploy run's review state (`release::approval`).
+    pub approval: approval::Approval,
+    /// The deploy run's review history.
+    pub reviews: Vec<ReviewInfo>,
+    /// The GitHub Release for the tag.
+    pub release: Option<ReleaseInfo>,
+    /// What production runs (`verify.version_url`).
+    pub production: ProductionInfo,
+    /// Each Coolify app's image tag.
+    pub coolify: CoolifyInfo,
+    /// Live / mixed / not yet (SPEC §7.4); `null` when the apps could not be read.
+    pub live: Option<LiveReport>,
+    /// Whether the deploy workflow is disabled (`null`: not found).
+    pub frozen: Option<bool>,
+    /// This machine's audit entries about the commit or its tags (newest last).
+    pub audit: Vec<crate::audit::Entry>,
+    /// `--watch` request counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchStats>,
+    /// How `--watch` ended: `completed`, `awaiting_approval`, `failed`, `timed_out`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    #[serde(skip)]
+    lines: Vec<String>,
+    #[serde(skip)]
+    next: Option<Next>,
+    #[serde(skip)]
+    summary: String,
+    #[serde(skip)]
+    tag_output: Option<String>,
+}
+
+impl Report for StatusReport {
+    fn render(&self, ui: &Ui) {
+        for l in &self.lines {
+            ui.result(l);
+        }
+    }
+    fn next(&self) -> Option<Next> {
+        self.next.clone()
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("sha", self.sha.clone())];
+        if let Some(t) = &self.tag_output {
+            out.push(("tag", t.clone()));
+        }
+        out
+    }
+    fn summary(&self) -> Option<String> {
+        Some(self.summary.clone())
+    }
+}
+
+/// A tag named as REF.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagInfo {
+    /// Its name.
+    pub name: String,
+    /// Annotated (not lightweight).
+    pub annotated: bool,
+    /// Always true: read from GitHub.
+    pub on_remote: bool,
+}
+
+/// The three workflows' newest runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runs {
+    /// `github.ci_workflow`.
+    pub ci: RunInfo,
+    /// `github.release_workflow`.
+    pub release: RunInfo,
+    /// `github.deploy_workflow`.
+    pub deploy: RunInfo,
+}
+
+/// One workflow's newest run for the commit (fields `null` when none).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// The workflow's name on GitHub.
+    pub workflow: Option<String>,
+    /// Whether the configured workflow exists.
+    pub found: bool,
+    /// The run id.
+    pub run_id: Option<u64>,
+    /// `queued`, `in_progress`, `waiting`, `completed`, …
+    pub status: Option<String>,
+    /// `success`, `failure`, …
+    pub conclusion: Option<String>,
+    /// The run's page.
+    pub url: Option<String>,
+    /// When it was created.
+    pub created_at: Option<String>,
+}
+
+/// The pending production approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingInfo {
+    /// The environment's name.
+    pub environment: Option<String>,
+    /// Its id.
+    pub environment_id: u64,
+    /// Its wait timer in minutes.
+    pub wait_timer: u64,
+    /// Whether the token's user may approve.
+    pub current_user_can_approve: bool,
+    /// Who may.
+    pub reviewers: Vec<String>,
+}
+
+/// One review of the deploy run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewInfo {
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// Who.
+    pub user: String,
+    /// Their comment.
+    pub comment: Option<String>,
+}
+
+/// The GitHub Release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseInfo {
+    /// Its tag.
+    pub tag: String,
+    /// Marked pre-release.
+    pub prerelease: bool,
+    /// A draft.
+    pub draft: bool,
+    /// Its page.
+    pub url: String,
+}
+
+/// What production runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductionInfo {
+    /// Its version SHA.
+    pub sha: Option<String>,
+    /// `ok` or `unknown`.
+    pub status: &'static str,
+    /// Why it is unknown.
+    pub why: Option<String>,
+    /// Release tags at that SHA.
+    pub tags: Vec<String>,
+    /// Whether it is REF's commit.
+    pub matches_ref: Option<bool>,
+}
+
+/// The Coolify apps' image tags.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoolifyInfo {
+    /// `ok`, `differ` (the apps' tags differ) or `unknown`.
+    pub status: &'static str,
+    /// Why it is unknown.
+    pub why: Option<String>,
+    /// The image tag REF's release deploys.
+    pub expected_image_tag: Option<String>,
+    /// Each app.
+    pub apps: Vec<AppInfo>,
+}
+
+/// One app.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// Its name in `coolify.apps`.
+    pub app: String,
+    /// Its configured image tag.
+    pub image_tag: Option<String>,
+    /// Its latest deployment's status.
+    pub latest: Option<String>,
+}
+
+/// `--watch` request counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchStats {
+    /// GitHub requests sent.
+    pub requests: u64,
+    /// Of them answered 304.
+    pub not_modified: u64,
+}
 
 /// Which of the three configured workflows a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,8 +485,8 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
     Ok(())
 }
 
-async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Ledger> {
-    let target = gh.resolve_ref(args.reference.as_deref()).await?;
+async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger> {
+    let target = gh.resolve_ref(req.reference.as_deref()).await?;
     let mut rows = load_workflows(ctx, gh).await?;
     refresh_runs(gh, &mut rows, &target.sha).await?;
     let tag_for_release = target
@@ -572,57 +781,100 @@ fn mixed_text(l: &Ledger) -> String {
         .join("; ")
 }
 
-fn ledger_json(l: &Ledger) -> Value {
-    let runs: serde_json::Map<String, Value> = l
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r.role.key().to_owned(),
-                json!({
-                    "workflow": r.workflow.as_ref().map(|w| w.name.clone()),
-                    "found": r.workflow.is_some(),
-                    "run_id": r.run.as_ref().map(|x| x.id),
-                    "status": r.run.as_ref().and_then(|x| x.status.as_ref().map(ToString::to_string)),
-                    "conclusion": r.run.as_ref().and_then(|x| x.conclusion.as_ref().map(ToString::to_string)),
-                    "url": r.run.as_ref().map(|x| x.html_url.clone()),
-                    "created_at": r.run.as_ref().map(|x| x.created_at.clone()),
-                }),
-            )
-        })
-        .collect();
-    json!({
-        "ref": l.target.label,
-        "sha": l.target.sha,
-        "tag": l.target.requested_tag.as_ref().map(|t| json!({"name": t.name, "annotated": t.annotated, "on_remote": true})),
-        "tags_at_commit": l.target.tag_refs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "runs": runs,
-        "pending_approval": l.pending.first().map(|p| json!({
-            "environment": p.environment.name,
-            "environment_id": p.environment.id,
-            "wait_timer": p.wait_timer,
-            "current_user_can_approve": p.current_user_can_approve,
-            "reviewers": p.reviewers.iter().map(|r| r.label()).collect::<Vec<_>>(),
-        })),
-        "approval": l.approval,
-        "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
-        "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
-        "production": {
-            "sha": l.production.sha,
-            "status": if l.production.sha.is_some() { "ok" } else { "unknown" },
-            "why": l.production.why_unknown,
-            "tags": l.production.tags,
-            "matches_ref": l.production.sha.as_ref().map(|p| crate::probe::sha_matches(p, &l.target.sha)),
+/// The ledger as the report's JSON parts.
+fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
+    let run = |role: Role| {
+        let r = l.rows.iter().find(|r| r.role == role);
+        let run = r.and_then(|r| r.run.as_ref());
+        RunInfo {
+            workflow: r.and_then(|r| r.workflow.as_ref().map(|w| w.name.clone())),
+            found: r.is_some_and(|r| r.workflow.is_some()),
+            run_id: run.map(|x| x.id),
+            status: run.and_then(|x| x.status.as_ref().map(ToString::to_string)),
+            conclusion: run.and_then(|x| x.conclusion.as_ref().map(ToString::to_string)),
+            url: run.map(|x| x.html_url.clone()),
+            created_at: run.map(|x| x.created_at.clone()),
+        }
+    };
+    let p = &l.production;
+    let c = &l.coolify;
+    StatusReport {
+        reference: l.target.label.clone(),
+        sha: l.target.sha.clone(),
+        tag: l.target.requested_tag.as_ref().map(|t| TagInfo {
+            name: t.name.clone(),
+            annotated: t.annotated,
+            on_remote: true,
+        }),
+        tags_at_commit: l.target.tag_refs.iter().map(|t| t.name.clone()).collect(),
+        runs: Runs {
+            ci: run(Role::Ci),
+            release: run(Role::Release),
+            deploy: run(Role::Deploy),
         },
-        "coolify": {
-            "status": if l.coolify.why_unknown.is_some() { "unknown" } else if l.coolify.differ() { "differ" } else { "ok" },
-            "why": l.coolify.why_unknown,
-            "expected_image_tag": l.coolify.expected,
-            "apps": l.coolify.apps.iter().map(|a| json!({"app": a.app, "image_tag": a.image_tag, "latest": a.latest.as_ref().map(|s| s.as_str())})).collect::<Vec<_>>(),
+        pending_approval: l.pending.first().map(|p| PendingInfo {
+            environment: p.environment.name.clone(),
+            environment_id: p.environment.id,
+            wait_timer: p.wait_timer,
+            current_user_can_approve: p.current_user_can_approve,
+            reviewers: p.reviewers.iter().map(|r| r.label()).collect(),
+        }),
+        approval: l.approval.clone(),
+        reviews: l
+            .reviews
+            .iter()
+            .map(|a| ReviewInfo {
+                state: a.state.clone(),
+                user: a.user.login.clone(),
+                comment: a.comment.clone(),
+            })
+            .collect(),
+        release: l.release.as_ref().map(|r| ReleaseInfo {
+            tag: r.tag_name.clone(),
+            prerelease: r.prerelease,
+            draft: r.draft,
+            url: r.html_url.clone(),
+        }),
+        production: ProductionInfo {
+            sha: p.sha.clone(),
+            status: if p.sha.is_some() { "ok" } else { "unknown" },
+            why: p.why_unknown.clone(),
+            tags: p.tags.clone(),
+            matches_ref: p
+                .sha
+                .as_ref()
+                .map(|x| crate::probe::sha_matches(x, &l.target.sha)),
         },
-        "live": l.live,
-        "frozen": l.frozen,
-    })
+        coolify: CoolifyInfo {
+            status: if c.why_unknown.is_some() {
+                "unknown"
+            } else if c.differ() {
+                "differ"
+            } else {
+                "ok"
+            },
+            why: c.why_unknown.clone(),
+            expected_image_tag: c.expected.clone(),
+            apps: c
+                .apps
+                .iter()
+                .map(|a| AppInfo {
+                    app: a.app.clone(),
+                    image_tag: a.image_tag.clone(),
+                    latest: a.latest.as_ref().map(|s| s.as_str().to_owned()),
+                })
+                .collect(),
+        },
+        live: l.live.clone(),
+        frozen: l.frozen,
+        audit,
+        watch: None,
+        outcome: None,
+        lines: Vec::new(),
+        next: None,
+        summary: summary_md(l),
+        tag_output: crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone()),
+    }
 }
 
 /// The `coolify` row: each app's configured image tag; a warning when the
@@ -709,11 +961,11 @@ fn value_mentions(v: &Value, tags: &[String], sha: &str) -> bool {
     }
 }
 
-fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
+fn audit_lines(entries: &[crate::audit::Entry]) -> Vec<String> {
     if entries.is_empty() {
-        return;
+        return Vec::new();
     }
-    ctx.ui.result("audit (this machine, newest last)");
+    let mut lines = vec!["audit (this machine, newest last)".to_owned()];
     for e in entries {
         let who = e
             .actor
@@ -722,11 +974,12 @@ fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
             .map(|g| format!("@{g}"))
             .or_else(|| e.actor.git.clone())
             .unwrap_or_default();
-        ctx.ui.result(&format!(
+        lines.push(format!(
             "  {} {} {} {} {who}",
             e.time, e.command, e.target, e.result
         ));
     }
+    lines
 }
 
 /// What the watch decided.
@@ -844,11 +1097,8 @@ fn changes(old: Option<&Ledger>, new: &Ledger) -> Vec<String> {
     out
 }
 
-/// Writes the ledger to the GitHub Actions summary and outputs (no-op elsewhere).
-fn actions_report(ctx: &Context, l: &Ledger) {
-    if !ctx.ui.in_github_actions() {
-        return;
-    }
+/// The ledger as the GitHub Actions job summary.
+fn summary_md(l: &Ledger) -> String {
     let mut md = format!(
         "### almarel status {}\n\n| | |\n|---|---|\n| commit | `{}` |\n",
         l.target.label, l.target.sha
@@ -869,79 +1119,77 @@ fn actions_report(ctx: &Context, l: &Ledger) {
             .map(|f| f.to_string())
             .unwrap_or_else(|| "unknown".into())
     ));
-    let tag = crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone());
-    let results = [
-        ctx.ui.summary(&md),
-        ctx.ui.output("sha", &l.target.sha),
-        tag.as_deref().map_or(Ok(()), |t| ctx.ui.output("tag", t)),
-    ];
-    for r in results {
-        if let Err(e) = r {
-            ctx.ui.warn(&e.message);
+    if let Some(live) = &l.live {
+        let state = match &live.state {
+            Liveness::Live => "live".to_owned(),
+            Liveness::Mixed { .. } => format!("**MIXED**: {}", mixed_text(l)),
+            Liveness::NotYet => "not yet".to_owned(),
+            Liveness::Unknown { why } => format!("unknown ({why})"),
+        };
+        md.push_str(&format!("| live | {} |\n", state.replace('|', "\\|")));
+    }
+    md
+}
+
+/// Runs `almarel status`.
+pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
+    let gh = ctx.github().await?;
+    let started = ctx.clock.now();
+    let deadline = Deadline::after(ctx.clock.as_ref(), req.timeout);
+    if req.watch {
+        gh.set_deadline(Some(deadline));
+    }
+    let mut ledger = read_ledger(ctx, &gh, req).await?;
+    if !req.watch {
+        let report = finish_report(ctx, &gh, &ledger, evaluate(&ledger).as_ref());
+        return Ok(report);
+    }
+
+    // --watch: the table is redrawn in place on a terminal (one line per
+    // change elsewhere) until `evaluate` decides; that decision is the end.
+    let live = Live::new(&ctx.ui);
+    live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
+    let outcome = match evaluate(&ledger) {
+        Some(v) => Ok(v),
+        None => watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await,
+    };
+    live.finish();
+    let verdict = outcome.as_ref().ok();
+    let mut report = finish_report(ctx, &gh, &ledger, verdict);
+    report.watch = Some(WatchStats {
+        requests: gh.stats().requests,
+        not_modified: gh.stats().not_modified,
+    });
+    match outcome {
+        Ok(v) => {
+            report.outcome = Some(match &v {
+                Verdict::Done => "completed",
+                Verdict::AwaitingApproval => "awaiting_approval",
+                Verdict::Failed(_) => "failed",
+            });
+            if let Verdict::Failed(why) = v {
+                let e = Error::failed(why)
+                    .with_code("run_failed")
+                    .with_hint("open the run's log, fix forward, then tag a new release");
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            report.outcome = Some("timed_out");
+            Err(super::fail_with(&ctx.ui, &report, e))
         }
     }
 }
 
-/// Runs `almarel status`.
-pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
-    // REF is checked before anything is sent (SPEC §7.7).
-    if let Some(r) = &args.reference {
-        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
-    }
-    let gh = ctx.github().await?;
-    let started = ctx.clock.now();
-    let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);
-    if args.watch {
-        gh.set_deadline(Some(deadline));
-    }
-    let mut ledger = read_ledger(ctx, &gh, args).await?;
-    if !args.watch {
-        actions_report(ctx, &ledger);
-        for line in render(ctx, &ledger) {
-            ctx.ui.result(&line);
-        }
-        let audit = audit_for(ctx, &ledger.target);
-        print_audit(ctx, &audit);
-        next_step(ctx, &ledger, evaluate(&ledger).as_ref());
-        ctx.ui.detail(
-            1,
-            &format!(
-                "github requests: {}, 304s: {}",
-                gh.stats().requests,
-                gh.stats().not_modified
-            ),
-        );
-        let mut data = ledger_json(&ledger);
-        data["audit"] = json!(audit);
-        return Ok(data);
-    }
-
-    // --watch
-    let live = Live::new(&ctx.ui);
-    live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
-    let mut last_sig = signature(&ledger);
-    let mut warned = false;
-    let outcome = match evaluate(&ledger) {
-        Some(v) => Ok(v),
-        None => {
-            watch_loop(
-                ctx,
-                &gh,
-                &mut ledger,
-                deadline,
-                &live,
-                &mut last_sig,
-                &mut warned,
-                started,
-            )
-            .await
-        }
-    };
-    live.finish();
-    actions_report(ctx, &ledger);
-    for line in render(ctx, &ledger) {
-        ctx.ui.result(&line);
-    }
+/// The report for the ledger as it stands: its lines (the table, the audit
+/// entries, what to do next) and its next command.
+fn finish_report(
+    ctx: &Context,
+    gh: &Client,
+    ledger: &Ledger,
+    verdict: Option<&Verdict>,
+) -> StatusReport {
     ctx.ui.detail(
         1,
         &format!(
@@ -951,48 +1199,30 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
         ),
     );
     let audit = audit_for(ctx, &ledger.target);
-    print_audit(ctx, &audit);
-    let mut data = ledger_json(&ledger);
-    data["audit"] = json!(audit);
-    data["watch"] =
-        json!({"requests": gh.stats().requests, "not_modified": gh.stats().not_modified});
-    match outcome {
-        Ok(v) => {
-            data["outcome"] = json!(match &v {
-                Verdict::Done => "completed",
-                Verdict::AwaitingApproval => "awaiting_approval",
-                Verdict::Failed(_) => "failed",
-            });
-            next_step(ctx, &ledger, Some(&v));
-            if let Verdict::Failed(why) = v {
-                return Err(Error::failed(why)
-                    .with_hint("open the run's log, fix forward, then tag a new release")
-                    .with_data(data));
-            }
-            Ok(data)
-        }
-        Err(e) => {
-            data["outcome"] = json!("timed_out");
-            Err(e.with_data(data))
-        }
-    }
+    let mut lines = render(ctx, ledger);
+    lines.extend(audit_lines(&audit));
+    let (said, next) = next_step(ledger, verdict);
+    lines.extend(said);
+    let mut report = report_of(ledger, audit);
+    report.lines = lines;
+    report.next = next;
+    report
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Polls the runs (conditional requests) until [`evaluate`] decides or the
+/// deadline passes; `current` is left as last read.
 async fn watch_loop(
     ctx: &Context,
     gh: &Client,
     current: &mut Ledger,
     deadline: Deadline,
     live: &Live,
-    last_sig: &mut String,
-    warned: &mut bool,
     started: std::time::Instant,
 ) -> Result<Verdict> {
     let sha = current.target.sha.clone();
     let state = std::sync::Mutex::new(current.clone());
-    let sig_state = std::sync::Mutex::new(last_sig.clone());
-    let warned_flag = std::sync::atomic::AtomicBool::new(*warned);
+    let sig_state = std::sync::Mutex::new(signature(current));
+    let warned_flag = std::sync::atomic::AtomicBool::new(false);
     let r = clock::poll_until(
         ctx.clock.as_ref(),
         deadline,
@@ -1030,7 +1260,7 @@ async fn watch_loop(
                 *s = next;
             }
             Ok::<_, Error>(match verdict {
-                Some(v) => Poll::Ready((v, sig)),
+                Some(v) => Poll::Ready(v),
                 None => Poll::Pending { changed },
             })
         },
@@ -1039,12 +1269,8 @@ async fn watch_loop(
     if let Ok(s) = state.lock() {
         *current = s.clone();
     }
-    *warned = warned_flag.load(std::sync::atomic::Ordering::SeqCst);
     match r {
-        Ok((v, sig)) => {
-            *last_sig = sig;
-            Ok(v)
-        }
+        Ok(v) => Ok(v),
         Err(PollError::Failed(e)) => Err(e),
         Err(PollError::TimedOut) => {
             let missing: Vec<String> = current
@@ -1117,18 +1343,14 @@ fn ref_word(t: &crate::github::Target) -> String {
     }
 }
 
-fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
-    let label = &ref_word(&l.target);
-    if let Some(LiveReport {
-        state: Liveness::Mixed { elsewhere, failed },
-        ..
-    }) = &l.live
-    {
-        let app = elsewhere
-            .iter()
-            .chain(failed)
-            .next()
-            .cloned()
+/// What to do next: the lines that say it and the exact command.
+fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next>) {
+    let label = ref_word(&l.target);
+    if let Some(live) = l.live.as_ref().filter(|r| r.is_mixed()) {
+        let app = live
+            .off_release()
+            .first()
+            .map(|a| a.app.clone())
             .unwrap_or_default();
         let tag = l
             .target
@@ -1136,41 +1358,34 @@ fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
             .as_ref()
             .map(|t| t.name.clone())
             .or_else(|| crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone()));
-        ctx.ui.result(&format!(
-            "the release is mixed: finish it{} or go back with `almarel rollback`",
-            tag.as_ref()
-                .map(|t| format!(" with `almarel deploy --tag {t} --app {app}`,"))
-                .unwrap_or_default()
-        ));
-        match tag {
-            Some(t) => ctx
-                .ui
-                .next(&Next::new(["deploy", "--tag", &t, "--app", &app]).to_string()),
-            None => ctx.ui.next("almarel rollback"),
-        }
-        return;
+        let finish = live::finish_command(tag.as_deref(), &l.target.sha, &app);
+        return (
+            vec![format!(
+                "the release is mixed: finish it with `{finish}`, or go back with `almarel rollback`"
+            )],
+            Some(finish),
+        );
     }
     if l.frozen == Some(true) {
-        ctx.ui
-            .result("releases are frozen: fix forward, then resume them:");
-        ctx.ui.next("almarel unfreeze");
-        return;
+        return (
+            vec!["releases are frozen: fix forward, then resume them:".to_owned()],
+            Some(Next::new(["unfreeze"])),
+        );
     }
-    match verdict {
-        Some(Verdict::AwaitingApproval) => ctx.ui.next(&format!("almarel approve {label}")),
-        Some(Verdict::Done) => {
-            ctx.ui
-                .next(&format!("almarel verify --expect-sha {}", l.target.sha));
+    let next = match verdict {
+        Some(Verdict::AwaitingApproval) => Next::new(["approve", label.as_str()]),
+        Some(Verdict::Done) => Next::new(["verify", "--expect-sha", l.target.sha.as_str()]),
+        Some(Verdict::Failed(_)) => {
+            return (
+                vec![
+                    "open the failed run, fix forward, and tag a new release (`almarel tag`)"
+                        .to_owned(),
+                ],
+                None,
+            );
         }
-        Some(Verdict::Failed(_)) => ctx
-            .ui
-            .result("open the failed run, fix forward, and tag a new release (`almarel tag`)"),
-        None => {
-            if !l.pending.is_empty() {
-                ctx.ui.next(&format!("almarel approve {label}"));
-            } else {
-                ctx.ui.next(&format!("almarel status {label} --watch"));
-            }
-        }
-    }
+        None if !l.pending.is_empty() => Next::new(["approve", label.as_str()]),
+        None => Next::new(["status", label.as_str(), "--watch"]),
+    };
+    (Vec::new(), Some(next))
 }

@@ -621,3 +621,19 @@ fn a_mixed_release_is_a_failure_on_the_production_row_not_a_check_mark() {
     assert!(row.trim_start().starts_with('✓'), "{row}");
     assert!(row.contains("this release"), "{row}");
 }
+
+#[test]
+fn json_shapes_are_stable() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Behind);
+    w.dir
+        .github
+        .add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_json_snapshot!("status_mixed", w.stable(&out));
+}
