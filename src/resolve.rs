@@ -57,3 +57,29 @@ pub fn status(
         timeout: args.timeout,
     })
 }
+
+/// `almarel checklist [PHASE] [REF] [--version X]`: the phase, REF and the
+/// version are checked here, before anything is read.
+pub fn checklist(
+    args: &crate::cli::ChecklistArgs,
+    settings: &Settings,
+) -> Result<crate::commands::checklist::Request> {
+    let g = &settings.git;
+    let (phases, named_phase, reference) = crate::commands::checklist::phases_and_ref(
+        args.phase.as_deref(),
+        args.reference.as_deref(),
+    )?;
+    if let Some(r) = &reference {
+        crate::version::parse_ref(r, &g.tag_prefix)?;
+    }
+    let version = match &args.version {
+        Some(v) => Some(ReleaseVersion::parse(v, &g.tag_prefix, &g.prerelease)?),
+        None => None,
+    };
+    Ok(crate::commands::checklist::Request {
+        phases,
+        named_phase,
+        reference,
+        version,
+    })
+}

@@ -14,10 +14,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
-
-use crate::cli::ChecklistArgs;
 use crate::clock::Deadline;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -26,8 +22,10 @@ use crate::probe;
 use crate::release::approval::{self, Approval};
 use crate::release::live::{self, AppPlace, AppsRead, Liveness, Observation};
 use crate::release::tags::release_tags_at;
-use crate::ui::{self, Tone};
+use crate::report::Report;
+use crate::ui::{self, Tone, Ui};
 use crate::version::{ReleaseTag, ReleaseVersion};
+use serde::Serialize;
 
 use super::tag::{self as tagcheck, Check};
 
@@ -90,13 +88,20 @@ impl Item {
 }
 
 /// Splits the positionals: `checklist PHASE [REF]` or `checklist REF`.
-fn phases_and_ref(args: &ChecklistArgs) -> Result<(Vec<&'static str>, Option<String>)> {
-    match (&args.phase, &args.reference) {
-        (None, _) => Ok((PHASES.to_vec(), None)),
-        (Some(p), r) => match PHASES.iter().find(|x| **x == p.as_str()) {
-            Some(phase) => Ok((vec![*phase], r.clone())),
-            None if r.is_none() && looks_like_ref(p) => Ok((PHASES.to_vec(), Some(p.clone()))),
+/// Returns the phases, whether one was named, and REF.
+pub(crate) fn phases_and_ref(
+    phase: Option<&str>,
+    reference: Option<&str>,
+) -> Result<(Vec<&'static str>, bool, Option<String>)> {
+    match (phase, reference) {
+        (None, _) => Ok((PHASES.to_vec(), false, None)),
+        (Some(p), r) => match PHASES.iter().find(|x| **x == p) {
+            Some(phase) => Ok((vec![*phase], true, r.map(str::to_owned))),
+            None if r.is_none() && looks_like_ref(p) => {
+                Ok((PHASES.to_vec(), false, Some(p.to_owned())))
+            }
             None => Err(Error::usage(format!("unknown checklist phase `{p}`"))
+                .with_code("unknown_phase")
                 .with_hint(format!("phases: {}", PHASES.join(", ")))),
         },
     }
@@ -110,14 +115,77 @@ fn looks_like_ref(s: &str) -> bool {
             .is_some_and(|c| c.is_ascii_digit())
 }
 
-/// Runs `almarel checklist`.
-pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
-    let (phases, reference) = phases_and_ref(args)?;
-    let s = &ctx.settings;
-    // REF is checked before anything is sent (SPEC §7.7).
-    if let Some(r) = &reference {
-        crate::version::parse_ref(r, &s.git.tag_prefix)?;
+/// What `almarel checklist` is asked to evaluate (resolved from the flags
+/// by [`crate::resolve::checklist`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The phases, in runbook order.
+    pub phases: Vec<&'static str>,
+    /// Whether a phase was named (a named phase is always evaluated; see
+    /// "not yet due" in docs/commands/checklist.md).
+    pub named_phase: bool,
+    /// REF; `None`: the commit at `<remote>/<branch>`.
+    pub reference: Option<String>,
+    /// The version about to be tagged (`--version`).
+    pub version: Option<ReleaseVersion>,
+}
+
+/// The result of `almarel checklist` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistReport {
+    /// The phases evaluated.
+    pub phases: Vec<&'static str>,
+    /// REF as resolved (`null`: none was needed or given).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// REF's commit, when resolved.
+    pub sha: Option<String>,
+    /// Every item, in runbook order.
+    pub items: Vec<Item>,
+    /// Items that passed.
+    pub passed: usize,
+    /// Automated items that failed.
+    pub failed: usize,
+    /// Items to check by hand.
+    pub manual: usize,
+    /// Items skipped (a probe before them failed).
+    pub skipped: usize,
+    #[serde(skip)]
+    header: Option<String>,
+}
+
+impl ChecklistReport {
+    fn count(&self, status: &str) -> usize {
+        self.items.iter().filter(|i| i.status == status).count()
     }
+}
+
+impl Report for ChecklistReport {
+    fn render(&self, ui: &Ui) {
+        if let Some(h) = &self.header {
+            ui.result(h);
+        }
+        for line in item_lines(ui, &self.items) {
+            ui.result(&line);
+        }
+        if self.failed == 0 {
+            ui.result(&format!(
+                "{} every automated item passes ({} manual item(s) to check by hand)",
+                ui.mark(Tone::Ok),
+                self.manual
+            ));
+        }
+    }
+    fn summary(&self) -> Option<String> {
+        Some(summary_md(&self.items))
+    }
+}
+
+/// Runs `almarel checklist`.
+pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
+    let phases = req.phases.clone();
+    let reference = req.reference.clone();
+    let s = &ctx.settings;
     let repo = Repo::discover(&s.workdir);
     let wants = |p: &str| phases.contains(&p);
     let needs_ref = wants("during-deploy") || wants("after-deploy");
@@ -161,50 +229,61 @@ pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
     for phase in &phases {
         match *phase {
             "before-merge" => items.extend(before_merge()),
-            "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), args)?),
+            "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), req)?),
             "during-deploy" => items.extend(during_deploy(ctx, target.as_ref()).await),
             _ => items.extend(after_deploy(ctx, target.as_ref()).await),
         }
     }
 
-    print(ctx, &items, target.as_ref());
-    actions_summary(ctx, &items);
-    let failed: Vec<&Item> = items.iter().filter(|i| i.status == "fail").collect();
-    let count = |st: &str| items.iter().filter(|i| i.status == st).count();
     let (sha, label) = match &target {
         Some(Ok(t)) => (Some(t.sha.clone()), Some(t.label.clone())),
         _ => (None, reference.clone()),
     };
-    let data = json!({
-        "phases": phases,
-        "ref": label,
-        "sha": sha,
-        "items": items,
-        "passed": count("pass"),
-        "failed": count("fail"),
-        "manual": count("manual"),
-        "skipped": count("skipped"),
-    });
-    if failed.is_empty() {
-        ctx.ui.result(&format!(
-            "{} every automated item passes ({} manual item(s) to check by hand)",
-            ctx.ui.mark(Tone::Ok),
-            count("manual")
-        ));
-        return Ok(data);
+    let mut report = ChecklistReport {
+        phases,
+        reference: label,
+        sha,
+        items,
+        passed: 0,
+        failed: 0,
+        manual: 0,
+        skipped: 0,
+        header: match &target {
+            Some(Ok(t)) => Some(format!(
+                "{} for {} ({})",
+                ctx.ui.paint(Tone::Bold, "checklist"),
+                t.label,
+                crate::version::short_sha(&t.sha)
+            )),
+            _ => None,
+        },
+    };
+    report.passed = report.count("pass");
+    report.failed = report.count("fail");
+    report.manual = report.count("manual");
+    report.skipped = report.count("skipped");
+    if report.failed == 0 {
+        return Ok(report);
     }
-    Err(Error::failed(format!(
+    let failed: Vec<&str> = report
+        .items
+        .iter()
+        .filter(|i| i.status == "fail")
+        .map(|i| i.name.as_str())
+        .collect();
+    let e = Error::failed(format!(
         "{} of {} automated items failed: {}",
         failed.len(),
-        items.iter().filter(|i| i.kind == "automated").count(),
-        failed
+        report
+            .items
             .iter()
-            .map(|i| i.name.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
+            .filter(|i| i.kind == "automated")
+            .count(),
+        failed.join("; ")
     ))
-    .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist")
-    .with_data(data))
+    .with_code("items_failed")
+    .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist");
+    Err(super::fail_with(&ctx.ui, &report, e))
 }
 
 /// REF's commit: a local tag or SHA first, else GitHub; without REF the
@@ -279,7 +358,7 @@ fn before_tag(
     ctx: &Context,
     repo: &Result<Repo>,
     peeked: Option<&std::result::Result<RemoteRefs, RemoteFailure>>,
-    args: &ChecklistArgs,
+    req: &Request,
 ) -> Result<Vec<Item>> {
     let p = "before-tag";
     let g = &ctx.settings.git;
@@ -330,27 +409,24 @@ fn before_tag(
         &names[2],
         &tagcheck::check_up_to_date(ctx, repo, &fetched, &head_sha)?,
     ));
-    items.push(match &args.version {
+    items.push(match &req.version {
         None => Item::manual(p, version_name, "pass --version X to check it"),
-        Some(v) => match ReleaseVersion::parse(v, &g.tag_prefix, &g.prerelease) {
-            Err(e) => Item::auto(p, version_name, false, e.message),
-            Ok(version) => {
-                let tag = version.tag_name(&g.tag_prefix);
-                let mut release = repo.release_tags(&g.tag_prefix)?;
-                if let Ok(refs) = &fetched {
-                    for (name, rt) in &refs.tags {
-                        if release.iter().any(|(t, _)| t.name == *name) {
-                            continue;
-                        }
-                        if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
-                            release.push((t, rt.commit.clone()));
-                        }
+        Some(version) => {
+            let tag = version.tag_name(&g.tag_prefix);
+            let mut release = repo.release_tags(&g.tag_prefix)?;
+            if let Ok(refs) = &fetched {
+                for (name, rt) in &refs.tags {
+                    if release.iter().any(|(t, _)| t.name == *name) {
+                        continue;
+                    }
+                    if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
+                        release.push((t, rt.commit.clone()));
                     }
                 }
-                let c = tagcheck::check_version(&version, &tag, &head_sha, &release);
-                Item::from_check(p, version_name, &c)
             }
-        },
+            let c = tagcheck::check_version(version, &tag, &head_sha, &release);
+            Item::from_check(p, version_name, &c)
+        }
     });
     Ok(items)
 }
@@ -730,29 +806,20 @@ fn live_item(seen: &Observation) -> Item {
     }
 }
 
-fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Target, String>>) {
-    let ui = &ctx.ui;
-    if let Some(Ok(t)) = target {
-        ui.result(&format!(
-            "{} for {} ({})",
-            ui.paint(Tone::Bold, "checklist"),
-            t.label,
-            crate::version::short_sha(&t.sha)
-        ));
-    }
+/// The items as one table per phase (manual items marked `[ ]`).
+fn item_lines(ui: &Ui, items: &[Item]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut phase = "";
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let flush = |rows: &mut Vec<Vec<String>>| {
-        for line in ui::table(rows) {
-            ui.result(&line);
-        }
+    let flush = |rows: &mut Vec<Vec<String>>, out: &mut Vec<String>| {
+        out.extend(ui::table(rows));
         rows.clear();
     };
     for i in items {
         if i.phase != phase {
-            flush(&mut rows);
+            flush(&mut rows, &mut out);
             phase = i.phase;
-            ui.result(&ui.paint(Tone::Bold, phase));
+            out.push(ui.paint(Tone::Bold, phase));
         }
         let tone = match i.status {
             "pass" => Tone::Ok,
@@ -771,14 +838,12 @@ fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Targ
             i.evidence.clone(),
         ]);
     }
-    flush(&mut rows);
+    flush(&mut rows, &mut out);
+    out
 }
 
-/// The checklist as a Markdown table in the GitHub Actions job summary.
-fn actions_summary(ctx: &Context, items: &[Item]) {
-    if !ctx.ui.in_github_actions() {
-        return;
-    }
+/// The checklist as a Markdown table for the GitHub Actions job summary.
+fn summary_md(items: &[Item]) -> String {
     let mut md = String::from(
         "### almarel checklist\n\n| phase | item | status | evidence |\n|---|---|---|---|\n",
     );
@@ -791,36 +856,29 @@ fn actions_summary(ctx: &Context, items: &[Item]) {
             i.evidence.replace('|', "\\|")
         ));
     }
-    if let Err(e) = ctx.ui.summary(&md) {
-        ctx.ui.warn(&e.message);
-    }
+    md
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(phase: Option<&str>, reference: Option<&str>) -> ChecklistArgs {
-        ChecklistArgs {
-            phase: phase.map(str::to_owned),
-            reference: reference.map(str::to_owned),
-            version: None,
-        }
-    }
-
     #[test]
     fn a_lone_ref_means_every_phase() {
-        let (p, r) = phases_and_ref(&args(None, None)).unwrap();
-        assert_eq!((p.len(), r), (4, None));
-        let (p, r) = phases_and_ref(&args(Some("after-deploy"), Some("v1.2.3"))).unwrap();
-        assert_eq!((p, r.as_deref()), (vec!["after-deploy"], Some("v1.2.3")));
-        let (p, r) = phases_and_ref(&args(Some("v1.2.3"), None)).unwrap();
-        assert_eq!((p.len(), r.as_deref()), (4, Some("v1.2.3")));
-        let (_, r) = phases_and_ref(&args(Some("1a2b3c4"), None)).unwrap();
+        let (p, named, r) = phases_and_ref(None, None).unwrap();
+        assert_eq!((p.len(), named, r), (4, false, None));
+        let (p, named, r) = phases_and_ref(Some("after-deploy"), Some("v1.2.3")).unwrap();
+        assert_eq!(
+            (p, named, r.as_deref()),
+            (vec!["after-deploy"], true, Some("v1.2.3"))
+        );
+        let (p, named, r) = phases_and_ref(Some("v1.2.3"), None).unwrap();
+        assert_eq!((p.len(), named, r.as_deref()), (4, false, Some("v1.2.3")));
+        let (_, _, r) = phases_and_ref(Some("1a2b3c4"), None).unwrap();
         assert_eq!(r.as_deref(), Some("1a2b3c4"));
-        let e = phases_and_ref(&args(Some("after-lunch"), None)).unwrap_err();
+        let e = phases_and_ref(Some("after-lunch"), None).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
-        assert!(phases_and_ref(&args(Some("v1.2.3"), Some("v1.2.4"))).is_err());
+        assert!(phases_and_ref(Some("v1.2.3"), Some("v1.2.4")).is_err());
     }
 
     #[test]

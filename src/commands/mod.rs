@@ -75,7 +75,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
         Command::Freeze(a) => freeze::run_freeze(ctx, a).await,
         Command::Unfreeze(a) => freeze::run_unfreeze(ctx, a).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
-        Command::Checklist(a) => checklist::run(ctx, a).await,
+        Command::Checklist(a) => {
+            let request = crate::resolve::checklist(a, &ctx.settings)?;
+            return checklist::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),

@@ -360,3 +360,16 @@ fn after_deploy_fails_the_live_item_for_a_mixed_release() {
         "pass"
     );
 }
+
+#[test]
+fn json_shapes_are_stable() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Behind);
+    let out = w
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_json_snapshot!("checklist_after_deploy_mixed", w.stable(&out));
+}
