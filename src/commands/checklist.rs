@@ -150,6 +150,8 @@ pub struct ChecklistReport {
     pub manual: usize,
     /// Items skipped (a probe before them failed).
     pub skipped: usize,
+    /// Items of a phase that has not begun for REF (not failures).
+    pub not_due: usize,
     #[serde(skip)]
     header: Option<String>,
 }
@@ -169,8 +171,13 @@ impl Report for ChecklistReport {
             ui.result(&line);
         }
         if self.failed == 0 {
+            let later = if self.not_due > 0 {
+                format!("; {} not yet due", self.not_due)
+            } else {
+                String::new()
+            };
             ui.result(&format!(
-                "{} every automated item passes ({} manual item(s) to check by hand)",
+                "{} every automated item passes ({} manual item(s) to check by hand{later})",
                 ui.mark(Tone::Ok),
                 self.manual
             ));
@@ -235,6 +242,25 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
         }
     }
 
+    if !req.named_phase {
+        if let Some(Ok(t)) = &target {
+            let progress = progress(ctx, t).await;
+            for (phase, why) in [
+                ("during-deploy", progress.during_deploy_not_due(ctx, t)),
+                ("after-deploy", progress.after_deploy_not_due(ctx, t)),
+            ] {
+                if let Some(why) = why {
+                    for i in items.iter_mut().filter(|i| i.phase == phase) {
+                        if i.kind == "automated" {
+                            i.status = "not_due";
+                            i.evidence = format!("not yet due: {why}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     let (sha, label) = match &target {
         Some(Ok(t)) => (Some(t.sha.clone()), Some(t.label.clone())),
         _ => (None, reference.clone()),
@@ -248,6 +274,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
         failed: 0,
         manual: 0,
         skipped: 0,
+        not_due: 0,
         header: match &target {
             Some(Ok(t)) => Some(format!(
                 "{} for {} ({})",
@@ -262,6 +289,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
     report.failed = report.count("fail");
     report.manual = report.count("manual");
     report.skipped = report.count("skipped");
+    report.not_due = report.count("not_due");
     if report.failed == 0 {
         return Ok(report);
     }
@@ -284,6 +312,86 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
     .with_code("items_failed")
     .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist");
     Err(super::fail_with(&ctx.ui, &report, e))
+}
+
+/// How far REF's release has come, for "not yet due" (each `None`: could
+/// not be told, so the phase is evaluated as usual).
+struct Progress {
+    /// REF's commit has a release tag.
+    tagged: Option<bool>,
+    /// The deploy workflow has a run for the commit.
+    deploy_run: Option<bool>,
+    /// Production or any Coolify app runs (or is deploying, or failed to deploy) it.
+    out: Option<bool>,
+}
+
+impl Progress {
+    /// Why during-deploy is not due yet: untagged, no deploy run, nothing out.
+    fn during_deploy_not_due(&self, ctx: &Context, t: &Target) -> Option<String> {
+        (self.tagged == Some(false) && self.deploy_run == Some(false) && self.out == Some(false))
+            .then(|| {
+                format!(
+                    "{} has no release tag and no {} run, and nothing runs it",
+                    crate::version::short_sha(&t.sha),
+                    ctx.settings.github.deploy_workflow
+                )
+            })
+    }
+    /// Why after-deploy is not due yet: no deploy run, nothing out.
+    fn after_deploy_not_due(&self, ctx: &Context, t: &Target) -> Option<String> {
+        (self.deploy_run == Some(false) && self.out == Some(false)).then(|| {
+            format!(
+                "no {} run for {} and neither production nor any app runs it",
+                ctx.settings.github.deploy_workflow,
+                crate::version::short_sha(&t.sha)
+            )
+        })
+    }
+}
+
+async fn progress(ctx: &Context, t: &Target) -> Progress {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let tagged = !release_tags_at(ctx, &t.sha).await.is_empty()
+        || ReleaseTag::from_name(&t.label, prefix).is_some();
+    let deploy_run = if ctx.settings.github.repository.is_some() {
+        match github(ctx).await {
+            Ok(gh) => newest_run(&gh, &ctx.settings.github.deploy_workflow, &t.sha)
+                .await
+                .ok()
+                .map(|r| r.is_some()),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let production = match probe::production_sha(&ctx.settings.verify).await {
+        Ok(Some(sha)) => Some(probe::sha_matches(&t.sha, &sha)),
+        Ok(None) => Some(false),
+        Err(_) => None,
+    };
+    let seen = observe_release(ctx, t, None).await;
+    let apps = match &seen.apps {
+        AppsRead::NotConfigured => Some(false),
+        AppsRead::Read(_) => seen.live.as_ref().map(|l| {
+            l.apps
+                .iter()
+                .any(|a| !matches!(a.place, AppPlace::Elsewhere { .. }))
+        }),
+        AppsRead::NoToken | AppsRead::Failed(_) => None,
+    };
+    let configured =
+        ctx.settings.verify.version_url.is_some() || !matches!(seen.apps, AppsRead::NotConfigured);
+    let out = match (production, apps) {
+        _ if !configured => None,
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    };
+    Progress {
+        tagged: Some(tagged),
+        deploy_run,
+        out,
+    }
 }
 
 /// REF's commit: a local tag or SHA first, else GitHub; without REF the
@@ -455,6 +563,21 @@ async fn during_deploy(
         }
     };
     let short = crate::version::short_sha(&sha).to_owned();
+    if g.repository.is_none() {
+        // Unset is manual, not a failure (docs/commands/checklist.md).
+        let why = format!(
+            "github.repository is not set: check on GitHub by hand ({short}), or set [github] repository"
+        );
+        items.push(Item::manual(p, &ci_name, &why));
+        items.push(Item::manual(p, approval_name, &why));
+        let t = target.and_then(|t| t.as_ref().ok());
+        let seen = match t {
+            Some(t) => Some(observe_release(ctx, t, None).await),
+            None => None,
+        };
+        items.push(coolify_item(t, seen.as_ref()));
+        return items;
+    }
     let gh = match github(ctx).await {
         Ok(gh) => match gh.workflows().await {
             Ok(_) => Ok(gh),
@@ -676,6 +799,25 @@ async fn after_deploy(
                 .collect();
         }
     };
+    let t = target.and_then(|t| t.as_ref().ok());
+    if ctx.settings.verify.version_url.is_none() {
+        // Unset is manual, not a failure; the apps alone say whether it is live.
+        let mut items: Vec<Item> = names
+            .iter()
+            .map(|n| {
+                Item::manual(
+                    p,
+                    n,
+                    "verify.version_url is not set: check by hand, or set [verify] version_url (and health_url, web_url, smoke) to automate it",
+                )
+            })
+            .collect();
+        if let Some(t) = t {
+            let seen = observe_release(ctx, t, None).await;
+            items.insert(3, live_item(&seen, false));
+        }
+        return items;
+    }
     let prober = match ctx.prober(&sha) {
         Ok(pr) => pr,
         Err(e) => {
@@ -713,10 +855,9 @@ async fn after_deploy(
         },
     ];
     let production_sha = find("version").and_then(|c| c.running_sha.clone());
-    let t = target.and_then(|t| t.as_ref().ok());
     if let Some(t) = t {
         let seen = observe_release(ctx, t, production_sha.as_deref()).await;
-        items.push(live_item(&seen));
+        items.push(live_item(&seen, true));
     }
     let smoke: Vec<&probe::Check> = checks
         .iter()
@@ -761,15 +902,18 @@ async fn after_deploy(
 
 /// The after-deploy item SPEC §7.4 adds: the release is live on every app
 /// (a mixed release fails it, naming the apps).
-fn live_item(seen: &Observation) -> Item {
+/// With `production_configured` false (no `verify.version_url`), the apps
+/// alone decide (SPEC §8.1: only the configured parts decide "live").
+fn live_item(seen: &Observation, production_configured: bool) -> Item {
     let p = "after-deploy";
     let name = LIVE_ITEM;
     if matches!(seen.apps, AppsRead::NotConfigured) {
-        return Item::manual(
-            p,
-            name,
-            "coolify is not configured: check that every app runs the release by hand",
-        );
+        let how = if production_configured {
+            "coolify is not configured: check that every app runs the release by hand"
+        } else {
+            "neither coolify nor verify.version_url is configured: check that every app runs the release by hand"
+        };
+        return Item::manual(p, name, how);
     }
     let Some(live) = &seen.live else {
         return Item::auto(
@@ -785,8 +929,17 @@ fn live_item(seen: &Observation) -> Item {
         .map(|a| format!("{} {}", a.app, a.detail()))
         .collect::<Vec<_>>()
         .join("; ");
+    let all_on = !live.apps.is_empty() && live.apps.iter().all(|a| a.place == AppPlace::OnRelease);
     match &live.state {
         Liveness::Live => Item::auto(p, name, true, format!("live: {apps}")),
+        Liveness::Unknown { .. } if !production_configured && all_on => Item::auto(
+            p,
+            name,
+            true,
+            format!(
+                "every app is on it: {apps} (verify.version_url is not set: production's SHA not checked)"
+            ),
+        ),
         Liveness::Mixed { elsewhere, failed } => {
             let off: Vec<&str> = elsewhere.iter().chain(failed).map(String::as_str).collect();
             Item::auto(
@@ -824,7 +977,7 @@ fn item_lines(ui: &Ui, items: &[Item]) -> Vec<String> {
         let tone = match i.status {
             "pass" => Tone::Ok,
             "fail" => Tone::Fail,
-            "skipped" => Tone::Dim,
+            "skipped" | "not_due" => Tone::Dim,
             _ => Tone::Warn,
         };
         let mark = if i.status == "manual" {

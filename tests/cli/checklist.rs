@@ -261,7 +261,7 @@ fn all_phases_json_shape_and_human_output() {
         let status = i["status"].as_str().unwrap();
         assert!(["automated", "manual"].contains(&kind), "{i}");
         assert!(
-            ["pass", "fail", "manual", "skipped"].contains(&status),
+            ["pass", "fail", "manual", "skipped", "not_due"].contains(&status),
             "{i}"
         );
         assert_eq!(kind == "manual", status == "manual", "{i}");
@@ -372,4 +372,99 @@ fn json_shapes_are_stable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     insta::assert_json_snapshot!("checklist_after_deploy_mixed", w.stable(&out));
+}
+
+#[test]
+fn right_after_merging_the_deploy_phases_are_not_yet_due_not_failures() {
+    let fx = Fx::with_apps(false, finished_apps());
+    // Production and both apps run v1.3.0; a new commit lands on main.
+    let sha = fx.repos.commit_and_push("Fix a typo");
+    let out = fx.almarel().args(["checklist", "--json"]).run().unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["sha"], sha.as_str());
+    assert_eq!(v["failed"], 0, "{v}");
+    for (phase, name, status) in items(&v) {
+        if phase == "during-deploy" || phase == "after-deploy" {
+            assert!(
+                status == "not_due" || status == "manual",
+                "{name}: {status}: {v}"
+            );
+        }
+    }
+    assert_eq!(status_of(&v, "CI finished"), "not_due");
+    assert_eq!(status_of(&v, "Every app runs the release"), "not_due");
+    assert!(v["not_due"].as_u64().unwrap() >= 5, "{v}");
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("not yet due: no Deploy to Production run"),
+        "{v}"
+    );
+
+    // Human output: dimmed, said, and exit 0.
+    let out = fx.almarel().args(["checklist"]).run().unwrap();
+    let (stdout, _) = texts(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("not yet due"), "{stdout}");
+    assert!(!stdout.contains('✗'), "{stdout}");
+
+    // A phase asked for by name is evaluated as asked.
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(status_of(&json_stdout(&out), "/api/version"), "fail");
+
+    // Once a deploy run exists for the commit, the phases are due again.
+    fx.gh.add_run(DEPLOY_WF, &sha, RunPlan::awaiting_approval());
+    let out = fx.almarel().args(["checklist", "--json"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "CI finished"), "fail");
+    assert_eq!(status_of(&v, "Every app runs the release"), "fail");
+}
+
+#[test]
+fn unset_urls_and_repository_are_manual_items_not_failures() {
+    let fx = Fx::with_apps(false, finished_apps());
+    // Only git: no [github], no [verify], no [coolify].
+    std::fs::write(&fx.config, "").unwrap();
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.3.0", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["failed"], 0, "{v}");
+    for (_, name, status) in items(&v) {
+        assert_eq!(status, "manual", "{name}: {v}");
+    }
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("verify.version_url is not set"),
+        "{v}"
+    );
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.3.0", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    for (_, name, status) in items(&v) {
+        assert_eq!(status, "manual", "{name}: {v}");
+    }
+    let out = fx.almarel().args(["checklist", "v1.3.0"]).run().unwrap();
+    let (stdout, _) = texts(&out);
+    assert!(!stdout.contains('✗'), "{stdout}");
 }
