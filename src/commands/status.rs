@@ -1073,9 +1073,23 @@ impl Live {
             }
         }
     }
+    /// The watch ended: the table is printed once more as the result, so
+    /// the live copy goes.
     fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Live {
+    /// Dropped without [`Live::finish`] (Ctrl-C, SIGTERM, an error): the
+    /// last table stays on screen above the report of what happened.
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
         }
     }
 }
