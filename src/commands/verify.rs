@@ -93,15 +93,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
     };
     ctx.ui
         .progress(&format!("verifying that production runs {what}"));
-    let ui = ctx.ui.clone();
     let (wait, interval) = (req.wait, req.interval);
+    let line = LiveLine::new(&ctx.ui);
     let mut probed = probe::verify(&prober, wait, interval, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
             .map(|c| format!("{} ({})", c.name, c.detail))
             .collect();
-        ui.progress(&format!(
+        line.show(&format!(
             "attempt {n}: failing: {}; retrying in {} (waiting up to {})",
             failing.join(", "),
             humantime::format_duration(interval),
@@ -109,6 +109,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
         ));
     })
     .await;
+    line.finish();
     annotate_running_tag(ctx, &mut probed).await;
     let live = check_apps(ctx, &mut probed, &expected, expected_tag.as_deref()).await?;
     if probed.attempts > 1 {
@@ -127,6 +128,52 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
     }
     let error = failure(&report, &what, &expected, expected_tag.as_deref());
     Err(super::fail_with(&ctx.ui, &report, error))
+}
+
+/// `--wait`'s progress: on a terminal one line redrawn in place per
+/// attempt; elsewhere (a pipe, a CI log) one line per attempt.
+struct LiveLine {
+    ui: Ui,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl LiveLine {
+    fn new(ui: &Ui) -> LiveLine {
+        let bar = ui.is_live().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {wide_msg}") {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        LiveLine {
+            ui: ui.clone(),
+            bar,
+        }
+    }
+    fn show(&self, text: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(self.ui.redact(text)),
+            None => self.ui.progress(text),
+        }
+    }
+    /// The attempts are over: the line goes (the check table follows).
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for LiveLine {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
+        }
+    }
 }
 
 /// The error for a failed verification: a mixed release names both ways

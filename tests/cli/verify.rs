@@ -808,3 +808,46 @@ fn json_shapes_are_stable() {
     assert_eq!(out.status.code(), Some(0));
     insta::assert_json_snapshot!("verify_live", w.stable(&out));
 }
+
+#[test]
+fn wait_on_a_terminal_is_one_live_line_and_elsewhere_a_line_per_attempt() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let args = [
+        "verify",
+        "--expect-sha",
+        NEW_SHA,
+        "--wait",
+        "2s",
+        "--interval",
+        "300ms",
+    ];
+    let (code, text) = crate::status::on_terminal(
+        &sb,
+        &dir,
+        &[
+            ("SMOKE_EMAIL", SMOKE_EMAIL),
+            ("SMOKE_PASSWORD", SMOKE_PASSWORD),
+        ],
+        &args,
+        None,
+    );
+    assert_eq!(code, Some(1), "{text:?}");
+    assert!(text.contains("attempt 3:"), "several attempts: {text:?}");
+    let attempt_lines = text.split('\n').filter(|l| l.contains("attempt ")).count();
+    assert_eq!(attempt_lines, 1, "one line redrawn in place: {text:?}");
+    // The check table and the error follow on their own lines.
+    assert!(text.contains("version"), "{text:?}");
+    assert!(text.contains("error: production runs"), "{text:?}");
+
+    // Not a terminal: one line per attempt (a CI log keeps them all).
+    let out = almarel(&sb, &dir, "").args(args).run().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("attempt ")).count() >= 3,
+        "{stderr}"
+    );
+}
