@@ -851,3 +851,59 @@ fn wait_on_a_terminal_is_one_live_line_and_elsewhere_a_line_per_attempt() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_patch_coolify_answered_but_did_not_apply_is_green_nowhere() {
+    use almarel_sandbox::coolify::{self as csim};
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].ignore_patch = true;
+    let c = coolify(&rt, csim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
+    let out = almarel(&sb, &dir, csim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", texts(&out).1);
+    // Let any deployment the run started end.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        c.image_tag("w3b0wccw4g0o0kw4okcs8wss").as_deref(),
+        Some("v1.2.2")
+    );
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    assert_eq!(check(&json_stdout(&out), "app: web")["ok"], false);
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["status", "v1.2.3"])
+        .run()
+        .unwrap();
+    let (o, _) = texts(&out);
+    let row = o
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("production"))
+        .unwrap_or_else(|| panic!("{o}"));
+    assert!(!row.trim_start().starts_with('✓'), "{row}");
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    let items = json_stdout(&out)["items"].to_string();
+    assert!(items.contains("web on v1.2.2"), "{items}");
+}
