@@ -360,15 +360,8 @@ impl CoolifyApps {
 /// "unknown" and why).
 async fn read_coolify(ctx: &Context, target: &Target) -> (CoolifyApps, AppsRead) {
     let settings = &ctx.settings.coolify;
-    let expected = crate::version::preferred_tag(&target.tags).and_then(|t| {
-        crate::commands::deploy::render_image_tag(
-            "coolify.image_tag",
-            &settings.image_tag,
-            Some(t),
-            Some(&target.sha),
-        )
-        .ok()
-    });
+    let expected = crate::version::preferred_tag(&target.tags)
+        .and_then(|t| live::image_tag_for(settings, t, &target.sha));
     let read = live::read_apps(ctx, Some(COOLIFY_BUDGET)).await;
     let apps = match &read {
         AppsRead::NotConfigured => CoolifyApps {

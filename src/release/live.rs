@@ -45,6 +45,18 @@ pub fn release_image_tags(
     out
 }
 
+/// The image tag `coolify.image_tag` renders for release tag `tag` at `sha`
+/// (what a deploy of that release sets), when it can be rendered.
+pub fn image_tag_for(coolify: &CoolifySettings, tag: &ReleaseTag, sha: &str) -> Option<String> {
+    crate::commands::deploy::render_image_tag(
+        "coolify.image_tag",
+        &coolify.image_tag,
+        Some(tag),
+        Some(sha),
+    )
+    .ok()
+}
+
 /// What was read about one configured app.
 #[derive(Debug, Clone)]
 pub struct AppObservation {
