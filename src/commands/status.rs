@@ -446,6 +446,18 @@ async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<
     }
 }
 
+/// Reads production and the Coolify apps again and re-judges the release.
+async fn refresh_live(ctx: &Context, gh: &Client, l: &mut Ledger) -> Result<()> {
+    let (production, (coolify, apps_read)) = tokio::join!(
+        read_production(ctx, gh, &l.target),
+        read_coolify(ctx, &l.target)
+    );
+    l.production = production?;
+    l.coolify = coolify;
+    l.live = judge(ctx, &l.target, &l.production, &apps_read);
+    Ok(())
+}
+
 fn age_of(ctx: &Context, rfc: &str) -> String {
     humantime::parse_rfc3339_weak(rfc)
         .ok()
@@ -984,6 +996,9 @@ enum Verdict {
     AwaitingApproval,
     /// A run failed (or CI failed, so the deploy will not start).
     Failed(String),
+    /// Every run completed, but the release is mixed (decided after the
+    /// watch, from production and the apps; never by [`evaluate`]).
+    Mixed(String),
 }
 
 fn evaluate(l: &Ledger) -> Option<Verdict> {
@@ -1158,9 +1173,24 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
     let outcome = match evaluate(&ledger) {
         Some(v) => Ok(v),
-        None => watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await,
+        None => {
+            let v = watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await;
+            // The runs moved on while watching: what production and the
+            // apps run is read again, so the final table is not stale.
+            if v.is_ok() {
+                refresh_live(ctx, &gh, &mut ledger).await?;
+            }
+            v
+        }
     };
     live.finish();
+    // Runs that all succeeded while the release is mixed are not a success.
+    let outcome = outcome.map(|v| match v {
+        Verdict::Done if ledger.live.as_ref().is_some_and(LiveReport::is_mixed) => {
+            Verdict::Mixed(mixed_text(&ledger))
+        }
+        v => v,
+    });
     let verdict = outcome.as_ref().ok();
     let mut report = finish_report(ctx, &gh, &ledger, verdict);
     report.watch = Some(WatchStats {
@@ -1173,7 +1203,21 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
                 Verdict::Done => "completed",
                 Verdict::AwaitingApproval => "awaiting_approval",
                 Verdict::Failed(_) => "failed",
+                Verdict::Mixed(_) => "mixed",
             });
+            if let Verdict::Mixed(apps) = &v {
+                let hint = report.next.as_ref().map_or_else(
+                    || "go back with `almarel rollback`".to_owned(),
+                    |n| format!("finish it with `{n}`, or go back with `almarel rollback`"),
+                );
+                let e = Error::failed(format!(
+                    "every run completed, but the release {} is mixed: {apps}",
+                    ref_word(&ledger.target)
+                ))
+                .with_code("release_mixed")
+                .with_hint(hint);
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
             if let Verdict::Failed(why) = v {
                 let e = Error::failed(why)
                     .with_code("run_failed")
@@ -1382,6 +1426,8 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
     let next = match verdict {
         Some(Verdict::AwaitingApproval) => Next::new(["approve", label.as_str()]),
         Some(Verdict::Done) => Next::new(["verify", "--expect-sha", l.target.sha.as_str()]),
+        // (a mixed release returned above, with its `deploy --app`)
+        Some(Verdict::Mixed(_)) => Next::new(["rollback"]),
         Some(Verdict::Failed(_)) => {
             return (
                 vec![

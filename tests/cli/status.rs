@@ -745,3 +745,48 @@ fn ctrl_c_during_watch_keeps_the_last_table_on_screen() {
     assert!(tail[table_at..].contains("error: interrupted"), "{tail:?}");
     assert!(!text.contains(TOKEN));
 }
+
+#[test]
+fn watch_ends_1_when_every_run_succeeded_but_the_release_is_mixed() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Failed);
+    let gh = &w.dir.github;
+    gh.add_run("Release", &w.dir.v123, RunPlan::success());
+    gh.add_run(
+        "Deploy to Production",
+        &w.dir.v123,
+        RunPlan::completes_after(Duration::from_secs(3), "success"),
+    );
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["outcome"], "mixed", "{v}");
+    assert_eq!(v["error"]["code"], "release_mixed", "{v}");
+    assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+    let hints = v["error"]["hints"].to_string();
+    assert!(
+        hints.contains("almarel deploy --tag v1.2.3 --app web"),
+        "{hints}"
+    );
+    assert!(hints.contains("almarel rollback"), "{hints}");
+    assert_eq!(v["runs"]["deploy"]["conclusion"], "success", "{v}");
+
+    // Both apps on it: the same watch ends 0, completed.
+    let w = mixed_world(Web::Live);
+    let gh = &w.dir.github;
+    gh.add_run("Release", &w.dir.v123, RunPlan::success());
+    gh.add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(json_stdout(&out)["outcome"], "completed");
+}
