@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
+use crate::coolify::DeploymentStatus;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
@@ -903,6 +904,33 @@ fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
             ui.mark(Tone::Warn),
             "coolify".into(),
             format!("image tags differ: {list} (the next restart ships each app's own tag)"),
+        ];
+    }
+    // An app whose latest deployment did not finish is not on its tag yet,
+    // whatever is configured.
+    let unfinished: Vec<(String, bool)> = c
+        .apps
+        .iter()
+        .filter_map(|a| match &a.latest {
+            Some(DeploymentStatus::Finished) => None,
+            Some(s @ (DeploymentStatus::Failed | DeploymentStatus::CancelledByUser)) => Some((
+                format!("{}'s latest deployment {}", a.app, s.as_str()),
+                true,
+            )),
+            Some(s) => Some((
+                format!("{}'s latest deployment is {}", a.app, s.as_str()),
+                false,
+            )),
+            None => Some((format!("{} was never deployed", a.app), false)),
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        let failed = unfinished.iter().any(|(_, f)| *f);
+        let why: Vec<&str> = unfinished.iter().map(|(w, _)| w.as_str()).collect();
+        return vec![
+            ui.mark(if failed { Tone::Fail } else { Tone::Warn }),
+            "coolify".into(),
+            format!("{list} ({})", why.join("; ")),
         ];
     }
     let first = c.apps.first().and_then(|a| a.image_tag.as_deref());

@@ -601,6 +601,17 @@ fn a_mixed_release_is_a_failure_on_the_production_row_not_a_check_mark() {
             "{e}"
         );
         assert!(o.contains("almarel rollback"), "{o}");
+        let coolify_row = o
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("coolify"))
+            .unwrap();
+        assert!(!coolify_row.trim_start().starts_with('✓'), "{coolify_row}");
+        if web == Web::Failed {
+            assert!(
+                coolify_row.contains("web's latest deployment failed"),
+                "{coolify_row}"
+            );
+        }
 
         let out = w
             .almarel()
