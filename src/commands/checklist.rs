@@ -14,18 +14,18 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
-
-use crate::cli::ChecklistArgs;
 use crate::clock::Deadline;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::git::{Access, RemoteFailure, RemoteRefs, Repo};
 use crate::probe;
 use crate::release::approval::{self, Approval};
-use crate::ui::{self, Tone};
+use crate::release::live::{self, AppPlace, AppsRead, Liveness, Observation};
+use crate::release::tags::release_tags_at;
+use crate::report::Report;
+use crate::ui::{self, Tone, Ui};
 use crate::version::{ReleaseTag, ReleaseVersion};
+use serde::Serialize;
 
 use super::tag::{self as tagcheck, Check};
 
@@ -37,6 +37,10 @@ pub const PHASES: [&str; 4] = [
     "after-deploy",
 ];
 
+/// The after-deploy item that says the release is live on every app.
+const LIVE_ITEM: &str = "Every app runs the release (not mixed)";
+/// How long reading the Coolify apps may take.
+const COOLIFY_BUDGET: Duration = Duration::from_secs(20);
 /// How long one remote (GitHub) may take in total for the checklist.
 const GITHUB_BUDGET: Duration = Duration::from_secs(20);
 
@@ -84,13 +88,20 @@ impl Item {
 }
 
 /// Splits the positionals: `checklist PHASE [REF]` or `checklist REF`.
-fn phases_and_ref(args: &ChecklistArgs) -> Result<(Vec<&'static str>, Option<String>)> {
-    match (&args.phase, &args.reference) {
-        (None, _) => Ok((PHASES.to_vec(), None)),
-        (Some(p), r) => match PHASES.iter().find(|x| **x == p.as_str()) {
-            Some(phase) => Ok((vec![*phase], r.clone())),
-            None if r.is_none() && looks_like_ref(p) => Ok((PHASES.to_vec(), Some(p.clone()))),
+/// Returns the phases, whether one was named, and REF.
+pub(crate) fn phases_and_ref(
+    phase: Option<&str>,
+    reference: Option<&str>,
+) -> Result<(Vec<&'static str>, bool, Option<String>)> {
+    match (phase, reference) {
+        (None, _) => Ok((PHASES.to_vec(), false, None)),
+        (Some(p), r) => match PHASES.iter().find(|x| **x == p) {
+            Some(phase) => Ok((vec![*phase], true, r.map(str::to_owned))),
+            None if r.is_none() && looks_like_ref(p) => {
+                Ok((PHASES.to_vec(), false, Some(p.to_owned())))
+            }
             None => Err(Error::usage(format!("unknown checklist phase `{p}`"))
+                .with_code("unknown_phase")
                 .with_hint(format!("phases: {}", PHASES.join(", ")))),
         },
     }
@@ -104,14 +115,84 @@ fn looks_like_ref(s: &str) -> bool {
             .is_some_and(|c| c.is_ascii_digit())
 }
 
-/// Runs `almarel checklist`.
-pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
-    let (phases, reference) = phases_and_ref(args)?;
-    let s = &ctx.settings;
-    // REF is checked before anything is sent (SPEC §7.7).
-    if let Some(r) = &reference {
-        crate::version::parse_ref(r, &s.git.tag_prefix)?;
+/// What `almarel checklist` is asked to evaluate (resolved from the flags
+/// by [`crate::resolve::checklist`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The phases, in runbook order.
+    pub phases: Vec<&'static str>,
+    /// Whether a phase was named (a named phase is always evaluated; see
+    /// "not yet due" in docs/commands/checklist.md).
+    pub named_phase: bool,
+    /// REF; `None`: the commit at `<remote>/<branch>`.
+    pub reference: Option<String>,
+    /// The version about to be tagged (`--version`).
+    pub version: Option<ReleaseVersion>,
+}
+
+/// The result of `almarel checklist` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistReport {
+    /// The phases evaluated.
+    pub phases: Vec<&'static str>,
+    /// REF as resolved (`null`: none was needed or given).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// REF's commit, when resolved.
+    pub sha: Option<String>,
+    /// Every item, in runbook order.
+    pub items: Vec<Item>,
+    /// Items that passed.
+    pub passed: usize,
+    /// Automated items that failed.
+    pub failed: usize,
+    /// Items to check by hand.
+    pub manual: usize,
+    /// Items skipped (a probe before them failed).
+    pub skipped: usize,
+    /// Items of a phase that has not begun for REF (not failures).
+    pub not_due: usize,
+    #[serde(skip)]
+    header: Option<String>,
+}
+
+impl ChecklistReport {
+    fn count(&self, status: &str) -> usize {
+        self.items.iter().filter(|i| i.status == status).count()
     }
+}
+
+impl Report for ChecklistReport {
+    fn render(&self, ui: &Ui) {
+        if let Some(h) = &self.header {
+            ui.result(h);
+        }
+        for line in item_lines(ui, &self.items) {
+            ui.result(&line);
+        }
+        if self.failed == 0 {
+            let later = if self.not_due > 0 {
+                format!("; {} not yet due", self.not_due)
+            } else {
+                String::new()
+            };
+            ui.result(&format!(
+                "{} every automated item passes ({} manual item(s) to check by hand{later})",
+                ui.mark(Tone::Ok),
+                self.manual
+            ));
+        }
+    }
+    fn summary(&self) -> Option<String> {
+        Some(summary_md(&self.items))
+    }
+}
+
+/// Runs `almarel checklist`.
+pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
+    let phases = req.phases.clone();
+    let reference = req.reference.clone();
+    let s = &ctx.settings;
     let repo = Repo::discover(&s.workdir);
     let wants = |p: &str| phases.contains(&p);
     let needs_ref = wants("during-deploy") || wants("after-deploy");
@@ -155,50 +236,162 @@ pub async fn run(ctx: &Context, args: &ChecklistArgs) -> Result<Value> {
     for phase in &phases {
         match *phase {
             "before-merge" => items.extend(before_merge()),
-            "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), args)?),
+            "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), req)?),
             "during-deploy" => items.extend(during_deploy(ctx, target.as_ref()).await),
             _ => items.extend(after_deploy(ctx, target.as_ref()).await),
         }
     }
 
-    print(ctx, &items, target.as_ref());
-    actions_summary(ctx, &items);
-    let failed: Vec<&Item> = items.iter().filter(|i| i.status == "fail").collect();
-    let count = |st: &str| items.iter().filter(|i| i.status == st).count();
+    if !req.named_phase {
+        if let Some(Ok(t)) = &target {
+            let progress = progress(ctx, t).await;
+            for (phase, why) in [
+                ("during-deploy", progress.during_deploy_not_due(ctx, t)),
+                ("after-deploy", progress.after_deploy_not_due(ctx, t)),
+            ] {
+                if let Some(why) = why {
+                    for i in items.iter_mut().filter(|i| i.phase == phase) {
+                        if i.kind == "automated" {
+                            i.status = "not_due";
+                            i.evidence = format!("not yet due: {why}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     let (sha, label) = match &target {
         Some(Ok(t)) => (Some(t.sha.clone()), Some(t.label.clone())),
         _ => (None, reference.clone()),
     };
-    let data = json!({
-        "phases": phases,
-        "ref": label,
-        "sha": sha,
-        "items": items,
-        "passed": count("pass"),
-        "failed": count("fail"),
-        "manual": count("manual"),
-        "skipped": count("skipped"),
-    });
-    if failed.is_empty() {
-        ctx.ui.result(&format!(
-            "{} every automated item passes ({} manual item(s) to check by hand)",
-            ctx.ui.mark(Tone::Ok),
-            count("manual")
-        ));
-        return Ok(data);
+    let mut report = ChecklistReport {
+        phases,
+        reference: label,
+        sha,
+        items,
+        passed: 0,
+        failed: 0,
+        manual: 0,
+        skipped: 0,
+        not_due: 0,
+        header: match &target {
+            Some(Ok(t)) => Some(format!(
+                "{} for {} ({})",
+                ctx.ui.paint(Tone::Bold, "checklist"),
+                t.label,
+                crate::version::short_sha(&t.sha)
+            )),
+            _ => None,
+        },
+    };
+    report.passed = report.count("pass");
+    report.failed = report.count("fail");
+    report.manual = report.count("manual");
+    report.skipped = report.count("skipped");
+    report.not_due = report.count("not_due");
+    if report.failed == 0 {
+        return Ok(report);
     }
-    Err(Error::failed(format!(
+    let failed: Vec<&str> = report
+        .items
+        .iter()
+        .filter(|i| i.status == "fail")
+        .map(|i| i.name.as_str())
+        .collect();
+    let e = Error::failed(format!(
         "{} of {} automated items failed: {}",
         failed.len(),
-        items.iter().filter(|i| i.kind == "automated").count(),
-        failed
+        report
+            .items
             .iter()
-            .map(|i| i.name.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
+            .filter(|i| i.kind == "automated")
+            .count(),
+        failed.join("; ")
     ))
-    .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist")
-    .with_data(data))
+    .with_code("items_failed")
+    .with_hint("fix the items marked ✗ (their evidence says why), then re-run almarel checklist");
+    Err(super::fail_with(&ctx.ui, &report, e))
+}
+
+/// How far REF's release has come, for "not yet due" (each `None`: could
+/// not be told, so the phase is evaluated as usual).
+struct Progress {
+    /// REF's commit has a release tag.
+    tagged: Option<bool>,
+    /// The deploy workflow has a run for the commit.
+    deploy_run: Option<bool>,
+    /// Production or any Coolify app runs (or is deploying, or failed to deploy) it.
+    out: Option<bool>,
+}
+
+impl Progress {
+    /// Why during-deploy is not due yet: untagged, no deploy run, nothing out.
+    fn during_deploy_not_due(&self, ctx: &Context, t: &Target) -> Option<String> {
+        (self.tagged == Some(false) && self.deploy_run == Some(false) && self.out == Some(false))
+            .then(|| {
+                format!(
+                    "{} has no release tag and no {} run, and nothing runs it",
+                    crate::version::short_sha(&t.sha),
+                    ctx.settings.github.deploy_workflow
+                )
+            })
+    }
+    /// Why after-deploy is not due yet: no deploy run, nothing out.
+    fn after_deploy_not_due(&self, ctx: &Context, t: &Target) -> Option<String> {
+        (self.deploy_run == Some(false) && self.out == Some(false)).then(|| {
+            format!(
+                "no {} run for {} and neither production nor any app runs it",
+                ctx.settings.github.deploy_workflow,
+                crate::version::short_sha(&t.sha)
+            )
+        })
+    }
+}
+
+async fn progress(ctx: &Context, t: &Target) -> Progress {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let tagged = !release_tags_at(ctx, &t.sha).await.is_empty()
+        || ReleaseTag::from_name(&t.label, prefix).is_some();
+    let deploy_run = if ctx.settings.github.repository.is_some() {
+        match github(ctx).await {
+            Ok(gh) => newest_run(&gh, &ctx.settings.github.deploy_workflow, &t.sha)
+                .await
+                .ok()
+                .map(|r| r.is_some()),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let production = match probe::production_sha(&ctx.settings.verify).await {
+        Ok(Some(sha)) => Some(probe::sha_matches(&t.sha, &sha)),
+        Ok(None) => Some(false),
+        Err(_) => None,
+    };
+    let seen = observe_release(ctx, t, None).await;
+    let apps = match &seen.apps {
+        AppsRead::NotConfigured => Some(false),
+        AppsRead::Read(_) => seen.live.as_ref().map(|l| {
+            l.apps
+                .iter()
+                .any(|a| !matches!(a.place, AppPlace::Elsewhere { .. }))
+        }),
+        AppsRead::NoToken | AppsRead::Failed(_) => None,
+    };
+    let configured =
+        ctx.settings.verify.version_url.is_some() || !matches!(seen.apps, AppsRead::NotConfigured);
+    let out = match (production, apps) {
+        _ if !configured => None,
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    };
+    Progress {
+        tagged: Some(tagged),
+        deploy_run,
+        out,
+    }
 }
 
 /// REF's commit: a local tag or SHA first, else GitHub; without REF the
@@ -273,7 +466,7 @@ fn before_tag(
     ctx: &Context,
     repo: &Result<Repo>,
     peeked: Option<&std::result::Result<RemoteRefs, RemoteFailure>>,
-    args: &ChecklistArgs,
+    req: &Request,
 ) -> Result<Vec<Item>> {
     let p = "before-tag";
     let g = &ctx.settings.git;
@@ -324,27 +517,24 @@ fn before_tag(
         &names[2],
         &tagcheck::check_up_to_date(ctx, repo, &fetched, &head_sha)?,
     ));
-    items.push(match &args.version {
+    items.push(match &req.version {
         None => Item::manual(p, version_name, "pass --version X to check it"),
-        Some(v) => match ReleaseVersion::parse(v, &g.tag_prefix, &g.prerelease) {
-            Err(e) => Item::auto(p, version_name, false, e.message),
-            Ok(version) => {
-                let tag = version.tag_name(&g.tag_prefix);
-                let mut release = repo.release_tags(&g.tag_prefix)?;
-                if let Ok(refs) = &fetched {
-                    for (name, rt) in &refs.tags {
-                        if release.iter().any(|(t, _)| t.name == *name) {
-                            continue;
-                        }
-                        if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
-                            release.push((t, rt.commit.clone()));
-                        }
+        Some(version) => {
+            let tag = version.tag_name(&g.tag_prefix);
+            let mut release = repo.release_tags(&g.tag_prefix)?;
+            if let Ok(refs) = &fetched {
+                for (name, rt) in &refs.tags {
+                    if release.iter().any(|(t, _)| t.name == *name) {
+                        continue;
+                    }
+                    if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
+                        release.push((t, rt.commit.clone()));
                     }
                 }
-                let c = tagcheck::check_version(&version, &tag, &head_sha, &release);
-                Item::from_check(p, version_name, &c)
             }
-        },
+            let c = tagcheck::check_version(version, &tag, &head_sha, &release);
+            Item::from_check(p, version_name, &c)
+        }
     });
     Ok(items)
 }
@@ -368,11 +558,26 @@ async fn during_deploy(
             for n in [ci_name.as_str(), approval_name] {
                 items.push(Item::auto(p, n, false, why.clone()));
             }
-            items.push(coolify_item(ctx).await);
+            items.push(coolify_item(None, None));
             return items;
         }
     };
     let short = crate::version::short_sha(&sha).to_owned();
+    if g.repository.is_none() {
+        // Unset is manual, not a failure (docs/commands/checklist.md).
+        let why = format!(
+            "github.repository is not set: check on GitHub by hand ({short}), or set [github] repository"
+        );
+        items.push(Item::manual(p, &ci_name, &why));
+        items.push(Item::manual(p, approval_name, &why));
+        let t = target.and_then(|t| t.as_ref().ok());
+        let seen = match t {
+            Some(t) => Some(observe_release(ctx, t, None).await),
+            None => None,
+        };
+        items.push(coolify_item(t, seen.as_ref()));
+        return items;
+    }
     let gh = match github(ctx).await {
         Ok(gh) => match gh.workflows().await {
             Ok(_) => Ok(gh),
@@ -477,7 +682,12 @@ async fn during_deploy(
             });
         }
     }
-    items.push(coolify_item(ctx).await);
+    let t = target.and_then(|t| t.as_ref().ok());
+    let seen = match t {
+        Some(t) => Some(observe_release(ctx, t, None).await),
+        None => None,
+    };
+    items.push(coolify_item(t, seen.as_ref()));
     items
 }
 
@@ -502,44 +712,65 @@ fn github_reason(message: &str) -> String {
     }
 }
 
-/// Each app's newest Coolify deployment is `finished`.
-async fn coolify_item(ctx: &Context) -> Item {
+/// Every app's newest Coolify deployment is a finished deployment of this
+/// release (SPEC §7.4): an app whose deployment failed and was restored to
+/// the old tag has a finished newest deployment, but not of this release.
+fn coolify_item(target: Option<&Target>, seen: Option<&Observation>) -> Item {
     let p = "during-deploy";
     let name = "Coolify deployment calls returned success";
-    let client = match ctx.coolify() {
-        Ok(c) => c,
-        Err(e) => return Item::auto(p, name, false, format!("coolify: {}", e.message)),
+    let (Some(t), Some(seen)) = (target, seen) else {
+        return Item::auto(p, name, false, "no commit to check");
     };
-    let apps = &ctx.settings.coolify.apps;
-    if apps.is_empty() {
-        return Item::auto(p, name, false, "coolify.apps is empty: no app to check");
-    }
-    let mut ok = true;
-    let mut parts = Vec::new();
-    for app in apps {
-        match client.app_deployments(&app.name, &app.uuid, 1).await {
-            Err(e) => {
-                ok = false;
-                parts.push(format!("{}: {}", app.name, e.message));
+    match &seen.apps {
+        AppsRead::NotConfigured => Item::manual(
+            p,
+            name,
+            "coolify.url and coolify.apps are not set: check each app's deployment in Coolify by hand",
+        ),
+        AppsRead::NoToken | AppsRead::Failed(_) => Item::auto(
+            p,
+            name,
+            false,
+            format!("coolify: {}", seen.apps_unknown().unwrap_or_default()),
+        ),
+        AppsRead::Read(_) => {
+            let Some(live) = &seen.live else {
+                return Item::auto(p, name, false, "coolify: not read");
+            };
+            let ok = live.apps.iter().all(|a| a.place == AppPlace::OnRelease);
+            let parts: Vec<String> = live
+                .apps
+                .iter()
+                .map(|a| format!("{}: {}", a.app, a.detail()))
+                .collect();
+            let mut evidence = parts.join("; ");
+            if !ok {
+                evidence.push_str(&format!(
+                    " (expected {} on {})",
+                    seen.accepted.join(" or "),
+                    crate::version::short_sha(&t.sha)
+                ));
             }
-            Ok(list) => match list.deployments.first() {
-                None => {
-                    ok = false;
-                    parts.push(format!("{}: no deployment", app.name));
-                }
-                Some(d) => {
-                    if d.status != crate::coolify::DeploymentStatus::Finished {
-                        ok = false;
-                    }
-                    parts.push(format!(
-                        "{}: {} ({})",
-                        app.name, d.status, d.deployment_uuid
-                    ));
-                }
-            },
+            Item::auto(p, name, ok, evidence)
         }
     }
-    Item::auto(p, name, ok, parts.join("; "))
+}
+
+/// Reads the apps for REF's commit and judges the release against
+/// production's SHA (`None`: not known).
+async fn observe_release(ctx: &Context, t: &Target, production_sha: Option<&str>) -> Observation {
+    let prefix = &ctx.settings.git.tag_prefix;
+    let mut tags = release_tags_at(ctx, &t.sha).await;
+    if let Some(named) = ReleaseTag::from_name(&t.label, prefix).or_else(|| {
+        crate::version::parse_tag(&t.label, prefix)
+            .ok()
+            .and_then(|n| ReleaseTag::from_name(&n, prefix))
+    }) {
+        if !tags.iter().any(|x| x.name == named.name) {
+            tags.push(named);
+        }
+    }
+    live::observe(ctx, &t.sha, &tags, production_sha, Some(COOLIFY_BUDGET)).await
 }
 
 async fn after_deploy(
@@ -568,6 +799,25 @@ async fn after_deploy(
                 .collect();
         }
     };
+    let t = target.and_then(|t| t.as_ref().ok());
+    if ctx.settings.verify.version_url.is_none() {
+        // Unset is manual, not a failure; the apps alone say whether it is live.
+        let mut items: Vec<Item> = names
+            .iter()
+            .map(|n| {
+                Item::manual(
+                    p,
+                    n,
+                    "verify.version_url is not set: check by hand, or set [verify] version_url (and health_url, web_url, smoke) to automate it",
+                )
+            })
+            .collect();
+        if let Some(t) = t {
+            let seen = observe_release(ctx, t, None).await;
+            items.insert(3, live_item(&seen, false));
+        }
+        return items;
+    }
     let prober = match ctx.prober(&sha) {
         Ok(pr) => pr,
         Err(e) => {
@@ -604,6 +854,11 @@ async fn after_deploy(
             ),
         },
     ];
+    let production_sha = find("version").and_then(|c| c.running_sha.clone());
+    if let Some(t) = t {
+        let seen = observe_release(ctx, t, production_sha.as_deref()).await;
+        items.push(live_item(&seen, true));
+    }
     let smoke: Vec<&probe::Check> = checks
         .iter()
         .filter(|c| c.name.starts_with("smoke: "))
@@ -645,34 +900,84 @@ async fn after_deploy(
     items
 }
 
-fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Target, String>>) {
-    let ui = &ctx.ui;
-    if let Some(Ok(t)) = target {
-        ui.result(&format!(
-            "{} for {} ({})",
-            ui.paint(Tone::Bold, "checklist"),
-            t.label,
-            crate::version::short_sha(&t.sha)
-        ));
+/// The after-deploy item SPEC §7.4 adds: the release is live on every app
+/// (a mixed release fails it, naming the apps).
+/// With `production_configured` false (no `verify.version_url`), the apps
+/// alone decide (SPEC §8.1: only the configured parts decide "live").
+fn live_item(seen: &Observation, production_configured: bool) -> Item {
+    let p = "after-deploy";
+    let name = LIVE_ITEM;
+    if matches!(seen.apps, AppsRead::NotConfigured) {
+        let how = if production_configured {
+            "coolify is not configured: check that every app runs the release by hand"
+        } else {
+            "neither coolify nor verify.version_url is configured: check that every app runs the release by hand"
+        };
+        return Item::manual(p, name, how);
     }
+    let Some(live) = &seen.live else {
+        return Item::auto(
+            p,
+            name,
+            false,
+            format!("cannot tell: {}", seen.apps_unknown().unwrap_or_default()),
+        );
+    };
+    let apps = live
+        .apps
+        .iter()
+        .map(|a| format!("{} {}", a.app, a.detail()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let all_on = !live.apps.is_empty() && live.apps.iter().all(|a| a.place == AppPlace::OnRelease);
+    match &live.state {
+        Liveness::Live => Item::auto(p, name, true, format!("live: {apps}")),
+        Liveness::Unknown { .. } if !production_configured && all_on => Item::auto(
+            p,
+            name,
+            true,
+            format!(
+                "every app is on it: {apps} (verify.version_url is not set: production's SHA not checked)"
+            ),
+        ),
+        Liveness::Mixed { elsewhere, failed } => {
+            let off: Vec<&str> = elsewhere.iter().chain(failed).map(String::as_str).collect();
+            Item::auto(
+                p,
+                name,
+                false,
+                format!(
+                    "the release is MIXED ({} not on it): {apps}",
+                    off.join(", ")
+                ),
+            )
+        }
+        Liveness::NotYet => Item::auto(p, name, false, format!("not live yet: {apps}")),
+        Liveness::Unknown { why } => {
+            Item::auto(p, name, false, format!("cannot tell ({why}): {apps}"))
+        }
+    }
+}
+
+/// The items as one table per phase (manual items marked `[ ]`).
+fn item_lines(ui: &Ui, items: &[Item]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut phase = "";
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let flush = |rows: &mut Vec<Vec<String>>| {
-        for line in ui::table(rows) {
-            ui.result(&line);
-        }
+    let flush = |rows: &mut Vec<Vec<String>>, out: &mut Vec<String>| {
+        out.extend(ui::table(rows));
         rows.clear();
     };
     for i in items {
         if i.phase != phase {
-            flush(&mut rows);
+            flush(&mut rows, &mut out);
             phase = i.phase;
-            ui.result(&ui.paint(Tone::Bold, phase));
+            out.push(ui.paint(Tone::Bold, phase));
         }
         let tone = match i.status {
             "pass" => Tone::Ok,
             "fail" => Tone::Fail,
-            "skipped" => Tone::Dim,
+            "skipped" | "not_due" => Tone::Dim,
             _ => Tone::Warn,
         };
         let mark = if i.status == "manual" {
@@ -686,14 +991,12 @@ fn print(ctx: &Context, items: &[Item], target: Option<&std::result::Result<Targ
             i.evidence.clone(),
         ]);
     }
-    flush(&mut rows);
+    flush(&mut rows, &mut out);
+    out
 }
 
-/// The checklist as a Markdown table in the GitHub Actions job summary.
-fn actions_summary(ctx: &Context, items: &[Item]) {
-    if !ctx.ui.in_github_actions() {
-        return;
-    }
+/// The checklist as a Markdown table for the GitHub Actions job summary.
+fn summary_md(items: &[Item]) -> String {
     let mut md = String::from(
         "### almarel checklist\n\n| phase | item | status | evidence |\n|---|---|---|---|\n",
     );
@@ -706,36 +1009,29 @@ fn actions_summary(ctx: &Context, items: &[Item]) {
             i.evidence.replace('|', "\\|")
         ));
     }
-    if let Err(e) = ctx.ui.summary(&md) {
-        ctx.ui.warn(&e.message);
-    }
+    md
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(phase: Option<&str>, reference: Option<&str>) -> ChecklistArgs {
-        ChecklistArgs {
-            phase: phase.map(str::to_owned),
-            reference: reference.map(str::to_owned),
-            version: None,
-        }
-    }
-
     #[test]
     fn a_lone_ref_means_every_phase() {
-        let (p, r) = phases_and_ref(&args(None, None)).unwrap();
-        assert_eq!((p.len(), r), (4, None));
-        let (p, r) = phases_and_ref(&args(Some("after-deploy"), Some("v1.2.3"))).unwrap();
-        assert_eq!((p, r.as_deref()), (vec!["after-deploy"], Some("v1.2.3")));
-        let (p, r) = phases_and_ref(&args(Some("v1.2.3"), None)).unwrap();
-        assert_eq!((p.len(), r.as_deref()), (4, Some("v1.2.3")));
-        let (_, r) = phases_and_ref(&args(Some("1a2b3c4"), None)).unwrap();
+        let (p, named, r) = phases_and_ref(None, None).unwrap();
+        assert_eq!((p.len(), named, r), (4, false, None));
+        let (p, named, r) = phases_and_ref(Some("after-deploy"), Some("v1.2.3")).unwrap();
+        assert_eq!(
+            (p, named, r.as_deref()),
+            (vec!["after-deploy"], true, Some("v1.2.3"))
+        );
+        let (p, named, r) = phases_and_ref(Some("v1.2.3"), None).unwrap();
+        assert_eq!((p.len(), named, r.as_deref()), (4, false, Some("v1.2.3")));
+        let (_, _, r) = phases_and_ref(Some("1a2b3c4"), None).unwrap();
         assert_eq!(r.as_deref(), Some("1a2b3c4"));
-        let e = phases_and_ref(&args(Some("after-lunch"), None)).unwrap_err();
+        let e = phases_and_ref(Some("after-lunch"), None).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
-        assert!(phases_and_ref(&args(Some("v1.2.3"), Some("v1.2.4"))).is_err());
+        assert!(phases_and_ref(Some("v1.2.3"), Some("v1.2.4")).is_err());
     }
 
     #[test]

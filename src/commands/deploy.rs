@@ -572,7 +572,7 @@ async fn production_image_tag(ctx: &Context) -> Option<String> {
     let sha = crate::probe::production_sha(&ctx.settings.verify)
         .await
         .ok()??;
-    let name = super::verify::release_tag_of(ctx, &sha).await?;
+    let name = crate::release::tags::release_tag_of(ctx, &sha).await?;
     let tag = ReleaseTag::from_name(&name, &ctx.settings.git.tag_prefix)?;
     let image = render_image_tag(
         "coolify.image_tag",

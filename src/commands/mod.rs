@@ -12,7 +12,7 @@ use crate::cli::Command;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::journal::Snapshot;
-use crate::report::{Next, Outcome};
+use crate::report::{Next, Outcome, Report};
 use crate::signals::{Listener, Signal};
 use crate::ui::Ui;
 
@@ -62,7 +62,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             audit_guard(ctx, command)?;
             return tag::run(ctx, &request).await.map(Outcome::report);
         }
-        Command::Status(a) => status::run(ctx, a).await,
+        Command::Status(a) => {
+            let request = crate::resolve::status(a, &ctx.settings)?;
+            return status::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Approve(a) => {
             let request = crate::resolve::approve(a, &ctx.settings)?;
             audit_guard(ctx, command)?;
@@ -72,7 +75,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             let request = crate::resolve::deploy(a, &ctx.settings)?;
             return deploy::run(ctx, &request).await.map(Outcome::report);
         }
-        Command::Verify(a) => verify::run(ctx, a).await,
+        Command::Verify(a) => {
+            let request = crate::resolve::verify(a, &ctx.settings)?;
+            return verify::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Freeze(a) => {
             let request = crate::resolve::freeze(a)?;
             return freeze::run_freeze(ctx, &request).await.map(Outcome::report);
@@ -87,7 +93,10 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             let request = crate::resolve::rollback(a, &ctx.settings)?;
             return rollback::run(ctx, &request).await.map(Outcome::report);
         }
-        Command::Checklist(a) => checklist::run(ctx, a).await,
+        Command::Checklist(a) => {
+            let request = crate::resolve::checklist(a, &ctx.settings)?;
+            return checklist::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
@@ -316,4 +325,27 @@ fn merge(obj: &mut Map<String, Value>, data: Value) {
             obj.insert("result".into(), other);
         }
     }
+}
+
+/// A failure that carries a typed report: the report is rendered for humans
+/// (a failed check list is still shown), its Actions outputs and summary are
+/// written, and it becomes the error's `--json` data. `finish` then prints
+/// the error.
+pub(crate) fn fail_with<R: Report>(ui: &Ui, report: &R, error: Error) -> Error {
+    if !ui.is_json() {
+        report.render(ui);
+    }
+    if ui.in_github_actions() {
+        for (k, v) in report.outputs() {
+            if let Err(e) = ui.output(k, &v) {
+                ui.warn(&e.message);
+            }
+        }
+        if let Some(md) = report.summary() {
+            if let Err(e) = ui.summary(&md) {
+                ui.warn(&e.message);
+            }
+        }
+    }
+    error.with_report(report)
 }

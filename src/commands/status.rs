@@ -8,14 +8,17 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::cli::StatusArgs;
 use crate::clock::{self, Deadline, Poll, PollError};
 use crate::context::Context;
+use crate::coolify::DeploymentStatus;
 use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
+use crate::release::live::{self, AppObservation, AppsRead, LiveReport, Liveness};
+use crate::report::{Next, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
 
@@ -23,8 +26,219 @@ use crate::version::short_sha;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest poll interval while nothing changes.
 const POLL_MAX: Duration = Duration::from_secs(20);
+/// How long reading the Coolify apps may take.
+const COOLIFY_BUDGET: Duration = Duration::from_secs(20);
 /// After this long without any run for the commit, say why that may be.
 const NOT_STARTED_AFTER: Duration = Duration::from_secs(180);
+
+/// What `almarel status` is asked to show (resolved from the flags by
+/// [`crate::resolve::status`]; REF was validated there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// A tag or commit SHA; `None`: the head of the release branch on GitHub.
+    pub reference: Option<String>,
+    /// Follow the runs until they complete or wait for the approval.
+    pub watch: bool,
+    /// Deadline for `--watch`.
+    pub timeout: Duration,
+}
+
+/// The result of `almarel status` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// REF as resolved (`v1.2.3`, `1a2b3c4`, `main on GitHub`).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The commit's full SHA.
+    pub sha: String,
+    /// The tag named as REF.
+    pub tag: Option<TagInfo>,
+    /// Every tag at the commit.
+    pub tags_at_commit: Vec<String>,
+    /// The newest run of each configured workflow for the commit.
+    pub runs: Runs,
+    /// The production approval the deploy run waits for.
+    pub pending_approval: Option<PendingInfo>,
+    /// The deploy run's review state (`release::approval`).
+    pub approval: approval::Approval,
+    /// The deploy run's review history.
+    pub reviews: Vec<ReviewInfo>,
+    /// The GitHub Release for the tag.
+    pub release: Option<ReleaseInfo>,
+    /// What production runs (`verify.version_url`).
+    pub production: ProductionInfo,
+    /// Each Coolify app's image tag.
+    pub coolify: CoolifyInfo,
+    /// Live / mixed / not yet (SPEC §7.4); `null` when the apps could not be read.
+    pub live: Option<LiveReport>,
+    /// Whether the deploy workflow is disabled (`null`: not found).
+    pub frozen: Option<bool>,
+    /// This machine's audit entries about the commit or its tags (newest last).
+    pub audit: Vec<crate::audit::Entry>,
+    /// `--watch` request counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchStats>,
+    /// How `--watch` ended: `completed`, `awaiting_approval`, `failed`, `timed_out`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    #[serde(skip)]
+    lines: Vec<String>,
+    #[serde(skip)]
+    next: Option<Next>,
+    #[serde(skip)]
+    summary: String,
+    #[serde(skip)]
+    tag_output: Option<String>,
+}
+
+impl Report for StatusReport {
+    fn render(&self, ui: &Ui) {
+        for l in &self.lines {
+            ui.result(l);
+        }
+    }
+    fn next(&self) -> Option<Next> {
+        self.next.clone()
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("sha", self.sha.clone())];
+        if let Some(t) = &self.tag_output {
+            out.push(("tag", t.clone()));
+        }
+        out
+    }
+    fn summary(&self) -> Option<String> {
+        Some(self.summary.clone())
+    }
+}
+
+/// A tag named as REF.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagInfo {
+    /// Its name.
+    pub name: String,
+    /// Annotated (not lightweight).
+    pub annotated: bool,
+    /// Always true: read from GitHub.
+    pub on_remote: bool,
+}
+
+/// The three workflows' newest runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runs {
+    /// `github.ci_workflow`.
+    pub ci: RunInfo,
+    /// `github.release_workflow`.
+    pub release: RunInfo,
+    /// `github.deploy_workflow`.
+    pub deploy: RunInfo,
+}
+
+/// One workflow's newest run for the commit (fields `null` when none).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// The workflow's name on GitHub.
+    pub workflow: Option<String>,
+    /// Whether the configured workflow exists.
+    pub found: bool,
+    /// The run id.
+    pub run_id: Option<u64>,
+    /// `queued`, `in_progress`, `waiting`, `completed`, …
+    pub status: Option<String>,
+    /// `success`, `failure`, …
+    pub conclusion: Option<String>,
+    /// The run's page.
+    pub url: Option<String>,
+    /// When it was created.
+    pub created_at: Option<String>,
+}
+
+/// The pending production approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingInfo {
+    /// The environment's name.
+    pub environment: Option<String>,
+    /// Its id.
+    pub environment_id: u64,
+    /// Its wait timer in minutes.
+    pub wait_timer: u64,
+    /// Whether the token's user may approve.
+    pub current_user_can_approve: bool,
+    /// Who may.
+    pub reviewers: Vec<String>,
+}
+
+/// One review of the deploy run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewInfo {
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// Who.
+    pub user: String,
+    /// Their comment.
+    pub comment: Option<String>,
+}
+
+/// The GitHub Release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseInfo {
+    /// Its tag.
+    pub tag: String,
+    /// Marked pre-release.
+    pub prerelease: bool,
+    /// A draft.
+    pub draft: bool,
+    /// Its page.
+    pub url: String,
+}
+
+/// What production runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductionInfo {
+    /// Its version SHA.
+    pub sha: Option<String>,
+    /// `ok` or `unknown`.
+    pub status: &'static str,
+    /// Why it is unknown.
+    pub why: Option<String>,
+    /// Release tags at that SHA.
+    pub tags: Vec<String>,
+    /// Whether it is REF's commit.
+    pub matches_ref: Option<bool>,
+}
+
+/// The Coolify apps' image tags.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoolifyInfo {
+    /// `ok`, `differ` (the apps' tags differ) or `unknown`.
+    pub status: &'static str,
+    /// Why it is unknown.
+    pub why: Option<String>,
+    /// The image tag REF's release deploys.
+    pub expected_image_tag: Option<String>,
+    /// Each app.
+    pub apps: Vec<AppInfo>,
+}
+
+/// One app.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// Its name in `coolify.apps`.
+    pub app: String,
+    /// Its configured image tag.
+    pub image_tag: Option<String>,
+    /// Its latest deployment's status.
+    pub latest: Option<String>,
+}
+
+/// `--watch` request counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchStats {
+    /// GitHub requests sent.
+    pub requests: u64,
+    /// Of them answered 304.
+    pub not_modified: u64,
+}
 
 /// Which of the three configured workflows a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,14 +333,16 @@ struct Ledger {
     frozen: Option<bool>,
     production: Production,
     coolify: CoolifyApps,
+    /// Whether the release is live, mixed or not yet out (`None`: the apps could not be read).
+    live: Option<LiveReport>,
 }
 
 /// Each Coolify app's configured image tag (what the next deployment or
-/// restart ships), as far as Coolify says.
+/// restart ships) and latest deployment, as far as Coolify says.
 #[derive(Debug, Clone, Default)]
 struct CoolifyApps {
-    /// `(app name, configured image tag)`.
-    apps: Vec<(String, Option<String>)>,
+    /// Each app as read.
+    apps: Vec<AppObservation>,
     /// The image tag REF's release would deploy, when REF has a release tag.
     expected: Option<String>,
     /// Why the apps could not be read.
@@ -136,64 +352,59 @@ struct CoolifyApps {
 impl CoolifyApps {
     /// Whether the configured tags differ between apps.
     fn differ(&self) -> bool {
-        let mut tags = self.apps.iter().map(|(_, t)| t);
+        let mut tags = self.apps.iter().map(|a| &a.image_tag);
         tags.next().is_some_and(|first| tags.any(|t| t != first))
     }
 }
 
-/// Reads each configured app's image tag; never fails the ledger (a report
-/// shows "unknown" and why).
-async fn read_coolify(ctx: &Context, target: &Target) -> CoolifyApps {
+/// Reads each configured app; never fails the ledger (a report shows
+/// "unknown" and why).
+async fn read_coolify(ctx: &Context, target: &Target) -> (CoolifyApps, AppsRead) {
     let settings = &ctx.settings.coolify;
-    if settings.url.is_none() || settings.apps.is_empty() {
-        return CoolifyApps {
+    let expected = crate::version::preferred_tag(&target.tags)
+        .and_then(|t| live::image_tag_for(settings, t, &target.sha));
+    let read = live::read_apps(ctx, Some(COOLIFY_BUDGET)).await;
+    let apps = match &read {
+        AppsRead::NotConfigured => CoolifyApps {
             why_unknown: Some("coolify.url and coolify.apps are not configured".into()),
             ..CoolifyApps::default()
-        };
-    }
-    let expected = crate::version::preferred_tag(&target.tags).and_then(|t| {
-        crate::release::target::render_image_tag(
-            "coolify.image_tag",
-            &settings.image_tag,
-            Some(t),
-            Some(&target.sha),
-        )
-        .ok()
-    });
-    let client = match ctx.coolify() {
-        Ok(c) => c.with_deadline(crate::clock::Deadline::after(
-            ctx.clock.as_ref(),
-            std::time::Duration::from_secs(20),
-        )),
-        Err(e) => {
-            return CoolifyApps {
-                expected,
-                why_unknown: Some(e.message),
-                ..CoolifyApps::default()
-            };
-        }
+        },
+        AppsRead::NoToken => CoolifyApps {
+            expected,
+            why_unknown: Some(format!(
+                "no Coolify token: {} is not set",
+                crate::env::COOLIFY_TOKEN
+            )),
+            ..CoolifyApps::default()
+        },
+        AppsRead::Failed(e) => CoolifyApps {
+            expected,
+            why_unknown: Some(e.message.clone()),
+            ..CoolifyApps::default()
+        },
+        AppsRead::Read(list) => CoolifyApps {
+            apps: list.clone(),
+            expected,
+            why_unknown: None,
+        },
     };
-    let reads = settings
-        .apps
-        .iter()
-        .map(|a| async { (a.name.clone(), client.application(&a.name, &a.uuid).await) });
-    let mut apps = Vec::new();
-    for (name, read) in futures::future::join_all(reads).await {
-        match read {
-            Ok(app) => apps.push((name, app.image_tag().map(str::to_owned))),
-            Err(e) => {
-                return CoolifyApps {
-                    expected,
-                    why_unknown: Some(e.message),
-                    ..CoolifyApps::default()
-                };
-            }
-        }
-    }
-    CoolifyApps {
-        apps,
-        expected,
-        why_unknown: None,
+    (apps, read)
+}
+
+/// The release's liveness (SPEC §7.4) from production's SHA and the apps as
+/// read; `None` when the apps are configured but could not be read.
+fn judge(
+    ctx: &Context,
+    target: &Target,
+    production: &Production,
+    read: &AppsRead,
+) -> Option<LiveReport> {
+    let accepted = live::release_image_tags(&ctx.settings.coolify, &target.tags, &target.sha);
+    let sha = production.sha.as_deref();
+    match read {
+        AppsRead::NotConfigured => Some(live::assess(sha, &target.sha, &accepted, &[])),
+        AppsRead::Read(apps) => Some(live::assess(sha, &target.sha, &accepted, apps)),
+        AppsRead::NoToken | AppsRead::Failed(_) => None,
     }
 }
 
@@ -236,6 +447,18 @@ async fn read_production(ctx: &Context, gh: &Client, target: &Target) -> Result<
     }
 }
 
+/// Reads production and the Coolify apps again and re-judges the release.
+async fn refresh_live(ctx: &Context, gh: &Client, l: &mut Ledger) -> Result<()> {
+    let (production, (coolify, apps_read)) = tokio::join!(
+        read_production(ctx, gh, &l.target),
+        read_coolify(ctx, &l.target)
+    );
+    l.production = production?;
+    l.coolify = coolify;
+    l.live = judge(ctx, &l.target, &l.production, &apps_read);
+    Ok(())
+}
+
 fn age_of(ctx: &Context, rfc: &str) -> String {
     humantime::parse_rfc3339_weak(rfc)
         .ok()
@@ -268,8 +491,8 @@ async fn read_deploy_details(ctx: &Context, gh: &Client, ledger: &mut Ledger) ->
     Ok(())
 }
 
-async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Ledger> {
-    let target = gh.resolve_ref(args.reference.as_deref()).await?;
+async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger> {
+    let target = gh.resolve_ref(req.reference.as_deref()).await?;
     let mut rows = load_workflows(ctx, gh).await?;
     refresh_runs(gh, &mut rows, &target.sha).await?;
     let tag_for_release = target
@@ -291,11 +514,12 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         }
         None => None,
     };
-    let (production, coolify) = tokio::join!(
+    let (production, (coolify, apps_read)) = tokio::join!(
         read_production(ctx, gh, &target),
         read_coolify(ctx, &target)
     );
     let production = production?;
+    let live = judge(ctx, &target, &production, &apps_read);
     let mut ledger = Ledger {
         target,
         rows,
@@ -306,6 +530,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, args: &StatusArgs) -> Result<Le
         frozen,
         production,
         coolify,
+        live,
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -462,30 +687,7 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
         "release".into(),
         release,
     ]);
-    let (tone, text) = match (&l.production.sha, &l.production.why_unknown) {
-        (Some(sha), _) => {
-            let tags = if l.production.tags.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", l.production.tags.join(", "))
-            };
-            if crate::probe::sha_matches(sha, &l.target.sha) {
-                (
-                    Tone::Ok,
-                    format!("runs {}{tags}: this release", short_sha(sha)),
-                )
-            } else {
-                (
-                    Tone::Dim,
-                    format!("runs {}{tags}, not {}", short_sha(sha), l.target.short()),
-                )
-            }
-        }
-        (None, why) => (
-            Tone::Warn,
-            format!("unknown: {}", why.clone().unwrap_or_default()),
-        ),
-    };
+    let (tone, text) = production_cells(l);
     rows.push(vec![ui.mark(tone), "production".into(), text]);
     rows.push(coolify_row(ui, &l.coolify));
     let frozen = match l.frozen {
@@ -508,56 +710,177 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
     crate::ui::table(&rows)
 }
 
-fn ledger_json(l: &Ledger) -> Value {
-    let runs: serde_json::Map<String, Value> = l
-        .rows
-        .iter()
-        .map(|r| {
+/// The `production` row: what production runs and, when it runs REF,
+/// whether every app does too (SPEC §7.4: a mixed release is never a ✓).
+fn production_cells(l: &Ledger) -> (Tone, String) {
+    let Some(sha) = &l.production.sha else {
+        if let Some(LiveReport {
+            state: Liveness::Mixed { .. },
+            ..
+        }) = &l.live
+        {
+            return (Tone::Fail, format!("MIXED: {}", mixed_text(l)));
+        }
+        let why = l.production.why_unknown.clone().unwrap_or_default();
+        return (Tone::Warn, format!("unknown: {why}"));
+    };
+    let tags = if l.production.tags.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", l.production.tags.join(", "))
+    };
+    let runs = format!("runs {}{tags}", short_sha(sha));
+    let here = crate::probe::sha_matches(sha, &l.target.sha);
+    match &l.live {
+        Some(LiveReport {
+            state: Liveness::Mixed { .. },
+            ..
+        }) => (
+            Tone::Fail,
+            format!("{runs}, but the release is MIXED: {}", mixed_text(l)),
+        ),
+        _ if !here => (Tone::Dim, format!("{runs}, not {}", l.target.short())),
+        Some(LiveReport {
+            state: Liveness::Live,
+            ..
+        }) => (Tone::Ok, format!("{runs}: this release")),
+        Some(r) => {
+            let behind: Vec<String> = r
+                .apps
+                .iter()
+                .filter(|a| a.place != live::AppPlace::OnRelease)
+                .map(|a| format!("{} {}", a.app, a.detail()))
+                .collect();
             (
-                r.role.key().to_owned(),
-                json!({
-                    "workflow": r.workflow.as_ref().map(|w| w.name.clone()),
-                    "found": r.workflow.is_some(),
-                    "run_id": r.run.as_ref().map(|x| x.id),
-                    "status": r.run.as_ref().and_then(|x| x.status.as_ref().map(ToString::to_string)),
-                    "conclusion": r.run.as_ref().and_then(|x| x.conclusion.as_ref().map(ToString::to_string)),
-                    "url": r.run.as_ref().map(|x| x.html_url.clone()),
-                    "created_at": r.run.as_ref().map(|x| x.created_at.clone()),
-                }),
+                Tone::Warn,
+                format!(
+                    "{runs}: this release, not live on every app yet: {}",
+                    behind.join("; ")
+                ),
+            )
+        }
+        None => (
+            Tone::Warn,
+            format!(
+                "{runs}: this release; whether every Coolify app runs it is unknown ({})",
+                l.coolify.why_unknown.clone().unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+/// The apps that make a release mixed, each with where it stands.
+fn mixed_text(l: &Ledger) -> String {
+    let Some(r) = &l.live else {
+        return String::new();
+    };
+    r.apps
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.place,
+                live::AppPlace::Elsewhere { .. } | live::AppPlace::Failed { .. }
             )
         })
-        .collect();
-    json!({
-        "ref": l.target.label,
-        "sha": l.target.sha,
-        "tag": l.target.requested_tag.as_ref().map(|t| json!({"name": t.name, "annotated": t.annotated, "on_remote": true})),
-        "tags_at_commit": l.target.tag_refs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "runs": runs,
-        "pending_approval": l.pending.first().map(|p| json!({
-            "environment": p.environment.name,
-            "environment_id": p.environment.id,
-            "wait_timer": p.wait_timer,
-            "current_user_can_approve": p.current_user_can_approve,
-            "reviewers": p.reviewers.iter().map(|r| r.label()).collect::<Vec<_>>(),
-        })),
-        "approval": l.approval,
-        "reviews": l.reviews.iter().map(|a| json!({"state": a.state, "user": a.user.login, "comment": a.comment})).collect::<Vec<_>>(),
-        "release": l.release.as_ref().map(|r| json!({"tag": r.tag_name, "prerelease": r.prerelease, "draft": r.draft, "url": r.html_url})),
-        "production": {
-            "sha": l.production.sha,
-            "status": if l.production.sha.is_some() { "ok" } else { "unknown" },
-            "why": l.production.why_unknown,
-            "tags": l.production.tags,
-            "matches_ref": l.production.sha.as_ref().map(|p| crate::probe::sha_matches(p, &l.target.sha)),
+        .map(|a| format!("{} is {}", a.app, a.detail()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The ledger as the report's JSON parts.
+fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
+    let run = |role: Role| {
+        let r = l.rows.iter().find(|r| r.role == role);
+        let run = r.and_then(|r| r.run.as_ref());
+        RunInfo {
+            workflow: r.and_then(|r| r.workflow.as_ref().map(|w| w.name.clone())),
+            found: r.is_some_and(|r| r.workflow.is_some()),
+            run_id: run.map(|x| x.id),
+            status: run.and_then(|x| x.status.as_ref().map(ToString::to_string)),
+            conclusion: run.and_then(|x| x.conclusion.as_ref().map(ToString::to_string)),
+            url: run.map(|x| x.html_url.clone()),
+            created_at: run.map(|x| x.created_at.clone()),
+        }
+    };
+    let p = &l.production;
+    let c = &l.coolify;
+    StatusReport {
+        reference: l.target.label.clone(),
+        sha: l.target.sha.clone(),
+        tag: l.target.requested_tag.as_ref().map(|t| TagInfo {
+            name: t.name.clone(),
+            annotated: t.annotated,
+            on_remote: true,
+        }),
+        tags_at_commit: l.target.tag_refs.iter().map(|t| t.name.clone()).collect(),
+        runs: Runs {
+            ci: run(Role::Ci),
+            release: run(Role::Release),
+            deploy: run(Role::Deploy),
         },
-        "coolify": {
-            "status": if l.coolify.why_unknown.is_some() { "unknown" } else if l.coolify.differ() { "differ" } else { "ok" },
-            "why": l.coolify.why_unknown,
-            "expected_image_tag": l.coolify.expected,
-            "apps": l.coolify.apps.iter().map(|(name, tag)| json!({"app": name, "image_tag": tag})).collect::<Vec<_>>(),
+        pending_approval: l.pending.first().map(|p| PendingInfo {
+            environment: p.environment.name.clone(),
+            environment_id: p.environment.id,
+            wait_timer: p.wait_timer,
+            current_user_can_approve: p.current_user_can_approve,
+            reviewers: p.reviewers.iter().map(|r| r.label()).collect(),
+        }),
+        approval: l.approval.clone(),
+        reviews: l
+            .reviews
+            .iter()
+            .map(|a| ReviewInfo {
+                state: a.state.clone(),
+                user: a.user.login.clone(),
+                comment: a.comment.clone(),
+            })
+            .collect(),
+        release: l.release.as_ref().map(|r| ReleaseInfo {
+            tag: r.tag_name.clone(),
+            prerelease: r.prerelease,
+            draft: r.draft,
+            url: r.html_url.clone(),
+        }),
+        production: ProductionInfo {
+            sha: p.sha.clone(),
+            status: if p.sha.is_some() { "ok" } else { "unknown" },
+            why: p.why_unknown.clone(),
+            tags: p.tags.clone(),
+            matches_ref: p
+                .sha
+                .as_ref()
+                .map(|x| crate::probe::sha_matches(x, &l.target.sha)),
         },
-        "frozen": l.frozen,
-    })
+        coolify: CoolifyInfo {
+            status: if c.why_unknown.is_some() {
+                "unknown"
+            } else if c.differ() {
+                "differ"
+            } else {
+                "ok"
+            },
+            why: c.why_unknown.clone(),
+            expected_image_tag: c.expected.clone(),
+            apps: c
+                .apps
+                .iter()
+                .map(|a| AppInfo {
+                    app: a.app.clone(),
+                    image_tag: a.image_tag.clone(),
+                    latest: a.latest.as_ref().map(|s| s.as_str().to_owned()),
+                })
+                .collect(),
+        },
+        live: l.live.clone(),
+        frozen: l.frozen,
+        audit,
+        watch: None,
+        outcome: None,
+        lines: Vec::new(),
+        next: None,
+        summary: summary_md(l),
+        tag_output: crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone()),
+    }
 }
 
 /// The `coolify` row: each app's configured image tag; a warning when the
@@ -573,7 +896,7 @@ fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
     let list = c
         .apps
         .iter()
-        .map(|(name, tag)| format!("{name} {}", tag.as_deref().unwrap_or("(no tag)")))
+        .map(|a| format!("{} {}", a.app, a.image_tag.as_deref().unwrap_or("(no tag)")))
         .collect::<Vec<_>>()
         .join(", ");
     if c.differ() {
@@ -583,7 +906,34 @@ fn coolify_row(ui: &crate::ui::Ui, c: &CoolifyApps) -> Vec<String> {
             format!("image tags differ: {list} (the next restart ships each app's own tag)"),
         ];
     }
-    let first = c.apps.first().and_then(|(_, t)| t.as_deref());
+    // An app whose latest deployment did not finish is not on its tag yet,
+    // whatever is configured.
+    let unfinished: Vec<(String, bool)> = c
+        .apps
+        .iter()
+        .filter_map(|a| match &a.latest {
+            Some(DeploymentStatus::Finished) => None,
+            Some(s @ (DeploymentStatus::Failed | DeploymentStatus::CancelledByUser)) => Some((
+                format!("{}'s latest deployment {}", a.app, s.as_str()),
+                true,
+            )),
+            Some(s) => Some((
+                format!("{}'s latest deployment is {}", a.app, s.as_str()),
+                false,
+            )),
+            None => Some((format!("{} was never deployed", a.app), false)),
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        let failed = unfinished.iter().any(|(_, f)| *f);
+        let why: Vec<&str> = unfinished.iter().map(|(w, _)| w.as_str()).collect();
+        return vec![
+            ui.mark(if failed { Tone::Fail } else { Tone::Warn }),
+            "coolify".into(),
+            format!("{list} ({})", why.join("; ")),
+        ];
+    }
+    let first = c.apps.first().and_then(|a| a.image_tag.as_deref());
     match (&c.expected, first) {
         (Some(want), Some(have)) if want == have => {
             vec![
@@ -644,11 +994,11 @@ fn value_mentions(v: &Value, tags: &[String], sha: &str) -> bool {
     }
 }
 
-fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
+fn audit_lines(entries: &[crate::audit::Entry]) -> Vec<String> {
     if entries.is_empty() {
-        return;
+        return Vec::new();
     }
-    ctx.ui.result("audit (this machine, newest last)");
+    let mut lines = vec!["audit (this machine, newest last)".to_owned()];
     for e in entries {
         let who = e
             .actor
@@ -657,11 +1007,12 @@ fn print_audit(ctx: &Context, entries: &[crate::audit::Entry]) {
             .map(|g| format!("@{g}"))
             .or_else(|| e.actor.git.clone())
             .unwrap_or_default();
-        ctx.ui.result(&format!(
+        lines.push(format!(
             "  {} {} {} {} {who}",
             e.time, e.command, e.target, e.result
         ));
     }
+    lines
 }
 
 /// What the watch decided.
@@ -673,6 +1024,9 @@ enum Verdict {
     AwaitingApproval,
     /// A run failed (or CI failed, so the deploy will not start).
     Failed(String),
+    /// Every run completed, but the release is mixed (decided after the
+    /// watch, from production and the apps; never by [`evaluate`]).
+    Mixed(String),
 }
 
 fn evaluate(l: &Ledger) -> Option<Verdict> {
@@ -755,9 +1109,23 @@ impl Live {
             }
         }
     }
+    /// The watch ended: the table is printed once more as the result, so
+    /// the live copy goes.
     fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Live {
+    /// Dropped without [`Live::finish`] (Ctrl-C, SIGTERM, an error): the
+    /// last table stays on screen above the report of what happened.
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
         }
     }
 }
@@ -779,11 +1147,8 @@ fn changes(old: Option<&Ledger>, new: &Ledger) -> Vec<String> {
     out
 }
 
-/// Writes the ledger to the GitHub Actions summary and outputs (no-op elsewhere).
-fn actions_report(ctx: &Context, l: &Ledger) {
-    if !ctx.ui.in_github_actions() {
-        return;
-    }
+/// The ledger as the GitHub Actions job summary.
+fn summary_md(l: &Ledger) -> String {
     let mut md = format!(
         "### almarel status {}\n\n| | |\n|---|---|\n| commit | `{}` |\n",
         l.target.label, l.target.sha
@@ -804,79 +1169,106 @@ fn actions_report(ctx: &Context, l: &Ledger) {
             .map(|f| f.to_string())
             .unwrap_or_else(|| "unknown".into())
     ));
-    let tag = crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone());
-    let results = [
-        ctx.ui.summary(&md),
-        ctx.ui.output("sha", &l.target.sha),
-        tag.as_deref().map_or(Ok(()), |t| ctx.ui.output("tag", t)),
-    ];
-    for r in results {
-        if let Err(e) = r {
-            ctx.ui.warn(&e.message);
+    if let Some(live) = &l.live {
+        let state = match &live.state {
+            Liveness::Live => "live".to_owned(),
+            Liveness::Mixed { .. } => format!("**MIXED**: {}", mixed_text(l)),
+            Liveness::NotYet => "not yet".to_owned(),
+            Liveness::Unknown { why } => format!("unknown ({why})"),
+        };
+        md.push_str(&format!("| live | {} |\n", state.replace('|', "\\|")));
+    }
+    md
+}
+
+/// Runs `almarel status`.
+pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
+    let gh = ctx.github().await?;
+    let started = ctx.clock.now();
+    let deadline = Deadline::after(ctx.clock.as_ref(), req.timeout);
+    if req.watch {
+        gh.set_deadline(Some(deadline));
+    }
+    let mut ledger = read_ledger(ctx, &gh, req).await?;
+    if !req.watch {
+        let report = finish_report(ctx, &gh, &ledger, evaluate(&ledger).as_ref());
+        return Ok(report);
+    }
+
+    // --watch: the table is redrawn in place on a terminal (one line per
+    // change elsewhere) until `evaluate` decides; that decision is the end.
+    let live = Live::new(&ctx.ui);
+    live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
+    let outcome = match evaluate(&ledger) {
+        Some(v) => Ok(v),
+        None => {
+            let v = watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await;
+            // The runs moved on while watching: what production and the
+            // apps run is read again, so the final table is not stale.
+            if v.is_ok() {
+                refresh_live(ctx, &gh, &mut ledger).await?;
+            }
+            v
+        }
+    };
+    live.finish();
+    // Runs that all succeeded while the release is mixed are not a success.
+    let outcome = outcome.map(|v| match v {
+        Verdict::Done if ledger.live.as_ref().is_some_and(LiveReport::is_mixed) => {
+            Verdict::Mixed(mixed_text(&ledger))
+        }
+        v => v,
+    });
+    let verdict = outcome.as_ref().ok();
+    let mut report = finish_report(ctx, &gh, &ledger, verdict);
+    report.watch = Some(WatchStats {
+        requests: gh.stats().requests,
+        not_modified: gh.stats().not_modified,
+    });
+    match outcome {
+        Ok(v) => {
+            report.outcome = Some(match &v {
+                Verdict::Done => "completed",
+                Verdict::AwaitingApproval => "awaiting_approval",
+                Verdict::Failed(_) => "failed",
+                Verdict::Mixed(_) => "mixed",
+            });
+            if let Verdict::Mixed(apps) = &v {
+                let hint = report.next.as_ref().map_or_else(
+                    || "go back with `almarel rollback`".to_owned(),
+                    |n| format!("finish it with `{n}`, or go back with `almarel rollback`"),
+                );
+                let e = Error::failed(format!(
+                    "every run completed, but the release {} is mixed: {apps}",
+                    ref_word(&ledger.target)
+                ))
+                .with_code("release_mixed")
+                .with_hint(hint);
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
+            if let Verdict::Failed(why) = v {
+                let e = Error::failed(why)
+                    .with_code("run_failed")
+                    .with_hint("open the run's log, fix forward, then tag a new release");
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            report.outcome = Some("timed_out");
+            Err(super::fail_with(&ctx.ui, &report, e))
         }
     }
 }
 
-/// Runs `almarel status`.
-pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
-    // REF is checked before anything is sent (SPEC §7.7).
-    if let Some(r) = &args.reference {
-        crate::version::parse_ref(r, &ctx.settings.git.tag_prefix)?;
-    }
-    let gh = ctx.github().await?;
-    let started = ctx.clock.now();
-    let deadline = Deadline::after(ctx.clock.as_ref(), args.timeout);
-    if args.watch {
-        gh.set_deadline(Some(deadline));
-    }
-    let mut ledger = read_ledger(ctx, &gh, args).await?;
-    if !args.watch {
-        actions_report(ctx, &ledger);
-        for line in render(ctx, &ledger) {
-            ctx.ui.result(&line);
-        }
-        let audit = audit_for(ctx, &ledger.target);
-        print_audit(ctx, &audit);
-        next_step(ctx, &ledger, evaluate(&ledger).as_ref());
-        ctx.ui.detail(
-            1,
-            &format!(
-                "github requests: {}, 304s: {}",
-                gh.stats().requests,
-                gh.stats().not_modified
-            ),
-        );
-        let mut data = ledger_json(&ledger);
-        data["audit"] = json!(audit);
-        return Ok(data);
-    }
-
-    // --watch
-    let live = Live::new(&ctx.ui);
-    live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
-    let mut last_sig = signature(&ledger);
-    let mut warned = false;
-    let outcome = match evaluate(&ledger) {
-        Some(v) => Ok(v),
-        None => {
-            watch_loop(
-                ctx,
-                &gh,
-                &mut ledger,
-                deadline,
-                &live,
-                &mut last_sig,
-                &mut warned,
-                started,
-            )
-            .await
-        }
-    };
-    live.finish();
-    actions_report(ctx, &ledger);
-    for line in render(ctx, &ledger) {
-        ctx.ui.result(&line);
-    }
+/// The report for the ledger as it stands: its lines (the table, the audit
+/// entries, what to do next) and its next command.
+fn finish_report(
+    ctx: &Context,
+    gh: &Client,
+    ledger: &Ledger,
+    verdict: Option<&Verdict>,
+) -> StatusReport {
     ctx.ui.detail(
         1,
         &format!(
@@ -886,48 +1278,30 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<Value> {
         ),
     );
     let audit = audit_for(ctx, &ledger.target);
-    print_audit(ctx, &audit);
-    let mut data = ledger_json(&ledger);
-    data["audit"] = json!(audit);
-    data["watch"] =
-        json!({"requests": gh.stats().requests, "not_modified": gh.stats().not_modified});
-    match outcome {
-        Ok(v) => {
-            data["outcome"] = json!(match &v {
-                Verdict::Done => "completed",
-                Verdict::AwaitingApproval => "awaiting_approval",
-                Verdict::Failed(_) => "failed",
-            });
-            next_step(ctx, &ledger, Some(&v));
-            if let Verdict::Failed(why) = v {
-                return Err(Error::failed(why)
-                    .with_hint("open the run's log, fix forward, then tag a new release")
-                    .with_data(data));
-            }
-            Ok(data)
-        }
-        Err(e) => {
-            data["outcome"] = json!("timed_out");
-            Err(e.with_data(data))
-        }
-    }
+    let mut lines = render(ctx, ledger);
+    lines.extend(audit_lines(&audit));
+    let (said, next) = next_step(ledger, verdict);
+    lines.extend(said);
+    let mut report = report_of(ledger, audit);
+    report.lines = lines;
+    report.next = next;
+    report
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Polls the runs (conditional requests) until [`evaluate`] decides or the
+/// deadline passes; `current` is left as last read.
 async fn watch_loop(
     ctx: &Context,
     gh: &Client,
     current: &mut Ledger,
     deadline: Deadline,
     live: &Live,
-    last_sig: &mut String,
-    warned: &mut bool,
     started: std::time::Instant,
 ) -> Result<Verdict> {
     let sha = current.target.sha.clone();
     let state = std::sync::Mutex::new(current.clone());
-    let sig_state = std::sync::Mutex::new(last_sig.clone());
-    let warned_flag = std::sync::atomic::AtomicBool::new(*warned);
+    let sig_state = std::sync::Mutex::new(signature(current));
+    let warned_flag = std::sync::atomic::AtomicBool::new(false);
     let r = clock::poll_until(
         ctx.clock.as_ref(),
         deadline,
@@ -965,7 +1339,7 @@ async fn watch_loop(
                 *s = next;
             }
             Ok::<_, Error>(match verdict {
-                Some(v) => Poll::Ready((v, sig)),
+                Some(v) => Poll::Ready(v),
                 None => Poll::Pending { changed },
             })
         },
@@ -974,12 +1348,8 @@ async fn watch_loop(
     if let Ok(s) = state.lock() {
         *current = s.clone();
     }
-    *warned = warned_flag.load(std::sync::atomic::Ordering::SeqCst);
     match r {
-        Ok((v, sig)) => {
-            *last_sig = sig;
-            Ok(v)
-        }
+        Ok(v) => Ok(v),
         Err(PollError::Failed(e)) => Err(e),
         Err(PollError::TimedOut) => {
             let missing: Vec<String> = current
@@ -1052,29 +1422,51 @@ fn ref_word(t: &crate::github::Target) -> String {
     }
 }
 
-fn next_step(ctx: &Context, l: &Ledger, verdict: Option<&Verdict>) {
-    let label = &ref_word(&l.target);
+/// What to do next: the lines that say it and the exact command.
+fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next>) {
+    let label = ref_word(&l.target);
+    if let Some(live) = l.live.as_ref().filter(|r| r.is_mixed()) {
+        let app = live
+            .off_release()
+            .first()
+            .map(|a| a.app.clone())
+            .unwrap_or_default();
+        let tag = l
+            .target
+            .requested_tag
+            .as_ref()
+            .map(|t| t.name.clone())
+            .or_else(|| crate::version::preferred_tag(&l.target.tags).map(|t| t.name.clone()));
+        let finish = live::finish_command(tag.as_deref(), &l.target.sha, &app);
+        return (
+            vec![format!(
+                "the release is mixed: finish it with `{finish}`, or go back with `almarel rollback`"
+            )],
+            Some(finish),
+        );
+    }
     if l.frozen == Some(true) {
-        ctx.ui
-            .result("releases are frozen: fix forward, then resume them:");
-        ctx.ui.next("almarel unfreeze");
-        return;
+        return (
+            vec!["releases are frozen: fix forward, then resume them:".to_owned()],
+            Some(Next::new(["unfreeze"])),
+        );
     }
-    match verdict {
-        Some(Verdict::AwaitingApproval) => ctx.ui.next(&format!("almarel approve {label}")),
-        Some(Verdict::Done) => {
-            ctx.ui
-                .next(&format!("almarel verify --expect-sha {}", l.target.sha));
+    let next = match verdict {
+        Some(Verdict::AwaitingApproval) => Next::new(["approve", label.as_str()]),
+        Some(Verdict::Done) => Next::new(["verify", "--expect-sha", l.target.sha.as_str()]),
+        // (a mixed release returned above, with its `deploy --app`)
+        Some(Verdict::Mixed(_)) => Next::new(["rollback"]),
+        Some(Verdict::Failed(_)) => {
+            return (
+                vec![
+                    "open the failed run, fix forward, and tag a new release (`almarel tag`)"
+                        .to_owned(),
+                ],
+                None,
+            );
         }
-        Some(Verdict::Failed(_)) => ctx
-            .ui
-            .result("open the failed run, fix forward, and tag a new release (`almarel tag`)"),
-        None => {
-            if !l.pending.is_empty() {
-                ctx.ui.next(&format!("almarel approve {label}"));
-            } else {
-                ctx.ui.next(&format!("almarel status {label} --watch"));
-            }
-        }
-    }
+        None if !l.pending.is_empty() => Next::new(["approve", label.as_str()]),
+        None => Next::new(["status", label.as_str(), "--watch"]),
+    };
+    (Vec::new(), Some(next))
 }

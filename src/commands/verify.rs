@@ -2,51 +2,106 @@
 //! answers HTML, smoke steps (SPEC §3 verify). The checks live in
 //! [`crate::probe`]; this file resolves the expected SHA and reports.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::cli::VerifyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::probe::{self, Check, VerifyReport};
-use crate::release::live::{
-    AppObservation, AppPlace, LiveReport, Liveness, assess, release_image_tags,
-};
-use crate::ui::{self, Tone};
-use crate::version::{ReleaseTag, preferred_tag};
+use crate::probe::{self, Check, VerifyReport as Probed};
+use crate::release::live::{self, AppPlace, AppsRead, LiveReport};
+use crate::release::tags::{release_tag_of, release_tags_at};
+use crate::report::Report;
+use crate::ui::{self, Tone, Ui};
+use crate::version::{ReleaseTag, short_sha};
+
+/// What production must run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// This commit (full or abbreviated, lower-case).
+    Sha(String),
+    /// The commit of this release tag (the full tag name).
+    Tag(String),
+}
+
+/// What `almarel verify` is asked to check (resolved from the flags by
+/// [`crate::resolve::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// What production must run.
+    pub expect: Expect,
+    /// Retry failing checks until they pass or this runs out (zero: one attempt).
+    pub wait: std::time::Duration,
+    /// Pause between attempts.
+    pub interval: std::time::Duration,
+}
+
+/// The result of `almarel verify` (its `--json` object; see `docs/json.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The commit production must run.
+    pub expected_sha: String,
+    /// The release tag it was given as (`null` with `--expect-sha`).
+    pub expected_tag: Option<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Every check of the last attempt, then one `app: NAME` per Coolify app.
+    pub checks: Vec<Check>,
+    /// Live / mixed / not yet (SPEC §7.4); `null` when Coolify is not
+    /// configured or its token is not set.
+    pub live: Option<LiveReport>,
+    #[serde(skip)]
+    what: String,
+}
+
+impl VerifyReport {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+impl Report for VerifyReport {
+    fn render(&self, ui: &Ui) {
+        for line in check_table(ui, &self.checks, "") {
+            ui.result(&line);
+        }
+        if self.passed() {
+            ui.result(&format!(
+                "production runs {}: all {} checks passed",
+                self.what,
+                self.checks.len()
+            ));
+        }
+    }
+    fn summary(&self) -> Option<String> {
+        Some(summary_md(&self.checks, &self.what, self.passed()))
+    }
+}
 
 /// Runs `almarel verify`.
-pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
-    let (expected, expected_tag) = match (&args.expect_sha, &args.expect_tag) {
-        (Some(sha), _) => (probe::parse_sha(sha)?, None),
-        (None, Some(tag)) => {
-            let name = crate::version::parse_tag(tag, &ctx.settings.git.tag_prefix)?;
-            let sha = crate::release::target::tag_commit(ctx, &name).await?;
-            (probe::parse_sha(&sha)?, Some(name))
-        }
-        (None, None) => {
-            return Err(
-                Error::usage("verify needs --expect-sha SHA or --expect-tag TAG")
-                    .with_hint("e.g. almarel verify --expect-tag v1.2.3"),
-            );
+pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
+    let (expected, expected_tag) = match &req.expect {
+        Expect::Sha(sha) => (sha.clone(), None),
+        Expect::Tag(name) => {
+            let sha = crate::release::target::tag_commit(ctx, name).await?;
+            (probe::parse_sha(&sha)?, Some(name.clone()))
         }
     };
     let prober = ctx.prober(&expected)?;
     let what = match &expected_tag {
-        Some(t) => format!("{t} ({})", crate::version::short_sha(&expected)),
-        None => crate::version::short_sha(&expected).to_owned(),
+        Some(t) => format!("{t} ({})", short_sha(&expected)),
+        None => short_sha(&expected).to_owned(),
     };
     ctx.ui
         .progress(&format!("verifying that production runs {what}"));
-    let ui = ctx.ui.clone();
-    let wait = args.wait;
-    let interval = args.interval;
-    let mut report = probe::verify(&prober, wait, interval, |n, checks| {
+    let (wait, interval) = (req.wait, req.interval);
+    let line = LiveLine::new(&ctx.ui);
+    let mut probed = probe::verify(&prober, wait, interval, |n, checks| {
         let failing: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok && !c.skipped)
             .map(|c| format!("{} ({})", c.name, c.detail))
             .collect();
-        ui.progress(&format!(
+        line.show(&format!(
             "attempt {n}: failing: {}; retrying in {} (waiting up to {})",
             failing.join(", "),
             humantime::format_duration(interval),
@@ -54,54 +109,95 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
         ));
     })
     .await;
-    annotate_running_tag(ctx, &mut report).await;
-    let live = check_apps(ctx, &mut report, &expected, expected_tag.as_deref()).await?;
-    print_checks(ctx, &report, "");
-    summary(ctx, &report, &what)?;
-    let data = json!({
-        "expected_sha": expected,
-        "expected_tag": expected_tag,
-        "attempts": report.attempts,
-        "checks": report.checks,
-        "live": live,
-    });
-    if report.passed() {
-        ctx.ui.result(&format!(
-            "production runs {what}: all {} checks passed",
-            report.checks.len()
-        ));
-        return Ok(data);
+    line.finish();
+    annotate_running_tag(ctx, &mut probed).await;
+    let live = check_apps(ctx, &mut probed, &expected, expected_tag.as_deref()).await?;
+    if probed.attempts > 1 {
+        ctx.ui.progress(&format!("{} attempts", probed.attempts));
     }
-    let failing = report.failing();
-    let names: Vec<String> = failing.iter().map(|c| c.name.clone()).collect();
-    if let Some(LiveReport {
-        state: Liveness::Mixed { elsewhere, failed },
-        apps,
-        ..
-    }) = &live
-    {
-        let mut parts: Vec<String> = Vec::new();
-        for a in apps
-            .iter()
-            .filter(|a| elsewhere.contains(&a.app) || failed.contains(&a.app))
-        {
-            parts.push(format!("{} is {}", a.app, a.detail()));
+    let report = VerifyReport {
+        expected_sha: expected.clone(),
+        expected_tag: expected_tag.clone(),
+        attempts: probed.attempts,
+        checks: probed.checks,
+        live,
+        what: what.clone(),
+    };
+    if report.passed() {
+        return Ok(report);
+    }
+    let error = failure(&report, &what, &expected, expected_tag.as_deref());
+    Err(super::fail_with(&ctx.ui, &report, error))
+}
+
+/// `--wait`'s progress: on a terminal one line redrawn in place per
+/// attempt; elsewhere (a pipe, a CI log) one line per attempt.
+struct LiveLine {
+    ui: Ui,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl LiveLine {
+    fn new(ui: &Ui) -> LiveLine {
+        let bar = ui.is_live().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {wide_msg}") {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        LiveLine {
+            ui: ui.clone(),
+            bar,
         }
-        return Err(Error::failed(format!(
+    }
+    fn show(&self, text: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(self.ui.redact(text)),
+            None => self.ui.progress(text),
+        }
+    }
+    /// The attempts are over: the line goes (the check table follows).
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for LiveLine {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
+        }
+    }
+}
+
+/// The error for a failed verification: a mixed release names both ways
+/// out; a version mismatch names what runs; otherwise the failing checks.
+fn failure(report: &VerifyReport, what: &str, expected: &str, tag: Option<&str>) -> Error {
+    let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.ok).collect();
+    let names: Vec<String> = failing.iter().map(|c| c.name.clone()).collect();
+    if let Some(live) = report.live.as_ref().filter(|l| l.is_mixed()) {
+        let off = live.off_release();
+        let parts: Vec<String> = off
+            .iter()
+            .map(|a| format!("{} is {}", a.app, a.detail()))
+            .collect();
+        let app = off.first().map_or("", |a| a.app.as_str());
+        return Error::failed(format!(
             "the release {what} is mixed: {}; failing: {}",
             parts.join("; "),
             names.join(", ")
         ))
+        .with_code("release_mixed")
         .with_hint(format!(
-            "finish it with `almarel deploy --tag {} --app {}`, or go back with `almarel rollback`",
-            expected_tag.clone().unwrap_or_else(|| expected.clone()),
-            elsewhere
-                .iter()
-                .chain(failed.iter())
-                .next()
-                .map_or("", String::as_str)
-        ))
-        .with_data(data));
+            "finish it with `{}`, or go back with `almarel rollback`",
+            live::finish_command(tag, expected, app)
+        ));
     }
     let version_off = failing
         .iter()
@@ -109,10 +205,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
     let message = match version_off {
         Some(c) => format!(
             "production runs {}{} instead of {what}; failing: {}",
-            c.running_sha
-                .as_deref()
-                .map(crate::version::short_sha)
-                .unwrap_or("?"),
+            c.running_sha.as_deref().map(short_sha).unwrap_or("?"),
             c.running_tag
                 .as_ref()
                 .map(|t| format!(" ({t})"))
@@ -126,22 +219,24 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> Result<Value> {
             names.join(", ")
         ),
     };
-    let hint = if version_off.is_some() {
-        "the deployment has not switched yet or did not ship: check `almarel status`, or wait with --wait 5m"
-    } else {
-        "production is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down"
-    };
-    Err(Error::failed(message).with_hint(hint).with_data(data))
+    match version_off {
+        Some(_) => Error::failed(message)
+            .with_code("version_mismatch")
+            .with_hint("the deployment has not switched yet or did not ship: check `almarel status`, or wait with --wait 5m"),
+        None => Error::failed(message)
+            .with_code("checks_failed")
+            .with_hint("production is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down"),
+    }
 }
 
-/// Checks every configured Coolify app against the release (SPEC §7.4): each
-/// becomes a check `app: NAME`, passing only when it is on one of the
-/// release's image tags with its latest deployment finished. Skipped with a
-/// warning naming `COOLIFY_TOKEN` when no token is set; skipped silently when
-/// Coolify is not configured.
+/// Checks every configured Coolify app against the release (SPEC §7.4) with
+/// [`live::observe`]: each becomes a check `app: NAME`, passing only when it
+/// is on one of the release's image tags with its latest deployment
+/// finished. Skipped with a warning naming `COOLIFY_TOKEN` when no token is
+/// set; skipped silently when Coolify is not configured.
 async fn check_apps(
     ctx: &Context,
-    report: &mut VerifyReport,
+    report: &mut Probed,
     expected: &str,
     expected_tag: Option<&str>,
 ) -> Result<Option<LiveReport>> {
@@ -149,14 +244,6 @@ async fn check_apps(
     if coolify.url.is_none() || coolify.apps.is_empty() {
         return Ok(None);
     }
-    if ctx.env.get(crate::env::COOLIFY_TOKEN).is_none() {
-        ctx.ui.warn(&format!(
-            "the Coolify app check was skipped: {} is not set, so a mixed release cannot be seen",
-            crate::env::COOLIFY_TOKEN
-        ));
-        return Ok(None);
-    }
-    let client = ctx.coolify()?;
     let mut tags = release_tags_at(ctx, expected).await;
     if let Some(t) =
         expected_tag.and_then(|t| ReleaseTag::from_name(t, &ctx.settings.git.tag_prefix))
@@ -165,29 +252,27 @@ async fn check_apps(
             tags.push(t);
         }
     }
-    let accepted = release_image_tags(coolify, &tags, expected);
-    let reads = coolify.apps.iter().map(|a| {
-        let client = &client;
-        async move {
-            let app = client.application(&a.name, &a.uuid).await?;
-            let list = client.app_deployments(&a.name, &a.uuid, 1).await?;
-            Ok::<_, Error>(AppObservation {
-                app: a.name.clone(),
-                image_tag: app.image_tag().map(str::to_owned),
-                latest: list.deployments.first().map(|d| d.status.clone()),
-            })
-        }
-    });
-    let mut apps = Vec::new();
-    for r in futures::future::join_all(reads).await {
-        apps.push(r?);
-    }
     let running = report
         .checks
         .iter()
         .find(|c| c.is_version())
         .and_then(|c| c.running_sha.clone());
-    let live = assess(running.as_deref(), expected, &accepted, &apps);
+    let seen = live::observe(ctx, expected, &tags, running.as_deref(), None).await;
+    let live = match seen.apps {
+        AppsRead::NotConfigured => return Ok(None),
+        AppsRead::NoToken => {
+            ctx.ui.warn(&format!(
+                "the Coolify app check was skipped: {} is not set, so a mixed release cannot be seen",
+                crate::env::COOLIFY_TOKEN
+            ));
+            return Ok(None);
+        }
+        AppsRead::Failed(e) => return Err(e),
+        AppsRead::Read(_) => seen.live,
+    };
+    let Some(live) = live else {
+        return Ok(None);
+    };
     for a in &live.apps {
         report.checks.push(Check {
             name: format!("app: {}", a.app),
@@ -204,71 +289,7 @@ async fn check_apps(
     Ok(Some(live))
 }
 
-/// The release tags on `sha`: local git when almarel runs in a clone that
-/// has them, else GitHub's refs API. Best effort: a failure means none.
-async fn release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
-    if tags.is_empty() && ctx.settings.github.repository.is_some() {
-        if let Ok(gh) = ctx.github().await {
-            gh.set_deadline(Some(crate::clock::Deadline::after(
-                ctx.clock.as_ref(),
-                std::time::Duration::from_secs(10),
-            )));
-            if let Ok(refs) = gh.tags(prefix).await {
-                tags = refs
-                    .iter()
-                    .filter(|t| probe::sha_matches(&t.commit, sha))
-                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
-                    .collect();
-            }
-        }
-    }
-    tags
-}
-
-/// The release tag on `sha`, when one is known (for "old build still
-/// serving"): local git when almarel runs in a clone, else GitHub's refs API;
-/// a final tag wins over an rc. Best effort: any failure means "not known".
-pub async fn release_tag_of(ctx: &Context, sha: &str) -> Option<String> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
-    if tags.is_empty() && ctx.settings.github.repository.is_some() {
-        if let Ok(gh) = ctx.github().await {
-            // Naming the tag is a courtesy: it must not hold up the report.
-            gh.set_deadline(Some(crate::clock::Deadline::after(
-                ctx.clock.as_ref(),
-                std::time::Duration::from_secs(10),
-            )));
-            if let Ok(refs) = gh.tags(prefix).await {
-                tags = refs
-                    .iter()
-                    .filter(|t| probe::sha_matches(&t.commit, sha))
-                    .filter_map(|t| ReleaseTag::from_name(&t.name, prefix))
-                    .collect();
-            }
-        }
-    }
-    preferred_tag(&tags).map(|t| t.name.clone())
-}
-
-/// The release tags on `sha` (full or abbreviated) in the local clone almarel runs in.
-fn local_release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
-    let prefix = &ctx.settings.git.tag_prefix;
-    let Ok(repo) = crate::git::Repo::discover(&ctx.settings.workdir) else {
-        return Vec::new();
-    };
-    let Ok(commit) = repo.commit_info(sha) else {
-        return Vec::new();
-    };
-    repo.tags_at(&commit.sha)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| ReleaseTag::from_name(n, prefix))
-        .collect()
-}
-
-async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {
+async fn annotate_running_tag(ctx: &Context, report: &mut Probed) {
     for c in report.checks.iter_mut() {
         if c.is_version() && !c.ok {
             if let Some(sha) = c.running_sha.clone() {
@@ -281,7 +302,7 @@ async fn annotate_running_tag(ctx: &Context, report: &mut VerifyReport) {
     }
 }
 
-fn row(ui: &ui::Ui, c: &Check, indent: &str) -> Vec<String> {
+fn row(ui: &Ui, c: &Check, indent: &str) -> Vec<String> {
     let tone = if c.ok {
         Tone::Ok
     } else if c.skipped {
@@ -299,31 +320,19 @@ fn row(ui: &ui::Ui, c: &Check, indent: &str) -> Vec<String> {
     ]
 }
 
-/// Prints the check table (status, latency, detail), each line prefixed by
-/// `indent` (rollback nests it under its step).
-pub(crate) fn print_checks(ctx: &Context, report: &VerifyReport, indent: &str) {
-    let rows: Vec<Vec<String>> = report
-        .checks
-        .iter()
-        .map(|c| row(&ctx.ui, c, indent))
-        .collect();
-    for line in ui::table(&rows) {
-        ctx.ui.result(&line);
-    }
-    if report.attempts > 1 {
-        ctx.ui.progress(&format!("{} attempts", report.attempts));
-    }
+/// The check table (status, latency, detail), each line prefixed by `indent`.
+fn check_table(ui: &Ui, checks: &[Check], indent: &str) -> Vec<String> {
+    let rows: Vec<Vec<String>> = checks.iter().map(|c| row(ui, c, indent)).collect();
+    ui::table(&rows)
 }
 
-fn summary(ctx: &Context, report: &VerifyReport, what: &str) -> Result<()> {
-    if !ctx.ui.in_github_actions() {
-        return Ok(());
-    }
+/// The Actions job summary: one table row per check.
+fn summary_md(checks: &[Check], what: &str, passed: bool) -> String {
     let mut md = format!(
         "### almarel verify {what}: {}\n\n| check | result | status | latency | detail |\n|---|---|---|---|---|\n",
-        if report.passed() { "passed" } else { "failed" }
+        if passed { "passed" } else { "failed" }
     );
-    for c in &report.checks {
+    for c in checks {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             c.name,
@@ -340,5 +349,5 @@ fn summary(ctx: &Context, report: &VerifyReport, what: &str) -> Result<()> {
             c.detail.replace('|', "\\|")
         ));
     }
-    ctx.ui.summary(&md)
+    md
 }

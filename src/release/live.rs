@@ -5,11 +5,17 @@
 //! image tags with its latest deployment finished. An app on any of the
 //! release's image tags counts (`image_tag` rendered for each release tag at
 //! the commit, or `untagged_image_tag`). [`assess`] decides from plain data;
-//! reading it is the caller's job.
+//! [`read_apps`] reads each configured app and [`observe`] does both, so
+//! verify, status and checklist judge a release the same way.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::clock::Deadline;
+use crate::context::Context;
 use crate::coolify::DeploymentStatus;
+use crate::error::Error;
 use crate::settings::CoolifySettings;
 use crate::version::ReleaseTag;
 
@@ -39,6 +45,18 @@ pub fn release_image_tags(
     out
 }
 
+/// The image tag `coolify.image_tag` renders for release tag `tag` at `sha`
+/// (what a deploy of that release sets), when it can be rendered.
+pub fn image_tag_for(coolify: &CoolifySettings, tag: &ReleaseTag, sha: &str) -> Option<String> {
+    crate::release::target::render_image_tag(
+        "coolify.image_tag",
+        &coolify.image_tag,
+        Some(tag),
+        Some(sha),
+    )
+    .ok()
+}
+
 /// What was read about one configured app.
 #[derive(Debug, Clone)]
 pub struct AppObservation {
@@ -48,6 +66,108 @@ pub struct AppObservation {
     pub image_tag: Option<String>,
     /// Its latest deployment's status (`None`: it has none).
     pub latest: Option<DeploymentStatus>,
+}
+
+/// What [`read_apps`] found.
+#[derive(Debug, Clone)]
+pub enum AppsRead {
+    /// `coolify.url` or `coolify.apps` is not set: only production's SHA decides.
+    NotConfigured,
+    /// `COOLIFY_TOKEN` is not set: the apps cannot be read.
+    NoToken,
+    /// Reading failed.
+    Failed(Error),
+    /// Each configured app, in configuration order.
+    Read(Vec<AppObservation>),
+}
+
+/// Reads each configured Coolify app's image tag and latest deployment
+/// (concurrently; `budget` bounds the whole read). Never writes.
+pub async fn read_apps(ctx: &Context, budget: Option<Duration>) -> AppsRead {
+    let coolify = &ctx.settings.coolify;
+    if coolify.url.is_none() || coolify.apps.is_empty() {
+        return AppsRead::NotConfigured;
+    }
+    if ctx.env.get(crate::env::COOLIFY_TOKEN).is_none() {
+        return AppsRead::NoToken;
+    }
+    let client = match ctx.coolify() {
+        Ok(c) => match budget {
+            Some(b) => c.with_deadline(Deadline::after(ctx.clock.as_ref(), b)),
+            None => c,
+        },
+        Err(e) => return AppsRead::Failed(e),
+    };
+    let reads = coolify.apps.iter().map(|a| {
+        let client = &client;
+        async move {
+            let app = client.application(&a.name, &a.uuid).await?;
+            let list = client.app_deployments(&a.name, &a.uuid, 1).await?;
+            Ok::<_, Error>(AppObservation {
+                app: a.name.clone(),
+                image_tag: app.image_tag().map(str::to_owned),
+                latest: list.deployments.first().map(|d| d.status.clone()),
+            })
+        }
+    });
+    let mut apps = Vec::new();
+    for r in futures::future::join_all(reads).await {
+        match r {
+            Ok(a) => apps.push(a),
+            Err(e) => return AppsRead::Failed(e),
+        }
+    }
+    AppsRead::Read(apps)
+}
+
+/// What [`observe`] found: the image tags that count as the release, what
+/// was read of the apps, and the verdict.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The image tags an app may run for the release.
+    pub accepted: Vec<String>,
+    /// What was read of the apps.
+    pub apps: AppsRead,
+    /// The verdict; `None` when the apps are configured but could not be read.
+    pub live: Option<LiveReport>,
+}
+
+impl Observation {
+    /// Why the apps could not be read, in words (`None`: read, or not configured).
+    pub fn apps_unknown(&self) -> Option<String> {
+        match &self.apps {
+            AppsRead::NoToken => Some(format!(
+                "{} is not set, so the Coolify apps were not read",
+                crate::env::COOLIFY_TOKEN
+            )),
+            AppsRead::Failed(e) => Some(e.message.clone()),
+            AppsRead::NotConfigured | AppsRead::Read(_) => None,
+        }
+    }
+}
+
+/// Reads every configured app and judges the release at `release_sha` with
+/// release tags `tags` against production's version SHA (`None`: not
+/// known). With Coolify not configured, production's SHA alone decides.
+pub async fn observe(
+    ctx: &Context,
+    release_sha: &str,
+    tags: &[ReleaseTag],
+    production_sha: Option<&str>,
+    budget: Option<Duration>,
+) -> Observation {
+    let accepted = release_image_tags(&ctx.settings.coolify, tags, release_sha);
+    let apps = read_apps(ctx, budget).await;
+    let live = match &apps {
+        AppsRead::NotConfigured => Some(assess(production_sha, release_sha, &accepted, &[])),
+        AppsRead::Read(list) => Some(assess(production_sha, release_sha, &accepted, list)),
+        AppsRead::NoToken | AppsRead::Failed(_) => None,
+    };
+    Observation {
+        accepted,
+        apps,
+        live,
+    }
 }
 
 /// Where one app stands relative to the release.
@@ -137,6 +257,36 @@ pub struct LiveReport {
     pub apps: Vec<AppLive>,
 }
 
+impl LiveReport {
+    /// The apps that make the release mixed: elsewhere or failed, in order.
+    pub fn off_release(&self) -> Vec<&AppLive> {
+        self.apps
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a.place,
+                    AppPlace::Elsewhere { .. } | AppPlace::Failed { .. }
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the release is mixed.
+    pub fn is_mixed(&self) -> bool {
+        matches!(self.state, Liveness::Mixed { .. })
+    }
+}
+
+/// The command that finishes a mixed release on `app`: `deploy --tag TAG
+/// --app APP`, or for a commit without a release tag `deploy SHA
+/// --allow-untagged --app APP` (the other way out is `almarel rollback`).
+pub fn finish_command(tag: Option<&str>, sha: &str, app: &str) -> crate::report::Next {
+    match tag {
+        Some(t) => crate::report::Next::new(["deploy", "--tag", t, "--app", app]),
+        None => crate::report::Next::new(["deploy", sha, "--allow-untagged", "--app", app]),
+    }
+}
+
 /// Decides live / mixed / not yet / unknown from production's version SHA
 /// (`None`: not known), the release commit, the release's accepted image
 /// tags, and each configured app.
@@ -190,7 +340,11 @@ pub fn assess(
     let deploying = names(&|p| *p == AppPlace::Deploying);
     let never = names(&|p| *p == AppPlace::NeverDeployed);
     let some_out = production_on_release == Some(true) || !on.is_empty() || !failed.is_empty();
-    let state = if on.len() == apps.len() && production_on_release == Some(true) {
+    let state = if apps.is_empty() && production_on_release.is_none() {
+        Liveness::Unknown {
+            why: "neither what production runs nor any Coolify app is known".into(),
+        }
+    } else if on.len() == apps.len() && production_on_release == Some(true) {
         Liveness::Live
     } else if some_out && (!elsewhere.is_empty() || !failed.is_empty()) {
         Liveness::Mixed { elsewhere, failed }
@@ -301,5 +455,21 @@ mod tests {
             assess(Some(OLD), SHA, &accepted(), &apps).state,
             Liveness::NotYet
         );
+    }
+
+    #[test]
+    fn without_apps_production_alone_decides_and_nothing_known_is_unknown() {
+        assert_eq!(
+            assess(Some(SHA), SHA, &accepted(), &[]).state,
+            Liveness::Live
+        );
+        assert_eq!(
+            assess(Some(OLD), SHA, &accepted(), &[]).state,
+            Liveness::NotYet
+        );
+        assert!(matches!(
+            assess(None, SHA, &accepted(), &[]).state,
+            Liveness::Unknown { .. }
+        ));
     }
 }

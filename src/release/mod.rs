@@ -7,5 +7,6 @@ pub mod deploy;
 pub mod freeze;
 pub mod live;
 pub mod progress;
+pub mod tags;
 pub mod target;
 pub mod trigger;

@@ -405,11 +405,12 @@ fn the_documented_deploy_workflow() {
     let w = doc_workflow("deploy-production.yml");
     assert_eq!(w.name.as_deref(), Some("Deploy to Production"));
     assert_eq!(w.environments(), ["production"]);
-    assert!(!dispatchable(&w));
+    // A roll forward under a freeze dispatches it for the fix's tag.
+    assert!(dispatchable(&w));
     let run = w.workflow_run.as_ref().unwrap();
     assert_eq!(run.workflows, ["CI"]);
     assert_eq!(run.types, ["completed"]);
-    assert!(unknown(tag(&w, "v1.3.0")).contains("no push trigger (on: workflow_run); on.workflow_run: it starts when a run of 'CI' is completed on a branch matching ['main']"));
+    assert!(unknown(tag(&w, "v1.3.0")).contains("no push trigger (on: workflow_run, workflow_dispatch); on.workflow_run: it starts when a run of 'CI' is completed on a branch matching ['main']"));
     let after_ci = Event::WorkflowRun {
         workflow: "CI".into(),
         activity: "completed".into(),

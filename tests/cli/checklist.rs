@@ -146,7 +146,8 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
         "{v}"
     );
 
-    // Another commit: no CI run, no deploy run; Coolify is still fine.
+    // Another commit: no CI run, no deploy run, and the apps' finished
+    // deployments are of v1.3.0, not of this commit (SPEC §7.4).
     let out = fx
         .almarel()
         .args(["checklist", "during-deploy", "v1.2.1", "--json"])
@@ -156,7 +157,13 @@ fn during_deploy_passes_with_ci_approval_and_finished_deployments() {
     let v = json_stdout(&out);
     assert_eq!(status_of(&v, "CI finished"), "fail");
     assert_eq!(status_of(&v, "approval"), "fail");
-    assert_eq!(status_of(&v, "Coolify"), "pass");
+    assert_eq!(status_of(&v, "Coolify"), "fail");
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("on v1.3.0, not this release"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -178,13 +185,19 @@ fn during_deploy_fails_while_a_deployment_runs_and_ci_failed() {
     assert_eq!(status_of(&v, "Coolify"), "fail");
     let evidence = v["items"].to_string();
     assert!(evidence.contains("failure"), "{evidence}");
-    assert!(evidence.contains("web: in progress"), "{evidence}");
-    assert!(evidence.contains("api: no deployment"), "{evidence}");
+    assert!(
+        evidence.contains("web: on v1.3.0, deployment still in_progress"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("api: configured v1.3.0, never deployed"),
+        "{evidence}"
+    );
 }
 
 #[test]
 fn after_deploy_probes_production_for_the_ref() {
-    let fx = Fx::new(false);
+    let fx = Fx::with_apps(false, finished_apps());
     let out = fx
         .almarel()
         .args(["checklist", "after-deploy", "v1.3.0", "--json"])
@@ -195,8 +208,9 @@ fn after_deploy_probes_production_for_the_ref() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let v = json_stdout(&out);
     let it = items(&v);
-    assert_eq!(it.len(), 4, "{v}");
+    assert_eq!(it.len(), 5, "{v}");
     assert!(it.iter().all(|(_, _, s)| s == "pass"), "{v}");
+    assert_eq!(status_of(&v, "Every app runs the release"), "pass");
 
     // Expecting another release: the version item fails.
     let out = fx
@@ -247,7 +261,7 @@ fn all_phases_json_shape_and_human_output() {
         let status = i["status"].as_str().unwrap();
         assert!(["automated", "manual"].contains(&kind), "{i}");
         assert!(
-            ["pass", "fail", "manual", "skipped"].contains(&status),
+            ["pass", "fail", "manual", "skipped", "not_due"].contains(&status),
             "{i}"
         );
         assert_eq!(kind == "manual", status == "manual", "{i}");
@@ -303,4 +317,154 @@ fn an_unknown_phase_is_a_usage_error() {
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("before-merge, before-tag"), "{stderr}");
+}
+
+#[test]
+fn after_deploy_fails_the_live_item_for_a_mixed_release() {
+    use crate::verify::{Web, mixed_world};
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w
+            .almarel()
+            .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let v = json_stdout(&out);
+        // Production answers the release's SHA: that item alone is fine.
+        assert_eq!(status_of(&v, "/api/version"), "pass", "{v}");
+        assert_eq!(status_of(&v, "Every app runs the release"), "fail", "{v}");
+        let evidence = v["items"].to_string();
+        assert!(evidence.contains("MIXED (web not on it)"), "{evidence}");
+
+        let out = w
+            .almarel()
+            .args(["checklist", "during-deploy", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        let v = json_stdout(&out);
+        assert_eq!(status_of(&v, "Coolify"), "fail", "{v}");
+    }
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        status_of(&json_stdout(&out), "Every app runs the release"),
+        "pass"
+    );
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Behind);
+    let out = w
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_json_snapshot!("checklist_after_deploy_mixed", w.stable(&out));
+}
+
+#[test]
+fn right_after_merging_the_deploy_phases_are_not_yet_due_not_failures() {
+    let fx = Fx::with_apps(false, finished_apps());
+    // Production and both apps run v1.3.0; a new commit lands on main.
+    let sha = fx.repos.commit_and_push("Fix a typo");
+    let out = fx.almarel().args(["checklist", "--json"]).run().unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["sha"], sha.as_str());
+    assert_eq!(v["failed"], 0, "{v}");
+    for (phase, name, status) in items(&v) {
+        if phase == "during-deploy" || phase == "after-deploy" {
+            assert!(
+                status == "not_due" || status == "manual",
+                "{name}: {status}: {v}"
+            );
+        }
+    }
+    assert_eq!(status_of(&v, "CI finished"), "not_due");
+    assert_eq!(status_of(&v, "Every app runs the release"), "not_due");
+    assert!(v["not_due"].as_u64().unwrap() >= 5, "{v}");
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("not yet due: no Deploy to Production run"),
+        "{v}"
+    );
+
+    // Human output: dimmed, said, and exit 0.
+    let out = fx.almarel().args(["checklist"]).run().unwrap();
+    let (stdout, _) = texts(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("not yet due"), "{stdout}");
+    assert!(!stdout.contains('✗'), "{stdout}");
+
+    // A phase asked for by name is evaluated as asked.
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(status_of(&json_stdout(&out), "/api/version"), "fail");
+
+    // Once a deploy run exists for the commit, the phases are due again.
+    fx.gh.add_run(DEPLOY_WF, &sha, RunPlan::awaiting_approval());
+    let out = fx.almarel().args(["checklist", "--json"]).run().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_stdout(&out);
+    assert_eq!(status_of(&v, "CI finished"), "fail");
+    assert_eq!(status_of(&v, "Every app runs the release"), "fail");
+}
+
+#[test]
+fn unset_urls_and_repository_are_manual_items_not_failures() {
+    let fx = Fx::with_apps(false, finished_apps());
+    // Only git: no [github], no [verify], no [coolify].
+    std::fs::write(&fx.config, "").unwrap();
+    let out = fx
+        .almarel()
+        .args(["checklist", "after-deploy", "v1.3.0", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["failed"], 0, "{v}");
+    for (_, name, status) in items(&v) {
+        assert_eq!(status, "manual", "{name}: {v}");
+    }
+    assert!(
+        v["items"]
+            .to_string()
+            .contains("verify.version_url is not set"),
+        "{v}"
+    );
+    let out = fx
+        .almarel()
+        .args(["checklist", "during-deploy", "v1.3.0", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json_stdout(&out);
+    for (_, name, status) in items(&v) {
+        assert_eq!(status, "manual", "{name}: {v}");
+    }
+    let out = fx.almarel().args(["checklist", "v1.3.0"]).run().unwrap();
+    let (stdout, _) = texts(&out);
+    assert!(!stdout.contains('✗'), "{stdout}");
 }

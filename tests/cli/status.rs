@@ -579,3 +579,225 @@ fn without_ref_the_next_step_names_the_commit_not_the_branch_label() {
         "{e}"
     );
 }
+
+#[test]
+fn a_mixed_release_is_a_failure_on_the_production_row_not_a_check_mark() {
+    use crate::verify::{Web, mixed_world};
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w.almarel().args(["status", "v1.2.3"]).run().unwrap();
+        assert_no_panic(&out);
+        let (o, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "a ledger, not a gate: {e}");
+        let row = o
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("production"))
+            .unwrap_or_else(|| panic!("no production row: {o}"));
+        assert!(row.trim_start().starts_with('✗'), "{row}");
+        assert!(row.contains("MIXED") && row.contains("web"), "{row}");
+        assert!(!o.contains("✓ production"), "{o}");
+        assert!(
+            e.contains("next: almarel deploy --tag v1.2.3 --app web"),
+            "{e}"
+        );
+        assert!(o.contains("almarel rollback"), "{o}");
+        let coolify_row = o
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("coolify"))
+            .unwrap();
+        assert!(!coolify_row.trim_start().starts_with('✓'), "{coolify_row}");
+        if web == Web::Failed {
+            assert!(
+                coolify_row.contains("web's latest deployment failed"),
+                "{coolify_row}"
+            );
+        }
+
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        let v = json_stdout(&out);
+        assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+        assert_eq!(v["production"]["matches_ref"], true, "{v}");
+    }
+    let w = mixed_world(Web::Live);
+    let out = w.almarel().args(["status", "v1.2.3"]).run().unwrap();
+    let (o, _) = texts(&out);
+    let row = o
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("production"))
+        .unwrap();
+    assert!(row.trim_start().starts_with('✓'), "{row}");
+    assert!(row.contains("this release"), "{row}");
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Behind);
+    w.dir
+        .github
+        .add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_json_snapshot!("status_mixed", w.stable(&out));
+}
+
+/// Runs `almarel ARGS` (with `--config almarel.toml` and `GH_TOKEN`) on a
+/// pseudo-terminal (`script`); `type_after` is typed once `wait_for` has
+/// been seen. Returns the exit code and everything the terminal showed.
+pub fn on_terminal(
+    sb: &Sandbox,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    wait_for: Option<(&str, &[u8])>,
+) -> (Option<i32>, String) {
+    use std::process::Stdio;
+    use std::time::Instant;
+    let bin = assert_cmd::cargo::cargo_bin("almarel");
+    let mut inner = format!("'{}' --config almarel.toml", bin.display());
+    for a in args {
+        inner.push_str(&format!(" '{a}'"));
+    }
+    let base = sb.almarel_std(dir);
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &inner, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(base.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .envs(env.iter().copied())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "200")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some((text, keys)) = wait_for {
+        let started = Instant::now();
+        while !seen.lock().unwrap().contains(text) && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            seen.lock().unwrap().contains(text),
+            "{}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        std::io::Write::write_all(&mut stdin, keys).unwrap();
+        std::io::Write::flush(&mut stdin).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    (status.and_then(|s| s.code()), text)
+}
+
+#[test]
+fn ctrl_c_during_watch_keeps_the_last_table_on_screen() {
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("Add login page");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim
+        .add_run("CI", &sha, RunPlan::fixed(Phase::InProgress));
+    let (code, text) = on_terminal(
+        &sb,
+        &gh.dir,
+        &[("GH_TOKEN", TOKEN)],
+        &["status", "v1.2.3", "--watch"],
+        Some(("no pending production approval", b"\x03")),
+    );
+    assert_eq!(code, Some(130), "{text:?}");
+    // After the last line the terminal cleared, the table is still drawn,
+    // then the interruption is reported below it.
+    let tail = &text[text.rfind("\x1b[2K").unwrap_or(0)..];
+    assert!(
+        tail.contains("CI") && tail.contains("frozen"),
+        "the live table was wiped: {tail:?}"
+    );
+    assert!(tail.contains("error: interrupted"), "{tail:?}");
+    let table_at = tail.find("frozen").unwrap();
+    assert!(tail[table_at..].contains("error: interrupted"), "{tail:?}");
+    assert!(!text.contains(TOKEN));
+}
+
+#[test]
+fn watch_ends_1_when_every_run_succeeded_but_the_release_is_mixed() {
+    use crate::verify::{Web, mixed_world};
+    let w = mixed_world(Web::Failed);
+    let gh = &w.dir.github;
+    gh.add_run("Release", &w.dir.v123, RunPlan::success());
+    gh.add_run(
+        "Deploy to Production",
+        &w.dir.v123,
+        RunPlan::completes_after(Duration::from_secs(3), "success"),
+    );
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["outcome"], "mixed", "{v}");
+    assert_eq!(v["error"]["code"], "release_mixed", "{v}");
+    assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+    let hints = v["error"]["hints"].to_string();
+    assert!(
+        hints.contains("almarel deploy --tag v1.2.3 --app web"),
+        "{hints}"
+    );
+    assert!(hints.contains("almarel rollback"), "{hints}");
+    assert_eq!(v["runs"]["deploy"]["conclusion"], "success", "{v}");
+
+    // Both apps on it: the same watch ends 0, completed.
+    let w = mixed_world(Web::Live);
+    let gh = &w.dir.github;
+    gh.add_run("Release", &w.dir.v123, RunPlan::success());
+    gh.add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+    let out = w
+        .almarel()
+        .args(["status", "v1.2.3", "--watch", "--timeout", "60s", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    assert_eq!(json_stdout(&out)["outcome"], "completed");
+}

@@ -633,3 +633,277 @@ fn a_redirect_within_the_same_origin_is_followed() {
     assert_eq!(p.recorder().matching("GET", "/moved/api/orders").len(), 1);
     assert_eq!(p.recorder().matching("GET", "/api/orders").len(), 1);
 }
+
+/// A release half out (SPEC §7.4): GitHub has v1.2.2 and v1.2.3, production
+/// answers v1.2.3's SHA, api runs v1.2.3 (its deployment finished), and web
+/// is either still on v1.2.2 (its PATCH did not stick, or a failed
+/// deployment was restored) or on v1.2.3 with that deployment failed.
+pub struct MixedWorld {
+    /// Keeps the simulators serving.
+    pub _rt: tokio::runtime::Runtime,
+    pub coolify: almarel_sandbox::coolify::CoolifySim,
+    pub prod: almarel_sandbox::production::ProductionSim,
+    pub dir: Project,
+    pub sb: Sandbox,
+}
+
+/// How web stands in a [`MixedWorld`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Web {
+    /// On v1.2.3, finished: the release is live.
+    Live,
+    /// Still on v1.2.2.
+    Behind,
+    /// On v1.2.3, its deployment failed.
+    Failed,
+}
+
+pub fn mixed_world(web: Web) -> MixedWorld {
+    use almarel_sandbox::coolify::{self as csim, AppSpec, Ending};
+    let rt = runtime();
+    let api = AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.3")
+        .with_history(&["v1.2.2", "v1.2.3"]);
+    let mut webapp =
+        match web {
+            Web::Live => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+                .with_history(&["v1.2.2", "v1.2.3"]),
+            Web::Behind => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2")
+                .with_history(&["v1.2.2"]),
+            Web::Failed => AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+                .with_history(&["v1.2.2"]),
+        };
+    if web == Web::Failed {
+        webapp.in_flight_for = Some(Duration::from_millis(1));
+        webapp.in_flight_ending = Ending::Fail;
+    }
+    let apps = vec![api, webapp];
+    let coolify = coolify(&rt, csim::Config::new(apps.clone()));
+    let prod = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!(
+        "{}{}",
+        coolify_toml(&coolify.url(), &apps),
+        verify_toml(&prod.url())
+    );
+    let dir = deploy_project(&sb, &rt, &toml);
+    prod.control().set_sha(&dir.v123);
+    // Let the failed deployment end before anyone looks.
+    std::thread::sleep(Duration::from_millis(50));
+    MixedWorld {
+        _rt: rt,
+        coolify,
+        prod,
+        dir,
+        sb,
+    }
+}
+
+impl MixedWorld {
+    /// `almarel --config almarel.toml` with both tokens.
+    pub fn almarel(&self) -> assert_cmd::Command {
+        almarel(&self.sb, &self.dir, almarel_sandbox::coolify::TOKEN)
+    }
+}
+
+#[test]
+fn a_half_out_release_is_mixed_and_verify_fails_naming_both_ways_out() {
+    for web in [Web::Behind, Web::Failed] {
+        let w = mixed_world(web);
+        let out = w
+            .almarel()
+            .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (_, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let v = json_stdout(&out);
+        assert_eq!(v["live"]["state"]["state"], "mixed", "{v}");
+        assert_eq!(check(&v, "version")["ok"], true, "{v}");
+        assert_eq!(check(&v, "app: api")["ok"], true, "{v}");
+        assert_eq!(check(&v, "app: web")["ok"], false, "{v}");
+        let hints = v["error"]["hints"].to_string();
+        assert!(
+            hints.contains("almarel deploy --tag v1.2.3 --app web"),
+            "{hints}"
+        );
+        assert!(hints.contains("almarel rollback"), "{hints}");
+        // Verify only reads.
+        assert!(w.coolify.recorder().all().iter().all(|r| r.method == "GET"));
+    }
+    // Both apps on the release: live, exit 0.
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(json_stdout(&out)["live"]["state"]["state"], "live");
+}
+
+/// `--json` output with what changes between runs replaced: each `(from,
+/// to)` string, and every `latency_ms`, `created_at`, `time` value.
+pub fn scrub(out: &std::process::Output, subs: &[(&str, &str)]) -> serde_json::Value {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    if ["latency_ms", "created_at", "time"].contains(&k.as_str()) && !x.is_null() {
+                        *x = serde_json::json!(format!("[{k}]"));
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for (from, to) in subs {
+        text = text.replace(from, to);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    walk(&mut v);
+    v
+}
+
+impl MixedWorld {
+    /// The substitutions that make this world's JSON stable.
+    pub fn subs(&self) -> Vec<(String, String)> {
+        vec![
+            (self.dir.v123.clone(), "[v123]".into()),
+            (self.dir.v123[..7].to_owned(), "[v123-short]".into()),
+            (self.prod.url(), "[production]".into()),
+            (self.coolify.url(), "[coolify]".into()),
+            (self.dir.github.url(), "[github]".into()),
+        ]
+    }
+    /// [`scrub`] with [`MixedWorld::subs`].
+    pub fn stable(&self, out: &std::process::Output) -> serde_json::Value {
+        let subs = self.subs();
+        let pairs: Vec<(&str, &str)> = subs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        scrub(out, &pairs)
+    }
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let w = mixed_world(Web::Behind);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_json_snapshot!("verify_mixed", w.stable(&out));
+    let w = mixed_world(Web::Live);
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_json_snapshot!("verify_live", w.stable(&out));
+}
+
+#[test]
+fn wait_on_a_terminal_is_one_live_line_and_elsewhere_a_line_per_attempt() {
+    let rt = runtime();
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let dir = project(&sb, &verify_toml(&p.url()));
+    let args = [
+        "verify",
+        "--expect-sha",
+        NEW_SHA,
+        "--wait",
+        "2s",
+        "--interval",
+        "300ms",
+    ];
+    let (code, text) = crate::status::on_terminal(
+        &sb,
+        &dir,
+        &[
+            ("SMOKE_EMAIL", SMOKE_EMAIL),
+            ("SMOKE_PASSWORD", SMOKE_PASSWORD),
+        ],
+        &args,
+        None,
+    );
+    assert_eq!(code, Some(1), "{text:?}");
+    assert!(text.contains("attempt 3:"), "several attempts: {text:?}");
+    let attempt_lines = text.split('\n').filter(|l| l.contains("attempt ")).count();
+    assert_eq!(attempt_lines, 1, "one line redrawn in place: {text:?}");
+    // The check table and the error follow on their own lines.
+    assert!(text.contains("version"), "{text:?}");
+    assert!(text.contains("error: production runs"), "{text:?}");
+
+    // Not a terminal: one line per attempt (a CI log keeps them all).
+    let out = almarel(&sb, &dir, "").args(args).run().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("attempt ")).count() >= 3,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_patch_coolify_answered_but_did_not_apply_is_green_nowhere() {
+    use almarel_sandbox::coolify::{self as csim};
+    let rt = runtime();
+    let mut apps = two_apps();
+    apps[1].ignore_patch = true;
+    let c = coolify(&rt, csim::Config::new(apps.clone()));
+    let p = production(&rt, prod::Config::new(OLD_SHA));
+    let sb = Sandbox::new();
+    let toml = format!("{}{}", coolify_toml(&c.url(), &apps), verify_toml(&p.url()));
+    let dir = deploy_project(&sb, &rt, &toml);
+    let (control, v123) = (p.control(), dir.v123.clone());
+    c.on_finish(move |app, tag| {
+        if app == "api" && tag == "v1.2.3" {
+            control.set_sha(&v123);
+        }
+    });
+    let out = almarel(&sb, &dir, csim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", texts(&out).1);
+    // Let any deployment the run started end.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        c.image_tag("w3b0wccw4g0o0kw4okcs8wss").as_deref(),
+        Some("v1.2.2")
+    );
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["verify", "--expect-tag", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    assert_eq!(check(&json_stdout(&out), "app: web")["ok"], false);
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["status", "v1.2.3"])
+        .run()
+        .unwrap();
+    let (o, _) = texts(&out);
+    let row = o
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("production"))
+        .unwrap_or_else(|| panic!("{o}"));
+    assert!(!row.trim_start().starts_with('✓'), "{row}");
+
+    let out = almarel(&sb, &dir, csim::TOKEN)
+        .args(["checklist", "after-deploy", "v1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    let items = json_stdout(&out)["items"].to_string();
+    assert!(items.contains("web on v1.2.2"), "{items}");
+}
