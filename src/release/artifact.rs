@@ -295,6 +295,101 @@ pub async fn candidate(client: &Client, app: &AppImage, tag: &str) -> Candidate 
     }
 }
 
+/// A digest as recorded in GitHub evidence (a deployment status
+/// description, at most 140 characters): the full digest, or its first
+/// [`RECORDED_HEX`] or more hex digits when there is no room for all.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RecordedDigest(String);
+
+/// The fewest hex digits a recorded digest keeps (64 bits).
+pub const RECORDED_HEX: usize = 16;
+
+impl RecordedDigest {
+    /// Parses `sha256:<16 to 64 hex>` (or `sha512:` up to 128); `None` otherwise.
+    pub fn parse(s: &str) -> Option<RecordedDigest> {
+        let (alg, hex) = s.split_once(':')?;
+        let full = match alg {
+            "sha256" => 64,
+            "sha512" => 128,
+            _ => return None,
+        };
+        (hex.len() >= RECORDED_HEX
+            && hex.len() <= full
+            && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| RecordedDigest(format!("{alg}:{}", hex.to_ascii_lowercase())))
+    }
+
+    /// Whether `digest` is the one recorded (equal, or starting with the
+    /// recorded prefix).
+    pub fn matches(&self, digest: &Digest) -> bool {
+        digest.as_str().starts_with(&self.0)
+    }
+
+    /// The recorded text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&Digest> for RecordedDigest {
+    fn from(d: &Digest) -> Self {
+        RecordedDigest(d.as_str().to_owned())
+    }
+}
+
+impl std::fmt::Display for RecordedDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The images a verify proved, as text for its evidence (the deployment
+/// status description): `api@sha256:<hex> web@sha256:<hex>`, full digests
+/// when they fit in `room` characters, else each shortened to
+/// [`RECORDED_HEX`] hex digits; `None` when even that does not fit (the
+/// evidence then records no digest, and promotion says it cannot be
+/// checked). [`read_recorded_images`] reads it back.
+pub fn record_images(images: &[(String, Digest)], room: usize) -> Option<String> {
+    let render = |hex: Option<usize>| {
+        images
+            .iter()
+            .map(|(app, d)| {
+                let text = match hex {
+                    Some(n) => {
+                        let colon = d.as_str().find(':').unwrap_or(0);
+                        d.as_str().get(..colon + 1 + n).unwrap_or(d.as_str())
+                    }
+                    None => d.as_str(),
+                };
+                format!("{app}@{text}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    [None, Some(RECORDED_HEX)]
+        .into_iter()
+        .map(render)
+        .find(|t| !t.is_empty() && t.chars().count() <= room)
+}
+
+/// The `app@digest` pairs [`record_images`] wrote, found anywhere in `text`
+/// (a deployment status description): app name → recorded digest.
+pub fn read_recorded_images(text: &str) -> BTreeMap<String, RecordedDigest> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter_map(|word| {
+            let word = word.trim_matches(|c: char| matches!(c, '.' | '(' | ')' | '[' | ']'));
+            let (app, digest) = word.split_once('@')?;
+            let app_ok = !app.is_empty()
+                && app
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            let digest = RecordedDigest::parse(digest)?;
+            app_ok.then(|| (app.to_owned(), digest))
+        })
+        .collect()
+}
+
 /// The outcome of the promotion check for one app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "promotion")]
@@ -308,7 +403,7 @@ pub enum Promotion {
     /// was given.
     Overridden {
         /// What staging verified.
-        verified: Digest,
+        verified: RecordedDigest,
         /// What production deploys (`None`: the tag is not in the registry).
         candidate: Option<Digest>,
     },
@@ -343,11 +438,10 @@ impl PromotionCheck {
                 verified,
                 candidate,
             } => format!(
-                "{app}: {tag} is {}, not {} verified in staging (allowed by {ALLOW_UNVERIFIED_DIGEST})",
+                "{app}: {tag} is {}, not {verified} verified in staging (allowed by {ALLOW_UNVERIFIED_DIGEST})",
                 candidate
                     .as_ref()
                     .map_or("not in the registry", Digest::short),
-                verified.short()
             ),
             Promotion::CannotCheck { reason } => {
                 format!("{app}: the image verified in staging cannot be checked: {reason}")
@@ -364,12 +458,12 @@ impl PromotionCheck {
 
 /// "Production deploys only the digest verified in staging", for one app.
 /// `verified` is the digest staging's verify recorded for this commit
-/// (`None`: none was recorded). A different or missing candidate is
+/// ([`read_recorded_images`] of its evidence; `None`: none was recorded). A different or missing candidate is
 /// refused (exit 3, code `digest_mismatch`, naming
 /// [`ALLOW_UNVERIFIED_DIGEST`]) unless `allow_unverified`; a registry that
 /// did not answer, or no recorded digest, is [`Promotion::CannotCheck`].
 pub fn check_promotion(
-    verified: Option<&Digest>,
+    verified: Option<&RecordedDigest>,
     candidate: &Candidate,
     allow_unverified: bool,
 ) -> Result<PromotionCheck> {
@@ -385,7 +479,7 @@ pub fn check_promotion(
 /// [`check_promotion`] for every app at once: `verified` maps app names to
 /// the digests staging verified. One refusal names every app that differs.
 pub fn check_promotions(
-    verified: &BTreeMap<String, Digest>,
+    verified: &BTreeMap<String, RecordedDigest>,
     candidates: &[Candidate],
     allow_unverified: bool,
 ) -> Result<Vec<PromotionCheck>> {
@@ -410,7 +504,7 @@ pub fn check_promotions(
 
 /// The outcome for one app, or the sentence of its refusal.
 fn promotion(
-    verified: Option<&Digest>,
+    verified: Option<&RecordedDigest>,
     candidate: &Candidate,
     allow_unverified: bool,
 ) -> std::result::Result<Promotion, String> {
@@ -426,7 +520,7 @@ fn promotion(
                 reason: reason.clone(),
             });
         }
-        Lookup::Found { digest } if digest == verified => {
+        Lookup::Found { digest } if verified.matches(digest) => {
             return Ok(Promotion::Verified {
                 digest: digest.clone(),
             });

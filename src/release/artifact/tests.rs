@@ -159,6 +159,10 @@ fn digest(c: char) -> Digest {
     Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
 }
 
+fn rec(c: char) -> RecordedDigest {
+    RecordedDigest::from(&digest(c))
+}
+
 fn cand(app: &str, lookup: Lookup) -> Candidate {
     Candidate {
         app: app.into(),
@@ -176,7 +180,7 @@ fn the_verified_digest_is_promoted() {
             digest: digest('a'),
         },
     );
-    let p = check_promotion(Some(&digest('a')), &c, false).unwrap();
+    let p = check_promotion(Some(&rec('a')), &c, false).unwrap();
     assert_eq!(
         p.promotion,
         Promotion::Verified {
@@ -194,7 +198,7 @@ fn another_digest_is_refused_naming_the_override() {
             digest: digest('b'),
         },
     );
-    let e = check_promotion(Some(&digest('a')), &c, false).unwrap_err();
+    let e = check_promotion(Some(&rec('a')), &c, false).unwrap_err();
     assert_eq!(e.kind, crate::error::Kind::Refused);
     assert_eq!(e.kind.exit_code(), 3);
     assert_eq!(e.code, Some("digest_mismatch"));
@@ -206,14 +210,14 @@ fn another_digest_is_refused_naming_the_override() {
         e.hints
     );
     // A tag that is not in the registry is not the verified image either.
-    let e = check_promotion(Some(&digest('a')), &cand("api", Lookup::Missing), false).unwrap_err();
+    let e = check_promotion(Some(&rec('a')), &cand("api", Lookup::Missing), false).unwrap_err();
     assert!(e.message.contains("not in the registry"), "{}", e.message);
     // The override lets it through and says so.
-    let p = check_promotion(Some(&digest('a')), &c, true).unwrap();
+    let p = check_promotion(Some(&rec('a')), &c, true).unwrap();
     assert_eq!(
         p.promotion,
         Promotion::Overridden {
-            verified: digest('a'),
+            verified: rec('a'),
             candidate: Some(digest('b'))
         }
     );
@@ -228,7 +232,7 @@ fn what_cannot_be_checked_says_so() {
             reason: "registry ghcr.io refused to show ghcr.io/octo/api".into(),
         },
     );
-    let p = check_promotion(Some(&digest('a')), &c, false).unwrap();
+    let p = check_promotion(Some(&rec('a')), &c, false).unwrap();
     assert_eq!(
         p.sentence(),
         "api: the image verified in staging cannot be checked: registry ghcr.io refused to show ghcr.io/octo/api"
@@ -249,8 +253,8 @@ fn what_cannot_be_checked_says_so() {
 
 #[test]
 fn one_refusal_names_every_app_that_differs() {
-    let verified: BTreeMap<String, Digest> =
-        [("api".into(), digest('a')), ("web".into(), digest('c'))]
+    let verified: BTreeMap<String, RecordedDigest> =
+        [("api".into(), rec('a')), ("web".into(), rec('c'))]
             .into_iter()
             .collect();
     let cands = vec![
@@ -297,7 +301,7 @@ async fn staging_verified_digest_against_the_registry_end_to_end() {
         other => panic!("{other:?}"),
     };
     let c = candidate(&client, &app, "v1.3.0").await;
-    let p = check_promotion(Some(&verified), &c, false).unwrap();
+    let p = check_promotion(Some(&RecordedDigest::from(&verified)), &c, false).unwrap();
     assert_eq!(
         p.promotion,
         Promotion::Verified {
@@ -307,6 +311,49 @@ async fn staging_verified_digest_against_the_registry_end_to_end() {
     // A rebuild pushed under the final tag is refused.
     sim.control().push(REPO, "v1.3.0");
     let c = candidate(&client, &app, "v1.3.0").await;
-    let e = check_promotion(Some(&verified), &c, false).unwrap_err();
+    let e = check_promotion(Some(&RecordedDigest::from(&verified)), &c, false).unwrap_err();
     assert_eq!(e.code, Some("digest_mismatch"));
+}
+
+#[test]
+fn recorded_images_round_trip_and_shorten_when_room_is_short() {
+    let images = vec![
+        ("api".to_owned(), digest('a')),
+        ("web".to_owned(), digest('b')),
+    ];
+    let full = record_images(&images, 200).unwrap();
+    assert_eq!(full, format!("api@{} web@{}", digest('a'), digest('b')));
+    let text = format!("verified v1.3.0-rc.1: health, version, 2 smoke steps; {full}.");
+    let back = read_recorded_images(&text);
+    assert_eq!(back.get("api"), Some(&rec('a')));
+    assert_eq!(back.get("web"), Some(&rec('b')));
+    // 140-character descriptions: shortened to 16 hex digits, still matching.
+    let short = record_images(&images, 60).unwrap();
+    assert_eq!(
+        short,
+        "api@sha256:aaaaaaaaaaaaaaaa web@sha256:bbbbbbbbbbbbbbbb"
+    );
+    let back = read_recorded_images(&short);
+    assert!(back["api"].matches(&digest('a')));
+    assert!(!back["api"].matches(&digest('b')));
+    let p = check_promotion(
+        back.get("api"),
+        &cand(
+            "api",
+            Lookup::Found {
+                digest: digest('a'),
+            },
+        ),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        p.promotion,
+        Promotion::Verified {
+            digest: digest('a')
+        }
+    );
+    assert_eq!(record_images(&images, 20), None);
+    // Fewer than 16 hex digits, other words with `@`: not a recorded digest.
+    assert!(read_recorded_images("api@sha256:abcdef by octocat@example.com").is_empty());
 }
