@@ -387,16 +387,36 @@ impl Client {
     /// no such tag (404). Errors are exit 4: `registry_unauthorized` when
     /// the registry refused the credentials or the pull (401/403), a plain
     /// remote error for network failures, timeouts and 5xx after retries.
+    /// A token cached from an earlier call that is refused (expired) is
+    /// dropped and the exchange done once more.
     pub async fn digest(&self, image: &ImageRef, reference: &str) -> Result<Option<Digest>> {
-        let auth = self.authorize(image).await?;
-        match self.manifest(image, reference, Method::HEAD, &auth).await? {
+        let (auth, cached) = self.authorize(image).await?;
+        match self.digest_with(image, reference, &auth).await {
+            Err(e) if cached && e.code == Some("registry_unauthorized") => {
+                if let Ok(mut m) = self.auth.lock() {
+                    m.remove(image);
+                }
+                let (auth, _) = self.authorize(image).await?;
+                self.digest_with(image, reference, &auth).await
+            }
+            r => r,
+        }
+    }
+
+    async fn digest_with(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+        auth: &Auth,
+    ) -> Result<Option<Digest>> {
+        match self.manifest(image, reference, Method::HEAD, auth).await? {
             Found::Missing => return Ok(None),
             Found::Manifest {
                 digest: Some(d), ..
             } => return Ok(Some(d)),
             Found::Manifest { digest: None, .. } | Found::NoHead => {}
         }
-        match self.manifest(image, reference, Method::GET, &auth).await? {
+        match self.manifest(image, reference, Method::GET, auth).await? {
             Found::Missing => Ok(None),
             Found::Manifest { digest, body } => {
                 // The digest is the hash of the exact bytes; a header that
@@ -434,9 +454,10 @@ impl Client {
 
     /// Finds how to authenticate for `image` (cached per repository): the
     /// `/v2/` challenge, then a pull token from its realm.
-    async fn authorize(&self, image: &ImageRef) -> Result<Auth> {
+    /// Also says whether the answer came from the cache.
+    async fn authorize(&self, image: &ImageRef) -> Result<(Auth, bool)> {
         if let Some(a) = self.auth.lock().ok().and_then(|m| m.get(image).cloned()) {
-            return Ok(a);
+            return Ok((a, true));
         }
         let base = image.base_url();
         let ping_url = format!("{base}/v2/");
@@ -462,7 +483,7 @@ impl Client {
         if let Ok(mut m) = self.auth.lock() {
             m.insert(image.clone(), auth.clone());
         }
-        Ok(auth)
+        Ok((auth, false))
     }
 
     async fn ping(&self, image: &ImageRef, url: &str) -> Attempt<Option<Challenge>> {

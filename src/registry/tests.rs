@@ -377,3 +377,47 @@ fn digests_are_checked_and_shortened() {
     assert!(Digest::parse("sha256:abc").is_none());
     assert!(Digest::parse(&format!("md5:{hex}")).is_none());
 }
+
+#[tokio::test]
+async fn an_expired_token_is_exchanged_again_once() {
+    let sim = RegistrySim::start().await.unwrap();
+    let d = sim.control().push(REPO, "v1.3.0");
+    let client = client(&sim, Some(GITHUB_TOKEN));
+    let img = image(&sim);
+    client.digest(&img, "v1.3.0").await.unwrap();
+    sim.control().expire_tokens();
+    let got = client.digest(&img, "v1.3.0").await.unwrap().unwrap();
+    assert_eq!(got.as_str(), d);
+    let rec = sim.recorder();
+    assert_eq!(rec.matching("GET", "/token").len(), 2);
+    let statuses: Vec<u16> = rec
+        .matching("HEAD", "/v2/octo/api/manifests/v1.3.0")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![200, 401, 200]);
+}
+
+#[test]
+fn token_answers_and_error_bodies_are_read() {
+    use secrecy::ExposeSecret as _;
+    assert_eq!(
+        token_of(r#"{"token":"abc"}"#).unwrap().expose_secret(),
+        "abc"
+    );
+    assert_eq!(
+        token_of(r#"{"access_token":"xyz","expires_in":300}"#)
+            .unwrap()
+            .expose_secret(),
+        "xyz"
+    );
+    assert!(token_of(r#"{"token":""}"#).is_none());
+    assert!(token_of("not json").is_none());
+    assert_eq!(
+        error_detail(
+            r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#
+        ),
+        " (DENIED requested access to the resource is denied)"
+    );
+    assert_eq!(error_detail("<html>oops</html>"), "");
+}

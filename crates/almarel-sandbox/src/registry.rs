@@ -64,6 +64,7 @@ struct State {
     head_allowed: bool,
     fail_next: VecDeque<u16>,
     issued: BTreeMap<String, Grant>,
+    expired: BTreeMap<String, Grant>,
     pushed: u64,
 }
 
@@ -169,10 +170,16 @@ impl Control {
         self.with(|s| s.fail_next.extend(std::iter::repeat_n(status, n)));
     }
 
+    /// Forgets every token handed out (they expired): requests bearing one
+    /// answer 401 until a new token is fetched.
+    pub fn expire_tokens(&self) {
+        self.with(|s| s.expired.extend(std::mem::take(&mut s.issued)));
+    }
+
     /// Every bearer token the token service handed out (to check that none
     /// leaks into output).
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.with(|s| s.issued.keys().cloned().collect())
+        self.with(|s| s.issued.keys().chain(s.expired.keys()).cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -219,6 +226,7 @@ impl RegistrySim {
             head_allowed: true,
             fail_next: VecDeque::new(),
             issued: BTreeMap::new(),
+            expired: BTreeMap::new(),
             pushed: 0,
         }));
         let recorder = Recorder::default();
@@ -394,7 +402,7 @@ fn token(s: &mut State, uri: &Uri, headers: &HeaderMap) -> Answer {
             true
         }
     };
-    let n = s.issued.len() + 1;
+    let n = s.issued.len() + s.expired.len() + 1;
     let token = format!(
         "sim-registry-token-{n:04}-{}",
         if authenticated { "user" } else { "anon" }
