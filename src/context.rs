@@ -111,6 +111,27 @@ impl Context {
         Ok(token)
     }
 
+    /// A registry client for image identity (`release::artifact`). With
+    /// GitHub proper (`api.github.com`), the GitHub token, when one is found,
+    /// is the credential for `ghcr.io` (registered with the redactor);
+    /// without one, or with GitHub Enterprise Server, registries are read
+    /// anonymously and a private image is reported as "cannot be checked".
+    pub fn registry(&self) -> Result<crate::registry::Client> {
+        let api_url = &self.settings.github.api_url;
+        let token = (crate::auth::gh_hostname(api_url).as_deref() == Some("github.com"))
+            .then(|| crate::auth::github_token(&self.env, api_url).ok())
+            .flatten()
+            .map(|(t, _)| t);
+        if let Some(t) = &token {
+            self.register_secret(t);
+        }
+        let ui = self.ui.clone();
+        let mut config = crate::registry::Config::ghcr(self.clock.clone(), token);
+        config.allow_insecure_http = self.settings.allow_insecure_http;
+        config.log = Some(Arc::new(move |line: &str| ui.detail(2, line)));
+        crate::registry::Client::new(config)
+    }
+
     fn register_secret(&self, token: &SecretString) {
         for part in crate::auth::secret_parts(token) {
             self.ui.add_secret(&part);

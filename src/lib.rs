@@ -20,6 +20,7 @@ pub mod github;
 pub mod journal;
 pub mod net;
 pub mod probe;
+pub mod registry;
 pub mod release;
 pub mod report;
 pub mod resolve;

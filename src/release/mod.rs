@@ -3,6 +3,7 @@
 //! command (docs/ARCHITECTURE.md).
 
 pub mod approval;
+pub mod artifact;
 pub mod deploy;
 pub mod freeze;
 pub mod live;

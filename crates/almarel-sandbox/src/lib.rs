@@ -19,6 +19,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod production;
+pub mod registry;
 pub mod world;
 
 pub use error::{Error, Result};
