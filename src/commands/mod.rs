@@ -20,7 +20,9 @@ pub mod approve;
 pub mod checklist;
 pub mod completions;
 pub mod deploy;
+pub mod doctor;
 pub mod freeze;
+pub mod init;
 pub mod rehearse;
 pub mod rollback;
 pub mod status;
@@ -71,6 +73,14 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Checklist(a) => checklist::run(ctx, a).await,
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
+        Command::Doctor(a) => {
+            let request = crate::resolve::doctor(a, &ctx.settings)?;
+            return doctor::run(ctx, &request).await.map(Outcome::report);
+        }
+        Command::Init(a) => {
+            let request = crate::resolve::init(a, &ctx.settings)?;
+            return init::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
     };

@@ -335,6 +335,10 @@ struct State {
     race: Option<(String, String)>,
     not_modified: u64,
     next_id: u64,
+    /// `X-OAuth-Scopes` sent on every answer (a classic token); `None`: not sent.
+    oauth_scopes: Option<String>,
+    /// The token is a GitHub App installation / Actions token: `GET /user` is 403.
+    integration_token: bool,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -408,6 +412,8 @@ impl GithubSim {
             race: None,
             not_modified: 0,
             next_id: 30_433_642,
+            oauth_scopes: None,
+            integration_token: false,
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -585,6 +591,16 @@ impl GithubSim {
             e.prevent_self_review = prevent_self_review;
             e.wait_timer = wait_timer;
         }
+    }
+    /// The token is a classic one with these scopes: every answer carries
+    /// `X-OAuth-Scopes: <scopes>` (e.g. `"repo, workflow"`), as GitHub sends it.
+    pub fn set_oauth_scopes(&self, scopes: &str) {
+        self.st().oauth_scopes = Some(scopes.to_owned());
+    }
+    /// The token is a GitHub App installation token (or the Actions
+    /// `GITHUB_TOKEN`): `GET /user` answers 403 "Resource not accessible by integration".
+    pub fn set_integration_token(&self, yes: bool) {
+        self.st().integration_token = yes;
     }
     /// Sets a workflow's state (`active`, `disabled_manually`, ...).
     pub fn set_workflow_state(&self, workflow: &str, state: &str) {
@@ -787,6 +803,9 @@ fn finish(s: &mut State, reply: Reply, method: &str, headers: &HeaderMap) -> (u1
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    if let Some(scopes) = &s.oauth_scopes {
+        builder = builder.header("x-oauth-scopes", scopes.as_str());
+    }
     let text = reply.body.map(|b| b.to_string()).unwrap_or_default();
     let mut status = reply.status;
     let body = if method == "GET" && status == 200 {
@@ -825,6 +844,14 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 
 fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
     let (path, query) = full.split_once('?').unwrap_or((full, ""));
+    if path == "/user" && s.integration_token {
+        return Reply::status(
+            403,
+            Some(
+                json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user", "status": "403"}),
+            ),
+        );
+    }
     if path == "/user" {
         let mut u = TEMPLATES.user.clone();
         u["login"] = json!(s.user);
@@ -936,6 +963,18 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                             Some("wait_timer") => rule["wait_timer"] = json!(e.wait_timer),
                             Some("required_reviewers") => {
                                 rule["prevent_self_review"] = json!(e.prevent_self_review);
+                                // The user reviewer is the token's user when
+                                // it may approve, someone else otherwise.
+                                let login = if e.can_approve {
+                                    s.user.as_str()
+                                } else {
+                                    "hubot"
+                                };
+                                if let Some(list) = rule["reviewers"].as_array_mut() {
+                                    for r in list.iter_mut().filter(|r| r["type"] == "User") {
+                                        r["reviewer"]["login"] = json!(login);
+                                    }
+                                }
                             }
                             _ => {}
                         }

@@ -1,0 +1,1 @@
+//! `almarel init`.
