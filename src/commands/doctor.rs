@@ -285,11 +285,19 @@ async fn github_checks(ctx: &Context, checks: &mut Vec<Check>) {
             return;
         }
     };
-    let who = user
-        .as_ref()
-        .map(|u| format!(" of @{}", u.login))
-        .unwrap_or_default();
-    let token_detail = format!("from {source}: {}{who}", kind.describe());
+    let token_detail = match (&kind, &user) {
+        (TokenKind::Classic(scopes), Some(u)) => format!(
+            "from {source}: classic token of @{} (scopes: {})",
+            u.login,
+            if scopes.is_empty() {
+                "none".to_owned()
+            } else {
+                scopes.join(", ")
+            }
+        ),
+        (_, Some(u)) => format!("from {source}: {} of @{}", kind.describe(), u.login),
+        (_, None) => format!("from {source}: {}", kind.describe()),
+    };
     match &kind {
         TokenKind::Classic(scopes) if !scopes.iter().any(|x| x == "repo") => {
             checks.push(Check::fail(

@@ -632,7 +632,11 @@ fn describe_rules(env: &crate::github::Environment) -> String {
                     parts.push("prevent self-review".to_owned());
                 }
             }
-            "wait_timer" => parts.push(format!("wait timer {} min", r.wait_timer.unwrap_or(0))),
+            "wait_timer" => {
+                if let Some(m) = r.wait_timer.filter(|m| *m > 0) {
+                    parts.push(format!("wait timer {m} min"));
+                }
+            }
             other => parts.push(other.replace('_', " ")),
         }
     }
@@ -889,7 +893,7 @@ fn render_file(p: &FileParts<'_>) -> String {
     }
     if let Some((url, app)) = &v.version {
         out.push_str(&format!(
-            "# Its JSON carries the running commit SHA (at /commit, /sha, … or version_sha_pointer){}.\nversion_url = {}\n",
+            "# Its JSON carries the running commit SHA, at /commit, /sha, … or version_sha_pointer{}.\nversion_url = {}\n",
             whence(app),
             q(url)
         ));

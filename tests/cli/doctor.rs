@@ -25,6 +25,8 @@ pub const DEPLOY_YML: &str = include_str!("../../docs/workflows/deploy-productio
 /// A clone with the three workflow files (as GitHub's simulator lists
 /// them), and the three simulators, all serving.
 pub struct World {
+    /// Keeps the simulators serving.
+    #[allow(dead_code)]
     pub rt: tokio::runtime::Runtime,
     pub repos: Repos,
     pub github: GithubSim,
