@@ -375,7 +375,18 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
         report.apps.len()
     ))
     .await?;
-    write_file(&req.target, &report.config, req.force)?;
+    // Journaled like a remote write, so an interruption during doctor says
+    // the file was written (and how to check it), not "nothing was changed".
+    let w = ctx
+        .journal
+        .begin(format!("write {path}"), Some("almarel doctor".to_owned()));
+    match write_file(&req.target, &report.config, req.force) {
+        Ok(()) => w.done(),
+        Err(e) => {
+            w.failed(&e.message);
+            return Err(e);
+        }
+    }
     report.written = true;
 
     if req.doctor {
@@ -429,6 +440,7 @@ fn write_file(target: &Path, text: &str, force: bool) -> Result<()> {
             .with_hint("check the directory's permissions")
     };
     let dir = target.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     std::fs::write(tmp.path(), text).map_err(fail)?;
     if force {

@@ -180,6 +180,9 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
         Command::Deploy(_) | Command::Rollback(_) => {
             "a re-run decides anew: check what production runs with `almarel status` before deploying again".to_owned()
         }
+        Command::Init(_) => {
+            "the config file was written: check it with `almarel doctor` (re-running init needs --force)".to_owned()
+        }
         _ => "re-run the same command: it changes nothing".to_owned(),
     }
 }

@@ -40,6 +40,11 @@ impl World {
     }
 
     pub fn with_prod(config: prod::Config) -> World {
+        Self::build(config, |c| c)
+    }
+
+    /// With the Coolify simulator's configuration changed by `tweak`.
+    pub fn build(config: prod::Config, tweak: impl FnOnce(sim::Config) -> sim::Config) -> World {
         let rt = runtime();
         let prod = production(&rt, config);
         let apps = vec![
@@ -52,7 +57,7 @@ impl World {
         ];
         let coolify = coolify(
             &rt,
-            sim::Config::new(apps).with_token(NO_DEPLOY_TOKEN, &["read", "write"]),
+            tweak(sim::Config::new(apps).with_token(NO_DEPLOY_TOKEN, &["read", "write"])),
         );
         let github = rt.block_on(GithubSim::start("octo/app")).unwrap();
         github.require_token(GH_TOKEN);
@@ -492,4 +497,35 @@ fn no_tokens_and_nothing_configured_fail_with_fixes_and_send_nothing() {
     );
     assert!(w.github.recorder().all().is_empty());
     assert!(w.coolify.recorder().all().is_empty());
+}
+
+#[test]
+fn a_disabled_coolify_api_says_where_to_turn_it_on() {
+    let w = World::build(prod::Config::new(NEW_SHA), |mut c| {
+        c.api_disabled = true;
+        c
+    });
+    w.write(&w.toml());
+    let c = only_failure(&w.doctor(sim::TOKEN));
+    assert_eq!(c["name"], "coolify token");
+    assert!(
+        c["detail"].as_str().unwrap().contains("API is disabled"),
+        "{c}"
+    );
+    assert!(c["fix"].as_str().unwrap().contains("API Access"), "{c}");
+    // Nothing after the token check was asked (no deploy probe).
+    assert!(w.coolify.recorder().matching("POST", "/").is_empty());
+}
+
+#[test]
+fn a_non_docker_image_app_names_its_build_pack() {
+    let w = World::build(prod::Config::new(NEW_SHA), |mut c| {
+        c.apps[1].build_pack = "nixpacks".into();
+        c
+    });
+    w.write(&w.toml());
+    let c = only_failure(&w.doctor(sim::TOKEN));
+    assert_eq!(c["name"], "app web");
+    assert!(c["detail"].as_str().unwrap().contains("nixpacks"), "{c}");
+    assert!(c["fix"].as_str().unwrap().contains("Docker Image"), "{c}");
 }

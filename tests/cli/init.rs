@@ -217,3 +217,53 @@ fn init_without_coolify_or_a_remote_repository_says_what_is_missing() {
     let text = std::fs::read_to_string(w.config()).unwrap();
     assert!(text.contains("# [coolify] was not configured"), "{text}");
 }
+
+#[test]
+fn an_unknown_app_is_a_usage_error_listing_the_apps() {
+    let w = World::new();
+    let out = w
+        .almarel(sim::TOKEN)
+        .args(init_args(&w))
+        .args(["--yes", "--app", "worker"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", texts(&out).1);
+    let e = texts(&out).1;
+    assert!(
+        e.contains("no Coolify app named `worker`") && e.contains("api, web"),
+        "{e}"
+    );
+    assert!(!w.config().exists());
+}
+
+#[test]
+fn init_writes_to_config_and_a_flag_wins_over_discovery() {
+    let w = World::new();
+    let out = w
+        .almarel(sim::TOKEN)
+        .args(init_args(&w))
+        .args([
+            "--yes",
+            "--json",
+            "--no-doctor",
+            "--config",
+            "ops/release.toml",
+            "--ci-workflow",
+            "ci.yml",
+            "--version-url",
+            "https://api.example.com/api/version",
+        ])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["ci_workflow"]["how"], "flag");
+    let text = std::fs::read_to_string(w.repos.work.join("ops/release.toml"));
+    let text = text.unwrap_or_else(|e| panic!("{e}: {v:#}"));
+    assert!(text.contains("ci_workflow = \"ci.yml\""), "{text}");
+    assert!(
+        text.contains("version_url = \"https://api.example.com/api/version\""),
+        "{text}"
+    );
+    assert!(!w.config().exists());
+}
