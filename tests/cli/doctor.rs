@@ -529,3 +529,40 @@ fn a_non_docker_image_app_names_its_build_pack() {
     assert!(c["detail"].as_str().unwrap().contains("nixpacks"), "{c}");
     assert!(c["fix"].as_str().unwrap().contains("Docker Image"), "{c}");
 }
+
+#[test]
+fn outside_a_clone_the_workflow_files_are_read_from_github() {
+    let w = World::new();
+    w.github.set_file(".github/workflows/ci.yml", CI_YML);
+    w.github
+        .set_file(".github/workflows/deploy.yml", DEPLOY_YML);
+    w.github.set_file(
+        ".github/workflows/release.yml",
+        &RELEASE_YML.replace("tags: [\"v*\"]", "tags: [\"release-*\"]"),
+    );
+    let dir = w.repos.sb.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("almarel.toml"), w.toml()).unwrap();
+    let out = w
+        .repos
+        .sb
+        .almarel(&dir)
+        .env("GH_TOKEN", GH_TOKEN)
+        .env("COOLIFY_TOKEN", sim::TOKEN)
+        .args(["--config", "almarel.toml", "doctor", "--json"])
+        .run()
+        .unwrap();
+    let c = only_failure(&out);
+    assert_eq!(c["name"], "workflow release");
+    assert!(c["detail"].as_str().unwrap().contains("release-*"), "{c}");
+    let v = json_stdout(&out);
+    let deploy = check(&v, "workflow deploy")["detail"].as_str().unwrap();
+    assert!(deploy.contains("CI completing on main"), "{deploy}");
+    let reads = w
+        .github
+        .recorder()
+        .matching("GET", "/repos/octo/app/contents/");
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    assert!(reads.iter().all(|r| r.path.ends_with("?ref=main")));
+    w.assert_nothing_changed();
+}

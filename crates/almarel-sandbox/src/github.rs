@@ -339,6 +339,8 @@ struct State {
     oauth_scopes: Option<String>,
     /// The token is a GitHub App installation / Actions token: `GET /user` is 403.
     integration_token: bool,
+    /// Files on the default branch, served by the contents API.
+    files: HashMap<String, String>,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -414,6 +416,7 @@ impl GithubSim {
             next_id: 30_433_642,
             oauth_scopes: None,
             integration_token: false,
+            files: HashMap::new(),
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -601,6 +604,11 @@ impl GithubSim {
     /// `GITHUB_TOKEN`): `GET /user` answers 403 "Resource not accessible by integration".
     pub fn set_integration_token(&self, yes: bool) {
         self.st().integration_token = yes;
+    }
+    /// A file on the default branch (`GET .../contents/{path}`), e.g. a
+    /// workflow file `.github/workflows/ci.yml`.
+    pub fn set_file(&self, path: &str, text: &str) {
+        self.st().files.insert(path.to_owned(), text.to_owned());
     }
     /// Sets a workflow's state (`active`, `disabled_manually`, ...).
     pub fn set_workflow_state(&self, workflow: &str, state: &str) {
@@ -984,6 +992,41 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
             }
             None => Reply::not_found(),
         },
+        ("GET", ["contents", file @ ..]) => {
+            let file = file.join("/");
+            match s.files.get(&file) {
+                Some(text) => {
+                    let name = file.rsplit('/').next().unwrap_or(&file).to_owned();
+                    let sha = fake_sha(text);
+                    let html =
+                        format!("https://github.com/{}/{}/blob/main/{file}", s.owner, s.name);
+                    let api = format!(
+                        "{}/repos/{}/{}/contents/{file}",
+                        s.base_url, s.owner, s.name
+                    );
+                    let git = format!(
+                        "{}/repos/{}/{}/git/blobs/{sha}",
+                        s.base_url, s.owner, s.name
+                    );
+                    // The shape of GitHub's "content-file" example.
+                    Reply::json(json!({
+                        "type": "file",
+                        "encoding": "base64",
+                        "size": text.len(),
+                        "name": name,
+                        "path": file,
+                        "content": base64_lines(text.as_bytes()),
+                        "sha": sha,
+                        "url": api,
+                        "git_url": git,
+                        "html_url": html,
+                        "download_url": format!("https://raw.githubusercontent.com/{}/{}/main/{file}", s.owner, s.name),
+                        "_links": {"git": git, "self": api, "html": html},
+                    }))
+                }
+                None => Reply::not_found(),
+            }
+        }
         ("GET", ["git", "ref", kind, name @ ..]) => {
             let name = name.join("/");
             let found = match *kind {
@@ -1335,4 +1378,36 @@ fn commit_json(s: &State, c: &SimCommit, full: bool) -> Value {
         v["files"] = json!([]);
     }
     v
+}
+
+/// Base64 in lines of 60 characters, each ending in `\n`, as the contents API sends it.
+fn base64_lines(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut flat = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                flat.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                flat.push('=');
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, c) in flat.chars().enumerate() {
+        out.push(c);
+        if i % 60 == 59 {
+            out.push('\n');
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
