@@ -429,7 +429,7 @@ fn local_workflow(
 
 /// The workflow file on GitHub, at `git.branch` (the contents API), parsed;
 /// `None` when it cannot be read (the triggers are then not checked).
-async fn remote_workflow(
+pub async fn remote_workflow(
     ctx: &Context,
     client: &crate::github::Client,
     path: &str,

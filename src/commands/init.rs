@@ -512,19 +512,23 @@ fn local_workflows(workdir: &Path) -> Vec<Found> {
         .collect()
 }
 
+/// GitHub's workflow list, each file read through the contents API at
+/// `git.branch` when it can be (for its jobs' environments and triggers).
 async fn remote_workflows(ctx: &Context) -> Result<Vec<Found>> {
     let client = ctx.github().await?;
-    Ok(client
-        .workflows()
-        .await?
-        .into_iter()
-        .map(|w| Found {
+    let mut out = Vec::new();
+    for w in client.workflows().await? {
+        let parsed = doctor::remote_workflow(ctx, &client, &w.path)
+            .await
+            .and_then(|(_, p)| p.ok());
+        out.push(Found {
             file: w.file_name().to_owned(),
             path: w.path.clone(),
             name: w.name.clone(),
-            parsed: None,
-        })
-        .collect())
+            parsed,
+        });
+    }
+    Ok(out)
 }
 
 fn chosen(f: &Found, how: &str) -> ChosenWorkflow {

@@ -267,3 +267,43 @@ fn init_writes_to_config_and_a_flag_wins_over_discovery() {
     );
     assert!(!w.config().exists());
 }
+
+#[test]
+fn without_workflow_files_in_the_clone_init_reads_them_from_github() {
+    let w = World::new();
+    std::fs::remove_dir_all(w.repos.work.join(".github")).unwrap();
+    // The deploy workflow is named oddly: only its jobs' environment says it deploys.
+    w.github
+        .set_file(".github/workflows/ci.yml", crate::doctor::CI_YML);
+    w.github
+        .set_file(".github/workflows/release.yml", crate::doctor::RELEASE_YML);
+    w.github.set_file(
+        ".github/workflows/deploy.yml",
+        &crate::doctor::DEPLOY_YML.replace("environment: production", "environment: live"),
+    );
+    let out = w
+        .almarel(sim::TOKEN)
+        .args(init_args(&w))
+        .args([
+            "--yes",
+            "--json",
+            "--no-doctor",
+            "--deploy-workflow",
+            "deploy.yml",
+        ])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["environment"], "live", "{v:#}");
+    assert_eq!(v["ci_workflow"]["name"], "CI");
+    assert_eq!(
+        v["release_workflow"]["path"],
+        ".github/workflows/release.yml"
+    );
+    assert!(
+        v["notes"].to_string().contains("`live` does not exist"),
+        "{}",
+        v["notes"]
+    );
+}
