@@ -369,6 +369,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
     if report.dry_run {
         return Ok(report);
     }
+    if ctx.ui.can_ask() && !s.global.yes {
+        // On a terminal, show what would be written before asking.
+        for l in report.config.lines() {
+            ctx.ui.progress(&format!("  {l}"));
+        }
+        for n in &report.notes {
+            ctx.ui.progress(&format!("note: {n}"));
+        }
+    }
     ctx.confirm(&format!(
         "write {path} ({} workflows, {} Coolify apps)?",
         3,
