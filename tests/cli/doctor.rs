@@ -566,3 +566,30 @@ fn outside_a_clone_the_workflow_files_are_read_from_github() {
     assert!(reads.iter().all(|r| r.path.ends_with("?ref=main")));
     w.assert_nothing_changed();
 }
+
+#[test]
+fn a_member_of_a_required_team_can_approve() {
+    let w = World::new();
+    w.write(&w.toml());
+    // The one person listed is someone else; the team lists the user.
+    w.github.set_environment(false, false, 0);
+    w.github.add_team_member("justice-league", "octocat");
+    let out = w.doctor(sim::TOKEN);
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let c = check(&v, "approve");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a member of the required team justice-league"),
+        "{c}"
+    );
+    assert_eq!(
+        w.github
+            .recorder()
+            .matching("GET", "/orgs/octo/teams/justice-league/memberships/octocat")
+            .len(),
+        1
+    );
+}

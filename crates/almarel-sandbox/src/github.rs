@@ -341,6 +341,8 @@ struct State {
     integration_token: bool,
     /// Files on the default branch, served by the contents API.
     files: HashMap<String, String>,
+    /// Active members of the owner's teams, by team slug.
+    team_members: HashMap<String, Vec<String>>,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -417,6 +419,7 @@ impl GithubSim {
             oauth_scopes: None,
             integration_token: false,
             files: HashMap::new(),
+            team_members: HashMap::new(),
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -604,6 +607,15 @@ impl GithubSim {
     /// `GITHUB_TOKEN`): `GET /user` answers 403 "Resource not accessible by integration".
     pub fn set_integration_token(&self, yes: bool) {
         self.st().integration_token = yes;
+    }
+    /// `login` is an active member of the owner's team `slug`
+    /// (`GET /orgs/{owner}/teams/{slug}/memberships/{login}`).
+    pub fn add_team_member(&self, slug: &str, login: &str) {
+        self.st()
+            .team_members
+            .entry(slug.to_owned())
+            .or_default()
+            .push(login.to_owned());
     }
     /// A file on the default branch (`GET .../contents/{path}`), e.g. a
     /// workflow file `.github/workflows/ci.yml`.
@@ -865,6 +877,23 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
         u["login"] = json!(s.user);
         u["id"] = json!(s.user_id);
         return Reply::json(u);
+    }
+    if let Some(rest) = path.strip_prefix(&format!("/orgs/{}/teams/", s.owner)) {
+        let parts: Vec<&str> = rest.split('/').collect();
+        if let [slug, "memberships", login] = parts.as_slice() {
+            if s.team_members
+                .get(*slug)
+                .is_some_and(|m| m.iter().any(|x| x == login))
+            {
+                // GitHub's "team-membership" example.
+                return Reply::json(json!({
+                    "url": format!("{}/organizations/1/team/1/memberships/{login}", s.base_url),
+                    "role": "member",
+                    "state": "active",
+                }));
+            }
+        }
+        return Reply::not_found();
     }
     let prefix = format!("/repos/{}/{}", s.owner, s.name);
     let Some(rest) = path.strip_prefix(&prefix) else {
