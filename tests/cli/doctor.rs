@@ -345,12 +345,10 @@ fn a_classic_token_without_repo_names_the_scope_to_add() {
 }
 
 #[test]
-fn the_only_reviewer_with_prevent_self_review_cannot_approve_their_own_release() {
+fn prevent_self_review_with_another_reviewer_passes_with_a_note() {
     let w = World::new();
     w.write(&w.toml());
     w.github.set_environment(true, true, 0);
-    // The environment also names a team the user is not known to be in:
-    // the user is the only *person* listed, so it passes with a note.
     let v = json_stdout(&w.doctor(sim::TOKEN));
     let c = check(&v, "approve");
     assert_eq!(c["ok"], true, "{c}");
@@ -359,6 +357,47 @@ fn the_only_reviewer_with_prevent_self_review_cannot_approve_their_own_release()
             .as_str()
             .unwrap()
             .contains("prevent_self_review is on"),
+        "{c}"
+    );
+}
+
+#[test]
+fn the_only_reviewer_with_prevent_self_review_cannot_approve_their_own_release() {
+    let w = World::new();
+    w.write(&w.toml());
+    w.github.set_environment(true, true, 0);
+    w.github.set_required_reviewers(&["octocat"]);
+    let c = only_failure(&w.doctor(sim::TOKEN));
+    assert_eq!(c["name"], "approve");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only required reviewer"),
+        "{c}"
+    );
+    assert!(
+        c["fix"].as_str().unwrap().contains("Prevent self-review"),
+        "{c}"
+    );
+}
+
+#[test]
+fn an_environment_without_required_reviewers_fails_approve() {
+    let w = World::new();
+    w.write(&w.toml());
+    w.github.set_required_reviewers(&[]);
+    let c = only_failure(&w.doctor(sim::TOKEN));
+    assert_eq!(c["name"], "approve");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no required reviewers"),
+        "{c}"
+    );
+    assert!(
+        c["fix"].as_str().unwrap().contains("Required reviewers"),
         "{c}"
     );
 }

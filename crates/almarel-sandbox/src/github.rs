@@ -343,6 +343,9 @@ struct State {
     files: HashMap<String, String>,
     /// Active members of the owner's teams, by team slug.
     team_members: HashMap<String, Vec<String>>,
+    /// The environment's required reviewers, users only (`None`: the
+    /// example's user and team; empty: no required-reviewers rule).
+    reviewers: Option<Vec<String>>,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -420,6 +423,7 @@ impl GithubSim {
             integration_token: false,
             files: HashMap::new(),
             team_members: HashMap::new(),
+            reviewers: None,
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -607,6 +611,11 @@ impl GithubSim {
     /// `GITHUB_TOKEN`): `GET /user` answers 403 "Resource not accessible by integration".
     pub fn set_integration_token(&self, yes: bool) {
         self.st().integration_token = yes;
+    }
+    /// The environment's required reviewers are exactly these users (no
+    /// team); an empty list removes the required-reviewers rule.
+    pub fn set_required_reviewers(&self, logins: &[&str]) {
+        self.st().reviewers = Some(logins.iter().map(|l| (*l).to_owned()).collect());
     }
     /// `login` is an active member of the owner's team `slug`
     /// (`GET /orgs/{owner}/teams/{slug}/memberships/{login}`).
@@ -1015,6 +1024,31 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                             }
                             _ => {}
                         }
+                    }
+                }
+                if let (Some(logins), Some(rules)) =
+                    (&s.reviewers, v["protection_rules"].as_array_mut())
+                {
+                    if logins.is_empty() {
+                        rules.retain(|r| r["type"] != "required_reviewers");
+                    }
+                    for rule in rules
+                        .iter_mut()
+                        .filter(|r| r["type"] == "required_reviewers")
+                    {
+                        let user = rule["reviewers"]
+                            .as_array()
+                            .and_then(|l| l.iter().find(|r| r["type"] == "User").cloned())
+                            .unwrap_or(Value::Null);
+                        let list: Vec<Value> = logins
+                            .iter()
+                            .map(|login| {
+                                let mut u = user.clone();
+                                u["reviewer"]["login"] = json!(login);
+                                u
+                            })
+                            .collect();
+                        rule["reviewers"] = Value::Array(list);
                     }
                 }
                 Reply::json(v)
