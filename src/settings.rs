@@ -469,7 +469,7 @@ impl Settings {
     pub fn require_repository(&self) -> Result<&str> {
         self.github.repository.as_deref().ok_or_else(|| {
             Error::usage("github.repository is not set and could not be read from the git remote")
-                .with_hint("set [github] repository = \"owner/name\" in almarel.toml, or run inside a clone")
+                .with_hint("set [github] repository = \"owner/name\" in almarel.toml (`almarel init --repository owner/name` writes the whole file), or run inside a clone whose remote is on GitHub")
         })
     }
 

@@ -136,8 +136,16 @@ pub async fn run(ctx: &Context, _req: &Request) -> Result<DoctorReport> {
     if report.ok() {
         return Ok(report);
     }
-    // `finish` prints only the error for a failure: the checks go out here.
+    // `finish` prints only the error for a failure: the checks (and, in
+    // Actions, the job summary) go out here.
     render_checks(&ctx.ui, &report.checks);
+    if ctx.ui.in_github_actions() {
+        if let Some(md) = report.summary() {
+            if let Err(e) = ctx.ui.summary(&md) {
+                ctx.ui.warn(&e.message);
+            }
+        }
+    }
     Err(Error::failed(report.verdict())
         .with_code("doctor_failed")
         .with_hint("fix each ✗ as its `fix:` says, then run `almarel doctor` again")

@@ -632,3 +632,45 @@ fn a_member_of_a_required_team_can_approve() {
         1
     );
 }
+
+#[test]
+fn in_github_actions_the_job_token_cannot_approve_and_the_summary_lists_the_checks() {
+    let w = World::new();
+    w.write(&w.toml());
+    w.github.set_integration_token(true);
+    let summary = w.repos.sb.path().join("summary.md");
+    let out = w
+        .repos
+        .sb
+        .almarel(&w.repos.work)
+        .env("GITHUB_TOKEN", GH_TOKEN)
+        .env("COOLIFY_TOKEN", sim::TOKEN)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["doctor", "--json"])
+        .run()
+        .unwrap();
+    let c = only_failure(&out);
+    assert_eq!(c["name"], "approve");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("GitHub Actions token cannot review"),
+        "{c}"
+    );
+    let v = json_stdout(&out);
+    assert!(
+        check(&v, "github token")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from GITHUB_TOKEN")
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("### almarel doctor") && md.contains("| ✗ | approve |"),
+        "{md}"
+    );
+    assert!(md.contains("1 of 15 checks failed"), "{md}");
+    assert!(!md.contains(GH_TOKEN));
+}
