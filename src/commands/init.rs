@@ -792,8 +792,8 @@ fn q(s: &str) -> String {
 
 fn workflow_line(out: &mut String, key: &str, what: &str, w: &ChosenWorkflow) {
     let whence = match &w.path {
-        Some(p) => format!("{p}; {}", w.how),
-        None => w.how.clone(),
+        Some(p) => format!("{p}; chosen by: {}", w.how),
+        None => format!("chosen by: {}", w.how),
     };
     out.push_str(&format!("# {what} ({whence}).\n{key} = {}\n", q(&w.name)));
 }

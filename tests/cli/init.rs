@@ -82,6 +82,12 @@ fn init_in_a_fresh_clone_writes_a_config_that_doctor_passes() {
     }
     assert!(!text.contains("sim-token") && !text.contains(crate::doctor::GH_TOKEN));
     assert!(text.contains("required reviewers @octocat"), "{text}");
+    // The whole file, ports made stable, reviewed as a snapshot.
+    let stable = text
+        .replace(&w.github.url(), "http://127.0.0.1:GITHUB")
+        .replace(&w.coolify.url(), "http://127.0.0.1:COOLIFY")
+        .replace(&w.prod.url(), "http://127.0.0.1:PRODUCTION");
+    insta::assert_snapshot!("init_almarel_toml", stable);
 
     // The file loads with the normal loader, and doctor passes on it.
     let out = w
