@@ -674,3 +674,24 @@ fn in_github_actions_the_job_token_cannot_approve_and_the_summary_lists_the_chec
     assert!(md.contains("1 of 15 checks failed"), "{md}");
     assert!(!md.contains(GH_TOKEN));
 }
+
+#[test]
+fn doctor_json_snapshots() {
+    let w = World::new();
+    w.write(&w.toml());
+    let stable = |out: &std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout)
+            .replace(&w.github.url(), "http://127.0.0.1:GITHUB")
+            .replace(&w.coolify.url(), "http://127.0.0.1:COOLIFY")
+            .replace(&w.prod.url(), "http://127.0.0.1:PRODUCTION")
+            .replace(&w.config().display().to_string(), "WORK/almarel.toml");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let out = w.doctor(sim::TOKEN);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_json_snapshot!("doctor_passed", stable(&out));
+    w.github.set_environment(false, false, 0);
+    let out = w.doctor(NO_DEPLOY_TOKEN);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_json_snapshot!("doctor_failed", stable(&out));
+}
