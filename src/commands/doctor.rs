@@ -231,7 +231,9 @@ async fn github_checks(ctx: &Context, checks: &mut Vec<Check>) {
             return;
         }
     };
-    // Who the token is and what kind it is.
+    // Who the token is, what kind it is, and when it expires (GitHub sends
+    // `GitHub-Authentication-Token-Expiration` for tokens that do).
+    let mut expires: Option<String> = None;
     let (kind, user) = match client
         .http()
         .request(
@@ -254,6 +256,11 @@ async fn github_checks(ctx: &Context, checks: &mut Vec<Check>) {
                         .collect::<Vec<_>>()
                 });
             let user = resp.json::<User>("/user").ok();
+            expires = resp
+                .headers
+                .get("github-authentication-token-expiration")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let kind = match scopes {
                 Some(list) => TokenKind::Classic(list),
                 None => TokenKind::FineGrained,
@@ -305,6 +312,10 @@ async fn github_checks(ctx: &Context, checks: &mut Vec<Check>) {
         ),
         (_, Some(u)) => format!("from {source}: {} of @{}", kind.describe(), u.login),
         (_, None) => format!("from {source}: {}", kind.describe()),
+    };
+    let token_detail = match &expires {
+        Some(at) => format!("{token_detail}; expires {at}"),
+        None => token_detail,
     };
     match &kind {
         TokenKind::Classic(scopes) if !scopes.iter().any(|x| x == "repo") => {

@@ -695,3 +695,27 @@ fn doctor_json_snapshots() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_json_snapshot!("doctor_failed", stable(&out));
 }
+
+#[test]
+fn a_root_token_can_read_deployment_logs() {
+    let w = World::new();
+    w.write(&w.toml());
+    let out = w.doctor(sim::SENSITIVE_TOKEN);
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    let c = check(&v, "coolify read:sensitive");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("can read deployment logs"),
+        "{c}"
+    );
+    assert!(
+        check(&v, "github token")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expires 2027-03-01"),
+        "{v}"
+    );
+}

@@ -834,6 +834,11 @@ fn finish(s: &mut State, reply: Reply, method: &str, headers: &HeaderMap) -> (u1
     }
     if let Some(scopes) = &s.oauth_scopes {
         builder = builder.header("x-oauth-scopes", scopes.as_str());
+        // Classic tokens with an expiry carry it on every answer.
+        builder = builder.header(
+            "github-authentication-token-expiration",
+            "2027-03-01 00:00:00 UTC",
+        );
     }
     let text = reply.body.map(|b| b.to_string()).unwrap_or_default();
     let mut status = reply.status;
