@@ -18,6 +18,7 @@ use http::Method;
 use serde::Serialize;
 
 use crate::auth::TokenSource;
+use crate::clock::Deadline;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{Environment, Idempotency, User, Workflow as GhWorkflow, WorkflowState};
@@ -25,6 +26,11 @@ use crate::report::{Check, Report};
 use crate::settings::Settings;
 use crate::ui::{Tone, Ui, table};
 use crate::workflow::{Event, Verdict, Workflow};
+
+/// How long doctor may spend on GitHub's and Coolify's retries and rate
+/// limits in all: an unreachable remote fails its check within this, instead
+/// of each call waiting out the commands' usual two minutes.
+const REMOTE_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `almarel doctor` takes no options of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -225,7 +231,10 @@ async fn github_checks(ctx: &Context, checks: &mut Vec<Check>) {
         }
     };
     let client = match ctx.github().await {
-        Ok(c) => c,
+        Ok(c) => {
+            c.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), REMOTE_BUDGET)));
+            c
+        }
         Err(e) => {
             checks.push(fail_from("github token", &e, "check github.api_url"));
             return;
@@ -863,7 +872,7 @@ async fn coolify_checks(ctx: &Context, checks: &mut Vec<Check>) {
         }
     }
     let client = match ctx.coolify() {
-        Ok(c) => c,
+        Ok(c) => c.with_deadline(Deadline::after(ctx.clock.as_ref(), REMOTE_BUDGET)),
         Err(e) => {
             checks.push(fail_from(
                 "coolify token",

@@ -719,3 +719,33 @@ fn a_root_token_can_read_deployment_logs() {
         "{v}"
     );
 }
+
+#[test]
+fn unreachable_github_and_coolify_fail_their_checks_in_time() {
+    let w = World::new();
+    let toml = w
+        .toml()
+        .replace(
+            &w.github.url(),
+            &format!("http://127.0.0.1:{}", closed_port()),
+        )
+        .replace(
+            &w.coolify.url(),
+            &format!("http://127.0.0.1:{}", closed_port()),
+        );
+    w.write(&toml);
+    let started = std::time::Instant::now();
+    let out = w.doctor(sim::TOKEN);
+    assert!(started.elapsed() < std::time::Duration::from_secs(45));
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(check(&v, "github token")["ok"], false);
+    let coolify = check(&v, "coolify url");
+    assert_eq!(coolify["ok"], false);
+    assert!(
+        coolify["detail"].as_str().unwrap().contains("cannot reach"),
+        "{coolify}"
+    );
+    // The rest still ran.
+    assert_eq!(check(&v, "verify version_url")["ok"], true);
+}
