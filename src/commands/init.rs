@@ -353,7 +353,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
     let mut report = InitReport {
         path: path.clone(),
         written: false,
-        replaced: exists,
+        replaced: false,
         dry_run: s.global.dry_run,
         repository,
         environment,
@@ -397,6 +397,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
         }
     }
     report.written = true;
+    report.replaced = exists;
 
     if req.doctor {
         let written = reload(ctx, &req.target)?;
