@@ -786,6 +786,11 @@ struct FileParts<'a> {
     verify: &'a Verify,
 }
 
+/// Text safe inside a `#` comment (no line breaks or other control characters).
+fn c(s: &str) -> String {
+    s.replace(char::is_control, " ")
+}
+
 /// A TOML string literal.
 fn q(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -796,7 +801,11 @@ fn workflow_line(out: &mut String, key: &str, what: &str, w: &ChosenWorkflow) {
         Some(p) => format!("{p}; chosen by: {}", w.how),
         None => format!("chosen by: {}", w.how),
     };
-    out.push_str(&format!("# {what} ({whence}).\n{key} = {}\n", q(&w.name)));
+    out.push_str(&format!(
+        "# {what} ({}).\n{key} = {}\n",
+        c(&whence),
+        q(&w.name)
+    ));
 }
 
 fn render_file(p: &FileParts<'_>) -> String {
@@ -833,7 +842,7 @@ fn render_file(p: &FileParts<'_>) -> String {
     ));
     let rules = p
         .rules
-        .map(|r| format!(" Protection rules found: {r}."))
+        .map(|r| format!(" Protection rules found: {}.", c(r)))
         .unwrap_or_default();
     out.push_str(&format!(
         "# The environment that guards production: its approval is what `almarel approve` gives.{rules}\nenvironment = {}\n",
@@ -881,8 +890,10 @@ fn render_file(p: &FileParts<'_>) -> String {
                     .map(|d| format!(", {d}"))
                     .unwrap_or_default();
                 out.push_str(&format!(
-                    "\n# The Coolify app {} (Docker Image {image}{domain}).\n[[coolify.apps]]\n# Its name in almarel's output and in `--app`.\nname = {}\n# Its uuid in Coolify (the last part of the app's URL).\nuuid = {}\n",
-                    a.name,
+                    "\n# The Coolify app {} (Docker Image {}{}).\n[[coolify.apps]]\n# Its name in almarel's output and in `--app`.\nname = {}\n# Its uuid in Coolify (the last part of the app's URL).\nuuid = {}\n",
+                    c(&a.name),
+                    c(image),
+                    c(&domain),
                     q(&a.name),
                     q(&a.uuid)
                 ));
@@ -907,7 +918,7 @@ fn render_file(p: &FileParts<'_>) -> String {
         if app.is_empty() {
             String::new()
         } else {
-            format!(" (from the domain of the app {app})")
+            format!(" (from the domain of the app {})", c(app))
         }
     };
     if let Some((url, app)) = &v.health {
@@ -932,4 +943,90 @@ fn render_file(p: &FileParts<'_>) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(file: &str, text: &str) -> Found {
+        let parsed = Workflow::parse(text).ok();
+        let path = format!(".github/workflows/{file}");
+        Found {
+            file: file.to_owned(),
+            name: parsed
+                .as_ref()
+                .and_then(|w| w.name.clone())
+                .unwrap_or_else(|| path.clone()),
+            path,
+            parsed,
+        }
+    }
+
+    #[test]
+    fn the_deploy_workflow_is_the_one_whose_jobs_use_the_environment() {
+        let listed = vec![
+            found(
+                "deploy-staging.yml",
+                "name: Deploy staging\non: push\njobs:\n  d:\n    environment: staging\n    runs-on: x\n",
+            ),
+            found(
+                "ship.yml",
+                "name: Ship\non: push\njobs:\n  d:\n    environment:\n      name: production\n    runs-on: x\n",
+            ),
+        ];
+        let (w, f) = choose_deploy(&listed, None, "production");
+        assert_eq!(w.name, "Ship");
+        assert!(f.is_some());
+        let (w, _) = choose_deploy(&listed, None, "qa");
+        assert_eq!(
+            (w.name.as_str(), w.how.as_str()),
+            ("Deploy staging", "its name says deploy")
+        );
+        let (w, _) = choose_deploy(&[], None, "production");
+        assert_eq!(w.name, "Deploy to Production");
+        // A file without `name:` is written by its file name.
+        let unnamed = vec![found(
+            "cd.yml",
+            "on: push\njobs:\n  d:\n    environment: production\n    runs-on: x\n",
+        )];
+        assert_eq!(choose_deploy(&unnamed, None, "production").0.name, "cd.yml");
+    }
+
+    #[test]
+    fn the_file_quotes_what_it_writes_and_loads() {
+        let settings = crate::settings::parse_config_text("").unwrap();
+        let wf = ChosenWorkflow {
+            name: "CI \"main\"".into(),
+            path: None,
+            how: "flag".into(),
+        };
+        let apps = vec![ChosenApp {
+            name: "api \\ \"x\"\n[oops]".into(),
+            uuid: "u1".into(),
+            domain: Some("https://api.example.com".into()),
+            image: None,
+        }];
+        let text = render_file(&FileParts {
+            settings: &settings,
+            repository: "o/r",
+            environment: "prod",
+            rules: None,
+            ci: &wf,
+            release: &wf,
+            deploy: &wf,
+            coolify_url: Some("https://coolify.example.com"),
+            apps: &apps,
+            verify: &Verify {
+                health: None,
+                version: Some(("https://api.example.com/api/version".into(), "api".into())),
+                web: None,
+            },
+        });
+        let loaded = crate::settings::parse_config_text(&text).unwrap();
+        assert_eq!(loaded.github.ci_workflow, "CI \"main\"");
+        assert_eq!(loaded.coolify.apps[0].name, "api \\ \"x\"\n[oops]");
+        assert_eq!(loaded.github.environment, "prod");
+        assert!(loaded.verify.health_url.is_none());
+    }
 }
