@@ -213,7 +213,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
     let deploy = choose_deploy(
         &listed,
         req.deploy_workflow.as_deref(),
-        env_flag.as_deref().unwrap_or("production"),
+        env_flag.as_deref().unwrap_or(&s.github.environment),
     );
     let environment = env_flag
         .or_else(|| {
