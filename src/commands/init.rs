@@ -192,11 +192,104 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
     let dctx = Context::new(dsettings.clone(), ctx.ui.clone(), ctx.env.clone())
         .with_clock(ctx.clock.clone());
 
+    let (ci, release, deploy, environment) = discover_workflows(ctx, &dctx, req, &mut notes).await;
+    let rules = protection_rules(&dctx, &environment, &mut notes).await;
+    let coolify_url = dsettings.coolify.url.clone();
+    let apps = discover_apps(ctx, &dctx, req, &mut notes).await?;
+    let verify = verify_urls(req, &apps);
+
+    let text = render_file(&FileParts {
+        settings: &dsettings,
+        repository: &repository,
+        environment: &environment,
+        rules: rules.as_deref(),
+        ci: &ci,
+        release: &release,
+        deploy: &deploy,
+        coolify_url: coolify_url.as_deref(),
+        apps: &apps,
+        verify: &verify,
+    });
+    // The file must load with the normal loader.
+    crate::settings::parse_config_text(&text).map_err(|e| {
+        Error::local(format!(
+            "init composed a file that does not load: {}",
+            e.message
+        ))
+        .with_hint("pass the values as flags (almarel init --help) and report this")
+    })?;
+
+    let mut report = InitReport {
+        path: path.clone(),
+        written: false,
+        replaced: false,
+        dry_run: s.global.dry_run,
+        repository,
+        environment,
+        ci_workflow: ci,
+        release_workflow: release,
+        deploy_workflow: deploy,
+        coolify_url,
+        apps,
+        notes,
+        config: text,
+        doctor: None,
+    };
+    if report.dry_run {
+        return Ok(report);
+    }
+    if ctx.ui.can_ask() && !s.global.yes {
+        // On a terminal, show what would be written before asking.
+        for l in report.config.lines() {
+            ctx.ui.progress(&format!("  {l}"));
+        }
+        for n in &report.notes {
+            ctx.ui.progress(&format!("note: {n}"));
+        }
+    }
+    ctx.confirm(&format!(
+        "write {path} (3 workflows, {} Coolify apps)?",
+        report.apps.len()
+    ))
+    .await?;
+    // Journaled like a remote write, so an interruption during doctor says
+    // the file was written (and how to check it), not "nothing was changed".
+    let w = ctx
+        .journal
+        .begin(format!("write {path}"), Some("almarel doctor".to_owned()));
+    match write_file(&req.target, &report.config, req.force) {
+        Ok(()) => w.done(),
+        Err(e) => {
+            w.failed(&e.message);
+            return Err(e);
+        }
+    }
+    report.written = true;
+    report.replaced = exists;
+
+    if req.doctor {
+        let written = reload(ctx, &req.target)?;
+        let dctx =
+            Context::new(written, ctx.ui.clone(), ctx.env.clone()).with_clock(ctx.clock.clone());
+        report.doctor = Some(doctor::examine(&dctx).await);
+    }
+    Ok(report)
+}
+
+/// The three workflows and the environment: the clone's files, else
+/// GitHub's list; flags win.
+async fn discover_workflows(
+    ctx: &Context,
+    dctx: &Context,
+    req: &Request,
+    notes: &mut Vec<String>,
+) -> (ChosenWorkflow, ChosenWorkflow, ChosenWorkflow, String) {
+    let s = &ctx.settings;
     // Workflows: the clone's files, else GitHub's list.
     ctx.ui.progress("reading the workflows…");
     let files = local_workflows(&s.workdir);
     let listed = if files.is_empty() {
-        match remote_workflows(&dctx).await {
+        match remote_workflows(dctx).await {
             Ok(l) => l,
             Err(e) => {
                 notes.push(format!(
@@ -256,9 +349,18 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
         "runs on release tags",
     );
 
+    (ci, release, deploy, environment)
+}
+
+/// The environment's protection rules, in words (for the file's comment).
+async fn protection_rules(
+    dctx: &Context,
+    environment: &str,
+    notes: &mut Vec<String>,
+) -> Option<String> {
     // The environment's protection rules, for the comment.
-    let rules = match dctx.github().await {
-        Ok(client) => match client.environment(&environment).await {
+    match dctx.github().await {
+        Ok(client) => match client.environment(environment).await {
             Ok(Some(env)) => Some(describe_rules(&env)),
             Ok(None) => {
                 notes.push(format!(
@@ -278,16 +380,23 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
             notes.push(format!("GitHub was not read: {}", e.message));
             None
         }
-    };
+    }
+}
 
+/// The Coolify apps to configure (none without a Coolify URL and token).
+async fn discover_apps(
+    ctx: &Context,
+    dctx: &Context,
+    req: &Request,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ChosenApp>> {
     // Coolify apps.
-    let coolify_url = dsettings.coolify.url.clone();
     let mut apps = Vec::new();
-    if coolify_url.is_some() {
+    if dctx.settings.coolify.url.is_some() {
         ctx.ui.progress("listing the Coolify applications…");
         match dctx.coolify() {
             Ok(client) => match client.applications().await {
-                Ok(all) => apps = pick_apps(ctx, req, &all, &mut notes).await?,
+                Ok(all) => apps = pick_apps(ctx, req, &all, notes).await?,
                 Err(e) => notes.push(format!(
                     "the Coolify applications could not be listed ({}); add [[coolify.apps]] by hand",
                     e.message
@@ -305,9 +414,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
         );
     }
 
+    Ok(apps)
+}
+
+/// Verify URLs: flags, else the apps' domains (`<api>/health`,
+/// `<api>/api/version`, `<web>/`).
+fn verify_urls(req: &Request, apps: &[ChosenApp]) -> Verify {
     // Verify URLs: flags, else the apps' domains.
-    let api_app = pick_by_name(&apps, &["api", "backend", "server"]).or_else(|| apps.first());
-    let web_app = pick_by_name(&apps, &["web", "front", "site", "ui", "app"])
+    let api_app = pick_by_name(apps, &["api", "backend", "server"]).or_else(|| apps.first());
+    let web_app = pick_by_name(apps, &["web", "front", "site", "ui", "app"])
         .filter(|w| Some(w.uuid.as_str()) != api_app.map(|a| a.uuid.as_str()))
         .or_else(|| (apps.len() == 1).then(|| &apps[0]));
     let from = |app: Option<&ChosenApp>, suffix: &str| {
@@ -318,7 +433,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
             )
         })
     };
-    let verify = Verify {
+    Verify {
         health: req
             .health_url
             .clone()
@@ -334,85 +449,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
             .clone()
             .map(|u| (u, String::new()))
             .or_else(|| from(web_app, "/")),
-    };
-
-    let text = render_file(&FileParts {
-        settings: &dsettings,
-        repository: &repository,
-        environment: &environment,
-        rules: rules.as_deref(),
-        ci: &ci,
-        release: &release,
-        deploy: &deploy,
-        coolify_url: coolify_url.as_deref(),
-        apps: &apps,
-        verify: &verify,
-    });
-    // The file must load with the normal loader.
-    crate::settings::parse_config_text(&text).map_err(|e| {
-        Error::local(format!(
-            "init composed a file that does not load: {}",
-            e.message
-        ))
-        .with_hint("pass the values as flags (almarel init --help) and report this")
-    })?;
-
-    let mut report = InitReport {
-        path: path.clone(),
-        written: false,
-        replaced: false,
-        dry_run: s.global.dry_run,
-        repository,
-        environment,
-        ci_workflow: ci,
-        release_workflow: release,
-        deploy_workflow: deploy,
-        coolify_url,
-        apps,
-        notes,
-        config: text,
-        doctor: None,
-    };
-    if report.dry_run {
-        return Ok(report);
     }
-    if ctx.ui.can_ask() && !s.global.yes {
-        // On a terminal, show what would be written before asking.
-        for l in report.config.lines() {
-            ctx.ui.progress(&format!("  {l}"));
-        }
-        for n in &report.notes {
-            ctx.ui.progress(&format!("note: {n}"));
-        }
-    }
-    ctx.confirm(&format!(
-        "write {path} ({} workflows, {} Coolify apps)?",
-        3,
-        report.apps.len()
-    ))
-    .await?;
-    // Journaled like a remote write, so an interruption during doctor says
-    // the file was written (and how to check it), not "nothing was changed".
-    let w = ctx
-        .journal
-        .begin(format!("write {path}"), Some("almarel doctor".to_owned()));
-    match write_file(&req.target, &report.config, req.force) {
-        Ok(()) => w.done(),
-        Err(e) => {
-            w.failed(&e.message);
-            return Err(e);
-        }
-    }
-    report.written = true;
-    report.replaced = exists;
-
-    if req.doctor {
-        let written = reload(ctx, &req.target)?;
-        let dctx =
-            Context::new(written, ctx.ui.clone(), ctx.env.clone()).with_clock(ctx.clock.clone());
-        report.doctor = Some(doctor::examine(&dctx).await);
-    }
-    Ok(report)
 }
 
 async fn ask_repository(ctx: &Context) -> Result<String> {
