@@ -183,6 +183,22 @@ pub enum Command {
     /// production, then runs the real commands against them, step by step, narrating each
     /// runbook step. Exit 0 when every step ended as designed, 1 naming the step that did not.
     Rehearse(RehearseArgs),
+    /// Write almarel.toml from what can be discovered (remote, workflows, Coolify apps), then run doctor.
+    ///
+    /// Discovers the repository from the git remote, the three workflows from
+    /// .github/workflows (the deploy workflow is the one whose jobs name the production
+    /// environment), the environment's protection rules, the Coolify Docker Image apps
+    /// (GET /api/v1/applications) and verify URLs from their domains; flags win over what
+    /// it discovers. Never overwrites an existing file without --force (exit 3). Without a
+    /// terminal it needs --yes. Exit 0 once the file is written, whatever doctor found.
+    Init(InitArgs),
+    /// Check that a release could go through: tokens, workflows, approval, Coolify, verify URLs.
+    ///
+    /// Each check passes or fails with its fix (the token scope to add, the Coolify ability
+    /// to grant, the setting to change). Changes nothing anywhere: its only POST is the
+    /// Coolify deploy-ability probe, a deploy request without an application, which deploys
+    /// nothing. Exit 0 when every check passes, 1 otherwise.
+    Doctor(DoctorArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
@@ -444,6 +460,66 @@ pub enum Scenario {
     /// Frozen: the fix is tagged and rolled forward (unfreeze --only) while another commit stays out.
     RollForward,
 }
+
+/// `almarel init`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  almarel init                       # discover, show the file, ask, write, run doctor\n  \
+almarel init --dry-run             # print the file it would write, write nothing\n  \
+almarel init --yes --coolify-url https://coolify.example.com --app api --app web\n  \
+almarel init --force --yes         # replace an existing almarel.toml"
+)]
+pub struct InitArgs {
+    /// Replace an existing almarel.toml.
+    #[arg(long)]
+    pub force: bool,
+    /// The repository, owner/name (default: from the git remote's URL).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repository: Option<String>,
+    /// The GitHub REST API URL (GHES: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    pub github_api_url: Option<String>,
+    /// The GitHub Environment that guards production (default: the deploy workflow's).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The CI workflow (name or file name).
+    #[arg(long, value_name = "WORKFLOW")]
+    pub ci_workflow: Option<String>,
+    /// The deploy workflow (name or file name).
+    #[arg(long, value_name = "WORKFLOW")]
+    pub deploy_workflow: Option<String>,
+    /// The release workflow (name or file name).
+    #[arg(long, value_name = "WORKFLOW")]
+    pub release_workflow: Option<String>,
+    /// The Coolify base URL (apps are listed from its API with COOLIFY_TOKEN).
+    #[arg(long, value_name = "URL")]
+    pub coolify_url: Option<String>,
+    /// Configure this Coolify app (repeatable; default: every Docker Image app).
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+    /// verify.health_url (default: <api app's domain>/health).
+    #[arg(long, value_name = "URL")]
+    pub health_url: Option<String>,
+    /// verify.version_url (default: <api app's domain>/api/version).
+    #[arg(long, value_name = "URL")]
+    pub version_url: Option<String>,
+    /// verify.web_url (default: the web app's domain).
+    #[arg(long, value_name = "URL")]
+    pub web_url: Option<String>,
+    /// Write the file without running doctor afterwards.
+    #[arg(long)]
+    pub no_doctor: bool,
+}
+
+/// `almarel doctor`.
+#[derive(Debug, Clone, Args)]
+#[command(args = hidden_globals(&["yes", "dry_run"]))]
+#[command(
+    after_help = "Examples:\n  almarel doctor             # every check, each with its fix\n  \
+almarel doctor --json      # {checks: [{name, ok, detail, fix}]}\n  \
+almarel -C ../shop doctor  # another project's setup"
+)]
+pub struct DoctorArgs {}
 
 /// `almarel completions`.
 #[derive(Debug, Clone, Args)]

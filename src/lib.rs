@@ -54,7 +54,11 @@ pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8
         Ok(cli) => cli,
         Err(e) => return parse_error(&e, &args),
     };
-    let settings = settings::Settings::resolve(&cli.global, &env, cwd);
+    let settings = if matches!(cli.command, cli::Command::Init(_)) {
+        settings::Settings::resolve_for_init(&cli.global, &env, cwd)
+    } else {
+        settings::Settings::resolve(&cli.global, &env, cwd)
+    };
     let ui = match &settings {
         Ok(s) => ui::Ui::new(&s.global, &env),
         Err(_) => ui::Ui::new(&fallback_global(&cli.global), &env),

@@ -301,6 +301,36 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The settings `init` starts from: flags, `ALMAREL_*` and ambient
+    /// environment, the remote's URL and defaults, but not the config file
+    /// (init writes it, and replaces a broken one with `--force`).
+    /// `config_file` is where the file goes: `--config` (it need not exist),
+    /// else `almarel.toml` at the git work tree's root, else `None`.
+    pub fn resolve_for_init(args: &GlobalArgs, env: &Env, cwd: &Path) -> Result<Settings> {
+        let workdir = match &args.dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => cwd.join(d),
+            None => cwd.to_path_buf(),
+        };
+        if !workdir.is_dir() {
+            return Err(Error::usage(format!(
+                "-C {}: no such directory",
+                workdir.display()
+            )));
+        }
+        let target = match &args.config {
+            Some(p) if p.is_absolute() => Some(p.clone()),
+            Some(p) => Some(workdir.join(p)),
+            None => crate::git::work_tree_root(&workdir).map(|root| root.join(CONFIG_FILE_NAME)),
+        };
+        let mut settings = Self::merge(args, env, workdir, target, FileConfig::default())?;
+        if settings.github.repository.is_none() {
+            settings.github.repository =
+                crate::git::default_repository(&settings.workdir, &settings.git.remote);
+        }
+        Ok(settings)
+    }
+
     fn merge(
         args: &GlobalArgs,
         env: &Env,
@@ -439,7 +469,7 @@ impl Settings {
     pub fn require_repository(&self) -> Result<&str> {
         self.github.repository.as_deref().ok_or_else(|| {
             Error::usage("github.repository is not set and could not be read from the git remote")
-                .with_hint("set [github] repository = \"owner/name\" in almarel.toml, or run inside a clone")
+                .with_hint("set [github] repository = \"owner/name\" in almarel.toml (`almarel init --repository owner/name` writes the whole file), or run inside a clone whose remote is on GitHub")
         })
     }
 

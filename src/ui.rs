@@ -351,6 +351,30 @@ impl Ui {
         }
     }
 
+    /// Whether a question can be asked (stdin and stderr are a terminal,
+    /// not GitHub Actions).
+    pub fn can_ask(&self) -> bool {
+        self.stdin_tty && self.stderr_tty && self.captured.is_none()
+    }
+
+    /// Asks `question` on a terminal and returns the answer line (trimmed);
+    /// `None` without a terminal. Read off the async runtime, so Ctrl-C ends
+    /// the command at once.
+    pub async fn ask(&self, question: &str) -> Result<Option<String>> {
+        if !self.can_ask() {
+            return Ok(None);
+        }
+        self.write_err(&format!("{question} "));
+        let line = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| Error::local(format!("cannot read the answer: {e}")))?
+        .map_err(|e| Error::local(format!("cannot read the answer: {e}")))?;
+        Ok(Some(line.trim().to_owned()))
+    }
+
     /// Appends Markdown to the GitHub Actions job summary (no-op elsewhere).
     pub fn summary(&self, markdown: &str) -> Result<()> {
         let Some(path) = self.gha.as_ref().and_then(|g| g.summary.as_ref()) else {

@@ -599,7 +599,7 @@ pub fn man_page() -> Result<String> {
         &[
             (
                 "almarel.toml",
-                "The configuration, at the git work tree's root; --config or ALMAREL_CONFIG names another file. No secrets: tokens come from the environment.",
+                "The configuration, at the git work tree's root; --config or ALMAREL_CONFIG names another file. No secrets: tokens come from the environment. `almarel init` writes it; `almarel doctor` checks it.",
             ),
             (
                 "$ALMAREL_STATE_DIR/audit.jsonl",

@@ -20,7 +20,9 @@ pub mod approve;
 pub mod checklist;
 pub mod completions;
 pub mod deploy;
+pub mod doctor;
 pub mod freeze;
+pub mod init;
 pub mod rehearse;
 pub mod rollback;
 pub mod status;
@@ -98,6 +100,14 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
             return checklist::run(ctx, &request).await.map(Outcome::report);
         }
         Command::Rehearse(a) => rehearse::run(ctx, a).await,
+        Command::Doctor(a) => {
+            let request = crate::resolve::doctor(a, &ctx.settings)?;
+            return doctor::run(ctx, &request).await.map(Outcome::report);
+        }
+        Command::Init(a) => {
+            let request = crate::resolve::init(a, &ctx.settings)?;
+            return init::run(ctx, &request).await.map(Outcome::report);
+        }
         Command::Completions(a) => completions::run_completions(ctx, a),
         Command::Man(a) => completions::run_man(ctx, a),
     };
@@ -224,6 +234,9 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
         }
         Command::Deploy(_) | Command::Rollback(_) => {
             "a re-run decides anew: check what production runs with `almarel status` before deploying again".to_owned()
+        }
+        Command::Init(_) => {
+            "the config file was written: check it with `almarel doctor` (re-running init needs --force)".to_owned()
         }
         _ => "re-run the same command: it changes nothing".to_owned(),
     }

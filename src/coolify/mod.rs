@@ -263,6 +263,81 @@ impl Client {
         Ok(r.deployments)
     }
 
+    /// `GET /applications`: every application the token's team can see
+    /// (`init` picks the Docker Image ones).
+    pub async fn applications(&self) -> Result<Vec<Application>> {
+        self.json(Req {
+            method: Method::GET,
+            path: "/applications".into(),
+            query: vec![],
+            body: None,
+            what: "listing the applications".into(),
+            not_found: NotFound::Error(
+                format!(
+                    "{} does not look like a Coolify v4 API (GET /api/v1/applications answered 404)",
+                    self.base
+                ),
+                "check coolify.url: it is the Coolify dashboard's base URL, without /api".into(),
+            ),
+        })
+        .await
+    }
+
+    /// Whether the token has the `deploy` ability, probed without deploying
+    /// anything (SPEC §9.2): `POST /deploy` with neither a uuid nor a tag is
+    /// answered 403 "Missing required permissions: deploy" when the ability
+    /// is missing (the ability gate runs first) and 400 "You must provide
+    /// uuid or tag." when it is there. Sent once, never retried.
+    pub async fn has_deploy_ability(&self) -> Result<bool> {
+        let url = format!("{}/deploy", self.api);
+        let resp = self
+            .http
+            .post(&url)
+            .timeout(self.request_timeout)
+            .bearer_auth(self.token.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                Error::remote(format!(
+                    "cannot reach coolify at {} while probing the deploy ability: {}",
+                    self.base,
+                    if e.is_timeout() {
+                        "no answer in time"
+                    } else {
+                        "connection failed"
+                    }
+                ))
+                .with_hint("check coolify.url and the network, then re-run")
+            })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = transport::read_capped_text(resp, transport::MAX_BODY)
+            .await
+            .unwrap_or_default();
+        if let Some(log) = &self.log {
+            log(&format!("POST {url} → {status} (deploy ability probe)"));
+        }
+        let msg = body_message(&text);
+        match status {
+            400 if !msg.to_ascii_lowercase().contains("invalid token") => Ok(true),
+            403 if msg.starts_with("Missing required permissions: deploy") => Ok(false),
+            _ => match map_error(
+                status,
+                &headers,
+                &text,
+                "probing the deploy ability",
+                self.clock.wall(),
+            ) {
+                Attempt::Fatal(e) | Attempt::Transient(e) => Err(e),
+                Attempt::RateLimited { error, .. } => Err(error),
+                Attempt::Done(_) => Err(Error::remote(format!(
+                    "coolify answered {status} to a deploy request without a uuid: {msg}"
+                ))),
+            },
+        }
+    }
+
     async fn json<T: DeserializeOwned>(&self, req: Req<'_>) -> Result<T> {
         let what = req.what.clone();
         let text = self.raw(req).await?.unwrap_or_default();

@@ -26,6 +26,9 @@ pub struct Application {
     /// `<state>:<health>`, e.g. `running:healthy`.
     #[serde(default)]
     pub status: Option<String>,
+    /// The app's domains: comma-separated URLs (`https://api.example.com`).
+    #[serde(default)]
+    pub fqdn: Option<String>,
 }
 
 impl Application {

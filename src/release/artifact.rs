@@ -40,7 +40,7 @@ pub fn release_tags(
     tag: Option<&ReleaseTag>,
     sha: &str,
 ) -> Result<Vec<String>> {
-    let render = crate::commands::deploy::render_image_tag;
+    let render = crate::release::target::render_image_tag;
     let mut out = Vec::new();
     if let Some(t) = tag {
         out.push(render("coolify.image_tag", image_tag, Some(t), Some(sha))?);

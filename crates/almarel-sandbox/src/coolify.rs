@@ -73,6 +73,8 @@ pub struct AppSpec {
     pub history: Vec<String>,
     /// Answer a PATCH with 200 without applying it.
     pub ignore_patch: bool,
+    /// Its domains (`fqdn`, comma-separated URLs); default `https://<name>.example.com`.
+    pub fqdn: Option<String>,
 }
 
 impl AppSpec {
@@ -91,7 +93,15 @@ impl AppSpec {
             in_flight_ending: Ending::Finish,
             history: Vec::new(),
             ignore_patch: false,
+            fqdn: None,
         }
+    }
+
+    /// The same app serving at `fqdn` (what `init` derives verify URLs from).
+    #[must_use]
+    pub fn with_fqdn(mut self, fqdn: &str) -> Self {
+        self.fqdn = Some(fqdn.to_owned());
+        self
     }
 
     /// The same app with finished deployments of `tags` (oldest first) in its history.
@@ -696,7 +706,7 @@ fn app_json(a: &AppSpec) -> Value {
         "uuid": a.uuid,
         "name": a.name,
         "description": null,
-        "fqdn": format!("https://{}.example.com", a.name),
+        "fqdn": a.fqdn.clone().unwrap_or_else(|| format!("https://{}.example.com", a.name)),
         "status": "running:healthy",
         "build_pack": a.build_pack,
         "docker_registry_image_name": a.image_name,

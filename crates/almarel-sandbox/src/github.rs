@@ -352,6 +352,15 @@ struct State {
     slow: Vec<(String, String, Duration)>,
     /// How many requests a slow rule has held so far.
     slow_arrivals: u64,
+    /// `X-OAuth-Scopes` sent on every answer (a classic token); `None`: not sent.
+    oauth_scopes: Option<String>,
+    /// The token is a GitHub App installation / Actions token: `GET /user` is 403.
+    integration_token: bool,
+    /// Active members of the owner's teams, by team slug.
+    team_members: HashMap<String, Vec<String>>,
+    /// The environment's required reviewers, users only (`None`: the
+    /// example's user and team; empty: no required-reviewers rule).
+    reviewers: Option<Vec<String>>,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -441,6 +450,10 @@ impl GithubSim {
             variables: Vec::new(),
             slow: Vec::new(),
             slow_arrivals: 0,
+            oauth_scopes: None,
+            integration_token: false,
+            team_members: HashMap::new(),
+            reviewers: None,
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -618,6 +631,35 @@ impl GithubSim {
             e.prevent_self_review = prevent_self_review;
             e.wait_timer = wait_timer;
         }
+    }
+    /// The token is a classic one with these scopes: every answer carries
+    /// `X-OAuth-Scopes: <scopes>` (e.g. `"repo, workflow"`), as GitHub sends it.
+    pub fn set_oauth_scopes(&self, scopes: &str) {
+        self.st().oauth_scopes = Some(scopes.to_owned());
+    }
+    /// The token is a GitHub App installation token (or the Actions
+    /// `GITHUB_TOKEN`): `GET /user` answers 403 "Resource not accessible by integration".
+    pub fn set_integration_token(&self, yes: bool) {
+        self.st().integration_token = yes;
+    }
+    /// The environment's required reviewers are exactly these users (no
+    /// team); an empty list removes the required-reviewers rule.
+    pub fn set_required_reviewers(&self, logins: &[&str]) {
+        self.st().reviewers = Some(logins.iter().map(|l| (*l).to_owned()).collect());
+    }
+    /// `login` is an active member of the owner's team `slug`
+    /// (`GET /orgs/{owner}/teams/{slug}/memberships/{login}`).
+    pub fn add_team_member(&self, slug: &str, login: &str) {
+        self.st()
+            .team_members
+            .entry(slug.to_owned())
+            .or_default()
+            .push(login.to_owned());
+    }
+    /// A file on the default branch (`GET .../contents/{path}`), e.g. a
+    /// workflow file `.github/workflows/ci.yml`.
+    pub fn set_default_file(&self, path: &str, text: &str) {
+        self.set_file(path, None, text);
     }
     /// Sets a workflow's state (`active`, `disabled_manually`, ...).
     pub fn set_workflow_state(&self, workflow: &str, state: &str) {
@@ -1009,6 +1051,14 @@ fn finish(s: &mut State, reply: Reply, method: &str, headers: &HeaderMap) -> (u1
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    if let Some(scopes) = &s.oauth_scopes {
+        builder = builder.header("x-oauth-scopes", scopes.as_str());
+        // Classic tokens with an expiry carry it on every answer.
+        builder = builder.header(
+            "github-authentication-token-expiration",
+            "2027-03-01 00:00:00 UTC",
+        );
+    }
     let text = reply.body.map(|b| b.to_string()).unwrap_or_default();
     let mut status = reply.status;
     let body = if method == "GET" && status == 200 {
@@ -1047,11 +1097,36 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 
 fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
     let (path, query) = full.split_once('?').unwrap_or((full, ""));
+    if path == "/user" && s.integration_token {
+        return Reply::status(
+            403,
+            Some(
+                json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user", "status": "403"}),
+            ),
+        );
+    }
     if path == "/user" {
         let mut u = TEMPLATES.user.clone();
         u["login"] = json!(s.user);
         u["id"] = json!(s.user_id);
         return Reply::json(u);
+    }
+    if let Some(rest) = path.strip_prefix(&format!("/orgs/{}/teams/", s.owner)) {
+        let parts: Vec<&str> = rest.split('/').collect();
+        if let [slug, "memberships", login] = parts.as_slice() {
+            if s.team_members
+                .get(*slug)
+                .is_some_and(|m| m.iter().any(|x| x == login))
+            {
+                // GitHub's "team-membership" example.
+                return Reply::json(json!({
+                    "url": format!("{}/organizations/1/team/1/memberships/{login}", s.base_url),
+                    "role": "member",
+                    "state": "active",
+                }));
+            }
+        }
+        return Reply::not_found();
     }
     let prefix = format!("/repos/{}/{}", s.owner, s.name);
     let Some(rest) = path.strip_prefix(&prefix) else {
@@ -1234,9 +1309,46 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                             Some("wait_timer") => rule["wait_timer"] = json!(e.wait_timer),
                             Some("required_reviewers") => {
                                 rule["prevent_self_review"] = json!(e.prevent_self_review);
+                                // The user reviewer is the token's user when
+                                // it may approve, someone else otherwise.
+                                let login = if e.can_approve {
+                                    s.user.as_str()
+                                } else {
+                                    "hubot"
+                                };
+                                if let Some(list) = rule["reviewers"].as_array_mut() {
+                                    for r in list.iter_mut().filter(|r| r["type"] == "User") {
+                                        r["reviewer"]["login"] = json!(login);
+                                    }
+                                }
                             }
                             _ => {}
                         }
+                    }
+                }
+                if let (Some(logins), Some(rules)) =
+                    (&s.reviewers, v["protection_rules"].as_array_mut())
+                {
+                    if logins.is_empty() {
+                        rules.retain(|r| r["type"] != "required_reviewers");
+                    }
+                    for rule in rules
+                        .iter_mut()
+                        .filter(|r| r["type"] == "required_reviewers")
+                    {
+                        let user = rule["reviewers"]
+                            .as_array()
+                            .and_then(|l| l.iter().find(|r| r["type"] == "User").cloned())
+                            .unwrap_or(Value::Null);
+                        let list: Vec<Value> = logins
+                            .iter()
+                            .map(|login| {
+                                let mut u = user.clone();
+                                u["reviewer"]["login"] = json!(login);
+                                u
+                            })
+                            .collect();
+                        rule["reviewers"] = Value::Array(list);
                     }
                 }
                 Reply::json(v)
