@@ -53,7 +53,8 @@ pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8
         Ok(cli) => cli,
         Err(e) => return parse_error(&e, &args),
     };
-    let settings = settings::Settings::resolve(&cli.global, &env, cwd);
+    let settings = settings::Settings::resolve(&cli.global, &env, cwd)
+        .and_then(|s| s.select_environment(cli.environment.env.as_deref()));
     let ui = match &settings {
         Ok(s) => ui::Ui::new(&s.global, &env),
         Err(_) => ui::Ui::new(&fallback_global(&cli.global), &env),

@@ -4,5 +4,6 @@
 
 pub mod approval;
 pub mod deploy;
+pub mod environments;
 pub mod live;
 pub mod trigger;
