@@ -120,10 +120,13 @@ health_url = "https://staging.example.com/health"
 
     #[test]
     fn an_environment_for_pre_releases_only_refuses_a_final_naming_production() {
-        let s = parse_config_text(&format!("{TWO}accepts = [\"prerelease\"]\n"))
-            .unwrap()
-            .select_environment(Some("staging"))
-            .unwrap();
+        let s = parse_config_text(&TWO.replace(
+            "[environments.staging]\n",
+            "[environments.staging]\naccepts = [\"prerelease\"]\n",
+        ))
+        .unwrap()
+        .select_environment(Some("staging"))
+        .unwrap();
         let e = accepts(&s, &version("2.0.0")).unwrap_err();
         assert_eq!(e.exit_code(), 3);
         assert!(
