@@ -5,5 +5,6 @@
 pub mod approval;
 pub mod deploy;
 pub mod environments;
+pub mod evidence;
 pub mod live;
 pub mod trigger;
