@@ -34,12 +34,6 @@ pub const COOLIFY_TOKEN: &str = "COOLIFY_TOKEN";
 pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
 /// Ambient: set by GitHub Actions; fills `github.repository` only when nothing else does.
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
-/// Ambient, GitHub Actions: `https://github.com` (or the GHES host); with
-/// [`GITHUB_REPOSITORY`] and [`GITHUB_RUN_ID`] it makes the run's URL, the
-/// `log_url` of the evidence `verify` records.
-pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-/// Ambient, GitHub Actions: the id of the running workflow run.
-pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 /// `true` inside GitHub Actions: summaries, annotations, outputs, never a prompt.
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 /// File that receives the Markdown job summary in GitHub Actions.

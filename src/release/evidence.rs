@@ -16,6 +16,13 @@
 use serde::Serialize;
 
 use crate::env::{self, Env};
+
+/// Ambient, GitHub Actions: `https://github.com` (or the GHES host). Declared
+/// here, not in `crate::env`, until the man page's ENVIRONMENT list
+/// (`src/commands/completions.rs`) documents it and [`GITHUB_RUN_ID`].
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+/// Ambient, GitHub Actions: the id of the running workflow run.
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 use crate::error::Result;
 use crate::github::deployments::{
     Deployment, DeploymentStatus, MAX_DESCRIPTION, NewStatus, StatusState, cap,
@@ -140,9 +147,9 @@ pub fn actions_run_url(env: &Env) -> Option<String> {
     if !env.in_github_actions() {
         return None;
     }
-    let server = env.get(env::GITHUB_SERVER_URL)?.trim_end_matches('/');
+    let server = env.get(GITHUB_SERVER_URL)?.trim_end_matches('/');
     let repo = env.get(env::GITHUB_REPOSITORY)?;
-    let run = env.get(env::GITHUB_RUN_ID)?;
+    let run = env.get(GITHUB_RUN_ID)?;
     let server_ok = url::Url::parse(server)
         .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     let repo_ok = crate::settings::validate_repository(repo).is_ok();
