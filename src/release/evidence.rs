@@ -23,13 +23,15 @@ use crate::env::{self, Env};
 pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 /// Ambient, GitHub Actions: the id of the running workflow run.
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::github::deployments::{
     Deployment, DeploymentStatus, MAX_DESCRIPTION, NewStatus, StatusState, cap,
     is_forbidden_or_missing,
 };
 use crate::github::{Client, WriteOutcome};
 use crate::journal::Journal;
+use crate::report::Check;
+use crate::settings::{EnvironmentSettings, STAGING_ENVIRONMENT, Settings};
 
 /// How an almarel status's description starts.
 pub const MARKER: &str = "almarel verify ";
@@ -365,6 +367,67 @@ async fn newest_verdict(
 
 fn newer(a: &Verified, b: &Verified) -> bool {
     (&a.at, a.status_id) > (&b.at, b.status_id)
+}
+
+/// The last verified version of each environment (for `status`), in the
+/// order given; an environment whose evidence cannot be read carries the error.
+pub async fn last_verified_each(
+    client: &Client,
+    environments: &[EnvironmentSettings],
+) -> Vec<(String, Result<Option<Verified>>)> {
+    let mut out = Vec::with_capacity(environments.len());
+    for e in environments {
+        let last = last_verified(client, &e.github_environment).await;
+        out.push((e.name.clone(), last));
+    }
+    out
+}
+
+/// The "staging validated" check (checklist `before-merge`, and the evidence
+/// `approve` shows): green only when the newest verdict for `sha` in
+/// `env_name` is a success. `verified` is [`read`]'s answer.
+pub fn staging_check(env_name: &str, sha: &str, verified: Option<&Verified>) -> Check {
+    let short = crate::version::short_sha(sha);
+    let fix = format!("almarel verify --env {env_name} --expect-sha {sha}");
+    match verified {
+        Some(v) if v.ok => Check::pass(
+            format!("{env_name} validated"),
+            format!("{short} verified in {env_name} at {}", v.at),
+        ),
+        Some(v) => Check::fail(
+            format!("{env_name} validated"),
+            format!(
+                "the last verify of {short} in {env_name} failed at {}: {}",
+                v.at, v.description
+            ),
+            fix,
+        ),
+        None => Check::fail(
+            format!("{env_name} validated"),
+            format!("no verify of {short} recorded in {env_name}"),
+            fix,
+        ),
+    }
+}
+
+/// `approve.require_staging`: refuses (exit 3, code `staging_not_verified`)
+/// unless `verified` (the newest verdict for `sha` in `staging`) is a
+/// success. Without the setting it always passes.
+pub fn require_staging(settings: &Settings, sha: &str, verified: Option<&Verified>) -> Result<()> {
+    if !settings.approve.require_staging {
+        return Ok(());
+    }
+    let check = staging_check(STAGING_ENVIRONMENT, sha, verified);
+    if check.ok {
+        return Ok(());
+    }
+    Err(Error::refused(format!(
+        "{}; approve.require_staging = true asks for a successful verify in {STAGING_ENVIRONMENT} first",
+        check.detail
+    ))
+    .with_code("staging_not_verified")
+    .with_hint(check.fix.unwrap_or_default())
+    .with_hint("or set approve.require_staging = false in almarel.toml"))
 }
 
 /// `almarel verify passed: <what>` / `… failed: <what>`, sanitised, at most

@@ -416,3 +416,59 @@ fn descriptions_are_marked_sanitised_and_capped() {
     assert_eq!(sanitize("github_pat_11ABCDEFG0123456789_xyz"), "***");
     assert_eq!(sanitize("version 1.2.3 at 12|ab"), "version 1.2.3 at 12|ab");
 }
+
+#[tokio::test]
+async fn staging_validated_turns_green_only_after_a_successful_staging_verify_of_that_commit() {
+    let (sim, client, sha) = setup().await;
+    let other = sim.add_commit("Unrelated");
+    let settings = crate::settings::parse_config_text(
+        "[approve]\nrequire_staging = true\n[environments.staging]\n",
+    )
+    .unwrap();
+    let check = |v: Option<Verified>| staging_check("staging", &sha, v.as_ref());
+    let v = read(&client, "staging", &sha).await.unwrap();
+    let c = check(v.clone());
+    assert!(!c.ok);
+    assert!(c.detail.starts_with("no verify of "), "{c:?}");
+    assert_eq!(
+        c.fix.as_deref(),
+        Some(format!("almarel verify --env staging --expect-sha {sha}").as_str())
+    );
+    let e = require_staging(&settings, &sha, v.as_ref()).unwrap_err();
+    assert_eq!(e.exit_code(), 3);
+    assert_eq!(e.code, Some("staging_not_verified"));
+    // A success elsewhere (production, another commit) does not count.
+    record(
+        &client,
+        &Journal::new(),
+        &evidence("production", &sha, true),
+    )
+    .await
+    .unwrap();
+    record(&client, &Journal::new(), &evidence("staging", &other, true))
+        .await
+        .unwrap();
+    assert!(!check(read(&client, "staging", &sha).await.unwrap()).ok);
+    record(&client, &Journal::new(), &evidence("staging", &sha, false))
+        .await
+        .unwrap();
+    let c = check(read(&client, "staging", &sha).await.unwrap());
+    assert!(!c.ok && c.detail.contains("failed at"), "{c:?}");
+    record(&client, &Journal::new(), &evidence("staging", &sha, true))
+        .await
+        .unwrap();
+    let v = read(&client, "staging", &sha).await.unwrap();
+    let c = check(v.clone());
+    assert!(c.ok, "{c:?}");
+    assert!(c.detail.contains("verified in staging at "), "{c:?}");
+    require_staging(&settings, &sha, v.as_ref()).unwrap();
+    // Without the setting nothing is required.
+    let plain = crate::settings::parse_config_text("").unwrap();
+    require_staging(&plain, &sha, None).unwrap();
+    // Every environment's last verified version, in order.
+    let each = last_verified_each(&client, &settings.environments).await;
+    let names: Vec<&str> = each.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["production", "staging"]);
+    assert_eq!(each[0].1.as_ref().unwrap().as_ref().unwrap().sha, sha);
+    assert_eq!(each[1].1.as_ref().unwrap().as_ref().unwrap().sha, sha);
+}
