@@ -1163,7 +1163,7 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                 })
                 .collect();
             // GitHub lists the newest first.
-            list.sort_by(|a, b| b.id.cmp(&a.id));
+            list.sort_by_key(|d| std::cmp::Reverse(d.id));
             let items: Vec<Value> = list.iter().map(|d| deployment_json(s, d)).collect();
             paginate(s, full, items, None)
         }
