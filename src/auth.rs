@@ -91,13 +91,19 @@ pub fn github_token(env: &Env, api_url: &str) -> Result<(SecretString, TokenSour
 /// Finds the Coolify token (`COOLIFY_TOKEN`), trimmed and checked. Prints
 /// nothing: register [`secret_parts`] of it with the redactor.
 pub fn coolify_token(env: &Env) -> Result<SecretString> {
-    let t = env.get(env::COOLIFY_TOKEN).ok_or_else(|| {
-        Error::usage("no Coolify token found").with_hint(
-            "set COOLIFY_TOKEN to an API token with the read, deploy and write abilities \
-             (Keys & Tokens → API Tokens in Coolify)",
-        )
+    coolify_token_in(env, env::COOLIFY_TOKEN)
+}
+
+/// [`coolify_token`] from the variable `var` (an environment's
+/// `coolify.token_env`, `COOLIFY_TOKEN` unless it names another).
+pub fn coolify_token_in(env: &Env, var: &str) -> Result<SecretString> {
+    let t = env.get(var).ok_or_else(|| {
+        Error::usage("no Coolify token found").with_hint(format!(
+            "set {var} to an API token with the read, deploy and write abilities \
+             (Keys & Tokens → API Tokens in Coolify)"
+        ))
     })?;
-    clean_token(env::COOLIFY_TOKEN, t)
+    clean_token(var, t)
 }
 
 /// The strings a redactor must hide for `token`: the token itself and, for a
@@ -214,5 +220,23 @@ mod tests {
     fn secret_half_of_coolify_token_is_a_secret_part() {
         let t = SecretString::from("12|abcdefsecret".to_owned());
         assert_eq!(secret_parts(&t), vec!["12|abcdefsecret", "abcdefsecret"]);
+    }
+
+    #[test]
+    fn an_environment_may_name_its_own_coolify_token_variable() {
+        let env = Env::from_pairs([
+            ("COOLIFY_TOKEN", "1|prod"),
+            ("COOLIFY_STAGING_TOKEN", " 2|stg \n"),
+        ]);
+        let t = coolify_token_in(&env, "COOLIFY_STAGING_TOKEN").unwrap();
+        assert_eq!(t.expose_secret(), "2|stg");
+        assert_eq!(coolify_token(&env).unwrap().expose_secret(), "1|prod");
+        let e = coolify_token_in(&env, "COOLIFY_QA_TOKEN").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.hint().unwrap().starts_with("set COOLIFY_QA_TOKEN "),
+            "{:?}",
+            e.hints
+        );
     }
 }

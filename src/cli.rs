@@ -28,6 +28,9 @@ pub struct Cli {
     /// Options every command accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// `--env NAME`: the environment to act on.
+    #[command(flatten)]
+    pub environment: EnvArgs,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -67,6 +70,17 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
+/// `--env NAME` (kept apart from [`GlobalArgs`] so code that builds
+/// [`GlobalArgs`] by hand is unaffected). Settings are resolved for this
+/// environment ([`crate::settings::Settings::select_environment`]).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = GLOBAL_OPTIONS)]
+pub struct EnvArgs {
+    /// Environment to act on: production (the default) or a configured [environments.NAME].
+    #[arg(long = "env", value_name = "NAME", global = true)]
+    pub env: Option<String>,
+}
+
 /// The help heading of the global options.
 pub const GLOBAL_OPTIONS: &str = "Global options";
 
@@ -75,7 +89,7 @@ pub const GLOBAL_OPTIONS: &str = "Global options";
 /// visible global there, so its help does not offer it, yet it still parses
 /// (and sets the same [`GlobalArgs`] field).
 pub fn hidden_globals(ids: &[&str]) -> Vec<clap::Arg> {
-    GlobalArgs::augment_args(clap::Command::new("globals"))
+    EnvArgs::augment_args(GlobalArgs::augment_args(clap::Command::new("globals")))
         .get_arguments()
         .filter(|a| ids.contains(&a.get_id().as_str()))
         .map(|a| a.clone().hide(true))

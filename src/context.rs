@@ -99,15 +99,12 @@ impl Context {
     /// The Coolify token (`COOLIFY_TOKEN`, trimmed and checked), registered
     /// with the redactor (its secret half too); its source reported at `-v`.
     pub fn coolify_token(&self) -> Result<SecretString> {
-        let token = crate::auth::coolify_token(&self.env)?;
+        // The selected environment's variable (`COOLIFY_TOKEN` unless
+        // `[environments.<name>.coolify] token_env` names another).
+        let var = &self.settings.coolify.token_env;
+        let token = crate::auth::coolify_token_in(&self.env, var)?;
         self.register_secret(&token);
-        self.ui.detail(
-            1,
-            &format!(
-                "coolify token from {}",
-                crate::auth::TokenSource::CoolifyToken
-            ),
-        );
+        self.ui.detail(1, &format!("coolify token from {var}"));
         Ok(token)
     }
 

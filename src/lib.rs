@@ -58,6 +58,7 @@ pub fn main_with(args: Vec<std::ffi::OsString>, env: env::Env, cwd: &Path) -> u8
         settings::Settings::resolve_for_init(&cli.global, &env, cwd)
     } else {
         settings::Settings::resolve(&cli.global, &env, cwd)
+            .and_then(|s| s.select_environment(cli.environment.env.as_deref()))
     };
     let ui = match &settings {
         Ok(s) => ui::Ui::new(&s.global, &env),

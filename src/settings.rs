@@ -55,6 +55,79 @@ pub struct Settings {
     pub verify: VerifySettings,
     /// `[rollback]`.
     pub rollback: RollbackSettings,
+    /// The environment this run acts on (`--env NAME`, default
+    /// [`DEFAULT_ENVIRONMENT`]). `github.environment`, `coolify` and `verify`
+    /// above are this environment's view.
+    pub environment: EnvironmentSettings,
+    /// Whether `--env` named the environment (false: the default was used).
+    pub environment_given: bool,
+    /// Every configured environment, [`DEFAULT_ENVIRONMENT`] first, then by
+    /// name (for reading each one's evidence).
+    pub environments: Vec<EnvironmentSettings>,
+    /// `[approve]`.
+    pub approve: ApproveSettings,
+}
+
+/// The environment used without `--env`; today's top-level keys describe it.
+pub const DEFAULT_ENVIRONMENT: &str = "production";
+
+/// The environment `approve.require_staging` asks evidence from.
+pub const STAGING_ENVIRONMENT: &str = "staging";
+
+/// One environment (`[environments.<name>]`, or the top-level keys for
+/// `production`), fully resolved.
+#[derive(Debug, Clone)]
+pub struct EnvironmentSettings {
+    /// almarel's name for it (`production`, `staging`): what `--env` takes.
+    pub name: String,
+    /// The GitHub Environment (`github_environment`, default: the name;
+    /// `production`: `github.environment`).
+    pub github_environment: String,
+    /// Which versions may be deployed there.
+    pub accepts: Accepts,
+    /// Its Coolify apps and image tags.
+    pub coolify: CoolifySettings,
+    /// Its probes and smoke steps.
+    pub verify: VerifySettings,
+}
+
+/// Which release versions an environment takes (`accepts = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts {
+    /// `"prerelease"`: `X.Y.Z-rc.N`.
+    pub prerelease: bool,
+    /// `"final"`: `X.Y.Z`.
+    pub final_release: bool,
+}
+
+impl Accepts {
+    /// The default for an environment called `name`: `production` takes final
+    /// releases only; every other environment takes both.
+    pub fn default_for(name: &str) -> Accepts {
+        Accepts {
+            prerelease: name != DEFAULT_ENVIRONMENT,
+            final_release: true,
+        }
+    }
+
+    /// How it is written in the file (`["prerelease", "final"]`).
+    pub fn words(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.prerelease {
+            out.push("prerelease");
+        }
+        if self.final_release {
+            out.push("final");
+        }
+        out
+    }
+}
+
+/// `[approve]`.
+#[derive(Debug, Clone, Default)]
+pub struct ApproveSettings {
+    /// `approve` refuses unless the commit was verified in `staging`.
+    pub require_staging: bool,
 }
 
 /// `[git]`.
@@ -103,6 +176,9 @@ pub struct CoolifySettings {
     pub apps: Vec<CoolifyApp>,
     /// Total timeout of one Coolify request (default 30s).
     pub request_timeout: Duration,
+    /// The environment variable holding the Coolify token (default
+    /// `COOLIFY_TOKEN`; an environment may name its own).
+    pub token_env: String,
 }
 
 /// One `[[coolify.apps]]` entry.
@@ -194,6 +270,39 @@ struct FileConfig {
     verify: FileVerify,
     #[serde(default)]
     rollback: FileRollback,
+    #[serde(default)]
+    approve: FileApprove,
+    #[serde(default)]
+    environments: BTreeMap<String, FileEnvironment>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApprove {
+    require_staging: Option<bool>,
+}
+
+/// `[environments.<name>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEnvironment {
+    github_environment: Option<String>,
+    accepts: Option<Vec<String>>,
+    #[serde(default)]
+    coolify: Option<FileEnvCoolify>,
+    #[serde(default)]
+    verify: Option<FileVerify>,
+}
+
+/// `[environments.<name>.coolify]`: `[coolify]` plus the token variable.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEnvCoolify {
+    url: Option<String>,
+    token_env: Option<String>,
+    image_tag: Option<String>,
+    untagged_image_tag: Option<String>,
+    apps: Option<Vec<CoolifyApp>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -365,7 +474,7 @@ impl Settings {
             .or_else(|| env.get(env::GITHUB_API_URL).map(str::to_owned))
             .unwrap_or_else(|| "https://api.github.com".into());
         validate_url("github.api_url", &api_url)?;
-        let github = GithubSettings {
+        let mut github = GithubSettings {
             repository,
             api_url: api_url.trim_end_matches('/').to_owned(),
             environment: pick(env::ALMAREL_GITHUB_ENVIRONMENT, file.github.environment)
@@ -389,21 +498,9 @@ impl Settings {
         if let Some(u) = &coolify_url {
             validate_url("coolify.url", u)?;
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for app in &file.coolify.apps {
-            if app.name.trim().is_empty() || app.uuid.trim().is_empty() {
-                return Err(Error::usage(
-                    "coolify.apps: every app needs a name and a uuid",
-                ));
-            }
-            if !seen.insert(app.name.as_str()) {
-                return Err(Error::usage(format!(
-                    "coolify.apps: the name `{}` is used twice",
-                    app.name
-                )));
-            }
-        }
+        check_apps("coolify.apps", &file.coolify.apps)?;
         let coolify = CoolifySettings {
+            token_env: env::COOLIFY_TOKEN.to_owned(),
             url: coolify_url.map(|u| u.trim_end_matches('/').to_owned()),
             image_tag: file.coolify.image_tag.unwrap_or_else(|| "{tag}".into()),
             untagged_image_tag: file
@@ -445,6 +542,35 @@ impl Settings {
             database_runbook: file.rollback.database_runbook,
             staging_data_runbook: file.rollback.staging_data_runbook,
         };
+        let environments = resolve_environments(
+            file.environments,
+            &github.environment,
+            env.get(env::ALMAREL_GITHUB_ENVIRONMENT).is_some(),
+            &coolify,
+            &verify,
+        )?;
+        let approve = ApproveSettings {
+            require_staging: file.approve.require_staging.unwrap_or(false),
+        };
+        if approve.require_staging && !environments.iter().any(|e| e.name == STAGING_ENVIRONMENT) {
+            return Err(Error::usage(format!(
+                "approve.require_staging = true needs an [environments.{STAGING_ENVIRONMENT}] table"
+            ))
+            .with_hint(format!(
+                "add [environments.{STAGING_ENVIRONMENT}] to almarel.toml (docs/configuration.md), or set require_staging = false"
+            )));
+        }
+        // Without `--env`: the default environment, which always exists.
+        let Some(selected) = environments
+            .iter()
+            .find(|e| e.name == DEFAULT_ENVIRONMENT)
+            .cloned()
+        else {
+            return Err(Error::local(format!(
+                "the `{DEFAULT_ENVIRONMENT}` environment is missing"
+            )));
+        };
+        github.environment = selected.github_environment.clone();
         Ok(Settings {
             global: Global {
                 json: args.json,
@@ -459,10 +585,51 @@ impl Settings {
             allow_insecure_http: file.allow_insecure_http.unwrap_or(false),
             git,
             github,
-            coolify,
-            verify,
+            coolify: selected.coolify.clone(),
+            verify: selected.verify.clone(),
             rollback,
+            environment: selected,
+            environment_given: false,
+            environments,
+            approve,
         })
+    }
+
+    /// Makes `name` (`--env NAME`) the environment this run acts on:
+    /// `github.environment`, `coolify` and `verify` become its view. `None`
+    /// keeps [`DEFAULT_ENVIRONMENT`]. An unknown name is a usage error (exit
+    /// 2) naming the configured ones.
+    pub fn select_environment(mut self, name: Option<&str>) -> Result<Settings> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let Some(env) = self.environments.iter().find(|e| e.name == name).cloned() else {
+            let known: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+            return Err(Error::usage(format!(
+                "--env {name}: no such environment (configured: {})",
+                known.join(", ")
+            ))
+            .with_code("unknown_environment")
+            .with_hint(format!(
+                "use one of: {}; or add [environments.{name}] to almarel.toml",
+                known
+                    .iter()
+                    .map(|k| format!("--env {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        self.github.environment = env.github_environment.clone();
+        self.coolify = env.coolify.clone();
+        self.verify = env.verify.clone();
+        self.environment = env;
+        self.environment_given = true;
+        Ok(self)
+    }
+
+    /// The environment called `name`, if configured.
+    pub fn environment_named(&self, name: &str) -> Option<&EnvironmentSettings> {
+        self.environments.iter().find(|e| e.name == name)
     }
 
     /// `github.repository`, or an error naming the key (exit 2).
@@ -480,6 +647,189 @@ impl Settings {
                 .with_hint("set [coolify] url in almarel.toml or ALMAREL_COOLIFY_URL")
         })
     }
+}
+
+/// Builds every environment: `production` from the top-level keys overlaid
+/// by `[environments.production]`; every other one from its own table, taking
+/// from the top level only what cannot point at the wrong servers (Coolify
+/// URL, image tag templates, timeouts, the version pointer and page marker).
+/// Apps, probe URLs and smoke steps are never inherited: a staging verify must
+/// not probe production.
+fn resolve_environments(
+    mut tables: BTreeMap<String, FileEnvironment>,
+    github_environment: &str,
+    github_environment_from_env: bool,
+    coolify: &CoolifySettings,
+    verify: &VerifySettings,
+) -> Result<Vec<EnvironmentSettings>> {
+    let production = tables.remove(DEFAULT_ENVIRONMENT).unwrap_or_default();
+    let mut out = vec![environment(
+        DEFAULT_ENVIRONMENT,
+        production,
+        true,
+        coolify,
+        verify,
+    )?];
+    // ALMAREL_GITHUB_ENVIRONMENT overrides `github.environment`, and beats
+    // the file for production (flag > environment > file).
+    if github_environment_from_env || out[0].github_environment.is_empty() {
+        out[0].github_environment = github_environment.to_owned();
+    }
+    for (name, table) in tables {
+        out.push(environment(&name, table, false, coolify, verify)?);
+    }
+    Ok(out)
+}
+
+fn environment(
+    name: &str,
+    table: FileEnvironment,
+    is_default: bool,
+    top_coolify: &CoolifySettings,
+    top_verify: &VerifySettings,
+) -> Result<EnvironmentSettings> {
+    let key = format!("environments.{name}");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::usage(format!(
+            "environments: `{name}` is not a valid environment name (letters, digits, - _ .)"
+        )));
+    }
+    let github_environment = match table.github_environment {
+        Some(g) if g.trim().is_empty() => {
+            return Err(Error::usage(format!(
+                "{key}.github_environment: must not be empty"
+            )));
+        }
+        Some(g) => g,
+        // Production: filled from `github.environment` by the caller.
+        None if is_default => String::new(),
+        None => name.to_owned(),
+    };
+    let accepts = match table.accepts {
+        None => Accepts::default_for(name),
+        Some(words) => {
+            let mut a = Accepts {
+                prerelease: false,
+                final_release: false,
+            };
+            for w in &words {
+                match w.as_str() {
+                    "prerelease" => a.prerelease = true,
+                    "final" => a.final_release = true,
+                    other => {
+                        return Err(Error::usage(format!(
+                            "{key}.accepts: `{other}` is not a kind of release (use \"prerelease\" and/or \"final\")"
+                        )));
+                    }
+                }
+            }
+            if words.is_empty() {
+                return Err(Error::usage(format!(
+                    "{key}.accepts: empty; the environment would take no release"
+                ))
+                .with_hint("use [\"prerelease\"], [\"final\"] or both"));
+            }
+            a
+        }
+    };
+    let c = table.coolify.unwrap_or_default();
+    if let Some(u) = &c.url {
+        validate_url(&format!("{key}.coolify.url"), u)?;
+    }
+    if let Some(t) = &c.token_env {
+        if t.is_empty() || !t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            return Err(Error::usage(format!(
+                "{key}.coolify.token_env: `{t}` is not an environment variable name"
+            )));
+        }
+    }
+    let apps = match c.apps {
+        Some(apps) => {
+            check_apps(&format!("{key}.coolify.apps"), &apps)?;
+            apps
+        }
+        None if is_default => top_coolify.apps.clone(),
+        None => Vec::new(),
+    };
+    let coolify = CoolifySettings {
+        url: c
+            .url
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .or_else(|| top_coolify.url.clone()),
+        image_tag: c.image_tag.unwrap_or_else(|| top_coolify.image_tag.clone()),
+        untagged_image_tag: c
+            .untagged_image_tag
+            .unwrap_or_else(|| top_coolify.untagged_image_tag.clone()),
+        apps,
+        request_timeout: top_coolify.request_timeout,
+        token_env: c.token_env.unwrap_or_else(|| top_coolify.token_env.clone()),
+    };
+    let v = table.verify.unwrap_or_default();
+    for (k, url) in [
+        ("health_url", &v.health_url),
+        ("version_url", &v.version_url),
+        ("web_url", &v.web_url),
+    ] {
+        if let Some(u) = url {
+            validate_url(&format!("{key}.verify.{k}"), u)?;
+        }
+    }
+    let own_or_top = |own: Option<String>, top: &Option<String>| {
+        if is_default {
+            own.or_else(|| top.clone())
+        } else {
+            own
+        }
+    };
+    let verify = VerifySettings {
+        health_url: own_or_top(v.health_url, &top_verify.health_url),
+        version_url: own_or_top(v.version_url, &top_verify.version_url),
+        version_sha_pointer: v
+            .version_sha_pointer
+            .or_else(|| top_verify.version_sha_pointer.clone()),
+        web_url: own_or_top(v.web_url, &top_verify.web_url),
+        web_expect: v.web_expect.or_else(|| top_verify.web_expect.clone()),
+        request_timeout: parse_timeout(
+            &format!("{key}.verify.request_timeout"),
+            v.request_timeout,
+            top_verify.request_timeout,
+        )?,
+        smoke: if v.smoke.is_empty() && is_default {
+            top_verify.smoke.clone()
+        } else {
+            v.smoke
+        },
+    };
+    Ok(EnvironmentSettings {
+        name: name.to_owned(),
+        github_environment,
+        accepts,
+        coolify,
+        verify,
+    })
+}
+
+/// Every app has a name and a uuid; names are unique.
+fn check_apps(key: &str, apps: &[CoolifyApp]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for app in apps {
+        if app.name.trim().is_empty() || app.uuid.trim().is_empty() {
+            return Err(Error::usage(format!(
+                "{key}: every app needs a name and a uuid"
+            )));
+        }
+        if !seen.insert(app.name.as_str()) {
+            return Err(Error::usage(format!(
+                "{key}: the name `{}` is used twice",
+                app.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `owner/name` has that shape.
@@ -794,5 +1144,225 @@ staging_data_runbook = "docs/runbooks/staging-data-copy.md"
         assert_eq!(s.verify.smoke.len(), 2);
         assert_eq!(s.verify.smoke[1].method, "GET");
         assert_eq!(s.rollback.migration_paths, vec!["api/Migrations/"]);
+    }
+
+    const ENVIRONMENTS: &str = r#"
+[github]
+repository = "acme/shop"
+environment = "production"
+[coolify]
+url = "https://coolify.example.com"
+image_tag = "{tag}"
+[[coolify.apps]]
+name = "api"
+uuid = "prod-api"
+[verify]
+health_url = "https://api.example.com/health"
+version_sha_pointer = "/commit"
+[[verify.smoke]]
+name = "home"
+url = "https://app.example.com/"
+
+[environments.staging]
+github_environment = "staging-eu"
+accepts = ["prerelease", "final"]
+[environments.staging.coolify]
+url = "https://coolify-staging.example.com"
+token_env = "COOLIFY_STAGING_TOKEN"
+untagged_image_tag = "staging-{sha}"
+[[environments.staging.coolify.apps]]
+name = "api"
+uuid = "stg-api"
+[environments.staging.verify]
+health_url = "https://staging.example.com/health"
+version_url = "https://staging.example.com/api/version"
+
+[approve]
+require_staging = true
+"#;
+
+    #[test]
+    fn a_single_environment_config_is_production_exactly_as_before() {
+        let s = merge(
+            "[github]\nenvironment = \"prod\"\n[coolify]\nurl = \"https://c.example.com\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"u1\"\n[verify]\nhealth_url = \"https://a.example.com/health\"\n",
+            Env::default(),
+        )
+        .unwrap();
+        assert_eq!(s.environments.len(), 1);
+        assert_eq!(s.environment.name, "production");
+        assert!(!s.environment_given);
+        assert_eq!(s.environment.github_environment, "prod");
+        assert_eq!(s.github.environment, "prod");
+        assert_eq!(s.coolify.apps, s.environment.coolify.apps);
+        assert_eq!(s.coolify.token_env, "COOLIFY_TOKEN");
+        assert_eq!(
+            s.verify.health_url.as_deref(),
+            Some("https://a.example.com/health")
+        );
+        assert_eq!(
+            s.environment.accepts,
+            Accepts {
+                prerelease: false,
+                final_release: true
+            }
+        );
+        assert!(!s.approve.require_staging);
+        // Selecting it by name changes nothing.
+        let same = s.clone().select_environment(Some("production")).unwrap();
+        assert_eq!(same.github.environment, "prod");
+        assert_eq!(same.coolify.apps, s.coolify.apps);
+        assert_eq!(same.verify.smoke, s.verify.smoke);
+    }
+
+    #[test]
+    fn environments_parse_and_select_their_own_view() {
+        let s = merge(ENVIRONMENTS, Env::default()).unwrap();
+        let names: Vec<&str> = s.environments.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, vec!["production", "staging"]);
+        assert!(s.approve.require_staging);
+        // Without --env: production, from the top-level keys.
+        assert_eq!(s.github.environment, "production");
+        assert_eq!(s.coolify.apps[0].uuid, "prod-api");
+        assert_eq!(s.verify.smoke.len(), 1);
+        let st = s.select_environment(Some("staging")).unwrap();
+        assert!(st.environment_given);
+        assert_eq!(st.environment.name, "staging");
+        assert_eq!(st.github.environment, "staging-eu");
+        assert_eq!(
+            st.coolify.url.as_deref(),
+            Some("https://coolify-staging.example.com")
+        );
+        assert_eq!(st.coolify.token_env, "COOLIFY_STAGING_TOKEN");
+        assert_eq!(st.coolify.apps[0].uuid, "stg-api");
+        // Templates come from the top level unless the environment sets them.
+        assert_eq!(st.coolify.image_tag, "{tag}");
+        assert_eq!(st.coolify.untagged_image_tag, "staging-{sha}");
+        assert_eq!(
+            st.verify.health_url.as_deref(),
+            Some("https://staging.example.com/health")
+        );
+        assert_eq!(st.verify.version_sha_pointer.as_deref(), Some("/commit"));
+        // Never inherited: production's web URL and smoke steps.
+        assert_eq!(st.verify.web_url, None);
+        assert!(st.verify.smoke.is_empty());
+        assert!(st.environment.accepts.prerelease && st.environment.accepts.final_release);
+    }
+
+    #[test]
+    fn an_environment_without_its_own_coolify_url_or_apps_inherits_the_url_only() {
+        let s = merge(
+            "[coolify]\nurl = \"https://c.example.com\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"p\"\n[environments.qa]\n",
+            Env::default(),
+        )
+        .unwrap()
+        .select_environment(Some("qa"))
+        .unwrap();
+        assert_eq!(s.github.environment, "qa");
+        assert_eq!(s.coolify.url.as_deref(), Some("https://c.example.com"));
+        assert!(s.coolify.apps.is_empty());
+        assert_eq!(s.coolify.token_env, "COOLIFY_TOKEN");
+    }
+
+    #[test]
+    fn environments_production_overlays_the_top_level() {
+        let s = merge(
+            "[github]\nenvironment = \"prod\"\n[[coolify.apps]]\nname = \"api\"\nuuid = \"old\"\n[environments.production]\ngithub_environment = \"live\"\n[[environments.production.coolify.apps]]\nname = \"api\"\nuuid = \"new\"\n",
+            Env::default(),
+        )
+        .unwrap();
+        assert_eq!(s.github.environment, "live");
+        assert_eq!(s.coolify.apps[0].uuid, "new");
+        // ALMAREL_GITHUB_ENVIRONMENT beats the file for production only.
+        let env = Env::from_pairs([("ALMAREL_GITHUB_ENVIRONMENT", "from-env")]);
+        let s = merge(ENVIRONMENTS, env).unwrap();
+        assert_eq!(s.github.environment, "from-env");
+        let st = s.select_environment(Some("staging")).unwrap();
+        assert_eq!(st.github.environment, "staging-eu");
+    }
+
+    #[test]
+    fn an_unknown_environment_is_exit_2_naming_the_configured_ones() {
+        let s = merge(ENVIRONMENTS, Env::default()).unwrap();
+        let e = s.select_environment(Some("qa")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.code, Some("unknown_environment"));
+        assert!(
+            e.message
+                .contains("--env qa: no such environment (configured: production, staging)"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("--env production, --env staging"),
+            "{:?}",
+            e.hints
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_in_an_environment_names_the_key_and_line() {
+        for (text, key, line) in [
+            (
+                "[environments.staging]\nacepts = [\"final\"]\n",
+                "acepts",
+                2,
+            ),
+            (
+                "[environments.staging.coolify]\nurl = \"https://c.example.com\"\ntoken = \"x\"\n",
+                "token",
+                3,
+            ),
+            (
+                "[environments.staging.verify]\nhealth = \"https://s.example.com\"\n",
+                "health",
+                2,
+            ),
+            ("[approve]\nrequire_stagin = true\n", "require_stagin", 2),
+        ] {
+            let err = parse_file(text).unwrap_err();
+            assert!(err.contains(key), "{text}: {err}");
+            assert!(err.contains(&format!("line {line}")), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_environment_values_are_usage_errors() {
+        for (text, needle) in [
+            (
+                "[environments.staging]\naccepts = [\"rc\"]\n",
+                "environments.staging.accepts: `rc`",
+            ),
+            (
+                "[environments.staging]\naccepts = []\n",
+                "environments.staging.accepts: empty",
+            ),
+            (
+                "[environments.staging.coolify]\nurl = \"ftp://x\"\n",
+                "environments.staging.coolify.url",
+            ),
+            (
+                "[environments.staging.coolify]\ntoken_env = \"A-B\"\n",
+                "environments.staging.coolify.token_env",
+            ),
+            (
+                "[environments.staging.verify]\nhealth_url = \"nope\"\n",
+                "environments.staging.verify.health_url",
+            ),
+            (
+                "[[environments.staging.coolify.apps]]\nname = \"api\"\nuuid = \"a\"\n[[environments.staging.coolify.apps]]\nname = \"api\"\nuuid = \"b\"\n",
+                "used twice",
+            ),
+            ("[environments.\"st ag\"]\n", "not a valid environment name"),
+            (
+                "[approve]\nrequire_staging = true\n",
+                "[environments.staging]",
+            ),
+        ] {
+            let e = merge(text, Env::default()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{text}");
+            assert!(e.message.contains(needle), "{text}: {}", e.message);
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! that must not repeat (the review POST, cancel) are sent once.
 
 pub mod actions;
+pub mod deployments;
 pub mod http;
 pub mod models;
 pub mod variables;

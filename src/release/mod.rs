@@ -5,6 +5,8 @@
 pub mod approval;
 pub mod artifact;
 pub mod deploy;
+pub mod environments;
+pub mod evidence;
 pub mod freeze;
 pub mod live;
 pub mod progress;

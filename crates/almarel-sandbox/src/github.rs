@@ -6,7 +6,9 @@
 //! the `on:` blocks of `docs/workflows/` by default), the repository's Actions
 //! permissions, tag-creation events (who pushed a tag), and `workflow_dispatch`
 //! (a new run for the ref when the file there has the trigger, GitHub's 422
-//! otherwise). Bodies are GitHub's official examples
+//! otherwise), deployments and deployment statuses (list, create; approving
+//! a pending deployment creates the environment's deployment, as GitHub
+//! does). Bodies are GitHub's official examples
 //! (`tests/fixtures/github/*.json`, from the REST description) with the
 //! scenario's values put in.
 //!
@@ -66,6 +68,8 @@ struct Templates {
     commit: Value,
     compare: Value,
     review: Value,
+    deployment: Value,
+    deployment_status: Value,
 }
 
 fn parse(text: &str) -> Value {
@@ -91,6 +95,8 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| Templates {
     commit: parse(fixture!("commit")),
     compare: parse(fixture!("compare")),
     review: first(parse(fixture!("review-deployments"))),
+    deployment: first(parse(fixture!("deployments"))),
+    deployment_status: first(parse(fixture!("deployment-statuses"))),
 });
 
 /// The phase of a simulated run.
@@ -262,6 +268,55 @@ struct SimEnvironment {
     can_approve: bool,
 }
 
+/// A deployment as the simulator holds it (`GET /deployments`), with the
+/// fields almarel sends when it creates one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDeployment {
+    /// Its id.
+    pub id: u64,
+    /// The commit.
+    pub sha: String,
+    /// The ref it was created for (branch, tag or SHA).
+    pub reference: String,
+    /// The GitHub Environment.
+    pub environment: String,
+    /// `task` (default `deploy`).
+    pub task: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// Who created it (`github-actions[bot]` for an approved environment job).
+    pub creator: String,
+    /// `auto_merge` as sent (`None`: absent, GitHub's default `true`).
+    pub auto_merge: Option<bool>,
+    /// `required_contexts` as sent (`None`: absent, every context required).
+    pub required_contexts: Option<Vec<String>>,
+    /// Created by approving a pending deployment (as GitHub does), not by a POST.
+    pub from_approval: bool,
+    /// `created_at` (RFC 3339, seconds).
+    pub created_at: String,
+    /// Its statuses, oldest first.
+    pub statuses: Vec<SimDeploymentStatus>,
+}
+
+/// A deployment status as the simulator holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDeploymentStatus {
+    /// Its id.
+    pub id: u64,
+    /// `state` (`success`, `failure`, `in_progress`, ...).
+    pub state: String,
+    /// `description`.
+    pub description: String,
+    /// `environment_url`.
+    pub environment_url: String,
+    /// `log_url`.
+    pub log_url: String,
+    /// Who created it.
+    pub creator: String,
+    /// `created_at` (RFC 3339, seconds).
+    pub created_at: String,
+}
+
 /// A fault to inject: the next `count` requests matching `method` and a
 /// path containing `path_contains` get `status` (with `headers` and `body`).
 #[derive(Debug, Clone)]
@@ -344,6 +399,7 @@ struct State {
     dispatch_plans: HashMap<u64, RunPlan>,
     /// Held answers: `(method, path substring, delay)`, applied at once.
     slow_answers: Vec<(String, String, Duration)>,
+    deployments: Vec<SimDeployment>,
     not_modified: u64,
     next_id: u64,
     /// Repository variables: name → (value, created_at, updated_at).
@@ -445,6 +501,7 @@ impl GithubSim {
             events: Vec::new(),
             dispatch_plans: HashMap::new(),
             slow_answers: Vec::new(),
+            deployments: Vec::new(),
             not_modified: 0,
             next_id: 30_433_642,
             variables: Vec::new(),
@@ -869,6 +926,43 @@ impl GithubSim {
             .find(|r| r.id == run)
             .map(|r| r.reviews.clone())
             .unwrap_or_default()
+    }
+    /// Every deployment, oldest first (those GitHub created on approval and
+    /// those POSTed), with their statuses.
+    pub fn deployments(&self) -> Vec<SimDeployment> {
+        self.st().deployments.clone()
+    }
+    /// Adds a deployment of `sha` to `environment` as an Actions environment
+    /// job creates it (creator `github-actions[bot]`, ref `main`); returns its id.
+    pub fn add_deployment(&self, sha: &str, environment: &str) -> u64 {
+        let mut s = self.st();
+        new_deployment(
+            &mut s,
+            sha,
+            "main",
+            environment,
+            "github-actions[bot]",
+            true,
+        )
+    }
+    /// Adds a status to deployment `id` as someone other than almarel would
+    /// (creator `github-actions[bot]`); returns its id, `None` for an unknown
+    /// deployment.
+    pub fn add_deployment_status(&self, id: u64, state: &str, description: &str) -> Option<u64> {
+        let mut s = self.st();
+        s.next_id += 1;
+        let status_id = s.next_id;
+        let d = s.deployments.iter_mut().find(|d| d.id == id)?;
+        d.statuses.push(SimDeploymentStatus {
+            id: status_id,
+            state: state.to_owned(),
+            description: description.to_owned(),
+            environment_url: String::new(),
+            log_url: String::new(),
+            creator: "github-actions[bot]".into(),
+            created_at: crate::clock::rfc3339(SystemTime::now()),
+        });
+        Some(status_id)
     }
     /// Whether a run has an open pending deployment.
     pub fn is_pending(&self, run: u64) -> bool {
@@ -1298,6 +1392,46 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                 .collect();
             Reply::json(Value::Array(items))
         }
+        ("GET", ["deployments"]) => {
+            let mut list: Vec<&SimDeployment> = s
+                .deployments
+                .iter()
+                .filter(|d| {
+                    [
+                        ("sha", &d.sha),
+                        ("ref", &d.reference),
+                        ("task", &d.task),
+                        ("environment", &d.environment),
+                    ]
+                    .iter()
+                    .all(|(k, v)| query_param(query, k).is_none_or(|q| percent_decode(q) == **v))
+                })
+                .collect();
+            // GitHub lists the newest first.
+            list.sort_by_key(|d| std::cmp::Reverse(d.id));
+            let items: Vec<Value> = list.iter().map(|d| deployment_json(s, d)).collect();
+            paginate(s, full, items, None)
+        }
+        ("POST", ["deployments"]) => create_deployment(s, body),
+        ("GET", ["deployments", id]) => {
+            match s.deployments.iter().find(|d| d.id.to_string() == *id) {
+                Some(d) => Reply::json(deployment_json(s, d)),
+                None => Reply::not_found(),
+            }
+        }
+        ("GET", ["deployments", id, "statuses"]) => {
+            let Some(d) = s.deployments.iter().find(|d| d.id.to_string() == *id) else {
+                return Reply::not_found();
+            };
+            let items: Vec<Value> = d
+                .statuses
+                .iter()
+                .rev()
+                .map(|st| deployment_status_json(s, d, st))
+                .collect();
+            paginate(s, full, items, None)
+        }
+        ("POST", ["deployments", id, "statuses"]) => create_deployment_status(s, id, body),
         ("GET", ["environments", name]) => match s.environments.iter().find(|e| e.name == *name) {
             Some(e) => {
                 let mut v = TEMPLATES.environment.clone();
@@ -1506,6 +1640,10 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     }
     let user = s.user.clone();
     let sha = run.sha.clone();
+    let reference = run.branch.clone().unwrap_or_else(|| sha.clone());
+    // Approving starts the environment job: GitHub creates its deployment.
+    let deployment = (state == "approved")
+        .then(|| new_deployment(s, &sha, &reference, &env.name, "github-actions[bot]", true));
     let run = &mut s.runs[idx];
     run.reviewed = Some((now, state == "approved"));
     run.reviews.push(Review {
@@ -1514,10 +1652,135 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
         user,
         environment_ids: ids,
     });
-    let mut d = TEMPLATES.review.clone();
-    d["sha"] = json!(sha);
-    d["environment"] = json!(env.name);
+    let created = deployment.and_then(|id| s.deployments.iter().find(|d| d.id == id));
+    let d = match created {
+        Some(d) => deployment_json(s, d),
+        None => {
+            let mut d = TEMPLATES.review.clone();
+            d["sha"] = json!(sha);
+            d["environment"] = json!(env.name);
+            d
+        }
+    };
     Reply::json(json!([d]))
+}
+
+fn new_deployment(
+    s: &mut State,
+    sha: &str,
+    reference: &str,
+    environment: &str,
+    creator: &str,
+    from_approval: bool,
+) -> u64 {
+    s.next_id += 1;
+    let id = s.next_id;
+    s.deployments.push(SimDeployment {
+        id,
+        sha: sha.to_owned(),
+        reference: reference.to_owned(),
+        environment: environment.to_owned(),
+        task: "deploy".into(),
+        description: None,
+        creator: creator.to_owned(),
+        auto_merge: None,
+        required_contexts: None,
+        from_approval,
+        created_at: crate::clock::rfc3339(SystemTime::now()),
+        statuses: Vec::new(),
+    });
+    id
+}
+
+fn validation_failed(message: &str) -> Reply {
+    Reply::status(
+        422,
+        Some(json!({
+            "message": message,
+            "documentation_url": "https://docs.github.com/rest/deployments/deployments#create-a-deployment",
+            "status": "422"
+        })),
+    )
+}
+
+/// `POST /deployments`: `ref` must name a commit, branch or tag; 201 with the
+/// deployment. `auto_merge` and `required_contexts` are kept as sent.
+fn create_deployment(s: &mut State, body: &str) -> Reply {
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return Reply::status(400, Some(json!({"message": "Problems parsing JSON"})));
+    };
+    let Some(reference) = req["ref"].as_str() else {
+        return validation_failed("Invalid request.\n\n\"ref\" wasn't supplied.");
+    };
+    let sha = if let Some(c) = find_commit(s, reference) {
+        c.sha
+    } else if let Some(sha) = named_ref(s, reference) {
+        sha
+    } else {
+        return validation_failed(&format!("No ref found for: {reference}"));
+    };
+    let environment = req["environment"]
+        .as_str()
+        .unwrap_or("production")
+        .to_owned();
+    let user = s.user.clone();
+    let id = new_deployment(s, &sha, reference, &environment, &user, false);
+    if let Some(d) = s.deployments.iter_mut().find(|d| d.id == id) {
+        d.task = req["task"].as_str().unwrap_or("deploy").to_owned();
+        d.description = req["description"].as_str().map(str::to_owned);
+        d.auto_merge = req["auto_merge"].as_bool();
+        d.required_contexts = req["required_contexts"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        });
+    }
+    match s.deployments.iter().find(|d| d.id == id) {
+        Some(d) => Reply::status(201, Some(deployment_json(s, d))),
+        None => Reply::not_found(),
+    }
+}
+
+/// `POST /deployments/{id}/statuses`: `state` from GitHub's enum,
+/// `description` at most 140 characters; 201 with the status.
+fn create_deployment_status(s: &mut State, id: &str, body: &str) -> Reply {
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return Reply::status(400, Some(json!({"message": "Problems parsing JSON"})));
+    };
+    if !s.deployments.iter().any(|d| d.id.to_string() == id) {
+        return Reply::not_found();
+    }
+    let state = req["state"].as_str().unwrap_or("");
+    if !matches!(
+        state,
+        "error" | "failure" | "inactive" | "in_progress" | "queued" | "pending" | "success"
+    ) {
+        return validation_failed(&format!("Validation Failed: state `{state}` is not valid"));
+    }
+    let description = req["description"].as_str().unwrap_or("").to_owned();
+    if description.chars().count() > 140 {
+        return validation_failed(
+            "Validation Failed: description is too long (maximum is 140 characters)",
+        );
+    }
+    s.next_id += 1;
+    let status_id = s.next_id;
+    let creator = s.user.clone();
+    let status = SimDeploymentStatus {
+        id: status_id,
+        state: state.to_owned(),
+        description,
+        environment_url: req["environment_url"].as_str().unwrap_or("").to_owned(),
+        log_url: req["log_url"].as_str().unwrap_or("").to_owned(),
+        creator,
+        created_at: crate::clock::rfc3339(SystemTime::now()),
+    };
+    let Some(d) = s.deployments.iter_mut().find(|d| d.id.to_string() == id) else {
+        return Reply::not_found();
+    };
+    d.statuses.push(status.clone());
+    let d = d.clone();
+    Reply::status(201, Some(deployment_status_json(s, &d, &status)))
 }
 
 #[derive(Debug, Clone)]
@@ -1869,6 +2132,45 @@ fn run_json(s: &State, r: &SimRun, now: Instant) -> Value {
         v["display_title"] = json!(c.message);
         v["head_commit"]["message"] = json!(c.message);
     }
+    v
+}
+
+fn deployment_json(s: &State, d: &SimDeployment) -> Value {
+    let mut v = TEMPLATES.deployment.clone();
+    let base = format!("{}/repos/{}/{}", s.base_url, s.owner, s.name);
+    v["url"] = json!(format!("{base}/deployments/{}", d.id));
+    v["id"] = json!(d.id);
+    v["sha"] = json!(d.sha);
+    v["ref"] = json!(d.reference);
+    v["task"] = json!(d.task);
+    v["environment"] = json!(d.environment);
+    v["original_environment"] = json!(d.environment);
+    v["description"] = json!(d.description);
+    v["creator"]["login"] = json!(d.creator);
+    v["created_at"] = json!(d.created_at);
+    v["updated_at"] = json!(d.created_at);
+    v["statuses_url"] = json!(format!("{base}/deployments/{}/statuses", d.id));
+    v["repository_url"] = json!(base);
+    v["production_environment"] = json!(d.environment == "production");
+    v
+}
+
+fn deployment_status_json(s: &State, d: &SimDeployment, st: &SimDeploymentStatus) -> Value {
+    let mut v = TEMPLATES.deployment_status.clone();
+    let base = format!("{}/repos/{}/{}", s.base_url, s.owner, s.name);
+    v["url"] = json!(format!("{base}/deployments/{}/statuses/{}", d.id, st.id));
+    v["id"] = json!(st.id);
+    v["state"] = json!(st.state);
+    v["creator"]["login"] = json!(st.creator);
+    v["description"] = json!(st.description);
+    v["environment"] = json!(d.environment);
+    v["target_url"] = json!(st.log_url);
+    v["log_url"] = json!(st.log_url);
+    v["environment_url"] = json!(st.environment_url);
+    v["created_at"] = json!(st.created_at);
+    v["updated_at"] = json!(st.created_at);
+    v["deployment_url"] = json!(format!("{base}/deployments/{}", d.id));
+    v["repository_url"] = json!(base);
     v
 }
 
