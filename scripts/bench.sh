@@ -6,7 +6,8 @@
 #   WATCH_SCALE=0.1 scripts/bench.sh   the watch scenario compressed to 1 min
 #   SKIP_WATCH=1 SKIP_REPO=1 scripts/bench.sh   quick subset
 #   BEFORE_BIN=path/to/old/almarel scripts/bench.sh   also time an older build
-#       (start-up and tag rows, same run) for before/after figures
+#       (start-up and tag rows, same run) and count its requests per command
+#       for before/after figures
 #   FEATURES= scripts/bench.sh   cargo features of the measured build (default
 #       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
@@ -144,7 +145,30 @@ fi
 size=$(stat -c %s "$bin")
 row "release binary size (stripped, thin LTO)" "$((size / 1024 / 1024)) MiB ($size B)" "—" "—" "—"
 
-# --- 5. status --watch over a simulated 10-minute release ---------------------
+# --- 5. requests per command, counted on the simulators ------------------------
+# A release v1.2.3 among 2,000 release tags; a fresh cache (HOME) per world.
+# GitHub requests that count against the rate limit (all but 304) per run;
+# status also runs a second time with the cache the first left.
+echo "== requests per command (status, approve, deploy, rollback)" >&2
+req_row() { # BIN LABEL
+  "$fakes" requests "$1" 2>"$out/requests.err" | tee "$out/requests-$2.jsonl" | while read -r j; do
+    c=$(echo "$j" | sed 's/.*"command": "\([a-z]*\)".*/\1/')
+    r=$(echo "$j" | sed 's/.*"run": "\([a-z]*\)".*/\1/')
+    n=$(echo "$j" | sed 's/.*"github_counted": \([0-9]*\).*/\1/')
+    m=$(echo "$j" | sed 's/.*"github_304": \([0-9]*\).*/\1/')
+    q=$(echo "$j" | sed 's/.*"graphql": \([0-9]*\).*/\1/')
+    k=$(echo "$j" | sed 's/.*"coolify": \([0-9]*\).*/\1/')
+    e=$(echo "$j" | sed 's/.*"exit": \(-*[0-9]*\).*/\1/')
+    target="—"
+    [ "$c/$r" = status/first ] && target="≤ 10"
+    [ "$c/$r" = status/repeat ] && target="≤ 2"
+    row "requests ($2): \`$c\` $r run, 2,000 tags: GitHub counted (304s, GraphQL), Coolify; exit $e" "$n ($m, $q), $k" "—" "—" "$target"
+  done
+}
+req_row "$bin" after
+[ -n "$before" ] && req_row "$before" before
+
+# --- 6. status --watch over a simulated 10-minute release ---------------------
 if [ "${SKIP_WATCH:-0}" != 1 ]; then
   scale=${WATCH_SCALE:-1}
   echo "== status --watch over a simulated release (10 min × $scale)" >&2
