@@ -710,3 +710,119 @@ fn the_status_read_during_a_fetch_is_the_status() {
     std::fs::remove_file(f.work.join("untracked.txt")).unwrap();
     assert!(r.status().unwrap().untracked.is_empty());
 }
+
+#[test]
+fn the_status_split_across_threads_is_the_status() {
+    let f = Fixture::new();
+    let write = |p: &str, text: &str| {
+        let p = f.work.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    for d in ["src/a", "src/b/x", "src/b/y", "src/ab", "docs", "lib/deep"] {
+        for i in 0..4 {
+            write(&format!("{d}/f{i}.txt"), &format!("{d} {i}\n"));
+        }
+    }
+    write("top.txt", "top\n");
+    write(".gitignore", "*.log\n");
+    write("src/b/.gitignore", "build/\n");
+    git(&f.work, &["add", "-A"]);
+    git(&f.work, &["commit", "-q", "-m", "tree"]);
+    let layout = || {
+        let repo = git2::Repository::open(&f.work).unwrap();
+        let tree = repo.head().unwrap().peel_to_tree().unwrap().id();
+        index::layout_if_tree_is(repo.path(), tree.as_bytes())
+    };
+    let l = layout().expect("a commit records the cached tree");
+    assert_eq!(l.root.entries, l.paths.len());
+    assert_eq!(l.paths.len(), 28, "{:?}", l.paths);
+    let src = l.root.dirs.iter().find(|d| d.name == "src").unwrap();
+    assert_eq!(src.entries, 17);
+
+    // Unstaged, deleted (a file, a whole directory, a root file), untracked
+    // (files, directories at every level, a name sharing a prefix with a
+    // tracked directory), ignored (root and nested rules): nothing staged.
+    write("src/a/f0.txt", "changed\n");
+    write("docs/f3.txt", "changed too\n");
+    std::fs::remove_file(f.work.join("src/b/x/f1.txt")).unwrap();
+    std::fs::remove_dir_all(f.work.join("lib")).unwrap();
+    std::fs::remove_file(f.work.join("top.txt")).unwrap();
+    write("src/b/y/new.txt", "new\n");
+    write("src/a/fresh/deeper/f.txt", "new\n");
+    write("src/abc/z.txt", "new\n");
+    write("newdir/deep/file.txt", "new\n");
+    write("root-new.txt", "new\n");
+    write("src/b/build/out.o", "ignored\n");
+    write("x.log", "ignored\n");
+    write("src/a/y.log", "ignored\n");
+    let l = layout().expect("nothing staged: the cached tree is still HEAD's");
+
+    let repo = git2::Repository::open(&f.work).unwrap();
+    let one = tree_status_with(&repo, 1, 0).unwrap();
+    assert_eq!(
+        one.unstaged,
+        [
+            "docs/f3.txt",
+            "lib/deep/f0.txt",
+            "lib/deep/f1.txt",
+            "lib/deep/f2.txt",
+            "lib/deep/f3.txt",
+            "src/a/f0.txt",
+            "src/b/x/f1.txt",
+            "top.txt"
+        ]
+    );
+    assert_eq!(
+        one.untracked,
+        [
+            "newdir/deep/file.txt",
+            "root-new.txt",
+            "src/a/fresh/deeper/f.txt",
+            "src/abc/z.txt",
+            "src/b/y/new.txt"
+        ]
+    );
+    assert!(one.staged.is_empty() && one.conflicted.is_empty());
+    assert_eq!(one.file_count(), full_status(&f.work).len());
+    for threads in 2..=4 {
+        let parts = split::plan(&f.work, &l, threads).expect("a plan");
+        assert!(parts.len() >= 2, "{threads}: {parts:?}");
+        let mut all: Vec<&String> = parts.iter().flatten().collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "each path in one part only: {parts:?}");
+        assert_eq!(
+            tree_status_with(&repo, threads, 0).unwrap(),
+            one,
+            "{threads} threads: {parts:?}"
+        );
+    }
+
+    // A tracked directory replaced by a file: stays one part, same answer.
+    std::fs::remove_dir_all(f.work.join("src/ab")).unwrap();
+    write("src/ab", "now a file\n");
+    let one = tree_status_with(&repo, 1, 0).unwrap();
+    assert!(one.untracked.contains(&"src/ab".to_owned()), "{one:?}");
+    assert!(
+        one.unstaged.contains(&"src/ab/f0.txt".to_owned()),
+        "{one:?}"
+    );
+    assert_eq!(one.file_count(), full_status(&f.work).len());
+    for threads in 2..=4 {
+        assert_eq!(
+            tree_status_with(&repo, threads, 0).unwrap(),
+            one,
+            "{threads}"
+        );
+    }
+
+    // Something staged: the cached tree is no longer HEAD's, no split, and
+    // the staged file is reported.
+    git(&f.work, &["add", "src/a/f0.txt"]);
+    assert!(layout().is_none());
+    let staged = tree_status_with(&repo, 4, 0).unwrap();
+    assert_eq!(staged.staged, ["src/a/f0.txt"]);
+    assert_eq!(staged.file_count(), full_status(&f.work).len());
+}
