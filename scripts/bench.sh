@@ -8,6 +8,7 @@
 #   BEFORE_BIN=path/to/old/almarel scripts/bench.sh   also time an older build
 #       (start-up and tag rows, same run) and count its requests per command
 #       for before/after figures
+#   BIN=path/to/almarel scripts/bench.sh   measure that binary (no build of it)
 #   FEATURES= scripts/bench.sh   cargo features of the measured build (default
 #       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
@@ -36,9 +37,11 @@ echo "== building the release binary and the simulator driver" >&2
 features=()
 FEATURES=${FEATURES-vendored-openssl}
 [ -n "$FEATURES" ] && features=(--features "$FEATURES")
-cargo build --release --locked --quiet "${features[@]}"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked --quiet "${features[@]}"
+fi
 cargo build --release --locked --quiet "${features[@]}" --example bench_fakes
-bin="$root/target/release/almarel"
+bin=$(realpath "${BIN:-$root/target/release/almarel}")
 fakes="$root/target/release/examples/bench_fakes"
 
 # mean_s NAME RUNS CMD: mean wall time of CMD (a bash command line), seconds.
