@@ -13,7 +13,6 @@ use crate::version::{ReleaseTag, normalize_tag};
 
 mod index;
 mod remote;
-mod split;
 mod url;
 
 pub use remote::{
@@ -627,100 +626,21 @@ impl Repo {
 
 /// The status of `repo`'s work tree. When the index's cached tree (its
 /// `TREE` extension) is HEAD's tree and no entry is conflicted, nothing is
-/// staged: only the index is compared with the work tree, and on a large
-/// work tree that comparison is split across threads ([`split`]).
+/// staged: only the index is compared with the work tree.
 fn tree_status(repo: &git2::Repository) -> Result<TreeStatus> {
-    tree_status_with(repo, split::threads(), split::MIN_ENTRIES)
-}
-
-/// [`tree_status`] with at most `threads` threads, splitting only from
-/// `min_entries` index entries.
-fn tree_status_with(
-    repo: &git2::Repository,
-    threads: usize,
-    min_entries: usize,
-) -> Result<TreeStatus> {
     let head_tree = repo
         .head()
         .ok()
         .and_then(|h| h.peel_to_tree().ok())
         .map(|t| t.id());
-    let layout = head_tree.and_then(|t| index::layout_if_tree_is(repo.path(), t.as_bytes()));
-    let index_is_head = layout.is_some()
-        || head_tree.is_some_and(|t| index::cached_tree_is(repo.path(), t.as_bytes()));
-    let parts = match (&layout, repo.workdir()) {
-        (Some(l), Some(w)) if threads > 1 && l.paths.len() >= min_entries => {
-            split::plan(w, l, threads)
-        }
-        _ => None,
-    };
-    drop(layout);
-    let Some(mut parts) = parts else {
-        return status_of(repo, index_is_head, None);
-    };
-    // The first part on this thread, the others each on their own, with
-    // their own handle on the repository.
-    let first = parts.remove(0);
-    let git_dir = repo.path().to_path_buf();
-    let handles: Vec<_> = parts
-        .into_iter()
-        .map(|part| {
-            let git_dir = git_dir.clone();
-            std::thread::Builder::new()
-                .name("almarel-status".into())
-                .spawn(move || {
-                    let repo = git2::Repository::open(&git_dir)
-                        .map_err(|e| git_err("cannot open the repository", &e))?;
-                    status_of(&repo, true, Some(&part))
-                })
-        })
-        .collect();
-    let mut out = status_of(repo, true, Some(&first))?;
-    for h in handles {
-        let part = h
-            .map_err(|e| Error::local(format!("cannot read the working tree's status: {e}")))?
-            .join()
-            .unwrap_or_else(|_| {
-                Err(Error::local(
-                    "cannot read the working tree's status: a reading thread stopped unexpectedly",
-                ))
-            })?;
-        out.staged.extend(part.staged);
-        out.unstaged.extend(part.unstaged);
-        out.untracked.extend(part.untracked);
-        out.conflicted.extend(part.conflicted);
-    }
-    for list in [
-        &mut out.staged,
-        &mut out.unstaged,
-        &mut out.untracked,
-        &mut out.conflicted,
-    ] {
-        list.sort();
-    }
-    Ok(out)
-}
-
-/// libgit2's status: index↔work tree only when `workdir_only` (nothing is
-/// staged), else HEAD↔index too; limited to the literal `paths` if given.
-fn status_of(
-    repo: &git2::Repository,
-    workdir_only: bool,
-    paths: Option<&[String]>,
-) -> Result<TreeStatus> {
+    let index_is_head = head_tree.is_some_and(|t| index::cached_tree_is(repo.path(), t.as_bytes()));
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_ignored(false)
         .exclude_submodules(false);
-    if workdir_only {
+    if index_is_head {
         opts.show(git2::StatusShow::Workdir);
-    }
-    if let Some(paths) = paths {
-        opts.disable_pathspec_match(true);
-        for p in paths {
-            opts.pathspec(p);
-        }
     }
     let statuses = repo
         .statuses(Some(&mut opts))
