@@ -25,7 +25,7 @@
 //! `bench_fakes serve DIR [PROBE_MS]`: starts the GitHub, Coolify and
 //! production simulators, writes `DIR/almarel.toml` pointing at them (a
 //! release v1.2.3 with green CI and a deploy run waiting for approval; two
-//! Coolify apps; production serving the release, each of its three probes
+//! Coolify apps already on v1.2.3 (`verify` checks them too); production serving the release, each of its three probes
 //! answering after PROBE_MS), prints `ready`, and serves until stdin closes.
 //! Tokens: `GH_TOKEN=ghp_benchToken0000000000000000000000`,
 //! `COOLIFY_TOKEN=7|almarel-sim-token-rdw`; the SHA is printed as `sha=...`.
@@ -85,8 +85,10 @@ fn serve(mut args: impl Iterator<Item = String>) {
     sim.add_run("CI", &sha, RunPlan::success());
     sim.add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
     let apps = vec![
-        coolify::AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.2"),
-        coolify::AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+        coolify::AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.3")
+            .with_history(&["v1.2.2", "v1.2.3"]),
+        coolify::AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+            .with_history(&["v1.2.2", "v1.2.3"]),
     ];
     let c = rt
         .block_on(coolify::start(coolify::Config::new(apps.clone())))

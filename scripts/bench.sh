@@ -45,11 +45,15 @@ bin=$(realpath "${BIN:-$root/target/release/almarel}")
 fakes="$root/target/release/examples/bench_fakes"
 
 # mean_s NAME RUNS CMD: mean wall time of CMD (a bash command line), seconds.
+# A 4th argument `noshell`: run CMD without a shell (hyperfine -N; for
+# commands of about a millisecond, where subtracting the shell's start-up
+# estimate leaves noise).
 mean_s() {
-  local name=$1 runs=$2 cmd=$3
+  local name=$1 runs=$2 cmd=$3 shell=(--shell bash)
+  [ "${4:-}" = noshell ] && shell=(-N)
   if [ $have_hyperfine = 1 ]; then
     hyperfine --style none --warmup 2 --runs "$runs" --export-json "$out/$name.json" \
-      --shell bash "$cmd" >/dev/null 2>&1
+      "${shell[@]}" "$cmd" >/dev/null 2>&1
     grep -m1 '"mean"' "$out/$name.json" | sed 's/.*"mean": *\([0-9.eE+-]*\).*/\1/'
   else
     local start end i
@@ -77,12 +81,12 @@ results="$out/results.md"
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" | tee -a "$results"; }
 
 # --- 1. start-up ------------------------------------------------------------
-a=$(mean_s startup-almarel 200 "'$bin' --version")
-g=$(mean_s startup-git 200 "git --version")
+a=$(mean_s startup-almarel 200 "$bin --version" noshell)
+g=$(mean_s startup-git 200 "git --version" noshell)
 row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 1.6"
 before="${BEFORE_BIN:-}"
 if [ -n "$before" ]; then
-  b=$(mean_s startup-before 200 "'$before' --version")
+  b=$(mean_s startup-before 200 "$before --version" noshell)
   row "start-up, before (\`$before\`)" "$(ms "$b")" "$(ms "$g")" "$(ratio "$b" "$g")" "—"
 fi
 
