@@ -7,9 +7,9 @@
 //! [`GRAPHQL_BATCH`] tags (`object(oid:)` under aliases). A tag object is
 //! immutable, so every answer is kept: in memory for the run and in the
 //! persistent cache ([`super::cache::DiskCache`]) for later runs, which then
-//! peel nothing at all. When GraphQL is unavailable (an old GitHub Enterprise,
-//! a proxy that only passes REST) the tags are peeled one by one over REST, as
-//! before.
+//! peel nothing at all. A refused query is tried again with [`SMALL_BATCH`]
+//! tags; when GraphQL is unavailable (an old GitHub Enterprise, a proxy that
+//! only passes REST) the tags are peeled one by one over REST, as before.
 
 use ::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,6 +21,10 @@ use crate::error::Result;
 /// Tag objects asked per GraphQL query (one alias each). GitHub limits a
 /// query to 500,000 nodes; an `object(oid:)` lookup is one.
 pub const GRAPHQL_BATCH: usize = 1000;
+
+/// The batch tried when a query of [`GRAPHQL_BATCH`] is refused (a server
+/// with a lower complexity limit), before falling back to REST.
+pub const SMALL_BATCH: usize = 100;
 
 /// The GraphQL endpoint next to a REST base: `https://api.github.com/graphql`,
 /// and `https://HOST/api/graphql` for GitHub Enterprise's `https://HOST/api/v3`.
@@ -94,13 +98,22 @@ impl Client {
                 break;
             }
             let mut next = Vec::new();
-            for chunk in pending.chunks(GRAPHQL_BATCH) {
+            let mut batch = GRAPHQL_BATCH;
+            let mut at = 0;
+            while at < pending.len() {
+                let chunk = &pending[at..(at + batch).min(pending.len())];
                 let oids: Vec<&str> = chunk.iter().map(|(_, cur)| cur.as_str()).collect();
                 let Some(targets) = self.graphql_targets(&oids).await? else {
+                    if batch > SMALL_BATCH {
+                        // A query too big for this server: smaller ones.
+                        batch = SMALL_BATCH;
+                        continue;
+                    }
                     // No GraphQL here: keep what was learned, REST does the rest.
                     self.remember_peels(&learned);
                     return Ok(());
                 };
+                at += chunk.len();
                 for ((orig, _), target) in chunk.iter().zip(targets) {
                     match target {
                         Some((kind, oid)) if kind == "Tag" => next.push((orig.clone(), oid)),

@@ -191,3 +191,47 @@ fn status_on_2000_tags_costs_few_requests_and_a_repeat_almost_none() {
     );
     assert_eq!(third.iter().filter(|r| r.path == "/graphql").count(), 2);
 }
+
+/// Without GraphQL (an old GitHub Enterprise, a proxy passing only REST):
+/// a smaller query is tried, then each annotated tag is peeled over REST,
+/// with the same answer.
+#[test]
+fn without_graphql_tags_are_peeled_over_rest_with_the_same_answer() {
+    use crate::support::Sandbox;
+    use crate::support::github::GhEnv;
+    use almarel_sandbox::github::Fault;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("release");
+    for t in ["v1.2.3", "v1.2.3-rc.1", "v1.2.3-rc.2"] {
+        gh.sim.add_tag(t, &sha, true);
+    }
+    let other = gh.sim.add_commit("later");
+    gh.sim.add_tag("v1.2.4", &other, true);
+    gh.sim.fault(Fault::new("POST", "/graphql", 2, 404));
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(
+        v["tags_at_commit"],
+        serde_json::json!(["v1.2.3", "v1.2.3-rc.1", "v1.2.3-rc.2"])
+    );
+    let all = gh.sim.recorder().all();
+    let graphql: Vec<u16> = all
+        .iter()
+        .filter(|r| r.path == "/graphql")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(graphql, [404, 404], "a smaller query, then REST");
+    assert_eq!(
+        all.iter().filter(|r| r.path.contains("/git/tags/")).count(),
+        4,
+        "one REST peel per annotated tag"
+    );
+}
