@@ -142,6 +142,9 @@ impl DiskCache {
             return;
         }
         let mut all = self.peeled();
+        if new.iter().all(|(t, c)| all.get(t) == Some(c)) {
+            return;
+        }
         for (t, c) in new {
             all.insert(t.clone(), c.clone());
         }

@@ -267,7 +267,8 @@ impl Client {
                 .json("tag object")?;
             current = t.object;
         }
-        self.remember_peels(&[(obj.sha.clone(), current.sha.clone())]);
+        // On disk with the others at the end of `tags` (one write, not one per tag).
+        self.remember_peels(&[(obj.sha.clone(), current.sha.clone())], false);
         Ok(current.sha)
     }
 
@@ -302,17 +303,25 @@ impl Client {
         let url = self.repo_url(&format!("/git/matching-refs/tags/{prefix}"));
         let refs: Vec<GitRef> = self.http.get_all(&url, None).await?;
         self.peel_all(refs.iter().map(|r| &r.object)).await?;
+        let mut peels = Vec::new();
         let mut out = Vec::new();
         for r in refs {
             let Some(name) = r.name.strip_prefix("refs/tags/") else {
                 continue;
             };
             let commit = self.peel(&r.object).await?;
+            if r.object.kind == "tag" {
+                peels.push((r.object.sha.clone(), commit.clone()));
+            }
             out.push(TagRef {
                 name: name.to_owned(),
                 annotated: r.object.kind == "tag",
                 commit,
             });
+        }
+        // Those peeled over REST too (nothing is written when all are known).
+        if let Some(disk) = &self.disk {
+            disk.add_peeled(&peels);
         }
         Ok(out)
     }

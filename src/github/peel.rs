@@ -55,9 +55,9 @@ fn query(oids: &[&str]) -> String {
 }
 
 impl Client {
-    /// Records peeled tags (tag object SHA, target SHA) in memory and in the
-    /// persistent cache.
-    pub(super) fn remember_peels(&self, new: &[(String, String)]) {
+    /// Records peeled tags (tag object SHA, target SHA) in memory and, with
+    /// `persist`, in the persistent cache (one write for the whole list).
+    pub(super) fn remember_peels(&self, new: &[(String, String)], persist: bool) {
         if new.is_empty() {
             return;
         }
@@ -66,7 +66,7 @@ impl Client {
                 p.insert(t.clone(), c.clone());
             }
         }
-        if let Some(disk) = &self.disk {
+        if let (true, Some(disk)) = (persist, &self.disk) {
             disk.add_peeled(new);
         }
     }
@@ -110,7 +110,7 @@ impl Client {
                         continue;
                     }
                     // No GraphQL here: keep what was learned, REST does the rest.
-                    self.remember_peels(&learned);
+                    self.remember_peels(&learned, true);
                     return Ok(());
                 };
                 at += chunk.len();
@@ -124,7 +124,7 @@ impl Client {
             }
             pending = next;
         }
-        self.remember_peels(&learned);
+        self.remember_peels(&learned, true);
         Ok(())
     }
 

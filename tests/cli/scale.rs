@@ -234,4 +234,19 @@ fn without_graphql_tags_are_peeled_over_rest_with_the_same_answer() {
         4,
         "one REST peel per annotated tag"
     );
+    // Kept on disk: a repeat peels nothing.
+    let start = all.len();
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let again = gh.sim.recorder().all()[start..].to_vec();
+    assert!(
+        !again
+            .iter()
+            .any(|r| r.path == "/graphql" || r.path.contains("/git/tags/")),
+        "{again:?}"
+    );
 }
