@@ -11,10 +11,21 @@
 //! timeline (wall time ÷ 3 s, rounded up, × the distinct paths almarel polls,
 //! i.e. requested more than once), not by running a second poller.
 //!
+//! `bench_fakes requests ALMAREL`: counts the requests of `status v1.2.3`
+//! (run twice: the first run and a repeat with the same cache), `approve
+//! v1.2.3 --yes`, `deploy --tag 1.2.3 --yes` and `rollback --yes`, each in a
+//! fresh world: a clone with releases v1.2.2 and v1.2.3, the GitHub
+//! simulator with those plus 2,000 older release tags (six in seven
+//! annotated), CI green, the deploy run waiting for approval (approved for
+//! `deploy`), two Coolify apps and production serving what was deployed.
+//! Prints one JSON line per run: GitHub requests that count against the rate
+//! limit (all but `304`), `304`s, GraphQL queries among the counted, Coolify
+//! requests, the exit status.
+//!
 //! `bench_fakes serve DIR [PROBE_MS]`: starts the GitHub, Coolify and
 //! production simulators, writes `DIR/almarel.toml` pointing at them (a
 //! release v1.2.3 with green CI and a deploy run waiting for approval; two
-//! Coolify apps; production serving the release, each of its three probes
+//! Coolify apps already on v1.2.3 (`verify` checks them too); production serving the release, each of its three probes
 //! answering after PROBE_MS), prints `ready`, and serves until stdin closes.
 //! Tokens: `GH_TOKEN=ghp_benchToken0000000000000000000000`,
 //! `COOLIFY_TOKEN=7|almarel-sim-token-rdw`; the SHA is printed as `sha=...`.
@@ -37,8 +48,11 @@ fn main() {
     match args.next().as_deref() {
         Some("watch") => watch(args),
         Some("serve") => serve(args),
+        Some("requests") => requests(args),
         _ => {
-            eprintln!("usage: bench_fakes watch ALMAREL [SCALE] | serve DIR [PROBE_MS]");
+            eprintln!(
+                "usage: bench_fakes watch ALMAREL [SCALE] | serve DIR [PROBE_MS] | requests ALMAREL"
+            );
             std::process::exit(2);
         }
     }
@@ -71,8 +85,10 @@ fn serve(mut args: impl Iterator<Item = String>) {
     sim.add_run("CI", &sha, RunPlan::success());
     sim.add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
     let apps = vec![
-        coolify::AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.2"),
-        coolify::AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.2"),
+        coolify::AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", "v1.2.3")
+            .with_history(&["v1.2.2", "v1.2.3"]),
+        coolify::AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", "v1.2.3")
+            .with_history(&["v1.2.2", "v1.2.3"]),
     ];
     let c = rt
         .block_on(coolify::start(coolify::Config::new(apps.clone())))
@@ -207,4 +223,175 @@ fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("almarel-watch-bench-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn requests(mut args: impl Iterator<Item = String>) {
+    use almarel_sandbox::{coolify, production};
+    use std::collections::HashMap;
+    let bin = std::fs::canonicalize(args.next().expect("usage: bench_fakes requests ALMAREL"))
+        .expect("the almarel binary exists");
+    let cases: [(&str, &[&str], &str, bool); 4] = [
+        ("status", &["status", "v1.2.3"], "v1.2.2", true),
+        ("approve", &["approve", "v1.2.3", "--yes"], "v1.2.2", false),
+        (
+            "deploy",
+            &["deploy", "--tag", "1.2.3", "--yes"],
+            "v1.2.2",
+            false,
+        ),
+        ("rollback", &["rollback", "--yes"], "v1.2.3", false),
+    ];
+    let rt = runtime();
+    for (name, cmd, running, repeat) in cases {
+        let root = std::env::temp_dir().join(format!(
+            "almarel-requests-bench-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let (origin, work, home) = (
+            root.join("origin.git"),
+            root.join("work"),
+            root.join("home"),
+        );
+        for d in [&origin, &work, &home] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        git(&origin, &["init", "-q", "--bare", "-b", "main"]);
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(
+            &work,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
+        let mut shas = HashMap::new();
+        for (tag, file) in [("v1.2.2", "a.txt"), ("v1.2.3", "b.txt")] {
+            std::fs::write(work.join(file), tag).unwrap();
+            git(&work, &["add", file]);
+            git(&work, &["commit", "-q", "-m", &format!("Release {tag}")]);
+            git(&work, &["tag", "-a", tag, "-m", tag]);
+            shas.insert(tag.to_owned(), git(&work, &["rev-parse", "HEAD"]));
+        }
+        git(&work, &["push", "-q", "origin", "main", "--tags"]);
+
+        let sim = rt.block_on(GithubSim::start("octo/app")).unwrap();
+        sim.require_token(TOKEN);
+        for i in 0..100 {
+            let c = sim.add_commit(&format!("change {i}"));
+            for j in 0..20 {
+                sim.add_tag(&format!("v0.{i}.{j}"), &c, (i * 20 + j) % 7 != 0);
+            }
+        }
+        for tag in ["v1.2.2", "v1.2.3"] {
+            sim.register_commit(&shas[tag], &format!("Release {tag}"));
+            sim.add_tag(tag, &shas[tag], true);
+        }
+        let sha = shas["v1.2.3"].clone();
+        sim.add_release("v1.2.3", false);
+        sim.add_run("CI", &sha, RunPlan::success());
+        let deploy_plan = if name == "deploy" {
+            RunPlan::success()
+        } else {
+            RunPlan::awaiting_approval()
+        };
+        let deploy_run = sim.add_run("Deploy to Production", &sha, deploy_plan);
+        if name == "deploy" {
+            sim.set_run_actor(deploy_run, "octocat");
+        }
+        let apps = vec![
+            coolify::AppSpec::docker("api", "k8s0wccw4g0o0kw4okcs8wss", running),
+            coolify::AppSpec::docker("web", "w3b0wccw4g0o0kw4okcs8wss", running),
+        ];
+        let c = rt
+            .block_on(coolify::start(coolify::Config::new(apps.clone())))
+            .unwrap();
+        let p = rt
+            .block_on(production::start(production::Config::new(&shas[running])))
+            .unwrap();
+        let control = p.control();
+        let by_tag = shas.clone();
+        c.on_finish(move |_app, image_tag| {
+            if let Some(s) = by_tag.get(image_tag) {
+                control.set_sha(s);
+            }
+        });
+        let mut toml = format!(
+            "[github]\nrepository = \"octo/app\"\napi_url = \"{}\"\n[coolify]\nurl = \"{}\"\n",
+            sim.url(),
+            c.url()
+        );
+        for a in &apps {
+            toml.push_str(&format!(
+                "[[coolify.apps]]\nname = \"{}\"\nuuid = \"{}\"\n",
+                a.name, a.uuid
+            ));
+        }
+        let u = p.url();
+        toml.push_str(&format!(
+            "[verify]\nhealth_url = \"{u}/health\"\nversion_url = \"{u}/api/version\"\nweb_url = \"{u}/\"\n"
+        ));
+        let config = root.join("almarel.toml");
+        std::fs::write(&config, toml).unwrap();
+        let runs: &[&str] = if repeat {
+            &["first", "repeat"]
+        } else {
+            &["first"]
+        };
+        for run in runs {
+            let (g0, c0) = (sim.recorder().all().len(), c.recorder().all().len());
+            let out = std::process::Command::new(&bin)
+                .current_dir(&work)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", &home)
+                .env("ALMAREL_STATE_DIR", root.join("state"))
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("NO_COLOR", "1")
+                .env("GH_TOKEN", TOKEN)
+                .env("COOLIFY_TOKEN", coolify::TOKEN)
+                .arg("--config")
+                .arg(&config)
+                .args(cmd)
+                .output()
+                .expect("run almarel");
+            let gh = sim.recorder().all()[g0..].to_vec();
+            let not_modified = gh.iter().filter(|r| r.status == 304).count();
+            let graphql = gh.iter().filter(|r| r.path == "/graphql").count();
+            let coolify_requests = c.recorder().all().len() - c0;
+            if !out.status.success() {
+                eprintln!(
+                    "warning: `{}` exited {:?}: {}",
+                    cmd.join(" "),
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            println!(
+                "{{\"command\": \"{name}\", \"run\": \"{run}\", \"exit\": {}, \"github_counted\": {}, \
+                 \"github_304\": {not_modified}, \"graphql\": {graphql}, \"coolify\": {coolify_requests}}}",
+                out.status.code().unwrap_or(-1),
+                gh.len() - not_modified,
+            );
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -6,7 +6,9 @@
 #   WATCH_SCALE=0.1 scripts/bench.sh   the watch scenario compressed to 1 min
 #   SKIP_WATCH=1 SKIP_REPO=1 scripts/bench.sh   quick subset
 #   BEFORE_BIN=path/to/old/almarel scripts/bench.sh   also time an older build
-#       (start-up and tag rows, same run) for before/after figures
+#       (start-up and tag rows, same run) and count its requests per command
+#       for before/after figures
+#   BIN=path/to/almarel scripts/bench.sh   measure that binary (no build of it)
 #   FEATURES= scripts/bench.sh   cargo features of the measured build (default
 #       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
@@ -35,17 +37,23 @@ echo "== building the release binary and the simulator driver" >&2
 features=()
 FEATURES=${FEATURES-vendored-openssl}
 [ -n "$FEATURES" ] && features=(--features "$FEATURES")
-cargo build --release --locked --quiet "${features[@]}"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked --quiet "${features[@]}"
+fi
 cargo build --release --locked --quiet "${features[@]}" --example bench_fakes
-bin="$root/target/release/almarel"
+bin=$(realpath "${BIN:-$root/target/release/almarel}")
 fakes="$root/target/release/examples/bench_fakes"
 
 # mean_s NAME RUNS CMD: mean wall time of CMD (a bash command line), seconds.
+# A 4th argument `noshell`: run CMD without a shell (hyperfine -N; for
+# commands of about a millisecond, where subtracting the shell's start-up
+# estimate leaves noise).
 mean_s() {
-  local name=$1 runs=$2 cmd=$3
+  local name=$1 runs=$2 cmd=$3 shell=(--shell bash)
+  [ "${4:-}" = noshell ] && shell=(-N)
   if [ $have_hyperfine = 1 ]; then
     hyperfine --style none --warmup 2 --runs "$runs" --export-json "$out/$name.json" \
-      --shell bash "$cmd" >/dev/null 2>&1
+      "${shell[@]}" "$cmd" >/dev/null 2>&1
     grep -m1 '"mean"' "$out/$name.json" | sed 's/.*"mean": *\([0-9.eE+-]*\).*/\1/'
   else
     local start end i
@@ -73,12 +81,12 @@ results="$out/results.md"
 row() { echo "| $1 | $2 | $3 | $4 | $5 |" | tee -a "$results"; }
 
 # --- 1. start-up ------------------------------------------------------------
-a=$(mean_s startup-almarel 200 "'$bin' --version")
-g=$(mean_s startup-git 200 "git --version")
+a=$(mean_s startup-almarel 200 "$bin --version" noshell)
+g=$(mean_s startup-git 200 "git --version" noshell)
 row "start-up: \`almarel --version\` vs \`git --version\`" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 1.6"
 before="${BEFORE_BIN:-}"
 if [ -n "$before" ]; then
-  b=$(mean_s startup-before 200 "'$before' --version")
+  b=$(mean_s startup-before 200 "$before --version" noshell)
   row "start-up, before (\`$before\`)" "$(ms "$b")" "$(ms "$g")" "$(ratio "$b" "$g")" "—"
 fi
 
@@ -144,7 +152,30 @@ fi
 size=$(stat -c %s "$bin")
 row "release binary size (stripped, thin LTO)" "$((size / 1024 / 1024)) MiB ($size B)" "—" "—" "—"
 
-# --- 5. status --watch over a simulated 10-minute release ---------------------
+# --- 5. requests per command, counted on the simulators ------------------------
+# A release v1.2.3 among 2,000 release tags; a fresh cache (HOME) per world.
+# GitHub requests that count against the rate limit (all but 304) per run;
+# status also runs a second time with the cache the first left.
+echo "== requests per command (status, approve, deploy, rollback)" >&2
+req_row() { # BIN LABEL
+  "$fakes" requests "$1" 2>"$out/requests.err" | tee "$out/requests-$2.jsonl" | while read -r j; do
+    c=$(echo "$j" | sed 's/.*"command": "\([a-z]*\)".*/\1/')
+    r=$(echo "$j" | sed 's/.*"run": "\([a-z]*\)".*/\1/')
+    n=$(echo "$j" | sed 's/.*"github_counted": \([0-9]*\).*/\1/')
+    m=$(echo "$j" | sed 's/.*"github_304": \([0-9]*\).*/\1/')
+    q=$(echo "$j" | sed 's/.*"graphql": \([0-9]*\).*/\1/')
+    k=$(echo "$j" | sed 's/.*"coolify": \([0-9]*\).*/\1/')
+    e=$(echo "$j" | sed 's/.*"exit": \(-*[0-9]*\).*/\1/')
+    target="—"
+    [ "$c/$r" = status/first ] && target="≤ 10"
+    [ "$c/$r" = status/repeat ] && target="≤ 2"
+    row "requests ($2): \`$c\` $r run, 2,000 tags: GitHub counted (304s, GraphQL), Coolify; exit $e" "$n ($m, $q), $k" "—" "—" "$target"
+  done
+}
+req_row "$bin" after
+[ -n "$before" ] && req_row "$before" before
+
+# --- 6. status --watch over a simulated 10-minute release ---------------------
 if [ "${SKIP_WATCH:-0}" != 1 ]; then
   scale=${WATCH_SCALE:-1}
   echo "== status --watch over a simulated release (10 min × $scale)" >&2

@@ -83,6 +83,11 @@ impl Context {
         self.ui.detail(1, &format!("github token from {source}"));
         let ui = self.ui.clone();
         let log: crate::github::LogHook = Arc::new(move |line: &str| ui.detail(2, line));
+        let cache_root = crate::github::cache::default_root(
+            self.env.get(crate::env::XDG_CACHE_HOME),
+            self.env.get(crate::env::HOME),
+        );
+        let cache_token = token.clone();
         crate::github::Client::new(crate::github::Config {
             api_url,
             repository,
@@ -94,6 +99,7 @@ impl Context {
             branch: s.git.branch.clone(),
             deploy_workflow: s.github.deploy_workflow.clone(),
         })
+        .map(|c| c.with_cache_dir(cache_root.as_deref(), &cache_token))
     }
 
     /// The Coolify token (`COOLIFY_TOKEN`, trimmed and checked), registered

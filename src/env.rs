@@ -45,6 +45,8 @@ pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Base of the XDG state directory.
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+/// Base of the XDG cache directory (the GitHub answer cache: `$XDG_CACHE_HOME/almarel`).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
 pub const HOME: &str = "HOME";
 /// `PATH`, used to find `gh` for `gh auth token`.

@@ -482,6 +482,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Base of the audit log's directory when ALMAREL_STATE_DIR is unset.",
     ),
     (
+        env::XDG_CACHE_HOME,
+        "Base of the GitHub answer cache ($XDG_CACHE_HOME/almarel, else ~/.cache/almarel): ETags and bodies for conditional requests, peeled tags; one directory per token (a hash, never the token).",
+    ),
+    (
         env::HOME,
         "The audit log's directory when neither ALMAREL_STATE_DIR nor XDG_STATE_HOME is set.",
     ),

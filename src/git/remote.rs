@@ -520,9 +520,36 @@ pub(crate) fn fetch_blocking(
     update_tracking: bool,
     cancel: Arc<AtomicBool>,
 ) -> Result<RemoteRefs, RemoteFailure> {
+    fetch_blocking_with(
+        git_dir,
+        remote,
+        branch,
+        access,
+        update_tracking,
+        cancel,
+        true,
+    )
+}
+
+/// [`fetch_blocking`]; `read_local` allows reading a local remote directly
+/// ([`read_local_remote`]).
+pub(crate) fn fetch_blocking_with(
+    git_dir: &Path,
+    remote: &str,
+    branch: &str,
+    access: &Access,
+    update_tracking: bool,
+    cancel: Arc<AtomicBool>,
+    read_local: bool,
+) -> Result<RemoteRefs, RemoteFailure> {
     let repo = git2::Repository::open(git_dir).map_err(|e| local_failure(&e))?;
     let mut r = find_remote(&repo, remote).map_err(|e| failure(FailureReason::Other, e))?;
     let url = r.url().unwrap_or("").to_owned();
+    if read_local {
+        if let Some(refs) = read_local_remote(&repo, &url, remote, branch, update_tracking) {
+            return refs;
+        }
+    }
     let config = repo.config().and_then(|mut c| c.snapshot()).ok();
     let state = Rc::new(RefCell::new(CallState::default()));
     let deadline = Instant::now() + access.timeout;
@@ -584,6 +611,98 @@ pub(crate) fn fetch_blocking(
         .map_err(|e| local_failure(&e))?;
     }
     Ok(refs)
+}
+
+/// A remote that is a repository on this machine (an absolute path or a
+/// `file://` URL), read directly when it has nothing to send: its branch's
+/// commit is already here (or it has no such branch). libgit2's local
+/// transport would list every ref first, opening each loose ref file three
+/// times and reading every tag object to peel it; this reads the refs once,
+/// takes a packed tag's peeled commit from `packed-refs`, and reads only the
+/// header of a loose tag's object (and the tag object itself when annotated).
+/// The answer is what the transport's advertisement would say. `None`: not
+/// such a remote, or objects to download: the transport does it.
+pub(crate) fn read_local_remote(
+    repo: &git2::Repository,
+    url: &str,
+    remote: &str,
+    branch: &str,
+    update_tracking: bool,
+) -> Option<Result<RemoteRefs, RemoteFailure>> {
+    let u = RemoteUrl::parse(url)?;
+    if u.kind != RemoteKind::Local || !Path::new(&u.path).is_absolute() {
+        return None;
+    }
+    let origin = git2::Repository::open(&u.path).ok()?;
+    let branch_oid = match origin.find_reference(&format!("refs/heads/{branch}")) {
+        Ok(r) => Some(r.resolve().ok()?.target()?),
+        Err(e) if e.code() == ErrorCode::NotFound => None,
+        Err(_) => return None,
+    };
+    if let Some(oid) = branch_oid {
+        if repo.find_commit(oid).is_err() {
+            return None;
+        }
+    }
+    let odb = origin.odb().ok()?;
+    let mut refs = RemoteRefs {
+        branch: branch_oid.map(|o| o.to_string()),
+        ..RemoteRefs::default()
+    };
+    for r in origin.references_glob("refs/tags/*").ok()? {
+        let r = r.ok()?;
+        let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
+            continue;
+        };
+        let name = name.to_owned();
+        let r = r.resolve().ok()?;
+        let oid = r.target()?;
+        let tag = match r.target_peel() {
+            Some(peeled) => RemoteTag {
+                commit: peeled.to_string(),
+                annotated: true,
+            },
+            None => {
+                let (_, kind) = odb.read_header(oid).ok()?;
+                if kind == git2::ObjectType::Tag {
+                    let mut target = oid;
+                    for _ in 0..16 {
+                        match origin.find_tag(target) {
+                            Ok(t) => target = t.target_id(),
+                            Err(_) => break,
+                        }
+                    }
+                    RemoteTag {
+                        commit: target.to_string(),
+                        annotated: true,
+                    }
+                } else {
+                    RemoteTag {
+                        commit: oid.to_string(),
+                        annotated: false,
+                    }
+                }
+            }
+        };
+        refs.tags.insert(name, tag);
+    }
+    if update_tracking {
+        if let Some(oid) = branch_oid {
+            let tracking = format!("refs/remotes/{remote}/{branch}");
+            let current = repo.find_reference(&tracking).ok().and_then(|r| r.target());
+            if current != Some(oid) {
+                if let Err(e) = repo.reference(
+                    &tracking,
+                    oid,
+                    true,
+                    &format!("almarel: fetch {remote} {branch}"),
+                ) {
+                    return Some(Err(local_failure(&e)));
+                }
+            }
+        }
+    }
+    Some(Ok(refs))
 }
 
 /// Pushes exactly `refspec` (never forced) to `remote`. A ref the remote

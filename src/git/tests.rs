@@ -710,3 +710,90 @@ fn the_status_read_during_a_fetch_is_the_status() {
     std::fs::remove_file(f.work.join("untracked.txt")).unwrap();
     assert!(r.status().unwrap().untracked.is_empty());
 }
+
+#[test]
+fn reading_a_local_remote_directly_answers_like_the_transport() {
+    let f = Fixture::new();
+    let other = f._dir.path().join("other");
+    git(
+        f._dir.path(),
+        &[
+            "clone",
+            "-q",
+            f.origin.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    git(&other, &["config", "user.name", "O"]);
+    git(&other, &["config", "user.email", "o@example.com"]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "one"]);
+    git(&other, &["tag", "-a", "v1.0.0", "-m", "Release v1.0.0"]);
+    git(&other, &["tag", "light-1"]);
+    git(
+        &other,
+        &["tag", "-a", "nested", "-m", "a tag of a tag", "v1.0.0"],
+    );
+    git(&other, &["tag", "tree-tag", "HEAD^{tree}"]);
+    git(&other, &["push", "-q", "origin", "main", "--tags"]);
+    // Packed in the remote, with peeled lines; later tags stay loose.
+    git(&f.origin, &["pack-refs", "--all"]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "two"]);
+    git(&other, &["tag", "-a", "v2.0.0", "-m", "Release v2.0.0"]);
+    git(&other, &["tag", "light-2"]);
+    git(
+        &other,
+        &["tag", "-a", "annotated-tree", "-m", "x", "HEAD^{tree}"],
+    );
+    git(&other, &["push", "-q", "origin", "main", "--tags"]);
+
+    let dir = f.work.join(".git");
+    let fetch = |update: bool, read_local: bool| {
+        remote::fetch_blocking_with(
+            &dir,
+            "origin",
+            "main",
+            &Access::anonymous(),
+            update,
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            read_local,
+        )
+        .unwrap()
+    };
+    // Nothing here yet: the transport downloads (the direct read declines).
+    let repo = git2::Repository::open(&dir).unwrap();
+    let url = f.origin.to_str().unwrap().to_owned();
+    assert!(remote::read_local_remote(&repo, &url, "origin", "main", false).is_none());
+    let by_transport = fetch(false, false);
+    assert!(remote::read_local_remote(&repo, &url, "origin", "main", false).is_some());
+    let direct = fetch(false, true);
+    assert_eq!(direct.branch, by_transport.branch);
+    assert_eq!(direct.tags, by_transport.tags);
+    assert_eq!(direct.tags.len(), 7, "{:?}", direct.tags);
+    assert!(direct.tags["v1.0.0"].annotated && direct.tags["nested"].annotated);
+    assert_eq!(direct.tags["nested"].commit, direct.tags["light-1"].commit);
+    assert!(!direct.tags["tree-tag"].annotated);
+    // Updating the remote-tracking branch, as the transport does.
+    let r = f.repo();
+    assert_ne!(
+        r.remote_branch_sha("origin", "main").unwrap(),
+        direct.branch
+    );
+    fetch(true, true);
+    assert_eq!(
+        r.remote_branch_sha("origin", "main").unwrap(),
+        direct.branch
+    );
+    // A branch the remote does not have.
+    let none = remote::fetch_blocking_with(
+        &dir,
+        "origin",
+        "nope",
+        &Access::anonymous(),
+        true,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        true,
+    )
+    .unwrap();
+    assert_eq!(none.branch, None);
+    assert_eq!(none.tags, direct.tags);
+}

@@ -1,7 +1,9 @@
 //! The transport under [`super::Client`]: octocrab with its own retry turned
-//! off, our retry policy ([`crate::net::with_retries`]), an in-memory ETag
-//! cache for conditional GETs, `Link` pagination, and the mapping of GitHub's
-//! answers to almarel errors. Never shows octocrab's error Debug output.
+//! off, our retry policy ([`crate::net::with_retries`]), an ETag cache for
+//! conditional GETs (in memory, backed by the persistent
+//! [`super::cache::DiskCache`] when one is set), `Link` pagination, and the
+//! mapping of GitHub's answers to almarel errors. Never shows octocrab's
+//! error Debug output.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -95,6 +97,7 @@ pub struct Http {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     cache: Arc<Mutex<HashMap<String, (HeaderValue, String)>>>,
+    disk: Option<Arc<super::cache::DiskCache>>,
     stats: Arc<Mutex<Stats>>,
     deadline: Arc<Mutex<Option<Deadline>>>,
     log: Option<super::LogHook>,
@@ -145,6 +148,7 @@ impl Http {
             clock,
             policy: RetryPolicy::default(),
             cache: Arc::default(),
+            disk: None,
             stats: Arc::default(),
             deadline: Arc::default(),
             log: None,
@@ -166,6 +170,14 @@ impl Http {
     #[must_use]
     pub fn with_log(mut self, log: Option<super::LogHook>) -> Self {
         self.log = log;
+        self
+    }
+
+    /// Keeps conditional-request entries in `disk` too, so later runs send
+    /// `If-None-Match` from their first request.
+    #[must_use]
+    pub fn with_disk_cache(mut self, disk: Option<Arc<super::cache::DiskCache>>) -> Self {
+        self.disk = disk;
         self
     }
 
@@ -266,7 +278,7 @@ impl Http {
         body: Option<&serde_json::Value>,
     ) -> Attempt<Response> {
         let cached = if method == Method::GET {
-            self.cache.lock().ok().and_then(|c| c.get(url).cloned())
+            self.cached(url)
         } else {
             None
         };
@@ -373,11 +385,28 @@ impl Http {
                     if let Ok(mut c) = self.cache.lock() {
                         c.insert(url.to_owned(), (etag.clone(), resp.body.clone()));
                     }
+                    if let (Some(disk), Ok(e)) = (&self.disk, etag.to_str()) {
+                        disk.put(url, e, &resp.body);
+                    }
                 }
             }
             return Attempt::Done(resp);
         }
         self.classify(resp, &what)
+    }
+
+    /// The ETag and body kept for `url`: from memory, else from the disk
+    /// cache (then kept in memory too).
+    fn cached(&self, url: &str) -> Option<(HeaderValue, String)> {
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
+            return Some(hit);
+        }
+        let (etag, body) = self.disk.as_ref()?.get(url)?;
+        let etag = HeaderValue::from_str(&etag).ok()?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(url.to_owned(), (etag.clone(), body.clone()));
+        }
+        Some((etag, body))
     }
 
     fn classify(&self, resp: Response, what: &str) -> Attempt<Response> {

@@ -12,9 +12,11 @@
 //! that must not repeat (the review POST, cancel) are sent once.
 
 pub mod actions;
+pub mod cache;
 pub mod deployments;
 pub mod http;
 pub mod models;
+mod peel;
 pub mod variables;
 
 use std::collections::HashMap;
@@ -28,6 +30,10 @@ use serde_json::json;
 use crate::clock::{Clock, Deadline};
 use crate::error::{Error, Result};
 use crate::version::{RefSpec, ReleaseTag};
+
+/// How long the workflow list read from GitHub answers
+/// [`Client::workflow_fresh`].
+pub const FRESH_LIST: Duration = Duration::from_secs(5);
 
 /// Receives one line per request at `-vv` (`github: GET /repos/o/r → 200`).
 /// The caller owns where it goes (the context sends it to the redacting `ui`).
@@ -130,7 +136,11 @@ pub struct Client {
     branch: String,
     deploy_workflow: String,
     workflows: Arc<Mutex<Option<Vec<Workflow>>>>,
+    /// When this client last read the workflow list from GitHub (not from
+    /// memory); no longer set after it changes a workflow's state.
+    workflows_read: Arc<Mutex<Option<std::time::Instant>>>,
     peeled: Arc<Mutex<HashMap<String, String>>>,
+    disk: Option<Arc<cache::DiskCache>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -164,8 +174,27 @@ impl Client {
             branch: config.branch,
             deploy_workflow: config.deploy_workflow,
             workflows: Arc::default(),
+            workflows_read: Arc::default(),
             peeled: Arc::default(),
+            disk: None,
         })
+    }
+
+    /// Keeps conditional-request entries and peeled tags under `root`
+    /// (`$XDG_CACHE_HOME/almarel`), in a directory of this API URL and
+    /// token ([`cache::DiskCache`]); `None`: memory only.
+    #[must_use]
+    pub fn with_cache_dir(mut self, root: Option<&std::path::Path>, token: &SecretString) -> Self {
+        let Some(root) = root else {
+            return self;
+        };
+        let disk = Arc::new(cache::DiskCache::new(root, &self.api_url, token));
+        if let Ok(mut p) = self.peeled.lock() {
+            p.extend(disk.peeled());
+        }
+        self.http = self.http.with_disk_cache(Some(disk.clone()));
+        self.disk = Some(disk);
+        self
     }
 
     /// `owner/name`.
@@ -241,9 +270,8 @@ impl Client {
                 .json("tag object")?;
             current = t.object;
         }
-        if let Ok(mut p) = self.peeled.lock() {
-            p.insert(obj.sha.clone(), current.sha.clone());
-        }
+        // On disk with the others at the end of `tags` (one write, not one per tag).
+        self.remember_peels(&[(obj.sha.clone(), current.sha.clone())], false);
         Ok(current.sha)
     }
 
@@ -271,21 +299,32 @@ impl Client {
         Ok(self.tag(tag).await?.map(|t| t.commit))
     }
 
-    /// Every tag whose name starts with `prefix` (`v`), peeled.
+    /// Every tag whose name starts with `prefix` (`v`), peeled (annotated
+    /// tags in one GraphQL query per 1,000, see [`peel`]). The endpoint
+    /// answers every match at once and ignores `per_page`.
     pub async fn tags(&self, prefix: &str) -> Result<Vec<TagRef>> {
-        let url = self.repo_url(&format!("/git/matching-refs/tags/{prefix}?per_page=100"));
+        let url = self.repo_url(&format!("/git/matching-refs/tags/{prefix}"));
         let refs: Vec<GitRef> = self.http.get_all(&url, None).await?;
+        self.peel_all(refs.iter().map(|r| &r.object)).await?;
+        let mut peels = Vec::new();
         let mut out = Vec::new();
         for r in refs {
             let Some(name) = r.name.strip_prefix("refs/tags/") else {
                 continue;
             };
             let commit = self.peel(&r.object).await?;
+            if r.object.kind == "tag" {
+                peels.push((r.object.sha.clone(), commit.clone()));
+            }
             out.push(TagRef {
                 name: name.to_owned(),
                 annotated: r.object.kind == "tag",
                 commit,
             });
+        }
+        // Those peeled over REST too (nothing is written when all are known).
+        if let Some(disk) = &self.disk {
+            disk.add_peeled(&peels);
         }
         Ok(out)
     }
@@ -330,13 +369,15 @@ impl Client {
 
     /// Resolves an already validated REF (`None`: the head of `branch`).
     pub async fn resolve_spec_on(&self, spec: Option<&RefSpec>, branch: &str) -> Result<Target> {
+        // A release tag is found in the listing `tags_at` needs anyway.
+        let mut listing = None;
         let (sha, requested_tag, label) = match spec {
             None => (
                 self.branch_head(branch).await?,
                 None,
                 format!("{branch} on GitHub"),
             ),
-            Some(RefSpec::Tag(name)) => match self.tag(name).await? {
+            Some(RefSpec::Tag(name)) => match self.listed_tag(name, &mut listing).await? {
                 Some(t) => (t.commit.clone(), Some(t), name.clone()),
                 None => {
                     return Err(
@@ -347,7 +388,10 @@ impl Client {
             },
             Some(RefSpec::Sha(hex)) => (self.commit(hex).await?.sha, None, hex.clone()),
         };
-        let tag_refs = self.tags_at(&sha).await?;
+        let tag_refs = match listing {
+            Some(all) => all.into_iter().filter(|t| t.commit == sha).collect(),
+            None => self.tags_at(&sha).await?,
+        };
         let tags = tag_refs
             .iter()
             .filter_map(|t| ReleaseTag::from_name(&t.name, &self.tag_prefix))
@@ -359,6 +403,24 @@ impl Client {
             requested_tag,
             label,
         })
+    }
+
+    /// The tag `name`, looked up in the listing of release tags (kept in
+    /// `listing`) when it has the release prefix, else on its own.
+    async fn listed_tag(
+        &self,
+        name: &str,
+        listing: &mut Option<Vec<TagRef>>,
+    ) -> Result<Option<TagRef>> {
+        if name.starts_with(&self.tag_prefix) {
+            let all = self.tags(&self.tag_prefix).await?;
+            let found = all.iter().find(|t| t.name == name).cloned();
+            *listing = Some(all);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        self.tag(name).await
     }
 
     /// `GET /commits/{ref}` (a short SHA works); unknown → usage error.
@@ -415,6 +477,9 @@ impl Client {
         if let Ok(mut w) = self.workflows.lock() {
             *w = Some(list.clone());
         }
+        if let Ok(mut t) = self.workflows_read.lock() {
+            *t = Some(std::time::Instant::now());
+        }
         Ok(list)
     }
 
@@ -439,8 +504,28 @@ impl Client {
             })
     }
 
-    /// The workflow's current state, read fresh (not cached).
+    /// The workflow's current state, read fresh: from GitHub, or from the
+    /// workflow list when this client read that from GitHub less than
+    /// [`FRESH_LIST`] ago and has changed no workflow since (the list
+    /// carries each workflow's state: reading it again a moment later is a
+    /// request that says the same thing).
     pub async fn workflow_fresh(&self, id: u64) -> Result<Workflow> {
+        let recent = self
+            .workflows_read
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| t.elapsed() < FRESH_LIST);
+        if recent {
+            let listed = self
+                .workflows
+                .lock()
+                .ok()
+                .and_then(|w| w.as_ref()?.iter().find(|w| w.id == id).cloned());
+            if let Some(w) = listed {
+                return Ok(w);
+            }
+        }
         self.http
             .get(&self.repo_url(&format!("/actions/workflows/{id}")))
             .await?
@@ -571,6 +656,10 @@ impl Client {
     }
 
     async fn put_204(&self, path: &str) -> Result<()> {
+        // A workflow changes state: the list no longer says how it is now.
+        if let Ok(mut t) = self.workflows_read.lock() {
+            *t = None;
+        }
         let url = self.repo_url(path);
         let resp = self
             .http

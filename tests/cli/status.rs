@@ -193,14 +193,14 @@ fn get_500_500_200_succeeds() {
     let sha = gh.sim.add_commit("x");
     gh.sim.add_tag("v1.0.0", &sha, false);
     gh.sim
-        .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 2, 500));
+        .fault(Fault::new("GET", "/git/matching-refs/tags/v", 2, 500));
     let out = gh.almarel(&sb).args(["status", "v1.0.0"]).run().unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     let hits = gh
         .sim
         .recorder()
-        .matching("GET", "/repos/octo/app/git/ref/tags/v1.0.0");
+        .matching("GET", "/repos/octo/app/git/matching-refs/tags/v");
     let statuses: Vec<u16> = hits.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![500, 500, 200]);
 }
@@ -212,7 +212,7 @@ fn rate_limit_429_with_retry_after_waits_and_succeeds() {
     let sha = gh.sim.add_commit("x");
     gh.sim.add_tag("v1.0.0", &sha, false);
     gh.sim
-        .fault(Fault::new("GET", "/git/ref/tags/v1.0.0", 1, 429).header("retry-after", "1"));
+        .fault(Fault::new("GET", "/git/matching-refs/tags/v", 1, 429).header("retry-after", "1"));
     let started = std::time::Instant::now();
     let out = gh.almarel(&sb).args(["status", "v1.0.0"]).run().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
@@ -223,7 +223,7 @@ fn rate_limit_429_with_retry_after_waits_and_succeeds() {
     let hits = gh
         .sim
         .recorder()
-        .matching("GET", "/repos/octo/app/git/ref/tags/v1.0.0");
+        .matching("GET", "/repos/octo/app/git/matching-refs/tags/v");
     assert_eq!(
         hits.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![429, 200]
