@@ -47,6 +47,11 @@ pub const DATABASE_RUNBOOK: &str = "docs/runbooks/database-rollback.md";
 /// Where DB migrations live in the sandbox project.
 pub const MIGRATION_PATH: &str = "api/Migrations/";
 
+/// The git identity of a deploy run's job (`user.name`).
+pub const RUNNER_NAME: &str = "github-actions[bot]";
+/// The git identity of a deploy run's job (`user.email`).
+pub const RUNNER_EMAIL: &str = "41898282+github-actions[bot]@users.noreply.github.com";
+
 /// A release that exists before the rehearsal starts.
 #[derive(Debug, Clone)]
 pub struct SeedRelease {
@@ -484,6 +489,14 @@ impl ActionsRunner {
         repo.find_remote("origin")
             .and_then(|mut r| r.fetch(&["+refs/tags/*:refs/tags/*"], None, None))
             .map_err(|e| gerr("fetch tags", e))?;
+        // The identity a workflow configures for itself (the audit log's
+        // `actor.git` of what the job does: the workflow, not a person).
+        repo.config()
+            .and_then(|mut c| {
+                c.set_str("user.name", RUNNER_NAME)?;
+                c.set_str("user.email", RUNNER_EMAIL)
+            })
+            .map_err(|e| gerr("identity", e))?;
         let oid = git2::Oid::from_str(&run.head_sha).map_err(|e| gerr("sha", e))?;
         repo.set_head_detached(oid)
             .map_err(|e| gerr("detach HEAD", e))?;
