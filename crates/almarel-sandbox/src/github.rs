@@ -335,6 +335,8 @@ struct State {
     tags: Vec<SimTag>,
     workflows: Vec<SimWorkflow>,
     runs: Vec<SimRun>,
+    /// The hook of approved runs, and their jobs.
+    jobs: Jobs,
     environments: Vec<SimEnvironment>,
     releases: Vec<(String, bool)>,
     faults: Vec<Fault>,
@@ -347,7 +349,6 @@ struct State {
     slow: Vec<(String, String, Duration)>,
     not_modified: u64,
     next_id: u64,
-    jobs: Jobs,
 }
 
 /// A running GitHub simulator; stops when dropped.
@@ -409,6 +410,7 @@ impl GithubSim {
                 })
                 .collect(),
             runs: Vec::new(),
+            jobs: Jobs::new(),
             environments: vec![SimEnvironment {
                 id: 161_088_068,
                 name: "production".into(),
@@ -434,7 +436,6 @@ impl GithubSim {
             slow: Vec::new(),
             not_modified: 0,
             next_id: 30_433_642,
-            jobs: Jobs::new(),
         };
         let state = Arc::new(Mutex::new(state));
         let recorder = Recorder::default();
@@ -732,34 +733,6 @@ impl GithubSim {
     }
 
     // ---- inspection ----
-    /// Runs the job of every approved run of `workflow` (name) with `hook`,
-    /// as the workflow's job would run after the production approval: from
-    /// the approval on, the run is `in_progress`; once the hook's future
-    /// ends, `completed` with the conclusion it returned (`success` or
-    /// `failure`; anything else, a panic or a cancelled task: `failure`).
-    /// Without a hook an approved run follows its [`RunPlan`]. A run
-    /// cancelled meanwhile (`POST .../cancel`) stops its job and stays
-    /// `cancelled`. What each job printed: [`GithubSim::jobs`].
-    pub fn on_approved(&self, workflow: &str, hook: ApprovedHook) {
-        let mut s = self.st();
-        if s.jobs.rt.is_none() {
-            s.jobs.rt = tokio::runtime::Handle::try_current().ok();
-        }
-        s.jobs.hook = Some((workflow.to_owned(), hook));
-    }
-    /// The runs whose job the hook ran, in the order they were approved.
-    pub fn jobs(&self) -> Vec<JobRecord> {
-        self.st()
-            .jobs
-            .runs
-            .iter()
-            .map(|j| JobRecord {
-                info: j.info.clone(),
-                outcome: j.outcome.clone(),
-            })
-            .collect()
-    }
-
     /// Runs of `workflow` (name) started by `workflow_dispatch`, oldest
     /// first: `(run id, head sha, ref)`.
     pub fn dispatched_runs(&self, workflow: &str) -> Vec<(u64, String, String)> {
@@ -816,6 +789,36 @@ impl GithubSim {
 }
 
 // ---- jobs of approved runs ----
+
+impl GithubSim {
+    /// Runs the job of every approved run of `workflow` (name) with `hook`,
+    /// as the workflow's job would run after the production approval: from
+    /// the approval on, the run is `in_progress`; once the hook's future
+    /// ends, `completed` with the conclusion it returned (`success` or
+    /// `failure`; anything else, a panic or a cancelled task: `failure`).
+    /// Without a hook an approved run follows its [`RunPlan`]. A run
+    /// cancelled meanwhile (`POST .../cancel`) stops its job and stays
+    /// `cancelled`. What each job printed: [`GithubSim::jobs`].
+    pub fn on_approved(&self, workflow: &str, hook: ApprovedHook) {
+        let mut s = self.st();
+        if s.jobs.rt.is_none() {
+            s.jobs.rt = tokio::runtime::Handle::try_current().ok();
+        }
+        s.jobs.hook = Some((workflow.to_owned(), hook));
+    }
+    /// The runs whose job the hook ran, in the order they were approved.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.st()
+            .jobs
+            .runs
+            .iter()
+            .map(|j| JobRecord {
+                info: j.info.clone(),
+                outcome: j.outcome.clone(),
+            })
+            .collect()
+    }
+}
 
 /// An approved run handed to the hook installed with
 /// [`GithubSim::on_approved`]: what the run's job is told about itself.

@@ -325,7 +325,8 @@ impl World {
     /// per thing that happened (empty when nothing was new).
     pub fn sync(&self) -> Result<Vec<String>> {
         register_history(&self.git, &self.github)?;
-        let mut notes = Vec::new();
+        // Approved deploy runs whose job started or ended since the last sync.
+        let mut notes = self.job_notes();
         for r in self.git.origin_refs()? {
             let Some(tag) = r.name.strip_prefix("refs/tags/") else {
                 continue;
@@ -383,10 +384,11 @@ impl World {
                 ));
             }
         }
-        notes.extend(self.job_notes());
         Ok(notes)
     }
+}
 
+impl World {
     /// What a deploy run's job needs to run in the sandbox: its own
     /// checkout and the GitHub Actions environment (see [`ActionsRunner`]).
     pub fn actions_runner(&self) -> ActionsRunner {
