@@ -56,6 +56,7 @@ macro_rules! fixture {
 
 struct Templates {
     run: Value,
+    job: Value,
     workflow: Value,
     pending: Value,
     approval: Value,
@@ -66,7 +67,6 @@ struct Templates {
     commit: Value,
     compare: Value,
     review: Value,
-    job: Value,
 }
 
 fn parse(text: &str) -> Value {
@@ -82,6 +82,7 @@ fn first(v: Value) -> Value {
 
 static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| Templates {
     run: parse(fixture!("workflow-run")),
+    job: parse(fixture!("jobs"))["jobs"][0].clone(),
     workflow: parse(fixture!("workflow")),
     pending: first(parse(fixture!("pending-deployments"))),
     approval: first(parse(fixture!("approvals"))),
@@ -92,7 +93,6 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| Templates {
     commit: parse(fixture!("commit")),
     compare: parse(fixture!("compare")),
     review: first(parse(fixture!("review-deployments"))),
-    job: parse(fixture!("jobs"))["jobs"][0].clone(),
 });
 
 /// The phase of a simulated run.
@@ -642,8 +642,7 @@ impl GithubSim {
         let Some(env) = s.environments.first().map(|e| e.id) else {
             return;
         };
-        if let Some(idx) = s.runs.iter().position(|r| r.id == run) {
-            let r = &mut s.runs[idx];
+        if let Some(r) = s.runs.iter_mut().find(|r| r.id == run) {
             r.reviewed = Some((Instant::now(), state == "approved"));
             r.reviews.push(Review {
                 state: state.to_owned(),
@@ -651,9 +650,6 @@ impl GithubSim {
                 user: login.to_owned(),
                 environment_ids: vec![env],
             });
-            if state == "approved" {
-                queue_job(&mut s, idx, login);
-            }
         }
         drop(s);
         launch_jobs(&self.state);
@@ -733,6 +729,7 @@ impl GithubSim {
     }
 
     // ---- inspection ----
+
     /// Runs of `workflow` (name) started by `workflow_dispatch`, oldest
     /// first: `(run id, head sha, ref)`.
     pub fn dispatched_runs(&self, workflow: &str) -> Vec<(u64, String, String)> {
@@ -885,6 +882,8 @@ struct Jobs {
     hook: Option<(String, ApprovedHook)>,
     queued: Vec<RunInfo>,
     runs: Vec<JobRun>,
+    /// Runs already handed to the hook.
+    seen: std::collections::HashSet<u64>,
 }
 
 impl Jobs {
@@ -894,6 +893,7 @@ impl Jobs {
             hook: None,
             queued: Vec::new(),
             runs: Vec::new(),
+            seen: std::collections::HashSet::new(),
         }
     }
 }
@@ -908,9 +908,50 @@ impl std::fmt::Debug for Jobs {
     }
 }
 
-/// After an approval: when a hook is installed for the run's workflow, the
-/// run turns `in_progress` (its job started) and waits in the queue for
-/// [`launch_jobs`], which runs once the state lock is released.
+/// Every run of the hooked workflow approved since the last look (a review
+/// through the API, [`GithubSim::review_as`], a lost race) turns
+/// `in_progress` (its job started) and waits in the queue for
+/// [`launch_jobs`]. Called after every request and review.
+fn queue_approved(s: &mut State) {
+    let Some((workflow, _)) = &s.jobs.hook else {
+        return;
+    };
+    let Some(wid) = s
+        .workflows
+        .iter()
+        .find(|w| &w.name == workflow)
+        .map(|w| w.id)
+    else {
+        return;
+    };
+    let approved: Vec<(usize, String)> = s
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.workflow_id == wid
+                && matches!(r.reviewed, Some((_, true)))
+                && r.forced.is_none()
+                && !s.jobs.seen.contains(&r.id)
+        })
+        .map(|(i, r)| {
+            let by = r
+                .reviews
+                .iter()
+                .rev()
+                .find(|v| v.state == "approved")
+                .map(|v| v.user.clone())
+                .unwrap_or_default();
+            (i, by)
+        })
+        .collect();
+    for (idx, by) in approved {
+        let id = s.runs[idx].id;
+        s.jobs.seen.insert(id);
+        queue_job(s, idx, &by);
+    }
+}
+
 fn queue_job(s: &mut State, idx: usize, approved_by: &str) {
     let Some((workflow, _)) = &s.jobs.hook else {
         return;
@@ -944,6 +985,7 @@ fn queue_job(s: &mut State, idx: usize, approved_by: &str) {
 fn launch_jobs(state: &Arc<Mutex<State>>) {
     let (hook, rt, queued) = {
         let mut s = lock(state);
+        queue_approved(&mut s);
         if s.jobs.queued.is_empty() {
             return;
         }
@@ -1493,18 +1535,14 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
         return Reply::not_found();
     };
     if let Some((login, other)) = s.race.take() {
-        let approved = other == "approved";
         let r = &mut s.runs[idx];
-        r.reviewed = Some((now, approved));
+        r.reviewed = Some((now, other == "approved"));
         r.reviews.push(Review {
             state: other,
             comment: String::new(),
-            user: login.clone(),
+            user: login,
             environment_ids: vec![env.id],
         });
-        if approved {
-            queue_job(s, idx, &login);
-        }
     }
     let run = &s.runs[idx];
     let self_review = env.prevent_self_review && run.actor == s.user;
@@ -1528,12 +1566,9 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     run.reviews.push(Review {
         state: state.to_owned(),
         comment: comment.to_owned(),
-        user: user.clone(),
+        user,
         environment_ids: ids,
     });
-    if state == "approved" {
-        queue_job(s, idx, &user);
-    }
     let mut d = TEMPLATES.review.clone();
     d["sha"] = json!(sha);
     d["environment"] = json!(env.name);
