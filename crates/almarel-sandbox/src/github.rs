@@ -1921,45 +1921,6 @@ fn run_json(s: &State, r: &SimRun, now: Instant) -> Value {
     v
 }
 
-/// The run's one job (`actions/list-jobs-for-workflow-run`, the official
-/// example with the run's values): `deploy` for the deploy workflow, else
-/// `build`; its status is the run's (a waiting run's job is `waiting`), and
-/// a run whose job the hook runs shows it `in_progress` until it ended.
-fn job_json(s: &State, r: &SimRun, now: Instant) -> Value {
-    let p = r.phase(now);
-    let w = s.workflows.iter().find(|w| w.id == r.workflow_id);
-    let mut v = TEMPLATES.job.clone();
-    let job_id = r.id * 10 + 1;
-    v["id"] = json!(job_id);
-    v["run_id"] = json!(r.id);
-    v["run_url"] = json!(format!(
-        "{}/repos/{}/{}/actions/runs/{}",
-        s.base_url, s.owner, s.name, r.id
-    ));
-    v["head_sha"] = json!(r.sha);
-    v["url"] = json!(format!(
-        "{}/repos/{}/{}/actions/jobs/{job_id}",
-        s.base_url, s.owner, s.name
-    ));
-    v["html_url"] = json!(format!(
-        "https://github.com/{}/{}/actions/runs/{}/job/{job_id}",
-        s.owner, s.name, r.id
-    ));
-    let deploy = w.is_some_and(|w| w.name == "Deploy to Production");
-    v["name"] = json!(if deploy { "deploy" } else { "build" });
-    v["workflow_name"] = json!(w.map(|w| w.name.clone()));
-    v["head_branch"] = json!(r.branch);
-    v["status"] = json!(p.status());
-    v["conclusion"] = json!(p.conclusion());
-    v["started_at"] = json!(r.created_at);
-    if p.conclusion().is_none() {
-        v["completed_at"] = Value::Null;
-    }
-    // The example's steps are another workflow's: the simulator has none.
-    v["steps"] = json!([]);
-    v
-}
-
 fn pending_json(s: &State, e: &SimEnvironment) -> Value {
     let mut v = TEMPLATES.pending.clone();
     v["environment"]["id"] = json!(e.id);
@@ -2004,6 +1965,45 @@ fn commit_json(s: &State, c: &SimCommit, full: bool) -> Value {
     if full {
         v["files"] = json!([]);
     }
+    v
+}
+
+/// The run's one job (`actions/list-jobs-for-workflow-run`, the official
+/// example with the run's values): `deploy` for the deploy workflow, else
+/// `build`; its status is the run's (a waiting run's job is `waiting`), and
+/// a run whose job the hook runs shows it `in_progress` until it ended.
+fn job_json(s: &State, r: &SimRun, now: Instant) -> Value {
+    let p = r.phase(now);
+    let w = s.workflows.iter().find(|w| w.id == r.workflow_id);
+    let mut v = TEMPLATES.job.clone();
+    let job_id = r.id * 10 + 1;
+    v["id"] = json!(job_id);
+    v["run_id"] = json!(r.id);
+    v["run_url"] = json!(format!(
+        "{}/repos/{}/{}/actions/runs/{}",
+        s.base_url, s.owner, s.name, r.id
+    ));
+    v["head_sha"] = json!(r.sha);
+    v["url"] = json!(format!(
+        "{}/repos/{}/{}/actions/jobs/{job_id}",
+        s.base_url, s.owner, s.name
+    ));
+    v["html_url"] = json!(format!(
+        "https://github.com/{}/{}/actions/runs/{}/job/{job_id}",
+        s.owner, s.name, r.id
+    ));
+    let deploy = w.is_some_and(|w| w.name == "Deploy to Production");
+    v["name"] = json!(if deploy { "deploy" } else { "build" });
+    v["workflow_name"] = json!(w.map(|w| w.name.clone()));
+    v["head_branch"] = json!(r.branch);
+    v["status"] = json!(p.status());
+    v["conclusion"] = json!(p.conclusion());
+    v["started_at"] = json!(r.created_at);
+    if p.conclusion().is_none() {
+        v["completed_at"] = Value::Null;
+    }
+    // The example's steps are another workflow's: the simulator has none.
+    v["steps"] = json!([]);
     v
 }
 
