@@ -113,7 +113,7 @@ struct Plan {
 const HUMAN_2: &str = "Human steps 2 · tag the merged commit";
 const HUMAN_3: &str = "Human steps 3 · watch CI, Deploy to Production, Release";
 const HUMAN_4: &str = "Human steps 4 · approve the production deployment";
-const FLOW_JL: &str =
+const FLOW_JK: &str =
     "Flow J–L · the approved Deploy to Production run deploys and verifies; you watch it";
 const HUMAN_5: &str = "Human steps 5 · verify production";
 const WRONG_1: &str = "If something goes wrong 1 · stop further approvals/releases";
@@ -175,7 +175,7 @@ fn plan(scenario: Scenario) -> Plan {
     // `status --watch` follows every run of the commit to its end, so it
     // ends once the deploy run concluded.
     let follow = step(
-        FLOW_JL,
+        FLOW_JK,
         "status v1.3.0 --watch --timeout 1m",
         0,
         "followed the approved deploy run to its end: its job ran `almarel deploy` (image tag v1.3.0 on api and web, each deployment followed to `finished`) and `almarel verify` in GitHub Actions mode, and the run concluded success",
@@ -210,7 +210,7 @@ fn plan(scenario: Scenario) -> Plan {
                 "sandbox: the v1.3.0 web image fails its healthcheck on Coolify",
             ));
             let mut failing = step(
-                FLOW_JL,
+                FLOW_JK,
                 "status v1.3.0 --watch --timeout 1m",
                 1,
                 "followed the approved deploy run: its `almarel deploy` finished api on v1.3.0 but the web deployment failed, so deploy restored v1.2.2 (the image tag web last finished deploying) and exited 1; the job stopped before verify and the run concluded failure",
