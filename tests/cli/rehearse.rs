@@ -241,7 +241,7 @@ fn deployed_by_the_run(r: &RehearsalReport, narration: &str, tag: &str) {
 fn failed_deploy_scenario_freezes_rolls_back_and_unfreezes() {
     let (r, narration) = rehearse(Scenario::FailedDeploy);
     assert!(r.passed(), "{:?}\n{narration}", r.deviation);
-    // tag, watch, approve, deploy (web fails), verify (mixed), status,
+    // tag, watch, approve, watch the deploy run (web fails), verify (mixed), status,
     // freeze, rollback --dry-run, rollback, verify v1.2.2, unfreeze.
     assert_eq!(
         exits(&r),
