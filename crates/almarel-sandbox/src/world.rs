@@ -431,8 +431,8 @@ impl World {
         let mut notes = Vec::new();
         for j in self.github.jobs() {
             let i = &j.info;
-            if !told.contains_key(&i.id) {
-                told.insert(i.id, false);
+            if let std::collections::hash_map::Entry::Vacant(e) = told.entry(i.id) {
+                e.insert(false);
                 notes.push(format!(
                     "GitHub: {} run {} approved by @{}: its deploy job is in progress",
                     i.workflow, i.id, i.approved_by
