@@ -444,7 +444,7 @@ pub struct ChecklistArgs {
 #[derive(Debug, Clone, Args)]
 #[command(args = hidden_globals(&["dir", "config", "yes", "dry_run"]))]
 #[command(
-    after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, deploy, verify\n  \
+    after_help = "Examples:\n  almarel rehearse                    # tag, status --watch, approve, watch the run deploy, verify\n  \
 almarel rehearse failed-deploy      # web deploy fails: freeze, rollback, verify, unfreeze\n  \
 almarel rehearse roll-forward       # frozen: the fix goes out (unfreeze --only), another commit does not\n  \
 almarel rehearse --interactive      # type each command yourself in a second terminal"
@@ -461,9 +461,9 @@ pub struct RehearseArgs {
 /// The scenarios `almarel rehearse` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// tag, status --watch, approve, deploy, verify.
+    /// tag, status --watch, approve, watch the deploy run deploy and verify, verify.
     Release,
-    /// The web deploy fails: freeze, rollback, verify the previous release, unfreeze.
+    /// The deploy run's web deploy fails: freeze, rollback, verify the previous release, unfreeze.
     FailedDeploy,
     /// Approving an rc is refused until the final tag sits on the same commit.
     RcToProduction,

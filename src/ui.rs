@@ -129,6 +129,19 @@ impl Ui {
         (ui, store)
     }
 
+    /// The same printer in GitHub Actions mode when `env` says so
+    /// (`GITHUB_ACTIONS=true`): the job summary and outputs go to
+    /// `$GITHUB_STEP_SUMMARY` / `$GITHUB_OUTPUT`. For a captured printer
+    /// that runs a workflow's step in-process (the rehearsal's deploy run).
+    #[must_use]
+    pub fn with_actions_env(mut self, env: &Env) -> Ui {
+        self.gha = env.in_github_actions().then(|| Gha {
+            summary: env.get(env::GITHUB_STEP_SUMMARY).map(PathBuf::from),
+            output: env.get(env::GITHUB_OUTPUT).map(PathBuf::from),
+        });
+        self
+    }
+
     /// Registers a secret value: it is replaced by `***` wherever it would be written.
     pub fn add_secret(&self, value: &str) {
         // Very short values would redact ordinary text; they are not real secrets anyway.

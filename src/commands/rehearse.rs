@@ -23,8 +23,10 @@ use serde_json::{Value, json};
 use almarel_sandbox::Recorded;
 use almarel_sandbox::coolify::Ending;
 use almarel_sandbox::git::OriginRef;
-use almarel_sandbox::github::Review;
-use almarel_sandbox::world::{API_UUID, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec};
+use almarel_sandbox::github::{JobOutcome, JobRecord, Review, RunInfo};
+use almarel_sandbox::world::{
+    API_UUID, ActionsRunner, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec,
+};
 
 use crate::cli::{Cli, Command, RehearseArgs, Scenario};
 use crate::context::Context;
@@ -111,7 +113,8 @@ struct Plan {
 const HUMAN_2: &str = "Human steps 2 · tag the merged commit";
 const HUMAN_3: &str = "Human steps 3 · watch CI, Deploy to Production, Release";
 const HUMAN_4: &str = "Human steps 4 · approve the production deployment";
-const FLOW_JK: &str = "Flow J–K · deploy to Coolify";
+const FLOW_JK: &str =
+    "Flow J–L · the approved Deploy to Production run deploys and verifies; you watch it";
 const HUMAN_5: &str = "Human steps 5 · verify production";
 const WRONG_1: &str = "If something goes wrong 1 · stop further approvals/releases";
 const WRONG_2: &str = "If something goes wrong 2–4 · roll back";
@@ -168,11 +171,15 @@ fn plan(scenario: Scenario) -> Plan {
         0,
         "checked: CI green on that commit, a final release tag on it, releases not frozen, you may approve; did: approved the waiting production deployment once",
     );
-    let deploy = step(
+    // After the approval the deploy run's job deploys and verifies (GitHub
+    // Actions mode, see `install_deploy_job`); the person follows the run.
+    // `status --watch` follows every run of the commit to its end, so it
+    // ends once the deploy run concluded.
+    let follow = step(
         FLOW_JK,
-        "deploy --tag v1.3.0 --timeout 1m --yes",
+        "status v1.3.0 --watch --timeout 1m",
         0,
-        "set image tag v1.3.0 on api and web, triggered each deployment and followed it to `finished`",
+        "followed the approved deploy run to its end: its job ran `almarel deploy` (image tag v1.3.0 on api and web, each deployment followed to `finished`) and `almarel verify` in GitHub Actions mode, and the run concluded success",
     );
     let verify = |t: &str| {
         step(
@@ -186,28 +193,30 @@ fn plan(scenario: Scenario) -> Plan {
         Scenario::Release => Plan {
             title: "a normal release of v1.3.0, from tag to verified production",
             spec: base,
-            steps: vec![tag, watch, approve, deploy, verify("v1.3.0")],
+            steps: vec![tag, watch, approve, follow, verify("v1.3.0")],
             end: |w| {
                 let mut p = Vec::new();
                 expect_production(w, "v1.3.0", &mut p);
                 expect_image_tags(w, "v1.3.0", "v1.3.0", &mut p);
                 expect_reviews(w, &["approved"], &mut p);
+                expect_deploy_jobs(w, &["success"], &mut p);
                 p
             },
         },
         Scenario::FailedDeploy => {
-            let mut failing = step(
-                FLOW_JK,
-                "deploy --tag v1.3.0 --timeout 1m --yes",
-                1,
-                "api finished on v1.3.0 but the web deployment failed: deploy restored v1.2.2, the image tag web last finished deploying, and exits 1; the hint names both ways out",
-            )
-            .because("web: deployment failed")
-            .naming(&["almarel deploy --tag v1.3.0 --app web", "almarel rollback"]);
-            failing.before = Some((
+            // The deploy run's job deploys after the approval, and web fails.
+            let mut approve = approve;
+            approve.before = Some((
                 |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Fail),
                 "sandbox: the v1.3.0 web image fails its healthcheck on Coolify",
             ));
+            let mut failing = step(
+                FLOW_JK,
+                "status v1.3.0 --watch --timeout 1m",
+                1,
+                "followed the approved deploy run: its `almarel deploy` finished api on v1.3.0 but the web deployment failed, so deploy restored v1.2.2 (the image tag web last finished deploying) and exited 1; the job stopped before verify and the run concluded failure",
+            )
+            .because("Deploy to Production concluded failure");
             failing.after = Some((
                 |w: &World| w.coolify.set_ending(WEB_UUID, Ending::Finish),
                 "sandbox: older web images still deploy fine",
@@ -254,7 +263,7 @@ fn plan(scenario: Scenario) -> Plan {
                         WRONG_DECIDE,
                         "rollback --dry-run",
                         0,
-                        "the two ways out: roll forward (fix on main, `almarel tag 1.3.1`, approve, deploy, verify) or roll back; this rehearsal rolls back — the dry run shows the target v1.2.2, no migration in between, and every write, changing nothing",
+                        "the two ways out: roll forward (fix on main, `almarel tag 1.3.1`, approve, the deploy run deploys it, verify) or roll back; this rehearsal rolls back — the dry run shows the target v1.2.2, no migration in between, and every write, changing nothing",
                     )
                     .showing(&["v1.2.2"]),
                     step(
@@ -277,6 +286,7 @@ fn plan(scenario: Scenario) -> Plan {
                     expect_image_tags(w, "v1.2.2", "v1.2.2", &mut p);
                     expect_workflow(w, "active", &mut p);
                     expect_reviews(w, &["approved"], &mut p);
+                    expect_deploy_jobs(w, &["failure"], &mut p);
                     p
                 },
             }
@@ -311,7 +321,7 @@ fn plan(scenario: Scenario) -> Plan {
                     "promoted the candidate: v1.3.0 on the same commit (no new commits), pushed",
                 ),
                 approve,
-                deploy,
+                follow,
                 verify("v1.3.0"),
             ],
             end: |w| {
@@ -319,6 +329,7 @@ fn plan(scenario: Scenario) -> Plan {
                 expect_production(w, "v1.3.0", &mut p);
                 expect_image_tags(w, "v1.3.0", "v1.3.0", &mut p);
                 expect_reviews(w, &["approved"], &mut p);
+                expect_deploy_jobs(w, &["success"], &mut p);
                 if w.tag_sha("v1.3.0") != w.tag_sha("v1.3.0-rc.1") {
                     p.push("v1.3.0 and v1.3.0-rc.1 are not on the same commit".into());
                 }
@@ -548,6 +559,35 @@ fn expect_workflow(w: &World, state: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// The approved deploy runs' jobs ended with `conclusions`, in order (and
+/// the runs show them: `completed` with that conclusion).
+fn expect_deploy_jobs(w: &World, conclusions: &[&str], problems: &mut Vec<String>) {
+    let got: Vec<String> = w
+        .github
+        .jobs()
+        .iter()
+        .map(|j| {
+            let run = w
+                .github
+                .run_state(j.info.id)
+                .map(|(s, c)| format!("{s}/{}", c.unwrap_or_default()));
+            match (&j.outcome, run) {
+                (Some(o), Some(r)) if r == format!("completed/{}", o.conclusion) => {
+                    o.conclusion.clone()
+                }
+                (_, r) => format!("run {} {}", j.info.id, r.unwrap_or_default()),
+            }
+        })
+        .collect();
+    if got != conclusions {
+        problems.push(format!(
+            "deploy runs concluded [{}] instead of [{}]",
+            got.join(", "),
+            conclusions.join(", ")
+        ));
+    }
+}
+
 fn expect_reviews(w: &World, states: &[&str], problems: &mut Vec<String>) {
     let got: Vec<String> = w
         .deploy_runs()
@@ -640,6 +680,9 @@ pub struct RehearsalReport {
     pub tags: Vec<(String, String)>,
     /// The audit log lines the commands wrote.
     pub audit: Vec<Value>,
+    /// The approved deploy runs whose job ran (deploy and verify in GitHub
+    /// Actions mode): run, conclusion, what the job printed.
+    pub deploy_jobs: Vec<JobRecord>,
     /// The sandbox directory (removed by the time the report is returned).
     pub sandbox_dir: PathBuf,
     /// How long it took.
@@ -662,6 +705,12 @@ impl RehearsalReport {
             "image_tags": self.image_tags.iter().map(|(a, t)| json!({"app": a, "image_tag": t})).collect::<Vec<_>>(),
             "deploy_workflow_state": self.deploy_workflow_state,
             "tags": self.tags.iter().map(|(t, s)| json!({"tag": t, "sha": s})).collect::<Vec<_>>(),
+            "deploy_runs": self.deploy_jobs.iter().map(|j| json!({
+                "run_id": j.info.id,
+                "conclusion": j.outcome.as_ref().map(|o| o.conclusion.clone()),
+                "summary": j.outcome.as_ref().map(|o| o.summary.clone()),
+                "log": j.outcome.as_ref().map(|o| o.log.clone()),
+            })).collect::<Vec<_>>(),
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
     }
@@ -734,6 +783,7 @@ async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<Rehea
     ui.progress(&format!("starting the sandbox for `{name}`…"));
     let world = World::start(plan.spec.clone()).await?;
     let sandbox_dir = world.path().to_path_buf();
+    install_deploy_job(&world, &opts);
     intro(ui, &world, name, plan.title, &opts);
 
     let total = plan.steps.len();
@@ -759,6 +809,14 @@ async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<Rehea
             });
             break;
         }
+    }
+    // A deploy run's job still running ends before the end state is read
+    // (and before the sandbox is removed under it).
+    for note in world.settle_jobs(JOB_DEADLINE).await {
+        ui.result(&format!(
+            "   {}",
+            ui.paint(Tone::Dim, &format!("sandbox: {note}"))
+        ));
     }
     if deviation.is_none() {
         let problems = (plan.end)(&world);
@@ -818,6 +876,7 @@ async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<Rehea
                     .collect()
             })
             .unwrap_or_default(),
+        deploy_jobs: world.github.jobs(),
         sandbox_dir,
         elapsed: Duration::ZERO,
     };
@@ -1070,6 +1129,217 @@ async fn execute(
         })
         .unwrap_or_default();
     (Some(code), error, output)
+}
+
+/// How long the rehearsal waits, at the end, for a deploy run's job.
+const JOB_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The deploy workflow whose approved runs deploy in the sandbox.
+const DEPLOY_WORKFLOW: &str = "Deploy to Production";
+
+/// Makes every approved deploy run do what `docs/workflows/deploy-production.yml`
+/// does after the approval: check out the run's commit, then `almarel deploy
+/// <sha> --yes --timeout 20m` and, when it succeeded, `almarel verify
+/// --expect-sha <sha> --wait 5m`, both in GitHub Actions mode (no prompts,
+/// step summary, outputs) — the same code, run in-process. The run is
+/// `in_progress` meanwhile and concludes `success` only when both exited 0.
+fn install_deploy_job(world: &World, opts: &RehearseOptions) {
+    let runner = world.actions_runner();
+    let config = world.config.clone();
+    let extra = opts.extra_env.clone();
+    world.github.on_approved(
+        DEPLOY_WORKFLOW,
+        std::sync::Arc::new(move |run: RunInfo| {
+            let (runner, config, extra) = (runner.clone(), config.clone(), extra.clone());
+            Box::pin(async move {
+                // The job runs on its own thread and runtime, as on a runner
+                // (the commands' futures are not `Send`). A job that panics
+                // drops its sender: the run concludes failure.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("deploy-run-{}", run.id))
+                    .spawn(move || {
+                        let outcome = match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(rt) => rt.block_on(deploy_job(runner, config, extra, run)),
+                            Err(e) => JobOutcome::failure(&format!("no runner: {e}")),
+                        };
+                        let _ = tx.send(outcome);
+                    });
+                match spawned {
+                    Ok(_) => rx.await.unwrap_or_else(|_| {
+                        JobOutcome::failure("the job ended without a result (it panicked)")
+                    }),
+                    Err(e) => JobOutcome::failure(&format!("no runner: {e}")),
+                }
+            }) as almarel_sandbox::github::JobFuture
+        }),
+    );
+}
+
+/// The deploy job of one approved run (see [`install_deploy_job`]).
+async fn deploy_job(
+    runner: ActionsRunner,
+    config: PathBuf,
+    extra: Vec<(String, String)>,
+    run: RunInfo,
+) -> JobOutcome {
+    let workspace = match runner.checkout(&run) {
+        Ok(w) => w,
+        Err(e) => return JobOutcome::failure(&format!("actions/checkout failed: {e}")),
+    };
+    let sha = run.head_sha.clone();
+    let steps = [
+        (
+            "deploy to Coolify",
+            format!("deploy {sha} --yes --timeout 20m"),
+        ),
+        (
+            "verify production",
+            format!("verify --expect-sha {sha} --wait 5m"),
+        ),
+    ];
+    let mut log = String::new();
+    let mut did: Vec<String> = Vec::new();
+    let mut tag: Option<String> = None;
+    for (i, (name, line)) in steps.iter().enumerate() {
+        let (mut env, files) = runner.step_env(&run, i + 1);
+        env.extend(extra.iter().cloned());
+        log.push_str(&format!("##[group]{name}: almarel {line}\n"));
+        let (code, error, output) = run_actions_step(&workspace, &config, env, line).await;
+        log.push_str(&output);
+        log.push_str("##[endgroup]\n");
+        let outputs = read_outputs(&files.output);
+        if i == 0 {
+            tag = outputs
+                .iter()
+                .find(|(k, _)| k == "tag")
+                .map(|(_, v)| v.clone());
+            did.push(deployed(code, error.as_deref(), &outputs));
+        } else {
+            let what = tag.clone().unwrap_or_else(|| short_sha(&sha).to_owned());
+            did.push(match code {
+                0 => format!("verified {what}"),
+                c => format!(
+                    "`almarel verify` exited {c}: {}",
+                    error.as_deref().unwrap_or("see the log")
+                ),
+            });
+        }
+        if code != 0 {
+            log.push_str(&format!(
+                "##[error]Process completed with exit code {code}.\n"
+            ));
+            return JobOutcome {
+                conclusion: "failure".into(),
+                summary: did.join("; "),
+                log,
+            };
+        }
+    }
+    JobOutcome {
+        conclusion: "success".into(),
+        summary: did.join("; "),
+        log,
+    }
+}
+
+/// What the deploy step did, from its `deployments` output (`[{app, uuid,
+/// status}]`) and exit code.
+fn deployed(code: u8, error: Option<&str>, outputs: &[(String, String)]) -> String {
+    let get = |k: &str| {
+        outputs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let apps: Vec<(String, String)> = get("deployments")
+        .and_then(|d| serde_json::from_str::<Vec<Value>>(d).ok())
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            (
+                d["app"].as_str().unwrap_or("?").to_owned(),
+                d["status"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    let tag = get("tag").map(|t| format!(" ({t})")).unwrap_or_default();
+    if code == 0 {
+        let names: Vec<&str> = apps.iter().map(|(a, _)| a.as_str()).collect();
+        return format!("deployed {}{tag}", names.join(", "));
+    }
+    let states: Vec<String> = apps.iter().map(|(a, s)| format!("{a} {s}")).collect();
+    let why = if states.is_empty() {
+        error.unwrap_or("see the log").to_owned()
+    } else {
+        states.join(", ")
+    };
+    format!("`almarel deploy` exited {code}{tag}: {why}")
+}
+
+/// Reads a `$GITHUB_OUTPUT` file: `key=value` lines and the
+/// `key<<DELIMITER` … `DELIMITER` form.
+fn read_outputs(path: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((key, delim)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+            out.push((key.to_owned(), value.join("\n")));
+        } else if let Some((key, value)) = line.split_once('=') {
+            out.push((key.to_owned(), value.to_owned()));
+        }
+    }
+    out
+}
+
+/// Runs one workflow step's `almarel` command line in-process, in GitHub
+/// Actions mode (`env` has `GITHUB_ACTIONS=true`), in `workspace`, output
+/// captured; returns the exit code, the error text and the output.
+async fn run_actions_step(
+    workspace: &std::path::Path,
+    config: &std::path::Path,
+    env: Vec<(String, String)>,
+    line: &str,
+) -> (u8, Option<String>, String) {
+    let mut argv = vec!["almarel".to_owned()];
+    argv.extend(split_line(line));
+    let cli = match <Cli as clap::Parser>::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                2,
+                Some(format!("the step does not parse: {e}")),
+                String::new(),
+            );
+        }
+    };
+    let mut global = cli.global.clone();
+    global.dir = Some(workspace.to_path_buf());
+    global.config = Some(config.to_path_buf());
+    let env = Env::from_pairs(env);
+    let settings = match Settings::resolve(&global, &env, workspace) {
+        Ok(s) => s,
+        Err(e) => return (e.exit_code(), Some(e.message), String::new()),
+    };
+    let (ui, store) = Ui::captured(&settings.global);
+    let ui = ui.with_actions_env(&env);
+    let ctx = Context::new(settings, ui.clone(), env);
+    let outcome = Box::pin(super::run(&ctx, &cli.command)).await;
+    let error = outcome.as_ref().err().map(|e| match e.hint() {
+        Some(h) => format!("{} (hint: {h})", e.message),
+        None => e.message.clone(),
+    });
+    let code = super::finish(&ui, outcome);
+    let output = store
+        .lock()
+        .map(|c| format!("{}{}", c.stdout, c.stderr))
+        .unwrap_or_default();
+    (code, error, output)
 }
 
 /// Splits a command line on spaces, keeping `"double quoted"` words whole.

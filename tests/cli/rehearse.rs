@@ -83,13 +83,14 @@ fn release_scenario_tags_approves_deploys_and_verifies() {
     assert!(r.passed(), "{:?}\n{narration}", r.deviation);
     assert_eq!(exits(&r), vec![Some(0); 5]);
     let commands: Vec<&str> = r.steps.iter().map(|s| s.command.as_str()).collect();
+    // After the approval the person watches; the deploy run deploys.
     assert_eq!(
         commands,
         [
             "almarel tag 1.3.0",
             "almarel status v1.3.0 --watch --timeout 1m",
             "almarel approve v1.3.0 --yes",
-            "almarel deploy --tag v1.3.0 --timeout 1m --yes",
+            "almarel status v1.3.0 --watch --timeout 1m",
             "almarel verify --expect-tag v1.3.0",
         ]
     );
@@ -129,6 +130,7 @@ fn release_scenario_tags_approves_deploys_and_verifies() {
         .collect();
     audited.dedup(); // deploy writes one line per app
     assert_eq!(audited, ["tag", "approve", "deploy"]);
+    deployed_by_the_run(&r, &narration, "v1.3.0");
     // Narration: runbook sections, the command lines, the sandbox's moves, the real output.
     assert!(
         narration.contains("── step 1/5 · Human steps 2"),
@@ -146,17 +148,130 @@ fn release_scenario_tags_approves_deploys_and_verifies() {
     assert!(r.elapsed < Duration::from_secs(60), "took {:?}", r.elapsed);
 }
 
+/// The approved deploy run did the deploy and the verify (GitHub Actions
+/// mode), not the person: one job, concluded success; its log holds both
+/// commands' output; every Coolify write happened in it (the deploy audit
+/// lines are the workflow's identity, and no person's step deploys); the
+/// narration names the run deploying and its conclusion.
+fn deployed_by_the_run(r: &RehearsalReport, narration: &str, tag: &str) {
+    assert_eq!(r.deploy_jobs.len(), 1, "{:?}", r.deploy_jobs);
+    let job = &r.deploy_jobs[0];
+    let id = job.info.id;
+    let outcome = job.outcome.as_ref().expect("the job ended");
+    assert_eq!(outcome.conclusion, "success", "{}", outcome.log);
+    assert_eq!(
+        outcome.summary,
+        format!("deployed api, web ({tag}); verified {tag}")
+    );
+    assert_eq!(job.info.head_sha, tag_sha(r, tag));
+    for line in [
+        format!(
+            "##[group]deploy to Coolify: almarel deploy {} --yes",
+            job.info.head_sha
+        ),
+        format!(
+            "##[group]verify production: almarel verify --expect-sha {}",
+            job.info.head_sha
+        ),
+        "all 7 checks passed".to_owned(),
+    ] {
+        assert!(
+            outcome.log.contains(&line),
+            "{line:?} not in:\n{}",
+            outcome.log
+        );
+    }
+    assert!(!outcome.log.contains(GH_TOKEN));
+    assert!(
+        narration.contains(&format!(
+            "GitHub: Deploy to Production run {id} approved by @rehearsal-lead: its deploy job is in progress"
+        )),
+        "{narration}"
+    );
+    assert!(
+        narration.contains(&format!(
+            "GitHub: Deploy to Production run {id} completed/success: deployed api, web ({tag}); verified {tag}"
+        )),
+        "{narration}"
+    );
+    // Every deploy audit line is the run's (the workflow's git identity);
+    // no step the person ran is a deploy.
+    let deploys: Vec<&serde_json::Value> = r
+        .audit
+        .iter()
+        .filter(|l| l["command"] == "deploy")
+        .collect();
+    // Write-ahead: `started` then `ok`, for each of the two apps.
+    assert_eq!(deploys.len(), 4, "{:?}", r.audit);
+    assert!(
+        deploys.iter().all(|l| l["actor"]["git"]
+            .as_str()
+            .unwrap_or("")
+            .contains("github-actions[bot]")),
+        "{deploys:?}"
+    );
+    assert!(
+        r.steps
+            .iter()
+            .all(|s| !s.command.starts_with("almarel deploy")),
+        "a person deployed"
+    );
+    // Two image tag PATCHes and two deployments, all to the tag.
+    let patches: Vec<&Recorded> = r
+        .coolify_requests
+        .iter()
+        .filter(|q| q.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(patches.iter().all(|q| q.body.contains(tag)), "{patches:?}");
+    // The run the person approved is the run that deployed.
+    let approved: Vec<&Recorded> = r
+        .github_requests
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.contains("/pending_deployments"))
+        .collect();
+    assert_eq!(approved.len(), 1);
+    assert!(
+        approved[0].path.contains(&format!("/runs/{id}/")),
+        "{approved:?}"
+    );
+}
+
 #[test]
 fn failed_deploy_scenario_freezes_rolls_back_and_unfreezes() {
     let (r, narration) = rehearse(Scenario::FailedDeploy);
     assert!(r.passed(), "{:?}\n{narration}", r.deviation);
-    // tag, watch, approve, deploy (web fails), verify (mixed), status,
+    // tag, watch, approve, watch the deploy run (web fails), verify (mixed), status,
     // freeze, rollback --dry-run, rollback, verify v1.2.2, unfreeze.
     assert_eq!(
         exits(&r),
         [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0].map(Some).to_vec()
     );
-    assert!(r.steps[3].error.as_deref().unwrap().contains("web"));
+    // The person watched the deploy run fail; the run's job ran the deploy.
+    assert_eq!(
+        r.steps[3].command,
+        "almarel status v1.3.0 --watch --timeout 1m"
+    );
+    assert!(
+        r.steps[3]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Deploy to Production concluded failure")
+    );
+    assert_eq!(r.deploy_jobs.len(), 1);
+    let outcome = r.deploy_jobs[0].outcome.as_ref().expect("the job ended");
+    assert_eq!(outcome.conclusion, "failure");
+    assert!(
+        outcome.summary.contains("web failed"),
+        "{}",
+        outcome.summary
+    );
+    assert!(
+        !outcome.log.contains("##[group]verify production"),
+        "the job stops at the failed step:\n{}",
+        outcome.log
+    );
     assert_eq!(r.production_sha, tag_sha(&r, "v1.2.2"));
     assert_eq!(image_tags(&r), tags_are("v1.2.2", "v1.2.2"));
     assert_eq!(r.deploy_workflow_state.as_deref(), Some("active"));
@@ -187,13 +302,20 @@ fn failed_deploy_scenario_shows_the_mixed_release_and_both_ways_out() {
             .find(|s| s.command == format!("almarel {cmd}"))
             .unwrap_or_else(|| panic!("no step `{cmd}`:\n{narration}"))
     };
-    // The failed deploy restored web's last finished tag and names both ways out.
-    let deploy = step("deploy --tag v1.3.0 --timeout 1m --yes");
-    let err = deploy.error.as_deref().unwrap_or_default();
-    assert!(err.contains("image tag restored to v1.2.2"), "{err}");
+    // The deploy run's failed deploy restored web's last finished tag and
+    // named both ways out, in the job's log.
+    let log = &r.deploy_jobs[0].outcome.as_ref().expect("ended").log;
+    assert!(log.contains("image tag restored to v1.2.2"), "{log}");
     assert!(
-        err.contains("almarel deploy --tag v1.3.0 --app web") && err.contains("almarel rollback"),
-        "{err}"
+        log.contains("almarel deploy --tag v1.3.0 --app web") && log.contains("almarel rollback"),
+        "{log}"
+    );
+    assert!(
+        narration.contains(&format!(
+            "GitHub: Deploy to Production run {} completed/failure",
+            r.deploy_jobs[0].info.id
+        )),
+        "{narration}"
     );
     // The web restore was a PATCH back to v1.2.2 before any rollback.
     let patches: Vec<&str> = r
@@ -263,6 +385,8 @@ fn rc_to_production_scenario_refuses_the_rc_then_approves_the_final() {
     assert_eq!(r.reviews.len(), 1);
     assert_eq!(r.production_sha, rc);
     assert_eq!(image_tags(&r), tags_are("v1.3.0", "v1.3.0"));
+    // The run deployed the final tag on the candidate's commit.
+    deployed_by_the_run(&r, &narration, "v1.3.0");
 }
 
 #[test]
@@ -322,7 +446,7 @@ fn the_binary_rehearses_a_release_in_well_under_a_minute() {
         "$ almarel tag 1.3.0",
         "$ almarel status v1.3.0 --watch --timeout 1m",
         "$ almarel approve v1.3.0 --yes",
-        "$ almarel deploy --tag v1.3.0 --timeout 1m --yes",
+        "completed/success: deployed api, web (v1.3.0); verified v1.3.0",
         "$ almarel verify --expect-tag v1.3.0",
         "✓ exit 0, as designed",
         "ended as designed",

@@ -58,6 +58,7 @@ macro_rules! fixture {
 
 struct Templates {
     run: Value,
+    job: Value,
     workflow: Value,
     pending: Value,
     approval: Value,
@@ -85,6 +86,7 @@ fn first(v: Value) -> Value {
 
 static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| Templates {
     run: parse(fixture!("workflow-run")),
+    job: parse(fixture!("jobs"))["jobs"][0].clone(),
     workflow: parse(fixture!("workflow")),
     pending: first(parse(fixture!("pending-deployments"))),
     approval: first(parse(fixture!("approvals"))),
@@ -388,6 +390,8 @@ struct State {
     tags: Vec<SimTag>,
     workflows: Vec<SimWorkflow>,
     runs: Vec<SimRun>,
+    /// The hook of approved runs, and their jobs.
+    jobs: Jobs,
     environments: Vec<SimEnvironment>,
     releases: Vec<(String, bool)>,
     faults: Vec<Fault>,
@@ -478,6 +482,7 @@ impl GithubSim {
                 })
                 .collect(),
             runs: Vec::new(),
+            jobs: Jobs::new(),
             environments: vec![SimEnvironment {
                 id: 161_088_068,
                 name: "production".into(),
@@ -755,6 +760,8 @@ impl GithubSim {
                 environment_ids: vec![env],
             });
         }
+        drop(s);
+        launch_jobs(&self.state);
     }
     /// Injects a fault.
     pub fn fault(&self, fault: Fault) {
@@ -975,6 +982,283 @@ impl GithubSim {
     }
 }
 
+// ---- jobs of approved runs ----
+
+impl GithubSim {
+    /// Runs the job of every approved run of `workflow` (name) with `hook`,
+    /// as the workflow's job would run after the production approval: from
+    /// the approval on, the run is `in_progress`; once the hook's future
+    /// ends, `completed` with the conclusion it returned (`success` or
+    /// `failure`; anything else, a panic or a cancelled task: `failure`).
+    /// Without a hook an approved run follows its [`RunPlan`]. A run
+    /// cancelled meanwhile (`POST .../cancel`) stops its job and stays
+    /// `cancelled`. What each job printed: [`GithubSim::jobs`].
+    pub fn on_approved(&self, workflow: &str, hook: ApprovedHook) {
+        let mut s = self.st();
+        if s.jobs.rt.is_none() {
+            s.jobs.rt = tokio::runtime::Handle::try_current().ok();
+        }
+        s.jobs.hook = Some((workflow.to_owned(), hook));
+    }
+    /// The runs whose job the hook ran, in the order they were approved.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.st()
+            .jobs
+            .runs
+            .iter()
+            .map(|j| JobRecord {
+                info: j.info.clone(),
+                outcome: j.outcome.clone(),
+            })
+            .collect()
+    }
+}
+
+/// An approved run handed to the hook installed with
+/// [`GithubSim::on_approved`]: what the run's job is told about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The run id (`GITHUB_RUN_ID`).
+    pub id: u64,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The commit the run is for (`head_sha`).
+    pub head_sha: String,
+    /// Who approved the production deployment.
+    pub approved_by: String,
+    /// The run's page on GitHub.
+    pub html_url: String,
+}
+
+/// What a run's job ended with: the run's conclusion and what the job printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The run's conclusion: `success` or `failure`.
+    pub conclusion: String,
+    /// One line saying what the job did (`deployed api, web; verified v1.3.0`).
+    pub summary: String,
+    /// The job's log: everything its steps printed.
+    pub log: String,
+}
+
+impl JobOutcome {
+    /// A failed job whose log is `why` (nothing else ran).
+    pub fn failure(why: &str) -> Self {
+        JobOutcome {
+            conclusion: "failure".into(),
+            summary: why.to_owned(),
+            log: format!("{why}\n"),
+        }
+    }
+}
+
+/// The future a hook returns: the job, run to its end.
+pub type JobFuture = std::pin::Pin<Box<dyn std::future::Future<Output = JobOutcome> + Send>>;
+/// Runs the job of an approved run (see [`GithubSim::on_approved`]).
+pub type ApprovedHook = Arc<dyn Fn(RunInfo) -> JobFuture + Send + Sync>;
+
+/// A run whose job the hook ran (or runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The run.
+    pub info: RunInfo,
+    /// `None` while the job runs; then how it ended.
+    pub outcome: Option<JobOutcome>,
+}
+
+struct JobRun {
+    info: RunInfo,
+    outcome: Option<JobOutcome>,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+/// The hook, the runs waiting to start their job, and the jobs so far.
+struct Jobs {
+    rt: Option<tokio::runtime::Handle>,
+    /// `(workflow name, hook)`.
+    hook: Option<(String, ApprovedHook)>,
+    queued: Vec<RunInfo>,
+    runs: Vec<JobRun>,
+    /// Runs already handed to the hook.
+    seen: std::collections::HashSet<u64>,
+}
+
+impl Jobs {
+    fn new() -> Self {
+        Jobs {
+            rt: tokio::runtime::Handle::try_current().ok(),
+            hook: None,
+            queued: Vec::new(),
+            runs: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("workflow", &self.hook.as_ref().map(|(w, _)| w))
+            .field("queued", &self.queued.len())
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
+
+/// Every run of the hooked workflow approved since the last look (a review
+/// through the API, [`GithubSim::review_as`], a lost race) turns
+/// `in_progress` (its job started) and waits in the queue for
+/// [`launch_jobs`]. Called after every request and review.
+fn queue_approved(s: &mut State) {
+    let Some((workflow, _)) = &s.jobs.hook else {
+        return;
+    };
+    let Some(wid) = s
+        .workflows
+        .iter()
+        .find(|w| &w.name == workflow)
+        .map(|w| w.id)
+    else {
+        return;
+    };
+    let approved: Vec<(usize, String)> = s
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.workflow_id == wid
+                && matches!(r.reviewed, Some((_, true)))
+                && r.forced.is_none()
+                && !s.jobs.seen.contains(&r.id)
+        })
+        .map(|(i, r)| {
+            let by = r
+                .reviews
+                .iter()
+                .rev()
+                .find(|v| v.state == "approved")
+                .map(|v| v.user.clone())
+                .unwrap_or_default();
+            (i, by)
+        })
+        .collect();
+    for (idx, by) in approved {
+        let id = s.runs[idx].id;
+        s.jobs.seen.insert(id);
+        queue_job(s, idx, &by);
+    }
+}
+
+fn queue_job(s: &mut State, idx: usize, approved_by: &str) {
+    let Some((workflow, _)) = &s.jobs.hook else {
+        return;
+    };
+    let run = &s.runs[idx];
+    let Some(w) = s
+        .workflows
+        .iter()
+        .find(|w| w.id == run.workflow_id && &w.name == workflow)
+    else {
+        return;
+    };
+    let info = RunInfo {
+        id: run.id,
+        workflow: w.name.clone(),
+        head_sha: run.sha.clone(),
+        approved_by: approved_by.to_owned(),
+        html_url: format!(
+            "https://github.com/{}/{}/actions/runs/{}",
+            s.owner, s.name, run.id
+        ),
+    };
+    s.runs[idx].forced = Some(Phase::InProgress);
+    s.jobs.queued.push(info);
+}
+
+/// Starts the job of every queued run on the simulator's runtime. The run
+/// stays `in_progress` while the hook runs and is `completed` with the
+/// hook's conclusion afterwards; a hook that panics (or whose task ends any
+/// other way without an outcome) concludes `failure`, never a stuck run.
+fn launch_jobs(state: &Arc<Mutex<State>>) {
+    let (hook, rt, queued) = {
+        let mut s = lock(state);
+        queue_approved(&mut s);
+        if s.jobs.queued.is_empty() {
+            return;
+        }
+        let Some((_, hook)) = s.jobs.hook.clone() else {
+            return;
+        };
+        let rt = s
+            .jobs
+            .rt
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        (hook, rt, std::mem::take(&mut s.jobs.queued))
+    };
+    for info in queued {
+        lock(state).jobs.runs.push(JobRun {
+            info: info.clone(),
+            outcome: None,
+            abort: None,
+        });
+        let Some(rt) = rt.clone() else {
+            finish_job(
+                state,
+                info.id,
+                JobOutcome::failure("no runtime to run the job on"),
+            );
+            continue;
+        };
+        let hook = hook.clone();
+        let job_info = info.clone();
+        let job = rt.spawn(async move { hook(job_info).await });
+        let abort = job.abort_handle();
+        if let Some(j) = lock(state)
+            .jobs
+            .runs
+            .iter_mut()
+            .find(|j| j.info.id == info.id && j.outcome.is_none())
+        {
+            j.abort = Some(abort);
+        }
+        let state = state.clone();
+        rt.spawn(async move {
+            let outcome = match job.await {
+                Ok(o) => o,
+                Err(e) if e.is_panic() => {
+                    let p = e.into_panic();
+                    let why = p
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into());
+                    JobOutcome::failure(&format!("the job panicked: {why}"))
+                }
+                Err(_) => JobOutcome::failure("the job was cancelled"),
+            };
+            finish_job(&state, info.id, outcome);
+        });
+    }
+}
+
+fn finish_job(state: &Arc<Mutex<State>>, id: u64, mut outcome: JobOutcome) {
+    let mut s = lock(state);
+    if !matches!(outcome.conclusion.as_str(), "success" | "failure") {
+        outcome.conclusion = "failure".into();
+    }
+    if let Some(r) = s.runs.iter_mut().find(|r| r.id == id) {
+        // A cancelled run stays cancelled.
+        if !matches!(r.forced, Some(Phase::Completed(_))) {
+            r.forced = Some(Phase::Completed(outcome.conclusion.clone()));
+        }
+    }
+    if let Some(j) = s.jobs.runs.iter_mut().find(|j| j.info.id == id) {
+        j.outcome = Some(outcome);
+        j.abort = None;
+    }
+}
+
 // ---- request handling ----
 
 type Shared = (Arc<Mutex<State>>, Recorder);
@@ -1058,6 +1342,7 @@ async fn handle(AxState((state, recorder)): AxState<Shared>, req: Request) -> Re
         }
     }
     let (status, response) = respond(&state, &method, &path, &headers, &body);
+    launch_jobs(&state);
     let delay = lock(&state)
         .slow_answers
         .iter()
@@ -1404,6 +1689,12 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
                 );
             }
             r.forced = Some(Phase::Completed("cancelled".into()));
+            let run_id = r.id;
+            if let Some(j) = s.jobs.runs.iter_mut().find(|j| j.info.id == run_id) {
+                if let Some(a) = j.abort.take() {
+                    a.abort();
+                }
+            }
             Reply::status(202, Some(json!({})))
         }
         ("GET", ["actions", "runs", id, "pending_deployments"]) => {
@@ -1421,6 +1712,15 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
             Reply::json(Value::Array(items))
         }
         ("POST", ["actions", "runs", id, "pending_deployments"]) => review(s, id, body, now),
+        ("GET", ["actions", "runs", id, "jobs"]) => {
+            match s.runs.iter().find(|r| r.id.to_string() == *id) {
+                Some(r) => {
+                    let items = vec![job_json(s, r, now)];
+                    paginate(s, full, items, Some("jobs"))
+                }
+                None => Reply::not_found(),
+            }
+        }
         ("GET", ["actions", "runs", id, "approvals"]) => {
             let Some(r) = s.runs.iter().find(|r| r.id.to_string() == *id) else {
                 return Reply::not_found();
@@ -2270,4 +2570,184 @@ fn commit_json(s: &State, c: &SimCommit, full: bool) -> Value {
         v["files"] = json!([]);
     }
     v
+}
+
+/// The run's one job (`actions/list-jobs-for-workflow-run`, the official
+/// example with the run's values): `deploy` for the deploy workflow, else
+/// `build`; its status is the run's (a waiting run's job is `waiting`), and
+/// a run whose job the hook runs shows it `in_progress` until it ended.
+fn job_json(s: &State, r: &SimRun, now: Instant) -> Value {
+    let p = r.phase(now);
+    let w = s.workflows.iter().find(|w| w.id == r.workflow_id);
+    let mut v = TEMPLATES.job.clone();
+    let job_id = r.id * 10 + 1;
+    v["id"] = json!(job_id);
+    v["run_id"] = json!(r.id);
+    v["run_url"] = json!(format!(
+        "{}/repos/{}/{}/actions/runs/{}",
+        s.base_url, s.owner, s.name, r.id
+    ));
+    v["head_sha"] = json!(r.sha);
+    v["url"] = json!(format!(
+        "{}/repos/{}/{}/actions/jobs/{job_id}",
+        s.base_url, s.owner, s.name
+    ));
+    v["html_url"] = json!(format!(
+        "https://github.com/{}/{}/actions/runs/{}/job/{job_id}",
+        s.owner, s.name, r.id
+    ));
+    let deploy = w.is_some_and(|w| w.name == "Deploy to Production");
+    v["name"] = json!(if deploy { "deploy" } else { "build" });
+    v["workflow_name"] = json!(w.map(|w| w.name.clone()));
+    v["head_branch"] = json!(r.branch);
+    v["status"] = json!(p.status());
+    v["conclusion"] = json!(p.conclusion());
+    v["started_at"] = json!(r.created_at);
+    if p.conclusion().is_none() {
+        v["completed_at"] = Value::Null;
+    }
+    // The example's steps are another workflow's: the simulator has none.
+    v["steps"] = json!([]);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Waits (up to 5 s) until `run` is completed; returns its conclusion.
+    async fn completed(sim: &GithubSim, run: u64) -> Option<String> {
+        for _ in 0..500 {
+            if let Some((status, conclusion)) = sim.run_state(run) {
+                if status == "completed" {
+                    return conclusion;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("run {run} is still {:?} after 5 s", sim.run_state(run));
+    }
+
+    async fn waiting_deploy_run(sim: &GithubSim) -> u64 {
+        let sha = sim.add_commit("Add order export");
+        sim.add_run("Deploy to Production", &sha, RunPlan::awaiting_approval())
+    }
+
+    #[test]
+    fn an_approved_run_is_in_progress_while_its_job_runs_then_concludes_as_the_job_returned() {
+        runtime().block_on(async {
+            let sim = GithubSim::start("octo/app").await.expect("sim");
+            let run = waiting_deploy_run(&sim).await;
+            let release = Arc::new(AtomicBool::new(false));
+            let gate = release.clone();
+            sim.on_approved(
+                "Deploy to Production",
+                Arc::new(move |info: RunInfo| {
+                    let gate = gate.clone();
+                    Box::pin(async move {
+                        while !gate.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        JobOutcome {
+                            conclusion: "failure".into(),
+                            summary: format!("run {}: web failed", info.id),
+                            log: "web: deployment failed\n".into(),
+                        }
+                    })
+                }),
+            );
+            sim.review_as(run, "lead", "approved", "ship it");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The job runs: the run is in progress, with nothing concluded.
+            assert_eq!(sim.run_state(run), Some(("in_progress".into(), None)));
+            let jobs = sim.jobs();
+            assert_eq!(jobs.len(), 1);
+            assert_eq!(jobs[0].info.id, run);
+            assert_eq!(jobs[0].info.approved_by, "lead");
+            assert_eq!(jobs[0].outcome, None);
+            let job = {
+                let s = lock(&sim.state);
+                let r = s.runs.iter().find(|r| r.id == run).expect("run");
+                job_json(&s, r, Instant::now())
+            };
+            assert_eq!(job["name"], "deploy");
+            assert_eq!(job["status"], "in_progress");
+
+            release.store(true, Ordering::SeqCst);
+            assert_eq!(completed(&sim, run).await.as_deref(), Some("failure"));
+            let outcome = sim.jobs()[0].outcome.clone().expect("ended");
+            assert_eq!(outcome.summary, format!("run {run}: web failed"));
+            assert_eq!(outcome.log, "web: deployment failed\n");
+        });
+    }
+
+    #[test]
+    fn a_panicking_job_concludes_failure_never_a_stuck_run() {
+        runtime().block_on(async {
+            let sim = GithubSim::start("octo/app").await.expect("sim");
+            // Panics inside the job's future.
+            sim.on_approved(
+                "Deploy to Production",
+                Arc::new(|_| Box::pin(async { panic!("deploy exploded") })),
+            );
+            let run = waiting_deploy_run(&sim).await;
+            sim.review_as(run, "lead", "approved", "");
+            assert_eq!(completed(&sim, run).await.as_deref(), Some("failure"));
+            let outcome = sim.jobs()[0].outcome.clone().expect("ended");
+            assert!(
+                outcome.log.contains("panicked: deploy exploded"),
+                "{outcome:?}"
+            );
+
+            // Panics before it even returns a future.
+            sim.on_approved(
+                "Deploy to Production",
+                Arc::new(|_| -> JobFuture { panic!("no job") }),
+            );
+            let run = waiting_deploy_run(&sim).await;
+            sim.review_as(run, "lead", "approved", "");
+            assert_eq!(completed(&sim, run).await.as_deref(), Some("failure"));
+
+            // A conclusion GitHub's job cannot have is a failure too.
+            sim.on_approved(
+                "Deploy to Production",
+                Arc::new(|_| {
+                    Box::pin(async {
+                        JobOutcome {
+                            conclusion: "exit 3".into(),
+                            summary: String::new(),
+                            log: String::new(),
+                        }
+                    })
+                }),
+            );
+            let run = waiting_deploy_run(&sim).await;
+            sim.review_as(run, "lead", "approved", "");
+            assert_eq!(completed(&sim, run).await.as_deref(), Some("failure"));
+        });
+    }
+
+    #[test]
+    fn without_a_hook_or_for_another_workflow_an_approved_run_follows_its_plan() {
+        runtime().block_on(async {
+            let sim = GithubSim::start("octo/app").await.expect("sim");
+            sim.on_approved(
+                "Release",
+                Arc::new(|_| Box::pin(async { JobOutcome::failure("x") })),
+            );
+            let run = waiting_deploy_run(&sim).await;
+            sim.review_as(run, "lead", "approved", "");
+            // RunPlan::awaiting_approval: in progress, success after 1 s.
+            assert_eq!(completed(&sim, run).await.as_deref(), Some("success"));
+            assert!(sim.jobs().is_empty());
+        });
+    }
 }

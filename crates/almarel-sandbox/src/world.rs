@@ -10,12 +10,16 @@
 //!   production approval once CI passed;
 //! - a finished Coolify deployment of the `api` app switches what production
 //!   serves to the commit of the image tag it deployed (`vX.Y.Z` → that tag's
-//!   commit on origin, `prod-<sha>` → that SHA).
+//!   commit on origin, `prod-<sha>` → that SHA);
+//! - an approved deploy run runs its job when the rehearsal installed one
+//!   ([`GithubSim::on_approved`]): [`World::actions_runner`] gives the job
+//!   its own checkout of the run's commit and the GitHub Actions
+//!   environment, and [`World::sync`] narrates the job starting and ending.
 //!
 //! Everything lives under one temporary directory, removed when the
 //! [`World`] is dropped (also on failure or Ctrl-C).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::git::{GitWorld, OriginRef};
 
 use super::coolify::{self, AppSpec, CoolifySim};
-use super::github::{GithubSim, RunPlan};
+use super::github::{GithubSim, RunInfo, RunPlan};
 use super::production::{self, ProductionSim};
 
 /// `github.repository` of the sandbox.
@@ -42,6 +46,11 @@ pub const WEB_UUID: &str = "rh0web0wccw4g0o0kw4okcs8";
 pub const DATABASE_RUNBOOK: &str = "docs/runbooks/database-rollback.md";
 /// Where DB migrations live in the sandbox project.
 pub const MIGRATION_PATH: &str = "api/Migrations/";
+
+/// The git identity of a deploy run's job (`user.name`).
+pub const RUNNER_NAME: &str = "github-actions[bot]";
+/// The git identity of a deploy run's job (`user.email`).
+pub const RUNNER_EMAIL: &str = "41898282+github-actions[bot]@users.noreply.github.com";
 
 /// A release that exists before the rehearsal starts.
 #[derive(Debug, Clone)]
@@ -128,6 +137,8 @@ pub struct World {
     spec: WorldSpec,
     runs_started: Mutex<HashSet<String>>,
     deploy_runs: Mutex<Vec<u64>>,
+    /// Jobs narrated so far: run id → whether its end was narrated too.
+    jobs_told: Mutex<HashMap<u64, bool>>,
     // Last: removed after everything above has stopped.
     dir: tempfile::TempDir,
 }
@@ -261,6 +272,7 @@ impl World {
             spec,
             runs_started: Mutex::new(started),
             deploy_runs: Mutex::default(),
+            jobs_told: Mutex::default(),
             dir,
         })
     }
@@ -313,7 +325,8 @@ impl World {
     /// per thing that happened (empty when nothing was new).
     pub fn sync(&self) -> Result<Vec<String>> {
         register_history(&self.git, &self.github)?;
-        let mut notes = Vec::new();
+        // Approved deploy runs whose job started or ended since the last sync.
+        let mut notes = self.job_notes();
         for r in self.git.origin_refs()? {
             let Some(tag) = r.name.strip_prefix("refs/tags/") else {
                 continue;
@@ -430,6 +443,156 @@ impl World {
             id
         });
         Ok((sha, deploy))
+    }
+}
+
+impl World {
+    /// What a deploy run's job needs to run in the sandbox: its own
+    /// checkout and the GitHub Actions environment (see [`ActionsRunner`]).
+    pub fn actions_runner(&self) -> ActionsRunner {
+        ActionsRunner {
+            origin: self.git.origin.clone(),
+            root: self.dir.path().join("actions"),
+            env: self.env_pairs(),
+        }
+    }
+
+    /// Waits until no approved run's job is still running, up to `deadline`;
+    /// returns what [`World::sync`] would narrate about them. A job still
+    /// running at the deadline is named.
+    pub async fn settle_jobs(&self, deadline: Duration) -> Vec<String> {
+        let until = std::time::Instant::now() + deadline;
+        while self.github.jobs().iter().any(|j| j.outcome.is_none())
+            && std::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut notes = self.job_notes();
+        for j in self.github.jobs() {
+            if j.outcome.is_none() {
+                notes.push(format!(
+                    "{} run {} is still in progress after {}",
+                    j.info.workflow,
+                    j.info.id,
+                    humantime::format_duration(deadline)
+                ));
+            }
+        }
+        notes
+    }
+
+    /// One line per job that started or ended since the last call.
+    fn job_notes(&self) -> Vec<String> {
+        let Ok(mut told) = self.jobs_told.lock() else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
+        for j in self.github.jobs() {
+            let i = &j.info;
+            if let std::collections::hash_map::Entry::Vacant(e) = told.entry(i.id) {
+                e.insert(false);
+                notes.push(format!(
+                    "GitHub: {} run {} approved by @{}: its deploy job is in progress",
+                    i.workflow, i.id, i.approved_by
+                ));
+            }
+            if let Some(o) = &j.outcome {
+                if told.insert(i.id, true) != Some(true) {
+                    notes.push(format!(
+                        "GitHub: {} run {} completed/{}: {}",
+                        i.workflow, i.id, o.conclusion, o.summary
+                    ));
+                }
+            }
+        }
+        notes
+    }
+}
+
+/// What a deploy run's job runs with in the sandbox, as on a GitHub runner:
+/// a checkout of the run's commit with every tag (`actions/checkout` with
+/// `fetch-depth: 0`), and the Actions environment (`GITHUB_ACTIONS=true`,
+/// `GITHUB_RUN_ID`, a step summary and an output file per step) on top of
+/// the sandbox's tokens and settings. Owns everything it needs, so a hook
+/// installed with [`GithubSim::on_approved`] can keep it.
+#[derive(Debug, Clone)]
+pub struct ActionsRunner {
+    origin: PathBuf,
+    root: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// The files a step writes in GitHub Actions mode.
+#[derive(Debug, Clone)]
+pub struct StepFiles {
+    /// `$GITHUB_STEP_SUMMARY`.
+    pub summary: PathBuf,
+    /// `$GITHUB_OUTPUT`.
+    pub output: PathBuf,
+}
+
+impl ActionsRunner {
+    /// The run's workspace: a fresh clone of origin with HEAD detached at
+    /// the run's commit.
+    pub fn checkout(&self, run: &RunInfo) -> Result<PathBuf> {
+        let dir = self.root.join(format!("run-{}", run.id));
+        let workspace = dir.join("workspace");
+        std::fs::create_dir_all(&dir).map_err(|e| io("runner dir", e))?;
+        let gerr = |what: &str, e: git2::Error| {
+            Error::local(format!("sandbox runner: {what}: {}", e.message().trim()))
+        };
+        let url = self.origin.to_string_lossy().into_owned();
+        let repo = git2::build::RepoBuilder::new()
+            .clone(&url, &workspace)
+            .map_err(|e| gerr("clone", e))?;
+        // Every tag, as `fetch-depth: 0` brings them.
+        repo.find_remote("origin")
+            .and_then(|mut r| r.fetch(&["+refs/tags/*:refs/tags/*"], None, None))
+            .map_err(|e| gerr("fetch tags", e))?;
+        // The identity a workflow configures for itself (the audit log's
+        // `actor.git` of what the job does: the workflow, not a person).
+        repo.config()
+            .and_then(|mut c| {
+                c.set_str("user.name", RUNNER_NAME)?;
+                c.set_str("user.email", RUNNER_EMAIL)
+            })
+            .map_err(|e| gerr("identity", e))?;
+        let oid = git2::Oid::from_str(&run.head_sha).map_err(|e| gerr("sha", e))?;
+        repo.set_head_detached(oid)
+            .map_err(|e| gerr("detach HEAD", e))?;
+        repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .map_err(|e| gerr("checkout", e))?;
+        Ok(workspace)
+    }
+
+    /// The environment of step `step` (1-based) of `run`'s job, and the
+    /// summary and output files it writes to.
+    pub fn step_env(&self, run: &RunInfo, step: usize) -> (Vec<(String, String)>, StepFiles) {
+        let dir = self.root.join(format!("run-{}", run.id));
+        let files = StepFiles {
+            summary: dir.join(format!("step-{step}-summary.md")),
+            output: dir.join(format!("step-{step}-output.txt")),
+        };
+        let mut env = self.env.clone();
+        env.extend(
+            [
+                ("CI", "true".to_owned()),
+                ("GITHUB_ACTIONS", "true".to_owned()),
+                ("GITHUB_RUN_ID", run.id.to_string()),
+                ("GITHUB_RUN_ATTEMPT", "1".to_owned()),
+                ("GITHUB_WORKFLOW", run.workflow.clone()),
+                ("GITHUB_JOB", "deploy".to_owned()),
+                ("GITHUB_SHA", run.head_sha.clone()),
+                ("GITHUB_REPOSITORY", REPOSITORY.to_owned()),
+                ("GITHUB_SERVER_URL", "https://github.com".to_owned()),
+                ("GITHUB_ACTOR", run.approved_by.clone()),
+                ("GITHUB_STEP_SUMMARY", files.summary.display().to_string()),
+                ("GITHUB_OUTPUT", files.output.display().to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        (env, files)
     }
 }
 
