@@ -439,9 +439,9 @@ fn roll_forward(base: WorldSpec) -> Plan {
     );
     let deploy = step(
         FLOW_JK,
-        "deploy --tag v1.2.3 --timeout 1m --yes",
+        "status v1.2.3 --watch --timeout 1m",
         0,
-        "set image tag v1.2.3 on api and web, triggered each deployment and followed it to `finished`",
+        "followed the fix's approved deploy run to its end: its job ran `almarel deploy` and `almarel verify` in GitHub Actions mode, and the run concluded success",
     );
     let verify = step(
         HUMAN_5,
@@ -516,6 +516,7 @@ fn roll_forward(base: WorldSpec) -> Plan {
             expect_image_tags(w, "v1.2.3", "v1.2.3", &mut p);
             expect_workflow(w, "active", &mut p);
             expect_reviews(w, &["approved", "rejected"], &mut p);
+            expect_deploy_jobs(w, &["success"], &mut p);
             if let Some(v) = w.github.variable("ALMAREL_FREEZE") {
                 p.push(format!("the freeze record is still there: {v}"));
             }
