@@ -273,3 +273,33 @@ pub fn init(
         doctor: !args.no_doctor,
     })
 }
+
+/// `almarel completions SHELL`.
+pub fn completions(
+    args: &crate::cli::CompletionsArgs,
+) -> Result<crate::commands::completions::CompletionsRequest> {
+    Ok(crate::commands::completions::CompletionsRequest { shell: args.shell })
+}
+
+/// `almarel man` (no options of its own).
+pub fn man(_args: &crate::cli::ManArgs) -> Result<crate::commands::completions::ManRequest> {
+    Ok(crate::commands::completions::ManRequest::default())
+}
+
+/// `almarel rehearse [SCENARIO] [--interactive]`: `--interactive` prints
+/// instructions for a person and cannot give one `--json` report (exit 2).
+pub fn rehearse(
+    args: &crate::cli::RehearseArgs,
+    settings: &Settings,
+) -> Result<crate::commands::rehearse::Request> {
+    if args.interactive && settings.global.json {
+        return Err(crate::error::Error::usage(
+            "--interactive prints instructions for a person; it cannot be combined with --json",
+        )
+        .with_hint("drop --json, or drop --interactive to get one JSON report"));
+    }
+    Ok(crate::commands::rehearse::Request {
+        scenario: args.scenario,
+        interactive: args.interactive,
+    })
+}
