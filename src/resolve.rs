@@ -1,7 +1,6 @@
 //! Every verb's flags → a plain request value, before any I/O. Commands never
 //! see clap types; a usage error (exit 2) in the arguments is found here.
-//! (Converted: `tag`, `approve`, `deploy`, `rollback`, `freeze`, `unfreeze`,
-//! `status`, `verify`, `checklist`.)
+//! (Every verb has its function here.)
 
 use crate::cli::{DeployArgs, RollbackArgs, TagArgs};
 use crate::commands::{deploy, rollback, tag};
