@@ -463,7 +463,7 @@ pub struct RehearseArgs {
 pub enum Scenario {
     /// tag, status --watch, approve, watch the deploy run deploy and verify, verify.
     Release,
-    /// The deploy run's web deploy fails: freeze, rollback, verify the previous release, unfreeze.
+    /// The web deploy fails inside the deploy run: freeze, rollback, verify the previous release, unfreeze.
     FailedDeploy,
     /// Approving an rc is refused until the final tag sits on the same commit.
     RcToProduction,

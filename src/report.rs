@@ -172,9 +172,6 @@ impl<T: Report + Send> Rendered for T {
 pub enum Outcome {
     /// A typed report: rendered, its `next:` printed and its JSON built by `finish`.
     Report(Box<dyn Rendered>),
-    /// Transitional, for commands not converted yet: a JSON object of
-    /// results; the command printed its own human results and `next:` line.
-    Legacy(serde_json::Value),
 }
 
 impl Outcome {
@@ -188,7 +185,6 @@ impl fmt::Debug for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Report(r) => write!(f, "Report({})", r.to_json()),
-            Outcome::Legacy(v) => write!(f, "Legacy({v})"),
         }
     }
 }

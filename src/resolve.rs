@@ -1,7 +1,6 @@
 //! Every verb's flags → a plain request value, before any I/O. Commands never
 //! see clap types; a usage error (exit 2) in the arguments is found here.
-//! (Converted: `tag`, `approve`, `deploy`, `rollback`, `freeze`, `unfreeze`,
-//! `status`, `verify`, `checklist`.)
+//! (Every verb has its function here.)
 
 use crate::cli::{DeployArgs, RollbackArgs, TagArgs};
 use crate::commands::{deploy, rollback, tag};
@@ -271,5 +270,35 @@ pub fn init(
         version_url: init_url("--version-url", args.version_url.as_ref())?,
         web_url: init_url("--web-url", args.web_url.as_ref())?,
         doctor: !args.no_doctor,
+    })
+}
+
+/// `almarel completions SHELL`.
+pub fn completions(
+    args: &crate::cli::CompletionsArgs,
+) -> Result<crate::commands::completions::CompletionsRequest> {
+    Ok(crate::commands::completions::CompletionsRequest { shell: args.shell })
+}
+
+/// `almarel man` (no options of its own).
+pub fn man(_args: &crate::cli::ManArgs) -> Result<crate::commands::completions::ManRequest> {
+    Ok(crate::commands::completions::ManRequest::default())
+}
+
+/// `almarel rehearse [SCENARIO] [--interactive]`: `--interactive` prints
+/// instructions for a person and cannot give one `--json` report (exit 2).
+pub fn rehearse(
+    args: &crate::cli::RehearseArgs,
+    settings: &Settings,
+) -> Result<crate::commands::rehearse::Request> {
+    if args.interactive && settings.global.json {
+        return Err(crate::error::Error::usage(
+            "--interactive prints instructions for a person; it cannot be combined with --json",
+        )
+        .with_hint("drop --json, or drop --interactive to get one JSON report"));
+    }
+    Ok(crate::commands::rehearse::Request {
+        scenario: args.scenario,
+        interactive: args.interactive,
     })
 }

@@ -27,7 +27,8 @@ use crate::ui::{self, Tone, Ui};
 use crate::version::{ReleaseTag, ReleaseVersion};
 use serde::Serialize;
 
-use super::tag::{self as tagcheck, Check};
+use crate::release::preflight;
+use crate::report::Check;
 
 /// The phases, in runbook order.
 pub const PHASES: [&str; 4] = [
@@ -501,9 +502,9 @@ fn before_tag(
         Item::from_check(
             p,
             &names[0],
-            &tagcheck::check_branch(&g.branch, &head, &head_sha),
+            &preflight::check_branch(&g.branch, &head, &head_sha),
         ),
-        Item::from_check(p, &names[1], &tagcheck::check_clean(&repo.status()?)),
+        Item::from_check(p, &names[1], &preflight::check_clean(&repo.status()?)),
     ];
     let fetched = match peeked {
         Some(f) => f.clone(),
@@ -515,24 +516,15 @@ fn before_tag(
     items.push(Item::from_check(
         p,
         &names[2],
-        &tagcheck::check_up_to_date(ctx, repo, &fetched, &head_sha)?,
+        &preflight::check_up_to_date(&g.remote, &g.branch, repo, &fetched, &head_sha)?,
     ));
     items.push(match &req.version {
         None => Item::manual(p, version_name, "pass --version X to check it"),
         Some(version) => {
             let tag = version.tag_name(&g.tag_prefix);
-            let mut release = repo.release_tags(&g.tag_prefix)?;
-            if let Ok(refs) = &fetched {
-                for (name, rt) in &refs.tags {
-                    if release.iter().any(|(t, _)| t.name == *name) {
-                        continue;
-                    }
-                    if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
-                        release.push((t, rt.commit.clone()));
-                    }
-                }
-            }
-            let c = tagcheck::check_version(version, &tag, &head_sha, &release);
+            let release =
+                preflight::known_release_tags(repo, &g.tag_prefix, fetched.as_ref().ok())?;
+            let c = preflight::check_version(version, &tag, &head_sha, &release);
             Item::from_check(p, version_name, &c)
         }
     });

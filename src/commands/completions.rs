@@ -13,12 +13,13 @@ use std::fmt::Write as _;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
-use crate::context::Context;
+use crate::cli::Cli;
 use crate::env;
 use crate::error::{Error, Result};
+use crate::report::Report;
+use crate::ui::Ui;
 
 /// Where release tags are completed in one subcommand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -623,18 +624,59 @@ pub fn man_page() -> Result<String> {
     Ok(page)
 }
 
+/// What `almarel completions` is asked for (resolved by
+/// [`crate::resolve::completions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletionsRequest {
+    /// The shell to generate the script for.
+    pub shell: Shell,
+}
+
+/// What `almarel man` is asked for (resolved by [`crate::resolve::man`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManRequest {}
+
+/// The result of `almarel completions`: the script, printed as is on stdout
+/// (`--json`: `{shell, script}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompletionsReport {
+    /// The shell's name (`bash`, `zsh`, …).
+    pub shell: String,
+    /// The whole script.
+    pub script: String,
+}
+
+impl Report for CompletionsReport {
+    fn render(&self, ui: &Ui) {
+        ui.result(self.script.trim_end());
+    }
+}
+
+/// The result of `almarel man`: the roff page, printed as is on stdout
+/// (`--json`: `{man}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ManReport {
+    /// The whole page (roff).
+    pub man: String,
+}
+
+impl Report for ManReport {
+    fn render(&self, ui: &Ui) {
+        ui.result(self.man.trim_end());
+    }
+}
+
 /// Runs `almarel completions`.
-pub fn run_completions(ctx: &Context, args: &CompletionsArgs) -> Result<Value> {
-    let script = completion_script(args.shell)?;
-    ctx.ui.result(script.trim_end());
-    Ok(json!({ "shell": args.shell.to_string(), "script": script }))
+pub fn run_completions(req: &CompletionsRequest) -> Result<CompletionsReport> {
+    Ok(CompletionsReport {
+        shell: req.shell.to_string(),
+        script: completion_script(req.shell)?,
+    })
 }
 
 /// Runs `almarel man`.
-pub fn run_man(ctx: &Context, _args: &ManArgs) -> Result<Value> {
-    let page = man_page()?;
-    ctx.ui.result(page.trim_end());
-    Ok(json!({ "man": page }))
+pub fn run_man(_req: &ManRequest) -> Result<ManReport> {
+    Ok(ManReport { man: man_page()? })
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
-//! One file per verb. A converted command returns a typed report
-//! (`run(ctx, request) -> Result<ItsReport>`, see [`crate::report`]); the
-//! others still return a JSON object of results and print their own lines
-//! ([`Outcome::Legacy`]) until they are converted. [`finish`] renders the
-//! outcome once (human, `--json` or Actions) and prints the `next:` line;
-//! failures are [`Error`]s whose kind decides the exit code and whose `data`
-//! carries partial results.
+//! One file per verb. Every command takes a resolved request and returns a
+//! typed report (`run(ctx, request) -> Result<ItsReport>`, see
+//! [`crate::report`]). [`finish`] renders the outcome once (human, `--json`
+//! or Actions) and prints the `next:` line; failures are [`Error`]s whose
+//! kind decides the exit code and whose `data` carries partial results.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -57,61 +56,69 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
     if !matches!(command, Command::Tag(_) | Command::Approve(_)) {
         audit_guard(ctx, command)?;
     }
-    let legacy = match command {
+    match command {
         Command::Tag(a) => {
             // Usage errors in the arguments first (exit 2, nothing read or sent).
             let request = crate::resolve::tag(a, &ctx.settings)?;
             audit_guard(ctx, command)?;
-            return tag::run(ctx, &request).await.map(Outcome::report);
+            tag::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Status(a) => {
             let request = crate::resolve::status(a, &ctx.settings)?;
-            return status::run(ctx, &request).await.map(Outcome::report);
+            status::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Approve(a) => {
             let request = crate::resolve::approve(a, &ctx.settings)?;
             audit_guard(ctx, command)?;
-            return approve::run(ctx, &request).await.map(Outcome::report);
+            approve::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Deploy(a) => {
             let request = crate::resolve::deploy(a, &ctx.settings)?;
-            return deploy::run(ctx, &request).await.map(Outcome::report);
+            deploy::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Verify(a) => {
             let request = crate::resolve::verify(a, &ctx.settings)?;
-            return verify::run(ctx, &request).await.map(Outcome::report);
+            verify::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Freeze(a) => {
             let request = crate::resolve::freeze(a)?;
-            return freeze::run_freeze(ctx, &request).await.map(Outcome::report);
+            freeze::run_freeze(ctx, &request).await.map(Outcome::report)
         }
         Command::Unfreeze(a) => {
             let request = crate::resolve::unfreeze(a, &ctx.settings)?;
-            return freeze::run_unfreeze(ctx, &request)
+            freeze::run_unfreeze(ctx, &request)
                 .await
-                .map(Outcome::report);
+                .map(Outcome::report)
         }
         Command::Rollback(a) => {
             let request = crate::resolve::rollback(a, &ctx.settings)?;
-            return rollback::run(ctx, &request).await.map(Outcome::report);
+            rollback::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Checklist(a) => {
             let request = crate::resolve::checklist(a, &ctx.settings)?;
-            return checklist::run(ctx, &request).await.map(Outcome::report);
+            checklist::run(ctx, &request).await.map(Outcome::report)
         }
-        Command::Rehearse(a) => rehearse::run(ctx, a).await,
+        Command::Rehearse(a) => {
+            let request = crate::resolve::rehearse(a, &ctx.settings)?;
+            rehearse::run(ctx, &request).await.map(Outcome::report)
+        }
         Command::Doctor(a) => {
             let request = crate::resolve::doctor(a, &ctx.settings)?;
-            return doctor::run(ctx, &request).await.map(Outcome::report);
+            doctor::run(ctx, &request).await.map(Outcome::report)
         }
         Command::Init(a) => {
             let request = crate::resolve::init(a, &ctx.settings)?;
-            return init::run(ctx, &request).await.map(Outcome::report);
+            init::run(ctx, &request).await.map(Outcome::report)
         }
-        Command::Completions(a) => completions::run_completions(ctx, a),
-        Command::Man(a) => completions::run_man(ctx, a),
-    };
-    legacy.map(Outcome::Legacy)
+        Command::Completions(a) => {
+            let request = crate::resolve::completions(a)?;
+            completions::run_completions(&request).map(Outcome::report)
+        }
+        Command::Man(a) => {
+            let request = crate::resolve::man(a)?;
+            completions::run_man(&request).map(Outcome::report)
+        }
+    }
 }
 
 /// Runs one command; SIGINT, SIGTERM or SIGHUP stop it with an interrupted
@@ -123,6 +130,18 @@ pub async fn run_interruptible(ctx: &Context, command: &Command) -> Result<Outco
         r = run(ctx, command) => r,
         sig = signals.recv() => Err(interrupted(ctx, command, sig)),
     }
+}
+
+/// An interruption's `--json` data: the journal (`done`, `in_flight`,
+/// `not_started`, `failed`), the signal, and the exact continuation when the
+/// command set one.
+#[derive(Serialize)]
+struct Interruption<'a> {
+    #[serde(flatten)]
+    journal: &'a Snapshot,
+    signal: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<&'a Next>,
 }
 
 /// The interruption error for `command`, stopped by `sig`.
@@ -139,22 +158,21 @@ fn interrupted(ctx: &Context, command: &Command, sig: Signal) -> Error {
     }
     ctx.audit_interrupted(sig);
     let snap = ctx.journal.snapshot();
-    let mut data = serde_json::to_value(&snap).unwrap_or_else(|_| json!({}));
-    if let Some(o) = data.as_object_mut() {
-        o.insert("signal".into(), json!(sig.name()));
-    }
-    let mut error = Error::interrupted_by(sig, interruption_message(sig, &snap)).with_data(data);
+    // The command set the exact continuation once its targets were decided.
+    let next = ctx.journal.resume().filter(|_| !snap.nothing_sent());
+    let mut error =
+        Error::interrupted_by(sig, interruption_message(sig, &snap)).with_report(&Interruption {
+            journal: &snap,
+            signal: sig.name(),
+            next: next.as_ref(),
+        });
     for w in &snap.in_flight {
         error = error.with_hint(match &w.check {
             Some(check) => format!("{} may have been applied; check with `{check}`", w.write),
             None => format!("{} may have been applied", w.write),
         });
     }
-    if let Some(next) = ctx.journal.resume().filter(|_| !snap.nothing_sent()) {
-        // The command set the exact continuation once its targets were decided.
-        if let Some(o) = error.data.as_deref_mut().and_then(Value::as_object_mut) {
-            o.insert("next".into(), json!(next.to_string()));
-        }
+    if let Some(next) = next {
         ctx.ui.next(&next.to_string());
         return error.with_hint(format!(
             "continue with `{next}`: the target stays the one already decided"
@@ -277,15 +295,6 @@ pub fn finish(ui: &Ui, outcome: Result<Outcome>) -> u8 {
             }
             0
         }
-        Ok(Outcome::Legacy(data)) => {
-            if ui.is_json() {
-                let mut obj = Map::new();
-                obj.insert("ok".into(), Value::Bool(true));
-                merge(&mut obj, data);
-                ui.emit_json(&Value::Object(obj));
-            }
-            0
-        }
         Err(e) => {
             ui.error(&e);
             if ui.is_json() {
@@ -304,19 +313,30 @@ pub fn finish(ui: &Ui, outcome: Result<Outcome>) -> u8 {
     code
 }
 
+/// The `error` member of a failure's `--json` object (`docs/json.md`).
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    kind: &'static str,
+    code: Option<&'static str>,
+    message: &'a str,
+    hints: &'a [String],
+    hint: Option<&'a str>,
+}
+
 /// The `--json` object for an error.
 pub fn error_json(e: &Error) -> Value {
     let mut obj = Map::new();
     obj.insert("ok".into(), Value::Bool(false));
+    let error = ErrorObject {
+        kind: e.kind.name(),
+        code: e.code,
+        message: &e.message,
+        hints: &e.hints,
+        hint: e.hint(),
+    };
     obj.insert(
         "error".into(),
-        json!({
-            "kind": e.kind.name(),
-            "code": e.code,
-            "message": e.message,
-            "hints": e.hints,
-            "hint": e.hint(),
-        }),
+        serde_json::to_value(error).unwrap_or(Value::Null),
     );
     if let Some(data) = &e.data {
         merge(&mut obj, (**data).clone());

@@ -18,7 +18,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use almarel_sandbox::Recorded;
 use almarel_sandbox::coolify::Ending;
@@ -28,7 +28,7 @@ use almarel_sandbox::world::{
     API_UUID, ActionsRunner, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec,
 };
 
-use crate::cli::{Cli, Command, RehearseArgs, Scenario};
+use crate::cli::{Cli, Command, Scenario};
 use crate::context::Context;
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -652,68 +652,125 @@ pub struct StepReport {
     pub output: String,
 }
 
-/// The outcome of a rehearsal and the sandbox's final state.
-#[derive(Debug, Clone)]
+/// The outcome of a rehearsal and the sandbox's final state. Its `--json`
+/// object (see `docs/json.md`): `scenario`, `passed`, `deviation`, `steps`,
+/// `production_sha`, `image_tags`, `deploy_workflow_state`, `tags`,
+/// `deploy_runs`, `elapsed_ms`; the rest is for tests.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RehearsalReport {
     /// The scenario's name.
     pub scenario: String,
+    /// Whether it ended as designed (`deviation` is `None`).
+    passed: bool,
     /// Every step that ran, in order.
     pub steps: Vec<StepReport>,
     /// The first deviation from the design (`None`: ended as designed).
     pub deviation: Option<String>,
     /// Refs on the sandbox origin at the end.
+    #[serde(skip)]
     pub origin_refs: Vec<OriginRef>,
     /// Requests the GitHub simulator received.
+    #[serde(skip)]
     pub github_requests: Vec<Recorded>,
     /// Requests the Coolify simulator received.
+    #[serde(skip)]
     pub coolify_requests: Vec<Recorded>,
     /// Requests the production simulator received.
+    #[serde(skip)]
     pub production_requests: Vec<Recorded>,
     /// The commit production serves at the end.
     pub production_sha: String,
     /// Coolify image tags at the end: `(app, tag)`.
+    #[serde(serialize_with = "json::image_tags")]
     pub image_tags: Vec<(String, Option<String>)>,
     /// The deploy workflow's state at the end.
     pub deploy_workflow_state: Option<String>,
     /// Reviews of the production deployments made during the rehearsal.
+    #[serde(skip)]
     pub reviews: Vec<Review>,
     /// Release tag → commit on the sandbox origin.
+    #[serde(serialize_with = "json::tags")]
     pub tags: Vec<(String, String)>,
     /// The audit log lines the commands wrote.
+    #[serde(skip)]
     pub audit: Vec<Value>,
     /// The approved deploy runs whose job ran (deploy and verify in GitHub
     /// Actions mode): run, conclusion, what the job printed.
+    #[serde(rename = "deploy_runs", serialize_with = "json::deploy_runs")]
     pub deploy_jobs: Vec<JobRecord>,
     /// The sandbox directory (removed by the time the report is returned).
+    #[serde(skip)]
     pub sandbox_dir: PathBuf,
     /// How long it took.
+    #[serde(rename = "elapsed_ms", serialize_with = "json::millis")]
     pub elapsed: Duration,
 }
 
 impl RehearsalReport {
     /// Whether the scenario ended as designed.
     pub fn passed(&self) -> bool {
-        self.deviation.is_none()
+        self.passed
+    }
+}
+
+/// The typed JSON faces of [`RehearsalReport`]'s fields.
+mod json {
+    use std::time::Duration;
+
+    use serde::{Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct ImageTag<'a> {
+        app: &'a str,
+        image_tag: Option<&'a str>,
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "scenario": self.scenario,
-            "passed": self.passed(),
-            "deviation": self.deviation,
-            "steps": self.steps,
-            "production_sha": self.production_sha,
-            "image_tags": self.image_tags.iter().map(|(a, t)| json!({"app": a, "image_tag": t})).collect::<Vec<_>>(),
-            "deploy_workflow_state": self.deploy_workflow_state,
-            "tags": self.tags.iter().map(|(t, s)| json!({"tag": t, "sha": s})).collect::<Vec<_>>(),
-            "deploy_runs": self.deploy_jobs.iter().map(|j| json!({
-                "run_id": j.info.id,
-                "conclusion": j.outcome.as_ref().map(|o| o.conclusion.clone()),
-                "summary": j.outcome.as_ref().map(|o| o.summary.clone()),
-                "log": j.outcome.as_ref().map(|o| o.log.clone()),
-            })).collect::<Vec<_>>(),
-            "elapsed_ms": self.elapsed.as_millis() as u64,
-        })
+    /// `[{app, image_tag}]`.
+    pub fn image_tags<S: Serializer>(
+        v: &[(String, Option<String>)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|(app, t)| ImageTag {
+            app,
+            image_tag: t.as_deref(),
+        }))
+    }
+
+    #[derive(Serialize)]
+    struct TagAt<'a> {
+        tag: &'a str,
+        sha: &'a str,
+    }
+
+    /// `[{tag, sha}]`.
+    pub fn tags<S: Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|(tag, sha)| TagAt { tag, sha }))
+    }
+
+    /// A duration in whole milliseconds.
+    pub fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    #[derive(Serialize)]
+    struct DeployRun<'a> {
+        run_id: u64,
+        conclusion: Option<&'a str>,
+        summary: Option<&'a str>,
+        log: Option<&'a str>,
+    }
+
+    /// `[{run_id, conclusion, summary, log}]`: each approved deploy run's job.
+    pub fn deploy_runs<S: Serializer>(
+        v: &[almarel_sandbox::github::JobRecord],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|j| DeployRun {
+            run_id: j.info.id,
+            conclusion: j.outcome.as_ref().map(|o| o.conclusion.as_str()),
+            summary: j.outcome.as_ref().map(|o| o.summary.as_str()),
+            log: j.outcome.as_ref().map(|o| o.log.as_str()),
+        }))
     }
 }
 
@@ -729,15 +786,25 @@ pub fn scenario_name(s: Scenario) -> &'static str {
     }
 }
 
+/// What `almarel rehearse` is asked to do (resolved by
+/// [`crate::resolve::rehearse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// The scenario to run.
+    pub scenario: Scenario,
+    /// Pause before each command for a person to type it.
+    pub interactive: bool,
+}
+
+/// The narration was printed while the rehearsal ran; nothing is left to
+/// print at the end (`--json` gets the report).
+impl crate::report::Report for RehearsalReport {
+    fn render(&self, _ui: &Ui) {}
+}
+
 /// Runs `almarel rehearse`.
-pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
-    if args.interactive && ctx.ui.is_json() {
-        return Err(Error::usage(
-            "--interactive prints instructions for a person; it cannot be combined with --json",
-        )
-        .with_hint("drop --json, or drop --interactive to get one JSON report"));
-    }
-    if args.interactive && !std::io::stdin().is_terminal() {
+pub async fn run(ctx: &Context, req: &Request) -> Result<RehearsalReport> {
+    if req.interactive && !std::io::stdin().is_terminal() {
         return Err(Error::usage(
             "--interactive needs a terminal on stdin (it waits for Enter before each command)",
         )
@@ -752,21 +819,20 @@ pub async fn run(ctx: &Context, args: &RehearseArgs) -> Result<Value> {
     let opts = RehearseOptions {
         ui: ctx.ui.clone(),
         capture: ctx.ui.is_json(),
-        interactive: args.interactive,
+        interactive: req.interactive,
         extra_env,
     };
-    let report = run_scenario(args.scenario, opts).await?;
-    let data = report.to_json();
+    let report = run_scenario(req.scenario, opts).await?;
     match &report.deviation {
-        None => Ok(data),
+        None => Ok(report),
         Some(d) => Err(
             Error::failed(format!("the {} rehearsal deviated: {d}", report.scenario))
-                .with_hint(if args.interactive {
+                .with_hint(if req.interactive {
             "type each command in the second terminal, with the environment printed at the start, before pressing Enter"
         } else {
             "a command no longer behaves as the runbook expects: see the step above"
         })
-                .with_data(data),
+                .with_report(&report),
         ),
     }
 }
@@ -843,6 +909,7 @@ async fn run_plan(name: &str, plan: Plan, opts: RehearseOptions) -> Result<Rehea
     }
     let report = RehearsalReport {
         scenario: name.to_owned(),
+        passed: deviation.is_none(),
         steps: reports,
         deviation,
         origin_refs: world.origin_refs().unwrap_or_default(),

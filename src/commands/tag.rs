@@ -7,7 +7,6 @@
 //! a tag this run created is deleted again so a re-run starts clean.
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::context::Context;
@@ -16,7 +15,8 @@ use crate::git::{
     Access, CommitInfo, FailureReason, Head, RemoteFailure, RemoteRefs, Repo, TreeStatus,
     display_url,
 };
-pub(crate) use crate::report::Check;
+use crate::release::preflight::{self, plural};
+use crate::report::Check;
 use crate::report::{Next, PlanItem, Report};
 use crate::ui::{Tone, Ui, table};
 use crate::version::{ReleaseTag, ReleaseVersion, short_sha};
@@ -133,14 +133,6 @@ fn step(ctx: &Context, line: &str) {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// Runs `almarel tag`.
 pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     let s = &ctx.settings;
@@ -190,17 +182,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     let remote_refs = fetched.as_ref().ok();
 
     // Release tags, local and remote, by name → commit.
-    let mut release: Vec<(ReleaseTag, String)> = repo.release_tags(&g.tag_prefix)?;
-    if let Some(refs) = remote_refs {
-        for (name, rt) in &refs.tags {
-            if release.iter().any(|(t, _)| t.name == *name) {
-                continue;
-            }
-            if let Some(t) = ReleaseTag::from_name(name, &g.tag_prefix) {
-                release.push((t, rt.commit.clone()));
-            }
-        }
-    }
+    let release = preflight::known_release_tags(&repo, &g.tag_prefix, remote_refs)?;
 
     let local_tag = repo.local_tag(&tag)?;
     let remote_tag = remote_refs.and_then(|r| r.tags.get(&tag));
@@ -269,7 +251,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     github: None,
                 },
                 &format!("{tag} is already on {} at HEAD", g.remote),
-                json!({ "sha": head_sha, "remote": g.remote }),
+                TagAudit::new(&head_sha, &g.remote).json(),
             );
         }
         report.checks = vec![Check::pass(
@@ -309,12 +291,14 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
 
     if report.checks.iter().any(|c| !c.ok) {
         if let Err(f) = &fetched {
-            let mut data = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
-            data["reason"] = json!(f.reason.name());
             return Err(Error::new(Kind::Remote, f.error.message.clone())
                 .with_code("remote_unreadable")
                 .with_hint(f.error.hint().unwrap_or_default())
-                .with_data(data));
+                .with_report(&RemoteFailed {
+                    report: &report,
+                    reason: f.reason.name(),
+                    local_tag_kept: None,
+                }));
         }
         let (message, hint, code) = refusal(&report.checks, &retry);
         return Err(Error::refused(message)
@@ -383,7 +367,11 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                 &tag,
                 actor,
                 &format!("{tag} already exists locally at HEAD"),
-                json!({ "sha": head_sha, "remote": g.remote, "pushed": false }),
+                TagAudit {
+                    pushed: Some(false),
+                    ..TagAudit::new(&head_sha, &g.remote)
+                }
+                .json(),
             );
             report.lines.push(format!(
                 "{} {tag} already exists locally at {} (not pushed; --no-push)",
@@ -409,10 +397,13 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
         "tag",
         &tag,
         actor.clone(),
-        with_overrides(
-            json!({ "sha": head_sha, "remote": g.remote, "created": false, "pushed": false }),
-            &overrides,
-        ),
+        TagAudit {
+            created: Some(false),
+            pushed: Some(false),
+            overrides: &overrides,
+            ..TagAudit::new(&head_sha, &g.remote)
+        }
+        .json(),
     )?;
     if created {
         if let Err(e) = repo.create_annotated_tag(&tag, &head_sha, &message) {
@@ -433,10 +424,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
     }
 
     let Some(push_write) = push_write else {
-        audit.set_details(with_overrides(
-            json!({ "sha": head_sha, "remote": g.remote, "created": true, "pushed": false }),
-            &overrides,
-        ));
+        audit.set_details(
+            TagAudit {
+                created: Some(true),
+                pushed: Some(false),
+                overrides: &overrides,
+                ..TagAudit::new(&head_sha, &g.remote)
+            }
+            .json(),
+        );
         finish_audit(ctx, audit, Ok(()));
         report.lines.push(format!(
             "tagged {tag} at {head_sha} (local only, not pushed)"
@@ -462,17 +458,17 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<TagReport> {
                     &format!("remote: {}", m.trim_start_matches("remote:").trim()),
                 );
             }
-            audit.set_details(with_overrides(
-                json!({
-                    "sha": head_sha,
-                    "remote": g.remote,
-                    "url": shown_url,
-                    "created": created,
-                    "pushed": true,
-                    "resumed": !created,
-                }),
-                &overrides,
-            ));
+            audit.set_details(
+                TagAudit {
+                    url: Some(&shown_url),
+                    created: Some(created),
+                    pushed: Some(true),
+                    resumed: Some(!created),
+                    overrides: &overrides,
+                    ..TagAudit::new(&head_sha, &g.remote)
+                }
+                .json(),
+            );
             finish_audit(ctx, audit, Ok(()));
             step(
                 ctx,
@@ -600,12 +596,56 @@ fn override_flags(req: &Request) -> Vec<&'static str> {
     flags
 }
 
-/// Audit details with `overrides` added when any was given.
-fn with_overrides(mut details: serde_json::Value, overrides: &[&str]) -> serde_json::Value {
-    if !overrides.is_empty() {
-        details["overrides"] = json!(overrides);
+/// The audit details of a tag run (`sha`, `remote`, and what is known of
+/// the rest; `overrides` when any was given).
+#[derive(Debug, Serialize)]
+struct TagAudit<'a> {
+    sha: &'a str,
+    remote: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    overrides: &'a [&'static str],
+}
+
+impl<'a> TagAudit<'a> {
+    /// Just the commit and the remote.
+    fn new(sha: &'a str, remote: &'a str) -> Self {
+        TagAudit {
+            sha,
+            remote,
+            url: None,
+            created: None,
+            pushed: None,
+            resumed: None,
+            reason: None,
+            overrides: &[],
+        }
     }
-    details
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A failure's `--json` data when the remote could not be read or the push
+/// failed: the report, the failure's `reason`, and after a failed push
+/// whether the local tag was kept.
+#[derive(Serialize)]
+struct RemoteFailed<'a> {
+    #[serde(flatten)]
+    report: &'a TagReport,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_tag_kept: Option<bool>,
 }
 
 /// `tag VERSION` and the overrides given (plus `extra`), and `--no-push`
@@ -660,16 +700,16 @@ fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: PushFailure<'_>)
             p.tag
         ));
     }
-    p.audit.set_details(with_overrides(
-        json!({
-            "sha": p.sha,
-            "remote": remote,
-            "created": p.created,
-            "pushed": false,
-            "reason": f.reason.name(),
-        }),
-        p.overrides,
-    ));
+    p.audit.set_details(
+        TagAudit {
+            created: Some(p.created),
+            pushed: Some(false),
+            reason: Some(f.reason.name()),
+            overrides: p.overrides,
+            ..TagAudit::new(p.sha, remote)
+        }
+        .json(),
+    );
     finish_audit(
         ctx,
         p.audit,
@@ -688,13 +728,14 @@ fn push_failed(ctx: &Context, repo: &Repo, f: RemoteFailure, p: PushFailure<'_>)
     if !after.is_empty() {
         message = format!("{message} ({})", after.join("; "));
     }
-    let mut data = serde_json::to_value(p.report).unwrap_or_else(|_| json!({}));
-    data["reason"] = json!(f.reason.name());
-    data["local_tag_kept"] = json!(kept_local);
     Error::new(Kind::Remote, message)
         .with_code("push_failed")
         .with_hint(hint)
-        .with_data(data)
+        .with_report(&RemoteFailed {
+            report: p.report,
+            reason: f.reason.name(),
+            local_tag_kept: Some(kept_local),
+        })
 }
 
 struct Inputs<'a> {
@@ -717,9 +758,9 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
     let g = &ctx.settings.git;
     let (remote, branch) = (&g.remote, &g.branch);
     let mut checks = vec![
-        check_branch(branch, i.head, i.head_sha),
-        check_clean(&i.status),
-        check_up_to_date(ctx, i.repo, i.fetched, i.head_sha)?,
+        preflight::check_branch(branch, i.head, i.head_sha),
+        preflight::check_clean(&i.status),
+        preflight::check_up_to_date(remote, branch, i.repo, i.fetched, i.head_sha)?,
     ];
 
     // The tag itself.
@@ -798,7 +839,9 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
         }
     });
 
-    checks.push(check_version(i.version, i.tag, i.head_sha, i.release));
+    checks.push(preflight::check_version(
+        i.version, i.tag, i.head_sha, i.release,
+    ));
     checks.push(check_gap(i.request, i.tag, i.release));
     checks.push(check_commit(i.request, i.tag, i.head_sha, i.release));
 
@@ -814,211 +857,6 @@ fn evaluate(ctx: &Context, i: &Inputs<'_>) -> Result<Vec<Check>> {
         });
     }
     Ok(checks)
-}
-
-/// The "branch" check: HEAD is on `branch` (shared with `checklist`).
-pub(crate) fn check_branch(branch: &str, head: &Head, head_sha: &str) -> Check {
-    let i = BranchInputs { head, head_sha };
-    match &i.head.branch {
-        Some(b) if b == branch => Check::pass("branch", format!("on {branch}")),
-        Some(b) => Check::fail(
-            "branch",
-            format!("on branch {b}, not {branch}"),
-            format!("git switch {branch}"),
-        ),
-        None => Check::fail(
-            "branch",
-            format!(
-                "HEAD is detached at {}, not on {branch}",
-                short_sha(i.head_sha)
-            ),
-            format!("git switch {branch}"),
-        ),
-    }
-}
-
-struct BranchInputs<'a> {
-    head: &'a Head,
-    head_sha: &'a str,
-}
-
-/// The "clean" check: no staged, modified, untracked (not ignored) or
-/// conflicted file (shared with `checklist`).
-pub(crate) fn check_clean(status: &TreeStatus) -> Check {
-    let st = status;
-    if st.is_clean() {
-        Check::pass("clean", "working tree clean")
-    } else {
-        let mut parts = Vec::new();
-        for (n, what) in [
-            (st.staged.len(), "staged"),
-            (st.unstaged.len(), "modified"),
-            (st.untracked.len(), "untracked"),
-            (st.conflicted.len(), "conflicted"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        let mut paths: Vec<&String> = st
-            .staged
-            .iter()
-            .chain(&st.unstaged)
-            .chain(&st.untracked)
-            .chain(&st.conflicted)
-            .collect();
-        paths.sort();
-        paths.dedup();
-        let shown: Vec<&str> = paths.iter().take(5).map(|p| p.as_str()).collect();
-        let more = if paths.len() > 5 {
-            format!(", … {} more", paths.len() - 5)
-        } else {
-            String::new()
-        };
-        Check::fail(
-            "clean",
-            format!(
-                "working tree has {}: {} ({}{more})",
-                plural(st.file_count(), "changed file", "changed files"),
-                parts.join(", "),
-                shown.join(", ")
-            ),
-            "commit or stash them (untracked files: remove them or add them to .gitignore)",
-        )
-    }
-}
-
-/// The "up to date" check: the remote was read and HEAD equals
-/// `<remote>/<branch>` there (shared with `checklist`).
-pub(crate) fn check_up_to_date(
-    ctx: &Context,
-    repo: &Repo,
-    fetched: &std::result::Result<RemoteRefs, RemoteFailure>,
-    head_sha: &str,
-) -> Result<Check> {
-    let g = &ctx.settings.git;
-    let (remote, branch) = (&g.remote, &g.branch);
-    let tracking = format!("{remote}/{branch}");
-    let i = UpToDateInputs {
-        repo,
-        fetched,
-        head_sha,
-    };
-    Ok(match i.fetched {
-        Err(f) => Check::fail(
-            "up to date",
-            format!("cannot compare with {tracking}: {}", f.error.message),
-            f.error.hint().unwrap_or("check the remote").to_owned(),
-        ),
-        Ok(refs) => match &refs.branch {
-            None => Check::fail(
-                "up to date",
-                format!("{remote} has no branch {branch}"),
-                format!("push {branch} first: git push {remote} {branch}"),
-            ),
-            Some(rsha) if rsha == i.head_sha => Check::pass(
-                "up to date",
-                format!("HEAD = {tracking} ({})", short_sha(rsha)),
-            ),
-            Some(rsha) => {
-                let (ahead, behind) = if i.repo.has_commit(rsha) {
-                    i.repo.ahead_behind(i.head_sha, rsha)?
-                } else {
-                    (0, 0)
-                };
-                match (ahead, behind) {
-                    (0, 0) => Check::fail(
-                        "up to date",
-                        format!(
-                            "HEAD {} differs from {tracking} {}",
-                            short_sha(i.head_sha),
-                            short_sha(rsha)
-                        ),
-                        format!("git pull --ff-only {remote} {branch}"),
-                    ),
-                    (a, 0) => Check::fail(
-                        "up to date",
-                        format!(
-                            "HEAD is {} ahead of {tracking}: not pushed yet",
-                            plural(a, "commit", "commits")
-                        ),
-                        format!(
-                            "tag what is on {tracking}: merge and push first (git push {remote} {branch})"
-                        ),
-                    ),
-                    (0, b) => Check::fail(
-                        "up to date",
-                        format!(
-                            "HEAD is {} behind {tracking}",
-                            plural(b, "commit", "commits")
-                        ),
-                        format!("git pull --ff-only {remote} {branch}"),
-                    ),
-                    (a, b) => Check::fail(
-                        "up to date",
-                        format!("HEAD and {tracking} have diverged: {a} ahead, {b} behind"),
-                        format!(
-                            "reset {branch} to {tracking} or reconcile them (git pull --rebase {remote} {branch})"
-                        ),
-                    ),
-                }
-            }
-        },
-    })
-}
-
-struct UpToDateInputs<'a> {
-    repo: &'a Repo,
-    fetched: &'a std::result::Result<RemoteRefs, RemoteFailure>,
-    head_sha: &'a str,
-}
-
-/// The "version" check: `version` is above every release tag in `release`
-/// other than `tag` at `head_sha` itself (shared with `checklist`).
-pub(crate) fn check_version(
-    version: &ReleaseVersion,
-    tag: &str,
-    head_sha: &str,
-    release: &[(ReleaseTag, String)],
-) -> Check {
-    let i = VersionInputs {
-        version,
-        tag,
-        head_sha,
-        release,
-    };
-    let others: Vec<&(ReleaseTag, String)> = i
-        .release
-        .iter()
-        .filter(|(t, sha)| !(t.name == i.tag && sha == i.head_sha))
-        .collect();
-    let highest = others.iter().max_by(|a, b| a.0.version.cmp(&b.0.version));
-    match highest {
-        None => Check::pass("version", format!("{} is the first release tag", i.version)),
-        Some((t, _)) if i.version.0 > t.version => Check::pass(
-            "version",
-            format!("{} is above the highest release tag {}", i.version, t.name),
-        ),
-        Some((t, _)) => Check::fail(
-            "version",
-            format!(
-                "{} is not above the highest release tag {}",
-                i.version, t.name
-            ),
-            format!(
-                "choose a version above {}, e.g. almarel tag {}",
-                t.version,
-                suggest(&t.version)
-            ),
-        ),
-    }
-}
-
-struct VersionInputs<'a> {
-    version: &'a ReleaseVersion,
-    tag: &'a str,
-    head_sha: &'a str,
-    release: &'a [(ReleaseTag, String)],
 }
 
 /// The versions that follow final release `v` without a gap: its next
@@ -1151,15 +989,6 @@ fn check_commit(
             Next::new(rerun_args(req, true, &["--allow-same-commit"]))
         ),
     )
-}
-
-/// The next version after `v`: the final of an rc, else the next patch.
-fn suggest(v: &semver::Version) -> String {
-    if v.pre.is_empty() {
-        format!("{}.{}.{}", v.major, v.minor, v.patch + 1)
-    } else {
-        format!("{}.{}.{}", v.major, v.minor, v.patch)
-    }
 }
 
 /// The highest release tag reachable from HEAD (other than `tag` itself) and

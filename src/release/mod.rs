@@ -9,6 +9,7 @@ pub mod environments;
 pub mod evidence;
 pub mod freeze;
 pub mod live;
+pub mod preflight;
 pub mod progress;
 pub mod tags;
 pub mod target;

@@ -479,6 +479,42 @@ fn json_rehearsal_prints_one_object() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["scenario"], "red-ci");
     assert_eq!(v["steps"][2]["exit"], 3);
+    // The keys docs/json.md lists, and nothing of the sandbox's internals.
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "deploy_runs",
+            "deploy_workflow_state",
+            "deviation",
+            "elapsed_ms",
+            "image_tags",
+            "ok",
+            "passed",
+            "production_sha",
+            "scenario",
+            "steps",
+            "tags"
+        ]
+    );
+    assert_eq!(v["passed"], true);
+    assert!(v["deviation"].is_null());
+    assert!(v["elapsed_ms"].as_u64().unwrap() > 0);
+    let apps: Vec<&str> = v["image_tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["app"].as_str().unwrap())
+        .collect();
+    assert_eq!(apps, ["api", "web"]);
+    assert!(v["image_tags"][0].get("image_tag").is_some());
+    let tags = v["tags"].as_array().unwrap();
+    assert!(!tags.is_empty(), "{v}");
+    for t in tags {
+        assert!(t["tag"].as_str().unwrap().starts_with('v'), "{t}");
+        assert_eq!(t["sha"].as_str().unwrap().len(), 40, "{t}");
+    }
 }
 
 #[test]
