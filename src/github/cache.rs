@@ -40,16 +40,13 @@ pub struct DiskCache {
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    use sha2::Digest;
+    let mut ctx = sha2::Sha256::new();
     for p in parts {
-        ctx.update(&(p.len() as u64).to_le_bytes());
+        ctx.update((p.len() as u64).to_le_bytes());
         ctx.update(p);
     }
-    ctx.finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ctx.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cache root: `$XDG_CACHE_HOME/almarel` (an absolute `XDG_CACHE_HOME`
