@@ -25,6 +25,7 @@ pub mod release;
 pub mod report;
 pub mod resolve;
 pub mod settings;
+pub mod setup;
 pub mod signals;
 pub mod transport;
 pub mod ui;

@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::ui::Ui;
 use crate::workflow::{Event, Verdict};
 
-use super::doctor::{self, DoctorReport};
+use crate::setup::{self as doctor, DoctorReport};
 
 mod apps;
 mod file;

@@ -63,7 +63,7 @@ pub(super) async fn remote_workflows(ctx: &Context) -> Result<Vec<Found>> {
     let client = ctx.github().await?;
     let mut out = Vec::new();
     for w in client.workflows().await? {
-        let parsed = crate::commands::doctor::remote_workflow(ctx, &client, &w.path)
+        let parsed = crate::setup::remote_workflow(ctx, &client, &w.path)
             .await
             .and_then(|(_, p)| p.ok());
         out.push(Found {
