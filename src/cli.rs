@@ -359,6 +359,9 @@ pub struct VerifyArgs {
     /// Pause between attempts with --wait.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub interval: Duration,
+    /// Do not record the verdict as a GitHub deployment status (SPEC 8.3).
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// `almarel freeze`.

@@ -174,6 +174,7 @@ pub fn verify(
         expect,
         wait: args.wait,
         interval: args.interval,
+        record: !args.no_record,
     })
 }
 

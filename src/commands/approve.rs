@@ -709,6 +709,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                     "ci" => "ci_not_green",
                     "tagged" => "untagged",
                     "final_release" => "prerelease",
+                    "accepted_release" => "environment_refuses_version",
                     "not_frozen" => "frozen",
                     _ => "cannot_approve",
                 },
@@ -1125,29 +1126,53 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
             )
         });
     }
+    // The environment's `accepts` rule (pre-releases to staging, finals to
+    // production); `--allow-prerelease` lets a pre-release through.
     match i.preferred {
-        Some(t) if t.is_prerelease() => {
-            let detail = format!(
-                "{} is a pre-release and no final tag sits on the same commit",
-                t.name
-            );
-            checks.push(if req.allow_prerelease {
-                Check::pass(
-                    "final_release",
-                    format!("{detail} (allowed by --allow-prerelease)"),
-                )
-            } else {
-                Check::fail(
-                    "final_release",
-                    detail,
-                    "tag a final release on the commit, or pass --allow-prerelease",
-                )
-            });
-        }
-        Some(t) => checks.push(Check::pass(
-            "final_release",
-            format!("{} is a final release", t.name),
-        )),
+        Some(t) => match crate::release::environments::accepts(&ctx.settings, &t.version) {
+            Ok(()) if t.is_prerelease() => checks.push(Check::pass(
+                "final_release",
+                format!(
+                    "{} is a pre-release; {env_name} accepts pre-releases",
+                    t.name
+                ),
+            )),
+            Ok(()) => checks.push(Check::pass(
+                "final_release",
+                format!("{} is a final release", t.name),
+            )),
+            Err(e) if t.is_prerelease() => {
+                let detail = format!(
+                    "{} is a pre-release and no final tag sits on the same commit",
+                    t.name
+                );
+                let elsewhere = e
+                    .hints
+                    .iter()
+                    .find_map(|h| h.strip_prefix("deploy it with "))
+                    .map(|env| format!(" (or approve it with {env})"))
+                    .unwrap_or_default();
+                checks.push(if req.allow_prerelease {
+                    Check::pass(
+                        "final_release",
+                        format!("{detail} (allowed by --allow-prerelease)"),
+                    )
+                } else {
+                    Check::fail(
+                        "final_release",
+                        detail,
+                        format!(
+                            "tag a final release on the commit, or pass --allow-prerelease{elsewhere}"
+                        ),
+                    )
+                });
+            }
+            Err(e) => checks.push(Check::fail(
+                "accepted_release",
+                e.message.clone(),
+                e.hints.join("; "),
+            )),
+        },
         None => checks.push(Check::pass("final_release", "no release tag")),
     }
     checks.push(if i.frozen {

@@ -189,20 +189,30 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
     };
 
     if let Some(tag) = &target.tag {
-        if tag.is_prerelease() && !req.allow_prerelease {
-            let detail = format!(
-                "{} is a pre-release; production gets final releases",
-                tag.name
-            );
+        // The environment's `accepts` rule (pre-releases to staging, finals
+        // to production); `--allow-prerelease` lets a pre-release through.
+        let overridden = tag.is_prerelease() && req.allow_prerelease;
+        if let (false, Err(e)) = (
+            overridden,
+            crate::release::environments::accepts(settings, &tag.version),
+        ) {
+            let fix = e.hints.join("; ");
             report.checks.push(Check::fail(
-                "final release",
-                &detail,
-                "tag a final release (almarel tag X.Y.Z), or pass --allow-prerelease",
+                if tag.is_prerelease() {
+                    "final release"
+                } else {
+                    "accepted release"
+                },
+                &e.message,
+                &fix,
             ));
-            return Err(Error::refused(detail)
-                .with_code("prerelease")
-                .with_hint("tag a final release (almarel tag X.Y.Z), or pass --allow-prerelease if you mean it")
-                .with_report(&report));
+            // A pre-release refused keeps the code it always had.
+            let e = if tag.is_prerelease() {
+                e.with_code("prerelease")
+            } else {
+                e
+            };
+            return Err(e.with_report(&report));
         }
     }
     if releases_frozen(ctx).await? {
@@ -260,7 +270,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                 .push(format!("would: {}: {}", i.target, i.detail));
         }
         report.plan = Some(items);
-        report.next = Some(deploy_command(&target, req));
+        report.next = Some(with_env(ctx, deploy_command(&target, req)));
         return Ok(report);
     }
 
@@ -273,7 +283,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
 
     // An interruption from here on names the same deploy: the target is
     // decided, and a re-run waits for what this one started before deciding.
-    ctx.journal.set_resume(deploy_command(&target, req));
+    ctx.journal
+        .set_resume(with_env(ctx, deploy_command(&target, req)));
     let progress = DeployProgress::new(&ctx.ui, &prepared.apps);
     let step = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();
@@ -291,7 +302,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                     "follow the deployments in the Coolify dashboard; once they finished, verify:",
                 );
             }
-            report.next = Some(verify_command(&target));
+            report.next = Some(with_env(ctx, verify_command(&target)));
             Ok(report)
         }
         Err(e) => {
@@ -389,7 +400,7 @@ async fn check_gates(
     let runs = gh.runs_for_commit(deploy_wf.id, &target.sha).await?;
     let own_run = ctx
         .env
-        .get("GITHUB_RUN_ID")
+        .get(crate::env::GITHUB_RUN_ID)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|id| runs.iter().any(|r| r.id == *id));
     let mut skipped = false;
@@ -619,6 +630,10 @@ fn deploy_command(t: &Target, req: &Request) -> Next {
         }
     }
     Next::new(words)
+}
+
+fn with_env(ctx: &Context, next: Next) -> Next {
+    crate::release::environments::next_with_env(&ctx.settings, next)
 }
 
 fn verify_command(t: &Target) -> Next {

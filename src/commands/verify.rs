@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, VerifyReport as Probed};
+use crate::release::evidence::{self, Evidence, Recorded};
 use crate::release::live::{self, AppPlace, AppsRead, LiveReport};
 use crate::release::tags::{release_tag_of, release_tags_at};
 use crate::report::Report;
@@ -32,6 +33,8 @@ pub struct Request {
     pub wait: std::time::Duration,
     /// Pause between attempts.
     pub interval: std::time::Duration,
+    /// Record the verdict in GitHub (false with `--no-record`).
+    pub record: bool,
 }
 
 /// The result of `almarel verify` (its `--json` object; see `docs/json.md`).
@@ -48,8 +51,27 @@ pub struct VerifyReport {
     /// Live / mixed / not yet (SPEC §7.4); `null` when Coolify is not
     /// configured or its token is not set.
     pub live: Option<LiveReport>,
+    /// The verdict recorded as a GitHub deployment status (SPEC §8.3);
+    /// absent with `--no-record`, `--dry-run`, or without GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceOut>,
     #[serde(skip)]
     what: String,
+    #[serde(skip)]
+    place: String,
+}
+
+/// What verify recorded in GitHub (`evidence` in `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceOut {
+    /// The GitHub Environment.
+    pub environment: String,
+    /// `recorded`, `cannot_record` or `unknown`, with the ids.
+    #[serde(flatten)]
+    pub recorded: Recorded,
+    /// Why it was not recorded (also printed as a warning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl VerifyReport {
@@ -66,10 +88,20 @@ impl Report for VerifyReport {
         }
         if self.passed() {
             ui.result(&format!(
-                "production runs {}: all {} checks passed",
+                "{} runs {}: all {} checks passed",
+                self.place,
                 self.what,
                 self.checks.len()
             ));
+        }
+        if let Some(e) = &self.evidence {
+            if let Recorded::Recorded { state, .. } = &e.recorded {
+                ui.result(&format!(
+                    "recorded as a deployment status for {} ({})",
+                    e.environment,
+                    state.as_str()
+                ));
+            }
         }
     }
     fn summary(&self) -> Option<String> {
@@ -92,7 +124,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
         None => short_sha(&expected).to_owned(),
     };
     ctx.ui
-        .progress(&format!("verifying that production runs {what}"));
+        .progress(&format!("verifying that {} runs {what}", place(ctx)));
     let (wait, interval) = (req.wait, req.interval);
     let line = LiveLine::new(&ctx.ui);
     let mut probed = probe::verify(&prober, wait, interval, |n, checks| {
@@ -115,19 +147,125 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
     if probed.attempts > 1 {
         ctx.ui.progress(&format!("{} attempts", probed.attempts));
     }
-    let report = VerifyReport {
+    let mut report = VerifyReport {
         expected_sha: expected.clone(),
         expected_tag: expected_tag.clone(),
         attempts: probed.attempts,
         checks: probed.checks,
         live,
+        evidence: None,
         what: what.clone(),
+        place: place(ctx),
     };
+    report.evidence = record(ctx, req, &report).await;
     if report.passed() {
         return Ok(report);
     }
     let error = failure(&report, &what, &expected, expected_tag.as_deref());
     Err(super::fail_with(&ctx.ui, &report, error))
+}
+
+/// `production`, or `staging` with `--env staging`.
+fn place(ctx: &Context) -> String {
+    ctx.settings.environment.name.clone()
+}
+
+/// Records the verdict as one GitHub deployment status (SPEC §8.3), unless
+/// `--no-record`, `--dry-run`, or GitHub is not configured (no repository or
+/// no token). Never fails: what could not be recorded is a warning.
+async fn record(ctx: &Context, req: &Request, report: &VerifyReport) -> Option<EvidenceOut> {
+    let environment = ctx.settings.github.environment.clone();
+    if !req.record {
+        ctx.ui
+            .detail(1, "--no-record: the verdict is not recorded in GitHub");
+        return None;
+    }
+    if ctx.settings.global.dry_run {
+        ctx.ui.progress(&format!(
+            "dry run: the verdict is not recorded in GitHub environment {environment}"
+        ));
+        return None;
+    }
+    if ctx.settings.github.repository.is_none()
+        || crate::auth::github_token(&ctx.env, &ctx.settings.github.api_url).is_err()
+    {
+        ctx.ui.detail(
+            1,
+            "the verdict is not recorded: GitHub is not configured (no repository or no token)",
+        );
+        return None;
+    }
+    let ok = report.passed();
+    let gh = match ctx.github().await {
+        Ok(gh) => gh,
+        Err(e) => return Some(not_recorded(ctx, environment, e)),
+    };
+    let found = Evidence {
+        environment: environment.clone(),
+        sha: report.expected_sha.clone(),
+        ok,
+        description: ctx.ui.redact(&checked(report)),
+        environment_url: ctx.settings.verify.web_url.clone(),
+        log_url: evidence::actions_run_url(&ctx.env),
+    };
+    match evidence::record(&gh, &ctx.journal, &found).await {
+        Ok(recorded) => {
+            let warning = recorded.warning(&environment);
+            if let Some(w) = &warning {
+                ctx.ui.warn(w);
+            }
+            Some(EvidenceOut {
+                environment,
+                recorded,
+                warning,
+            })
+        }
+        Err(e) => Some(not_recorded(ctx, environment, e)),
+    }
+}
+
+fn not_recorded(ctx: &Context, environment: String, e: Error) -> EvidenceOut {
+    let warning = format!(
+        "verify's verdict was not recorded in GitHub environment {environment}: {}",
+        e.message
+    );
+    ctx.ui.warn(&warning);
+    EvidenceOut {
+        environment,
+        recorded: Recorded::CannotRecord {
+            reason: e.message,
+            deployment_id: None,
+        },
+        warning: Some(warning),
+    }
+}
+
+/// What was checked, for the status's description: `v1.3.0 (abc1234) in
+/// staging: health, version, web passed` / `… failing: version (…); passed: health`.
+fn checked(report: &VerifyReport) -> String {
+    let names = |ok: bool| -> Vec<String> {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.ok == ok && !c.skipped)
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let passed = names(true);
+    if report.passed() {
+        return format!("{}: {} passed", report.what, passed.join(", "));
+    }
+    let failing: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok && !c.skipped)
+        .map(|c| format!("{} ({})", c.name, c.detail))
+        .collect();
+    let mut text = format!("{}: failing {}", report.what, failing.join(", "));
+    if !passed.is_empty() {
+        text.push_str(&format!("; passed {}", passed.join(", ")));
+    }
+    text
 }
 
 /// `--wait`'s progress: on a terminal one line redrawn in place per

@@ -15,14 +15,8 @@
 
 use serde::Serialize;
 
-use crate::env::{self, Env};
+use crate::env::{self, Env, GITHUB_RUN_ID, GITHUB_SERVER_URL};
 
-/// Ambient, GitHub Actions: `https://github.com` (or the GHES host). Declared
-/// here, not in `crate::env`, until the man page's ENVIRONMENT list
-/// (`src/commands/completions.rs`) documents it and [`GITHUB_RUN_ID`].
-pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-/// Ambient, GitHub Actions: the id of the running workflow run.
-pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 use crate::error::{Error, Result};
 use crate::github::deployments::{
     Deployment, DeploymentStatus, MAX_DESCRIPTION, NewStatus, StatusState, cap,
