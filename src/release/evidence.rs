@@ -424,6 +424,27 @@ pub fn require_staging(settings: &Settings, sha: &str, verified: Option<&Verifie
     .with_hint("or set approve.require_staging = false in almarel.toml"))
 }
 
+/// The `staging` environment (`[environments.staging]`), when configured.
+pub fn staging(settings: &Settings) -> Option<&EnvironmentSettings> {
+    settings
+        .environments
+        .iter()
+        .find(|e| e.name == STAGING_ENVIRONMENT)
+}
+
+/// The newest verdict for `sha` in the `staging` environment's GitHub
+/// Environment; `Ok(None)` when there is none or staging is not configured.
+pub async fn read_staging(
+    client: &Client,
+    settings: &Settings,
+    sha: &str,
+) -> Result<Option<Verified>> {
+    match staging(settings) {
+        Some(e) => read(client, &e.github_environment, sha).await,
+        None => Ok(None),
+    }
+}
+
 /// `almarel verify passed: <what>` / `… failed: <what>`, sanitised, at most
 /// 140 characters.
 pub fn describe(ok: bool, what: &str) -> String {
