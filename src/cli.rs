@@ -476,6 +476,8 @@ pub enum Scenario {
     RedCi,
     /// Frozen: the fix is tagged and rolled forward (unfreeze --only) while another commit stays out.
     RollForward,
+    /// An rc deployed and verified in staging, then the final tag, approve showing the staging evidence, production.
+    StagingToProduction,
 }
 
 /// `almarel init`.
