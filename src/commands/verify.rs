@@ -342,7 +342,8 @@ fn failure(report: &VerifyReport, what: &str, expected: &str, tag: Option<&str>)
         .find(|c| c.is_version() && c.running_sha.is_some());
     let message = match version_off {
         Some(c) => format!(
-            "production runs {}{} instead of {what}; failing: {}",
+            "{} runs {}{} instead of {what}; failing: {}",
+            report.place,
             c.running_sha.as_deref().map(short_sha).unwrap_or("?"),
             c.running_tag
                 .as_ref()
@@ -363,7 +364,7 @@ fn failure(report: &VerifyReport, what: &str, expected: &str, tag: Option<&str>)
             .with_hint("the deployment has not switched yet or did not ship: check `almarel status`, or wait with --wait 5m"),
         None => Error::failed(message)
             .with_code("checks_failed")
-            .with_hint("production is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down"),
+            .with_hint(format!("{} is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down", report.place)),
     }
 }
 

@@ -196,6 +196,13 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
     w.stg.control().set_sha(&w.proj.v123);
     let out = verify(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
+    assert!(
+        texts(&out)
+            .1
+            .contains(&format!("staging runs {}", &w.proj.v123[..7])),
+        "{}",
+        texts(&out).1
+    );
     let d = w.deployments();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].statuses.len(), 3);
