@@ -322,6 +322,9 @@ pub struct DeployArgs {
     /// Deploy a pre-release tag.
     #[arg(long)]
     pub allow_prerelease: bool,
+    /// Production: deploy even when the image digest is not the one verified in staging for the commit.
+    #[arg(long)]
+    pub allow_unverified_digest: bool,
     /// Deploy even though CI for the commit did not conclude `success`.
     #[arg(long)]
     pub allow_failed_ci: bool,

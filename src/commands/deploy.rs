@@ -48,6 +48,9 @@ pub struct Request {
     pub allow_untagged: bool,
     /// `--allow-prerelease`.
     pub allow_prerelease: bool,
+    /// `--allow-unverified-digest` (production: deploy a digest staging did
+    /// not verify).
+    pub allow_unverified_digest: bool,
     /// `--allow-failed-ci`.
     pub allow_failed_ci: bool,
     /// `--skip-approval`.
@@ -261,6 +264,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
         .detail(1, &format!("coolify {}", prepared.coolify_version));
     describe_apps(ctx, &plan, &prepared);
     report.coolify_version = Some(prepared.coolify_version.clone());
+    check_promotion(ctx, &target, &image_tag, &prepared, req, &mut report).await?;
 
     if dry_run {
         let items = prepared.plan(&plan);
@@ -622,6 +626,7 @@ fn deploy_command(t: &Target, req: &Request) -> Next {
     for (on, flag) in [
         (req.allow_prerelease, "--allow-prerelease"),
         (req.allow_failed_ci, "--allow-failed-ci"),
+        (req.allow_unverified_digest, "--allow-unverified-digest"),
         (req.skip_approval, "--skip-approval"),
         (!req.wait, "--no-wait"),
     ] {
@@ -630,6 +635,74 @@ fn deploy_command(t: &Target, req: &Request) -> Next {
         }
     }
     Next::new(words)
+}
+
+/// Promotion by identity (SPEC §8.3, `release::artifact`): with a staging
+/// environment configured, production deploys only the image digest staging
+/// verified for the commit (`--allow-unverified-digest` to deploy another).
+/// Before any write. Behind the registry answering: when no app's image can
+/// be read there, it says that it cannot be checked and goes on.
+async fn check_promotion(
+    ctx: &Context,
+    target: &Target,
+    image_tag: &str,
+    prepared: &Prepared,
+    req: &Request,
+    report: &mut DeployReport,
+) -> Result<()> {
+    use crate::release::artifact::{self, AppImage, Lookup};
+    use crate::release::evidence;
+    let Some(staging) = evidence::staging(&ctx.settings) else {
+        return Ok(());
+    };
+    if ctx.settings.environment.name == staging.name {
+        return Ok(());
+    }
+    let cannot = |ctx: &Context, report: &mut DeployReport, why: &str| {
+        let detail = format!("the image verified in staging cannot be checked: {why}");
+        ctx.ui.warn(&detail);
+        report.checks.push(Check::pass("verified image", detail));
+    };
+    let registry = match ctx.registry() {
+        Ok(r) => r,
+        Err(e) => {
+            cannot(ctx, report, &e.message);
+            return Ok(());
+        }
+    };
+    let mut candidates = Vec::new();
+    for s in &prepared.apps {
+        let image = AppImage {
+            app: s.app.name.clone(),
+            image: s.image_name.clone(),
+            build_pack: None,
+        };
+        candidates.push(artifact::candidate(&registry, &image, image_tag).await);
+    }
+    if let Some(reason) = candidates.iter().find_map(|c| match &c.lookup {
+        Lookup::Unknown { reason } => Some(reason.clone()),
+        _ => None,
+    }) {
+        if candidates
+            .iter()
+            .all(|c| matches!(c.lookup, Lookup::Unknown { .. }))
+        {
+            cannot(ctx, report, &reason);
+            return Ok(());
+        }
+    }
+    let gh = ctx.github().await?;
+    let verified = match evidence::read_staging(&gh, &ctx.settings, &target.sha).await? {
+        Some(v) if v.ok => artifact::read_recorded_images(&v.description),
+        _ => Default::default(),
+    };
+    let checks = artifact::check_promotions(&verified, &candidates, req.allow_unverified_digest)
+        .map_err(|e| e.with_report(&*report))?;
+    for c in &checks {
+        ctx.ui.progress(&format!("  {}", c.sentence()));
+        report.checks.push(c.check());
+    }
+    Ok(())
 }
 
 fn with_env(ctx: &Context, next: Next) -> Next {

@@ -200,11 +200,17 @@ async fn record(ctx: &Context, req: &Request, report: &VerifyReport) -> Option<E
         Ok(gh) => gh,
         Err(e) => return Some(not_recorded(ctx, environment, e)),
     };
+    // Staging: the digests of the images it runs, for production's
+    // promotion check (release::artifact), when the registry answers.
+    let what = match staging_digests(ctx, report).await {
+        Some(images) => format!("{images}; {}", checked(report)),
+        None => checked(report),
+    };
     let found = Evidence {
         environment: environment.clone(),
         sha: report.expected_sha.clone(),
         ok,
-        description: ctx.ui.redact(&checked(report)),
+        description: ctx.ui.redact(&what),
         environment_url: ctx.settings.verify.web_url.clone(),
         log_url: evidence::actions_run_url(&ctx.env),
     };
@@ -222,6 +228,67 @@ async fn record(ctx: &Context, req: &Request, report: &VerifyReport) -> Option<E
         }
         Err(e) => Some(not_recorded(ctx, environment, e)),
     }
+}
+
+/// In staging, after a pass: `api@sha256:… web@sha256:…`, the digest of
+/// each app's image tag for the release (`release::artifact`), so that
+/// production can deploy exactly what was verified. `None` (and nothing
+/// recorded) when this is not staging, Coolify or the registry does not
+/// answer for every app, or the text would not fit.
+async fn staging_digests(ctx: &Context, report: &VerifyReport) -> Option<String> {
+    use crate::release::artifact::{self, AppImage, Lookup};
+    let s = &ctx.settings;
+    if s.environment.name != crate::settings::STAGING_ENVIRONMENT
+        || !report.passed()
+        || s.coolify.url.is_none()
+        || s.coolify.apps.is_empty()
+    {
+        return None;
+    }
+    let coolify = ctx.coolify().ok()?;
+    let tag = report
+        .expected_tag
+        .as_deref()
+        .and_then(|t| ReleaseTag::from_name(t, &s.git.tag_prefix));
+    let image_tag = artifact::release_tags(
+        &s.coolify.image_tag,
+        &s.coolify.untagged_image_tag,
+        tag.as_ref(),
+        &report.expected_sha,
+    )
+    .ok()?
+    .into_iter()
+    .next()?;
+    let registry = ctx.registry().ok()?;
+    let mut images = Vec::new();
+    for app in &s.coolify.apps {
+        let a = coolify.application(&app.name, &app.uuid).await.ok()?;
+        let image = AppImage::from_application(&app.name, &a);
+        match artifact::lookup(&registry, &image, &image_tag).await {
+            Lookup::Found { digest } => images.push((app.name.clone(), digest)),
+            Lookup::Missing => {
+                ctx.ui.detail(
+                    1,
+                    &format!(
+                        "{}: {image_tag} is not in the registry: no digest recorded",
+                        app.name
+                    ),
+                );
+                return None;
+            }
+            Lookup::Unknown { reason } => {
+                ctx.ui.detail(
+                    1,
+                    &format!("{}: the image digest cannot be read: {reason}", app.name),
+                );
+                return None;
+            }
+        }
+    }
+    // Room: 140 characters less `almarel verify passed: ` and `; `.
+    let room = crate::github::deployments::MAX_DESCRIPTION
+        .saturating_sub(evidence::MARKER.len() + "passed: ".len() + 2);
+    artifact::record_images(&images, room)
 }
 
 fn not_recorded(ctx: &Context, environment: String, e: Error) -> EvidenceOut {

@@ -7,6 +7,7 @@ use crate::support::Run;
 use almarel_sandbox::coolify::{self as sim, AppSpec, CoolifySim};
 use almarel_sandbox::github::{Fault, RunPlan, SimDeployment};
 use almarel_sandbox::production::{self as prod, ProductionSim};
+use almarel_sandbox::registry::RegistrySim;
 
 use crate::support::coolify::*;
 use crate::support::github::GhEnv;
@@ -24,6 +25,11 @@ struct World {
     sb: Sandbox,
     /// The commit of `v1.3.0-rc.1`.
     rc: String,
+    /// Serves `almafrica/api` and `almafrica/web` (public), the images of
+    /// both environments' apps; `v1.3.0-rc.1` pushed.
+    registry: RegistrySim,
+    /// `(repository, digest)` of each `v1.3.0-rc.1` image.
+    rc_digests: Vec<(String, String)>,
 }
 
 fn staging_apps() -> Vec<AppSpec> {
@@ -38,8 +44,23 @@ fn staging_apps() -> Vec<AppSpec> {
 /// appended.
 fn world(extra: &str) -> World {
     let rt = runtime();
+    let registry = rt.block_on(RegistrySim::start()).unwrap();
+    let mut rc_digests = Vec::new();
+    for repo in ["almafrica/api", "almafrica/web"] {
+        registry.control().set_public(repo, true);
+        let d = registry.control().push(repo, "v1.3.0-rc.1");
+        rc_digests.push((repo.to_owned(), d));
+    }
     let mut apps = two_apps();
     apps.extend(staging_apps());
+    for a in &mut apps {
+        let repo = if a.name.ends_with("api") {
+            "api"
+        } else {
+            "web"
+        };
+        a.image_name = registry.image(&format!("almafrica/{repo}"));
+    }
     let coolify = coolify(&rt, sim::Config::new(apps));
     let prod = production(&rt, prod::Config::new(OLD_SHA));
     let stg = production(&rt, prod::Config::new(NEW_SHA));
@@ -53,7 +74,8 @@ fn world(extra: &str) -> World {
     for a in staging_apps() {
         toml.push_str(&format!(
             "[[environments.staging.coolify.apps]]\nname = \"{}\"\nuuid = \"{}\"\n",
-            a.name, a.uuid
+            a.name.trim_start_matches("stg-"),
+            a.uuid
         ));
     }
     toml.push_str(&format!(
@@ -71,6 +93,8 @@ fn world(extra: &str) -> World {
         proj,
         sb,
         rc,
+        registry,
+        rc_digests,
     }
 }
 
@@ -168,9 +192,11 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
     assert_eq!(d[0].statuses.len(), 1);
     let s = &d[0].statuses[0];
     assert_eq!(s.state, "success");
+    // The digests of staging's images first, then what was checked.
     assert!(
         s.description
-            .starts_with("almarel verify passed: v1.3.0-rc.1"),
+            .starts_with("almarel verify passed: api@sha256:")
+            && s.description.contains("; v1.3.0-rc.1 ("),
         "{}",
         s.description
     );
@@ -461,5 +487,67 @@ fn approve_shows_the_staging_evidence_and_enforces_it_when_required() {
             .iter()
             .all(|r| !r.path.contains("/deployments")),
         "a single environment reads no evidence"
+    );
+}
+
+#[test]
+fn production_deploys_only_the_digest_verified_in_staging() {
+    let w = world("");
+    // Staging's verify records the digests of the images it runs.
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-tag", "v1.3.0-rc.1", "--env", "staging"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let d = w.deployments();
+    let description = &d[0].statuses[0].description;
+    assert!(
+        description.starts_with("almarel verify passed: api@sha256:")
+            && description.contains(" web@sha256:"),
+        "{description}"
+    );
+    // The final tag on the same commit, pointing at another build: refused.
+    w.proj.github.add_tag("v1.3.0", &w.rc, true);
+    for repo in ["almafrica/api", "almafrica/web"] {
+        w.registry.control().push(repo, "v1.3.0");
+    }
+    let out = w
+        .almarel()
+        .args(["deploy", "--tag", "v1.3.0", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "digest_mismatch", "{v}");
+    assert!(
+        v["error"]["hints"]
+            .to_string()
+            .contains("--allow-unverified-digest"),
+        "{v}"
+    );
+    assert!(
+        w.coolify.recorder().all().iter().all(|r| r.method == "GET"),
+        "refused, yet Coolify got a write"
+    );
+    // v1.3.0 is the very image staging verified: it goes, and says so.
+    for (repo, digest) in &w.rc_digests {
+        w.registry.control().tag(repo, "v1.3.0", digest);
+    }
+    let out = w
+        .almarel()
+        .args(["deploy", "--tag", "v1.3.0", "--yes"])
+        .run()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("api: v1.3.0 is sha256:")
+            && stderr.contains("the image verified in staging"),
+        "{stderr}"
+    );
+    assert_eq!(
+        w.coolify.image_tag(&two_apps()[0].uuid).as_deref(),
+        Some("v1.3.0")
     );
 }
