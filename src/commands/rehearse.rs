@@ -469,7 +469,7 @@ fn staging_to_production(base: WorldSpec, approve: Step, deploy: Step, verify: S
                 "promoted the candidate: v1.3.0 on the same commit (no new commits), pushed",
             ),
             approve.showing(&["verified in staging at"]),
-            deploy,
+            deploy.showing(&["the image verified in staging"]),
             verify,
         ],
         end: |w| {

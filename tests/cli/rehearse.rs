@@ -458,6 +458,13 @@ fn staging_to_production_scenario_verifies_the_rc_in_staging_then_ships_the_fina
         "{}",
         r.steps[6].output
     );
+    // Production deployed the digests staging verified (a loopback registry).
+    assert!(
+        r.steps[7].output.contains("api: v1.3.0 is sha256:")
+            && r.steps[7].output.contains("web: v1.3.0 is sha256:"),
+        "{}",
+        r.steps[7].output
+    );
     let rc = tag_sha(&r, "v1.3.0-rc.1");
     assert_eq!(tag_sha(&r, "v1.3.0"), rc);
     // One status per verify: staging's, then production's.

@@ -132,6 +132,10 @@ pub struct World {
     pub production: ProductionSim,
     /// The staging server (with [`WorldSpec::staging`]).
     pub staging: Option<ProductionSim>,
+    /// With [`WorldSpec::staging`]: the image registry every app's image
+    /// (`almafrica/api`, `almafrica/web`, public) is read from, so promotion
+    /// by digest is checked on loopback, never on a real registry.
+    pub registry: Option<super::registry::RegistrySim>,
     /// The generated `almarel.toml` (outside the clone, so the tree stays clean).
     pub config: PathBuf,
     /// The audit log's directory.
@@ -235,12 +239,34 @@ impl World {
             })
             .collect();
         let mut apps = apps;
+        let registry = match spec.staging {
+            true => Some(super::registry::RegistrySim::start().await?),
+            false => None,
+        };
+        if let Some(r) = &registry {
+            // The candidate's image, and the final tag on the same build.
+            for repo in ["almafrica/api", "almafrica/web"] {
+                r.control().set_public(repo, true);
+                let digest = r.control().push(repo, "v1.3.0-rc.1");
+                r.control().tag(repo, "v1.3.0", &digest);
+            }
+        }
         if spec.staging {
             for (name, uuid) in [("stg-api", STG_API_UUID), ("stg-web", STG_WEB_UUID)] {
                 let mut a = AppSpec::docker(name, uuid, &spec.production);
                 a.queued_for = queued;
                 a.running_for = running;
                 apps.push(a);
+            }
+        }
+        if let Some(r) = &registry {
+            for a in &mut apps {
+                let repo = if a.name.ends_with("api") {
+                    "api"
+                } else {
+                    "web"
+                };
+                a.image_name = r.image(&format!("almafrica/{repo}"));
             }
         }
         let coolify = coolify::start(coolify::Config::new(apps)).await?;
@@ -285,6 +311,7 @@ impl World {
             coolify,
             production,
             staging,
+            registry,
             config,
             state_dir,
             spec,
