@@ -322,6 +322,9 @@ pub struct DeployArgs {
     /// Deploy a pre-release tag.
     #[arg(long)]
     pub allow_prerelease: bool,
+    /// Production: deploy even when the image digest is not the one verified in staging for the commit.
+    #[arg(long)]
+    pub allow_unverified_digest: bool,
     /// Deploy even though CI for the commit did not conclude `success`.
     #[arg(long)]
     pub allow_failed_ci: bool,
@@ -359,6 +362,9 @@ pub struct VerifyArgs {
     /// Pause between attempts with --wait.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub interval: Duration,
+    /// Do not record the verdict as a GitHub deployment status (SPEC 8.3).
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// `almarel freeze`.
@@ -473,6 +479,8 @@ pub enum Scenario {
     RedCi,
     /// Frozen: the fix is tagged and rolled forward (unfreeze --only) while another commit stays out.
     RollForward,
+    /// An rc deployed and verified in staging, then the final tag, approve showing the staging evidence, production.
+    StagingToProduction,
 }
 
 /// `almarel init`.

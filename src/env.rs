@@ -40,6 +40,13 @@ pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// File that receives `key=value` step outputs in GitHub Actions.
 pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+/// Set by GitHub Actions: `https://github.com` (or the GHES host); with
+/// [`GITHUB_REPOSITORY`] and [`GITHUB_RUN_ID`] it makes the run's URL, the
+/// `log_url` of verify's deployment status.
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+/// Set by GitHub Actions: the id of the running workflow run (deploy: a run
+/// of this commit keeps its approval; verify: the status's `log_url`).
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 
 /// Any value turns colour off (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";

@@ -70,6 +70,14 @@ pub fn deploy(args: &DeployArgs, settings: &Settings) -> Result<deploy::Request>
         }
         (None, None) => deploy::TargetSpec::Ref(None),
     };
+    if args.allow_unverified_digest
+        && settings.environment.name == crate::settings::STAGING_ENVIRONMENT
+    {
+        return Err(crate::error::Error::usage(
+            "--allow-unverified-digest is for production: staging is where digests are verified",
+        )
+        .with_hint("drop --allow-unverified-digest, or deploy to production"));
+    }
     let apps = crate::release::target::select_apps(&settings.coolify.apps, &args.apps)?;
     crate::release::target::check_template("coolify.image_tag", &settings.coolify.image_tag)?;
     crate::release::target::check_template(
@@ -82,6 +90,7 @@ pub fn deploy(args: &DeployArgs, settings: &Settings) -> Result<deploy::Request>
         app_names: args.apps.clone(),
         allow_untagged: args.allow_untagged,
         allow_prerelease: args.allow_prerelease,
+        allow_unverified_digest: args.allow_unverified_digest,
         allow_failed_ci: args.allow_failed_ci,
         skip_approval: args.skip_approval,
         timeout: args.timeout,
@@ -173,6 +182,7 @@ pub fn verify(
         expect,
         wait: args.wait,
         interval: args.interval,
+        record: !args.no_record,
     })
 }
 

@@ -134,6 +134,11 @@ pub struct ApproveReport {
     /// With `--watch`: the run's conclusion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_conclusion: Option<String>,
+    /// The staging evidence (SPEC §8.3): `{name, ok, detail, fix}` for the
+    /// commit's newest verdict in staging; absent without `[environments.staging]`
+    /// or when approving staging itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staging: Option<Check>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -158,6 +163,7 @@ impl ApproveReport {
             already: None,
             by: None,
             run_conclusion: None,
+            staging: None,
             lines: Vec::new(),
             next: None,
             summary: None,
@@ -641,6 +647,16 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
             ),
         ]);
     }
+    let staging = staging_evidence(ctx, &gh, &sha).await;
+    if let Some((check, _)) = &staging {
+        evidence.push(vec![
+            crate::settings::STAGING_ENVIRONMENT.to_owned(),
+            match check {
+                Ok(c) => c.detail.clone(),
+                Err(e) => format!("unknown: {}", e.message),
+            },
+        ]);
+    }
     evidence.push(vec![
         "environment".to_owned(),
         format!("{env_name} (id {})", pending.environment.id),
@@ -665,6 +681,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
     let mut report = ApproveReport::new(&run, &env_name);
     report.tag = preferred.as_ref().map(|t| t.name.clone());
     report.dry_run = dry_run;
+    report.staging = staging.as_ref().and_then(|(c, _)| c.as_ref().ok().cloned());
 
     // 4. Gates (all evaluated; printed before anything is sent).
     let can_approve_explained = if pending.current_user_can_approve {
@@ -709,6 +726,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                     "ci" => "ci_not_green",
                     "tagged" => "untagged",
                     "final_release" => "prerelease",
+                    "accepted_release" => "environment_refuses_version",
                     "not_frozen" => "frozen",
                     _ => "cannot_approve",
                 },
@@ -739,6 +757,26 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
             "no flag overrides this: ask a required reviewer to reject it, or stop releases with `almarel freeze` (disables the deploy workflow)",
         )
         .with_report(&report));
+    }
+
+    // `approve.require_staging`: a successful verify in staging first.
+    if let (false, Some((check, verified))) = (req.reject, &staging) {
+        if let Err(e) = check {
+            if ctx.settings.approve.require_staging {
+                return Err(Error::remote(format!(
+                    "cannot read the staging evidence that approve.require_staging asks for: {}",
+                    e.message
+                ))
+                .with_hint("nothing was sent")
+                .with_report(&report));
+            }
+        }
+        if let Err(e) =
+            crate::release::evidence::require_staging(&ctx.settings, &sha, verified.as_ref())
+        {
+            ui.result(&format!("{} {}", ui.mark(Tone::Fail), e.message));
+            return Err(e.with_hint("nothing was sent").with_report(&report));
+        }
     }
 
     // 5. The review.
@@ -1125,29 +1163,53 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
             )
         });
     }
+    // The environment's `accepts` rule (pre-releases to staging, finals to
+    // production); `--allow-prerelease` lets a pre-release through.
     match i.preferred {
-        Some(t) if t.is_prerelease() => {
-            let detail = format!(
-                "{} is a pre-release and no final tag sits on the same commit",
-                t.name
-            );
-            checks.push(if req.allow_prerelease {
-                Check::pass(
-                    "final_release",
-                    format!("{detail} (allowed by --allow-prerelease)"),
-                )
-            } else {
-                Check::fail(
-                    "final_release",
-                    detail,
-                    "tag a final release on the commit, or pass --allow-prerelease",
-                )
-            });
-        }
-        Some(t) => checks.push(Check::pass(
-            "final_release",
-            format!("{} is a final release", t.name),
-        )),
+        Some(t) => match crate::release::environments::accepts(&ctx.settings, &t.version) {
+            Ok(()) if t.is_prerelease() => checks.push(Check::pass(
+                "final_release",
+                format!(
+                    "{} is a pre-release; {env_name} accepts pre-releases",
+                    t.name
+                ),
+            )),
+            Ok(()) => checks.push(Check::pass(
+                "final_release",
+                format!("{} is a final release", t.name),
+            )),
+            Err(e) if t.is_prerelease() => {
+                let detail = format!(
+                    "{} is a pre-release and no final tag sits on the same commit",
+                    t.name
+                );
+                let elsewhere = e
+                    .hints
+                    .iter()
+                    .find_map(|h| h.strip_prefix("deploy it with "))
+                    .map(|env| format!(" (or approve it with {env})"))
+                    .unwrap_or_default();
+                checks.push(if req.allow_prerelease {
+                    Check::pass(
+                        "final_release",
+                        format!("{detail} (allowed by --allow-prerelease)"),
+                    )
+                } else {
+                    Check::fail(
+                        "final_release",
+                        detail,
+                        format!(
+                            "tag a final release on the commit, or pass --allow-prerelease{elsewhere}"
+                        ),
+                    )
+                });
+            }
+            Err(e) => checks.push(Check::fail(
+                "accepted_release",
+                e.message.clone(),
+                e.hints.join("; "),
+            )),
+        },
         None => checks.push(Check::pass("final_release", "no release tag")),
     }
     checks.push(if i.frozen {
@@ -1179,6 +1241,30 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
         )
     });
     checks
+}
+
+/// The staging evidence for `sha` (SPEC §8.3): the "staging validated"
+/// check and the verdict it was made from; `None` without
+/// `[environments.staging]` or when staging itself is being approved.
+async fn staging_evidence(
+    ctx: &Context,
+    gh: &Client,
+    sha: &str,
+) -> Option<(Result<Check>, Option<crate::release::evidence::Verified>)> {
+    use crate::release::evidence;
+    let staging = evidence::staging(&ctx.settings)?;
+    if ctx.settings.environment.name == staging.name {
+        return None;
+    }
+    Some(
+        match evidence::read(gh, &staging.github_environment, sha).await {
+            Ok(v) => (
+                Ok(evidence::staging_check(&staging.name, sha, v.as_ref())),
+                v,
+            ),
+            Err(e) => (Err(e), None),
+        },
+    )
 }
 
 async fn explain_cannot_approve(

@@ -196,7 +196,11 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
     let s = &ctx.settings;
     let repo = Repo::discover(&s.workdir);
     let wants = |p: &str| phases.contains(&p);
-    let needs_ref = wants("during-deploy") || wants("after-deploy");
+    // "Staging validated" is read from GitHub for REF when staging is configured.
+    let staging_ref = wants("before-merge")
+        && reference.is_some()
+        && crate::release::evidence::staging(s).is_some();
+    let needs_ref = wants("during-deploy") || wants("after-deploy") || staging_ref;
 
     // The remote, read once without writing a ref.
     let peeked = if wants("before-tag") || (needs_ref && reference.is_none()) {
@@ -236,7 +240,13 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ChecklistReport> {
     let mut items = Vec::new();
     for phase in &phases {
         match *phase {
-            "before-merge" => items.extend(before_merge()),
+            "before-merge" => {
+                let mut merge = before_merge();
+                if staging_ref {
+                    merge[0] = staging_validated(ctx, target.as_ref()).await;
+                }
+                items.extend(merge);
+            }
             "before-tag" => items.extend(before_tag(ctx, &repo, peeked.as_ref(), req)?),
             "during-deploy" => items.extend(during_deploy(ctx, target.as_ref()).await),
             _ => items.extend(after_deploy(ctx, target.as_ref()).await),
@@ -461,6 +471,44 @@ fn before_merge() -> Vec<Item> {
             "`almarel rollback --dry-run` shows the target and the migrations a rollback would cross",
         ),
     ]
+}
+
+/// "Staging validation completed": green only when the newest verdict
+/// `verify --env staging` recorded in GitHub for the commit is a success.
+async fn staging_validated(
+    ctx: &Context,
+    target: Option<&std::result::Result<Target, String>>,
+) -> Item {
+    let p = "before-merge";
+    let name = "Staging validation completed for critical user flows";
+    let t = match target {
+        Some(Ok(t)) => t,
+        Some(Err(why)) => {
+            return Item::auto(p, name, false, format!("cannot resolve the commit: {why}"));
+        }
+        None => return Item::auto(p, name, false, "no commit to check"),
+    };
+    let gh = match github(ctx).await {
+        Ok(gh) => gh,
+        Err(e) => return Item::auto(p, name, false, e.message),
+    };
+    match crate::release::evidence::read_staging(&gh, &ctx.settings, &t.sha).await {
+        Ok(v) => Item::from_check(
+            p,
+            name,
+            &crate::release::evidence::staging_check(
+                crate::settings::STAGING_ENVIRONMENT,
+                &t.sha,
+                v.as_ref(),
+            ),
+        ),
+        Err(e) => Item::auto(
+            p,
+            name,
+            false,
+            format!("cannot read the staging evidence: {}", e.message),
+        ),
+    }
 }
 
 fn before_tag(

@@ -475,6 +475,14 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "File that receives the tag, sha, version and deployments outputs in GitHub Actions.",
     ),
     (
+        env::GITHUB_SERVER_URL,
+        "Set by GitHub Actions: with GITHUB_REPOSITORY and GITHUB_RUN_ID it makes the run's URL, the log_url verify records.",
+    ),
+    (
+        env::GITHUB_RUN_ID,
+        "Set by GitHub Actions: deploy inside a deploy run of the same commit keeps that run's approval; verify records the run as log_url.",
+    ),
+    (
         env::NO_COLOR,
         "Any value turns colour off with --color auto.",
     ),

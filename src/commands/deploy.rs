@@ -48,6 +48,9 @@ pub struct Request {
     pub allow_untagged: bool,
     /// `--allow-prerelease`.
     pub allow_prerelease: bool,
+    /// `--allow-unverified-digest` (production: deploy a digest staging did
+    /// not verify).
+    pub allow_unverified_digest: bool,
     /// `--allow-failed-ci`.
     pub allow_failed_ci: bool,
     /// `--skip-approval`.
@@ -189,20 +192,30 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
     };
 
     if let Some(tag) = &target.tag {
-        if tag.is_prerelease() && !req.allow_prerelease {
-            let detail = format!(
-                "{} is a pre-release; production gets final releases",
-                tag.name
-            );
+        // The environment's `accepts` rule (pre-releases to staging, finals
+        // to production); `--allow-prerelease` lets a pre-release through.
+        let overridden = tag.is_prerelease() && req.allow_prerelease;
+        if let (false, Err(e)) = (
+            overridden,
+            crate::release::environments::accepts(settings, &tag.version),
+        ) {
+            let fix = e.hints.join("; ");
             report.checks.push(Check::fail(
-                "final release",
-                &detail,
-                "tag a final release (almarel tag X.Y.Z), or pass --allow-prerelease",
+                if tag.is_prerelease() {
+                    "final release"
+                } else {
+                    "accepted release"
+                },
+                &e.message,
+                &fix,
             ));
-            return Err(Error::refused(detail)
-                .with_code("prerelease")
-                .with_hint("tag a final release (almarel tag X.Y.Z), or pass --allow-prerelease if you mean it")
-                .with_report(&report));
+            // A pre-release refused keeps the code it always had.
+            let e = if tag.is_prerelease() {
+                e.with_code("prerelease")
+            } else {
+                e
+            };
+            return Err(e.with_report(&report));
         }
     }
     if releases_frozen(ctx).await? {
@@ -251,6 +264,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
         .detail(1, &format!("coolify {}", prepared.coolify_version));
     describe_apps(ctx, &plan, &prepared);
     report.coolify_version = Some(prepared.coolify_version.clone());
+    check_promotion(ctx, &target, &image_tag, &prepared, req, &mut report).await?;
 
     if dry_run {
         let items = prepared.plan(&plan);
@@ -260,7 +274,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                 .push(format!("would: {}: {}", i.target, i.detail));
         }
         report.plan = Some(items);
-        report.next = Some(deploy_command(&target, req));
+        report.next = Some(with_env(ctx, deploy_command(&target, req)));
         return Ok(report);
     }
 
@@ -273,7 +287,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
 
     // An interruption from here on names the same deploy: the target is
     // decided, and a re-run waits for what this one started before deciding.
-    ctx.journal.set_resume(deploy_command(&target, req));
+    ctx.journal
+        .set_resume(with_env(ctx, deploy_command(&target, req)));
     let progress = DeployProgress::new(&ctx.ui, &prepared.apps);
     let step = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();
@@ -291,7 +306,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                     "follow the deployments in the Coolify dashboard; once they finished, verify:",
                 );
             }
-            report.next = Some(verify_command(&target));
+            report.next = Some(with_env(ctx, verify_command(&target)));
             Ok(report)
         }
         Err(e) => {
@@ -389,7 +404,7 @@ async fn check_gates(
     let runs = gh.runs_for_commit(deploy_wf.id, &target.sha).await?;
     let own_run = ctx
         .env
-        .get("GITHUB_RUN_ID")
+        .get(crate::env::GITHUB_RUN_ID)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|id| runs.iter().any(|r| r.id == *id));
     let mut skipped = false;
@@ -611,6 +626,7 @@ fn deploy_command(t: &Target, req: &Request) -> Next {
     for (on, flag) in [
         (req.allow_prerelease, "--allow-prerelease"),
         (req.allow_failed_ci, "--allow-failed-ci"),
+        (req.allow_unverified_digest, "--allow-unverified-digest"),
         (req.skip_approval, "--skip-approval"),
         (!req.wait, "--no-wait"),
     ] {
@@ -619,6 +635,78 @@ fn deploy_command(t: &Target, req: &Request) -> Next {
         }
     }
     Next::new(words)
+}
+
+/// Promotion by identity (SPEC §8.3, `release::artifact`): with a staging
+/// environment configured, production deploys only the image digest staging
+/// verified for the commit (`--allow-unverified-digest` to deploy another).
+/// Before any write. Behind the registry answering: when no app's image can
+/// be read there, it says that it cannot be checked and goes on.
+async fn check_promotion(
+    ctx: &Context,
+    target: &Target,
+    image_tag: &str,
+    prepared: &Prepared,
+    req: &Request,
+    report: &mut DeployReport,
+) -> Result<()> {
+    use crate::release::artifact::{self, AppImage, Lookup};
+    use crate::release::evidence;
+    let Some(staging) = evidence::staging(&ctx.settings) else {
+        return Ok(());
+    };
+    if ctx.settings.environment.name == staging.name {
+        return Ok(());
+    }
+    let cannot = |ctx: &Context, report: &mut DeployReport, why: &str| {
+        let detail = format!("the image verified in staging cannot be checked: {why}");
+        ctx.ui.warn(&detail);
+        report.checks.push(Check::pass("verified image", detail));
+    };
+    let registry = match ctx.registry() {
+        Ok(r) => r,
+        Err(e) => {
+            cannot(ctx, report, &e.message);
+            return Ok(());
+        }
+    };
+    let mut candidates = Vec::new();
+    for s in &prepared.apps {
+        let image = AppImage {
+            app: s.app.name.clone(),
+            image: s.image_name.clone(),
+            build_pack: None,
+        };
+        candidates.push(artifact::candidate(&registry, &image, image_tag).await);
+    }
+    if let Some(reason) = candidates.iter().find_map(|c| match &c.lookup {
+        Lookup::Unknown { reason } => Some(reason.clone()),
+        _ => None,
+    }) {
+        if candidates
+            .iter()
+            .all(|c| matches!(c.lookup, Lookup::Unknown { .. }))
+        {
+            cannot(ctx, report, &reason);
+            return Ok(());
+        }
+    }
+    let gh = ctx.github().await?;
+    let verified = match evidence::read_staging(&gh, &ctx.settings, &target.sha).await? {
+        Some(v) if v.ok => artifact::read_recorded_images(&v.description),
+        _ => Default::default(),
+    };
+    let checks = artifact::check_promotions(&verified, &candidates, req.allow_unverified_digest)
+        .map_err(|e| e.with_report(&*report))?;
+    for c in &checks {
+        ctx.ui.progress(&format!("  {}", c.sentence()));
+        report.checks.push(c.check());
+    }
+    Ok(())
+}
+
+fn with_env(ctx: &Context, next: Next) -> Next {
+    crate::release::environments::next_with_env(&ctx.settings, next)
 }
 
 fn verify_command(t: &Target) -> Next {

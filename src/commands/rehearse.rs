@@ -27,6 +27,7 @@ use almarel_sandbox::github::{JobOutcome, JobRecord, Review, RunInfo};
 use almarel_sandbox::world::{
     API_UUID, ActionsRunner, DATABASE_RUNBOOK, SeedRelease, WEB_UUID, World, WorldSpec,
 };
+use almarel_sandbox::world::{STG_API_UUID, STG_WEB_UUID};
 
 use crate::cli::{Cli, Command, Scenario};
 use crate::context::Context;
@@ -421,6 +422,116 @@ fn plan(scenario: Scenario) -> Plan {
             },
         },
         Scenario::RollForward => roll_forward(base),
+        Scenario::StagingToProduction => {
+            staging_to_production(base, approve, follow, verify("v1.3.0"))
+        }
+    }
+}
+
+const STAGING: &str = "Release candidate tested in staging";
+
+/// `staging-to-production` (SPEC §8.3): `tag 1.3.0-rc.1`, refused for
+/// production, deployed and verified in staging (the verdict recorded in
+/// GitHub), the final tag on the same commit, approve showing the staging
+/// evidence, then production.
+fn staging_to_production(base: WorldSpec, approve: Step, follow: Step, verify: Step) -> Plan {
+    Plan {
+        title: "v1.3.0-rc.1 is deployed and verified in staging (recorded in GitHub), then v1.3.0 on the same commit is approved with that evidence and goes to production",
+        spec: WorldSpec {
+            staging: true,
+            ..base
+        },
+        steps: vec![
+            step(
+                HUMAN_2,
+                "tag 1.3.0-rc.1",
+                0,
+                "tagged HEAD as the release candidate v1.3.0-rc.1 and pushed it",
+            ),
+            step(
+                HUMAN_3,
+                "status v1.3.0-rc.1 --watch --timeout 1m",
+                0,
+                "followed the candidate's runs until only the production approval was left",
+            ),
+            step(
+                STAGING,
+                "deploy --tag v1.3.0-rc.1 --timeout 1m --yes",
+                3,
+                "refused, nothing sent: production accepts final releases only, and the refusal names the environment that takes a pre-release",
+            )
+            .because("pre-release")
+            .naming(&["--env staging"]),
+            step(
+                STAGING,
+                "deploy --tag v1.3.0-rc.1 --env staging --timeout 1m --yes",
+                0,
+                "set image tag v1.3.0-rc.1 on staging's api and web (production's apps untouched) and followed each deployment to `finished`",
+            ),
+            step(
+                STAGING,
+                "verify --expect-tag v1.3.0-rc.1 --env staging",
+                0,
+                "checked staging: health 200, /api/version runs the candidate's commit, the web app answers HTML; did: recorded the verdict as a `success` deployment status for staging on that commit",
+            )
+            .showing(&["recorded as a deployment status for staging"]),
+            step(
+                HUMAN_2,
+                "tag 1.3.0",
+                0,
+                "promoted the candidate: v1.3.0 on the same commit (no new commits), pushed",
+            ),
+            approve.showing(&["verified in staging at"]),
+            // The approved deploy run's `almarel deploy` checks each image's
+            // digest against the one verified in staging (its job log).
+            follow,
+            verify,
+        ],
+        end: |w| {
+            let mut p = Vec::new();
+            expect_production(w, "v1.3.0", &mut p);
+            expect_image_tags(w, "v1.3.0", "v1.3.0", &mut p);
+            expect_reviews(w, &["approved"], &mut p);
+            expect_deploy_jobs(w, &["success"], &mut p);
+            let logs: String = w
+                .github
+                .jobs()
+                .iter()
+                .filter_map(|j| j.outcome.as_ref().map(|o| o.log.clone()))
+                .collect();
+            if !logs.contains("the image verified in staging") {
+                p.push("the deploy run did not check the images against the digests verified in staging".into());
+            }
+            if w.tag_sha("v1.3.0") != w.tag_sha("v1.3.0-rc.1") {
+                p.push("v1.3.0 and v1.3.0-rc.1 are not on the same commit".into());
+            }
+            for (uuid, name) in [(STG_API_UUID, "api"), (STG_WEB_UUID, "web")] {
+                let got = w.coolify.image_tag(uuid);
+                if got.as_deref() != Some("v1.3.0-rc.1") {
+                    p.push(format!(
+                        "staging app {name} is configured with {} instead of v1.3.0-rc.1",
+                        got.as_deref().unwrap_or("no image tag")
+                    ));
+                }
+            }
+            let sha = w.tag_sha("v1.3.0").unwrap_or_default();
+            for env in ["staging", "production"] {
+                let verified = w.github.deployments().iter().any(|d| {
+                    d.environment == env
+                        && d.sha == sha
+                        && d.statuses.iter().any(|s| {
+                            s.state == "success" && s.description.starts_with("almarel verify passed")
+                        })
+                });
+                if !verified {
+                    p.push(format!(
+                        "no `success` verify status for {} in GitHub environment {env}",
+                        short_sha(&sha)
+                    ));
+                }
+            }
+            p
+        },
     }
 }
 
@@ -783,6 +894,7 @@ pub fn scenario_name(s: Scenario) -> &'static str {
         Scenario::Migration => "migration",
         Scenario::RedCi => "red-ci",
         Scenario::RollForward => "roll-forward",
+        Scenario::StagingToProduction => "staging-to-production",
     }
 }
 
@@ -1163,7 +1275,10 @@ async fn execute(
     let mut pairs = world.env_pairs();
     pairs.extend(opts.extra_env.iter().cloned());
     let env = Env::from_pairs(pairs);
-    let settings = match Settings::resolve(&global, &env, &world.git.clone) {
+    // `--env NAME` picks the environment, as in `crate::run`.
+    let settings = match Settings::resolve(&global, &env, &world.git.clone)
+        .and_then(|s| s.select_environment(cli.environment.env.as_deref()))
+    {
         Ok(s) => s,
         Err(e) => {
             opts.ui.error(&e);

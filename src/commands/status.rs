@@ -81,6 +81,10 @@ pub struct StatusReport {
     /// How `--watch` ended: `completed`, `awaiting_approval`, `failed`, `timed_out`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
+    /// Each environment's last verified version (SPEC §8.3), read from the
+    /// deployment statuses `verify` records; only with `[environments]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Vec<EnvironmentVerified>>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -110,6 +114,56 @@ impl Report for StatusReport {
     fn summary(&self) -> Option<String> {
         Some(self.summary.clone())
     }
+}
+
+/// One environment's last verified version (`verified[]` in `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentVerified {
+    /// The environment (`production`, `staging`).
+    pub environment: String,
+    /// The newest successful verify among its recent deployments; `null`
+    /// when there is none (or it could not be read: see `error`).
+    pub last: Option<crate::release::evidence::Verified>,
+    /// Why it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Adds each environment's last verified version to `report` (its lines
+/// and `verified`), when more than one environment is configured.
+async fn add_verified(ctx: &Context, gh: &Client, report: &mut StatusReport) {
+    if ctx.settings.environments.len() < 2 {
+        return;
+    }
+    let all = crate::release::evidence::last_verified_each(gh, &ctx.settings.environments).await;
+    let mut rows = Vec::new();
+    let mut out = Vec::new();
+    for (name, last) in all {
+        let (text, last, error) = match last {
+            Ok(Some(v)) => {
+                let label = crate::release::tags::release_tag_of(ctx, &v.sha)
+                    .await
+                    .map(|t| format!("{t} ({})", crate::version::short_sha(&v.sha)))
+                    .unwrap_or_else(|| crate::version::short_sha(&v.sha).to_owned());
+                (format!("last verified {label} at {}", v.at), Some(v), None)
+            }
+            Ok(None) => ("no verify recorded".to_owned(), None, None),
+            Err(e) => (format!("unknown: {}", e.message), None, Some(e.message)),
+        };
+        rows.push(vec![
+            ctx.ui
+                .mark(if last.is_some() { Tone::Ok } else { Tone::Dim }),
+            format!("verified in {name}"),
+            text,
+        ]);
+        out.push(EnvironmentVerified {
+            environment: name,
+            last,
+            error,
+        });
+    }
+    report.lines.extend(crate::ui::table(&rows));
+    report.verified = Some(out);
 }
 
 /// A tag named as REF.
@@ -876,6 +930,7 @@ fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
         audit,
         watch: None,
         outcome: None,
+        verified: None,
         lines: Vec::new(),
         next: None,
         summary: summary_md(l),
@@ -1191,7 +1246,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     }
     let mut ledger = read_ledger(ctx, &gh, req).await?;
     if !req.watch {
-        let report = finish_report(ctx, &gh, &ledger, evaluate(&ledger).as_ref());
+        let mut report = finish_report(ctx, &gh, &ledger, evaluate(&ledger).as_ref());
+        add_verified(ctx, &gh, &mut report).await;
         return Ok(report);
     }
 
@@ -1221,6 +1277,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     });
     let verdict = outcome.as_ref().ok();
     let mut report = finish_report(ctx, &gh, &ledger, verdict);
+    add_verified(ctx, &gh, &mut report).await;
     report.watch = Some(WatchStats {
         requests: gh.stats().requests,
         not_modified: gh.stats().not_modified,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::probe::{self, Check, VerifyReport as Probed};
+use crate::release::evidence::{self, Evidence, Recorded};
 use crate::release::live::{self, AppPlace, AppsRead, LiveReport};
 use crate::release::tags::{release_tag_of, release_tags_at};
 use crate::report::Report;
@@ -32,6 +33,8 @@ pub struct Request {
     pub wait: std::time::Duration,
     /// Pause between attempts.
     pub interval: std::time::Duration,
+    /// Record the verdict in GitHub (false with `--no-record`).
+    pub record: bool,
 }
 
 /// The result of `almarel verify` (its `--json` object; see `docs/json.md`).
@@ -48,8 +51,27 @@ pub struct VerifyReport {
     /// Live / mixed / not yet (SPEC §7.4); `null` when Coolify is not
     /// configured or its token is not set.
     pub live: Option<LiveReport>,
+    /// The verdict recorded as a GitHub deployment status (SPEC §8.3);
+    /// absent with `--no-record`, `--dry-run`, or without GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceOut>,
     #[serde(skip)]
     what: String,
+    #[serde(skip)]
+    place: String,
+}
+
+/// What verify recorded in GitHub (`evidence` in `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceOut {
+    /// The GitHub Environment.
+    pub environment: String,
+    /// `recorded`, `cannot_record` or `unknown`, with the ids.
+    #[serde(flatten)]
+    pub recorded: Recorded,
+    /// Why it was not recorded (also printed as a warning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl VerifyReport {
@@ -66,10 +88,20 @@ impl Report for VerifyReport {
         }
         if self.passed() {
             ui.result(&format!(
-                "production runs {}: all {} checks passed",
+                "{} runs {}: all {} checks passed",
+                self.place,
                 self.what,
                 self.checks.len()
             ));
+        }
+        if let Some(e) = &self.evidence {
+            if let Recorded::Recorded { state, .. } = &e.recorded {
+                ui.result(&format!(
+                    "recorded as a deployment status for {} ({})",
+                    e.environment,
+                    state.as_str()
+                ));
+            }
         }
     }
     fn summary(&self) -> Option<String> {
@@ -92,7 +124,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
         None => short_sha(&expected).to_owned(),
     };
     ctx.ui
-        .progress(&format!("verifying that production runs {what}"));
+        .progress(&format!("verifying that {} runs {what}", place(ctx)));
     let (wait, interval) = (req.wait, req.interval);
     let line = LiveLine::new(&ctx.ui);
     let mut probed = probe::verify(&prober, wait, interval, |n, checks| {
@@ -115,19 +147,192 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<VerifyReport> {
     if probed.attempts > 1 {
         ctx.ui.progress(&format!("{} attempts", probed.attempts));
     }
-    let report = VerifyReport {
+    let mut report = VerifyReport {
         expected_sha: expected.clone(),
         expected_tag: expected_tag.clone(),
         attempts: probed.attempts,
         checks: probed.checks,
         live,
+        evidence: None,
         what: what.clone(),
+        place: place(ctx),
     };
+    report.evidence = record(ctx, req, &report).await;
     if report.passed() {
         return Ok(report);
     }
     let error = failure(&report, &what, &expected, expected_tag.as_deref());
     Err(super::fail_with(&ctx.ui, &report, error))
+}
+
+/// `production`, or `staging` with `--env staging`.
+fn place(ctx: &Context) -> String {
+    ctx.settings.environment.name.clone()
+}
+
+/// Records the verdict as one GitHub deployment status (SPEC §8.3), unless
+/// `--no-record`, `--dry-run`, or GitHub is not configured (no repository or
+/// no token). Never fails: what could not be recorded is a warning.
+async fn record(ctx: &Context, req: &Request, report: &VerifyReport) -> Option<EvidenceOut> {
+    let environment = ctx.settings.github.environment.clone();
+    if !req.record {
+        ctx.ui
+            .detail(1, "--no-record: the verdict is not recorded in GitHub");
+        return None;
+    }
+    if ctx.settings.global.dry_run {
+        ctx.ui.progress(&format!(
+            "dry run: the verdict is not recorded in GitHub environment {environment}"
+        ));
+        return None;
+    }
+    if ctx.settings.github.repository.is_none()
+        || crate::auth::github_token(&ctx.env, &ctx.settings.github.api_url).is_err()
+    {
+        ctx.ui.detail(
+            1,
+            "the verdict is not recorded: GitHub is not configured (no repository or no token)",
+        );
+        return None;
+    }
+    let ok = report.passed();
+    let gh = match ctx.github().await {
+        Ok(gh) => gh,
+        Err(e) => return Some(not_recorded(ctx, environment, e)),
+    };
+    // Staging: the digests of the images it runs, for production's
+    // promotion check (release::artifact), when the registry answers.
+    let what = match staging_digests(ctx, report).await {
+        Some(images) => format!("{images}; {}", checked(report)),
+        None => checked(report),
+    };
+    let found = Evidence {
+        environment: environment.clone(),
+        sha: report.expected_sha.clone(),
+        ok,
+        description: ctx.ui.redact(&what),
+        environment_url: ctx.settings.verify.web_url.clone(),
+        log_url: evidence::actions_run_url(&ctx.env),
+    };
+    match evidence::record(&gh, &ctx.journal, &found).await {
+        Ok(recorded) => {
+            let warning = recorded.warning(&environment);
+            if let Some(w) = &warning {
+                ctx.ui.warn(w);
+            }
+            Some(EvidenceOut {
+                environment,
+                recorded,
+                warning,
+            })
+        }
+        Err(e) => Some(not_recorded(ctx, environment, e)),
+    }
+}
+
+/// In staging, after a pass: `api@sha256:… web@sha256:…`, the digest of
+/// each app's image tag for the release (`release::artifact`), so that
+/// production can deploy exactly what was verified. `None` (and nothing
+/// recorded) when this is not staging, Coolify or the registry does not
+/// answer for every app, or the text would not fit.
+async fn staging_digests(ctx: &Context, report: &VerifyReport) -> Option<String> {
+    use crate::release::artifact::{self, AppImage, Lookup};
+    let s = &ctx.settings;
+    if s.environment.name != crate::settings::STAGING_ENVIRONMENT
+        || !report.passed()
+        || s.coolify.url.is_none()
+        || s.coolify.apps.is_empty()
+    {
+        return None;
+    }
+    let coolify = ctx.coolify().ok()?;
+    let tag = report
+        .expected_tag
+        .as_deref()
+        .and_then(|t| ReleaseTag::from_name(t, &s.git.tag_prefix));
+    let image_tag = artifact::release_tags(
+        &s.coolify.image_tag,
+        &s.coolify.untagged_image_tag,
+        tag.as_ref(),
+        &report.expected_sha,
+    )
+    .ok()?
+    .into_iter()
+    .next()?;
+    let registry = ctx.registry().ok()?;
+    let mut images = Vec::new();
+    for app in &s.coolify.apps {
+        let a = coolify.application(&app.name, &app.uuid).await.ok()?;
+        let image = AppImage::from_application(&app.name, &a);
+        match artifact::lookup(&registry, &image, &image_tag).await {
+            Lookup::Found { digest } => images.push((app.name.clone(), digest)),
+            Lookup::Missing => {
+                ctx.ui.detail(
+                    1,
+                    &format!(
+                        "{}: {image_tag} is not in the registry: no digest recorded",
+                        app.name
+                    ),
+                );
+                return None;
+            }
+            Lookup::Unknown { reason } => {
+                ctx.ui.detail(
+                    1,
+                    &format!("{}: the image digest cannot be read: {reason}", app.name),
+                );
+                return None;
+            }
+        }
+    }
+    // Room: 140 characters less `almarel verify passed: ` and `; `.
+    let room = crate::github::deployments::MAX_DESCRIPTION
+        .saturating_sub(evidence::MARKER.len() + "passed: ".len() + 2);
+    artifact::record_images(&images, room)
+}
+
+fn not_recorded(ctx: &Context, environment: String, e: Error) -> EvidenceOut {
+    let warning = format!(
+        "verify's verdict was not recorded in GitHub environment {environment}: {}",
+        e.message
+    );
+    ctx.ui.warn(&warning);
+    EvidenceOut {
+        environment,
+        recorded: Recorded::CannotRecord {
+            reason: e.message,
+            deployment_id: None,
+        },
+        warning: Some(warning),
+    }
+}
+
+/// What was checked, for the status's description: `v1.3.0 (abc1234) in
+/// staging: health, version, web passed` / `… failing: version (…); passed: health`.
+fn checked(report: &VerifyReport) -> String {
+    let names = |ok: bool| -> Vec<String> {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.ok == ok && !c.skipped)
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let passed = names(true);
+    if report.passed() {
+        return format!("{}: {} passed", report.what, passed.join(", "));
+    }
+    let failing: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok && !c.skipped)
+        .map(|c| format!("{} ({})", c.name, c.detail))
+        .collect();
+    let mut text = format!("{}: failing {}", report.what, failing.join(", "));
+    if !passed.is_empty() {
+        text.push_str(&format!("; passed {}", passed.join(", ")));
+    }
+    text
 }
 
 /// `--wait`'s progress: on a terminal one line redrawn in place per
@@ -204,7 +409,8 @@ fn failure(report: &VerifyReport, what: &str, expected: &str, tag: Option<&str>)
         .find(|c| c.is_version() && c.running_sha.is_some());
     let message = match version_off {
         Some(c) => format!(
-            "production runs {}{} instead of {what}; failing: {}",
+            "{} runs {}{} instead of {what}; failing: {}",
+            report.place,
             c.running_sha.as_deref().map(short_sha).unwrap_or("?"),
             c.running_tag
                 .as_ref()
@@ -225,7 +431,7 @@ fn failure(report: &VerifyReport, what: &str, expected: &str, tag: Option<&str>)
             .with_hint("the deployment has not switched yet or did not ship: check `almarel status`, or wait with --wait 5m"),
         None => Error::failed(message)
             .with_code("checks_failed")
-            .with_hint("production is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down"),
+            .with_hint(format!("{} is not healthy: check the app's logs in Coolify; `almarel rollback` if it stays down", report.place)),
     }
 }
 

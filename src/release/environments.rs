@@ -75,6 +75,17 @@ pub fn check(
     Err(err)
 }
 
+/// `next` followed by `--env NAME` when `--env` named the environment, so a
+/// printed next command acts on the same one.
+pub fn next_with_env(settings: &Settings, next: crate::report::Next) -> crate::report::Next {
+    if !settings.environment_given {
+        return next;
+    }
+    let mut words = next.args().to_vec();
+    words.extend(["--env".into(), settings.environment.name.clone()]);
+    crate::report::Next::new(words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

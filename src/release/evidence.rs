@@ -15,14 +15,8 @@
 
 use serde::Serialize;
 
-use crate::env::{self, Env};
+use crate::env::{self, Env, GITHUB_RUN_ID, GITHUB_SERVER_URL};
 
-/// Ambient, GitHub Actions: `https://github.com` (or the GHES host). Declared
-/// here, not in `crate::env`, until the man page's ENVIRONMENT list
-/// (`src/commands/completions.rs`) documents it and [`GITHUB_RUN_ID`].
-pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-/// Ambient, GitHub Actions: the id of the running workflow run.
-pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 use crate::error::{Error, Result};
 use crate::github::deployments::{
     Deployment, DeploymentStatus, MAX_DESCRIPTION, NewStatus, StatusState, cap,
@@ -428,6 +422,27 @@ pub fn require_staging(settings: &Settings, sha: &str, verified: Option<&Verifie
     .with_code("staging_not_verified")
     .with_hint(check.fix.unwrap_or_default())
     .with_hint("or set approve.require_staging = false in almarel.toml"))
+}
+
+/// The `staging` environment (`[environments.staging]`), when configured.
+pub fn staging(settings: &Settings) -> Option<&EnvironmentSettings> {
+    settings
+        .environments
+        .iter()
+        .find(|e| e.name == STAGING_ENVIRONMENT)
+}
+
+/// The newest verdict for `sha` in the `staging` environment's GitHub
+/// Environment; `Ok(None)` when there is none or staging is not configured.
+pub async fn read_staging(
+    client: &Client,
+    settings: &Settings,
+    sha: &str,
+) -> Result<Option<Verified>> {
+    match staging(settings) {
+        Some(e) => read(client, &e.github_environment, sha).await,
+        None => Ok(None),
+    }
 }
 
 /// `almarel verify passed: <what>` / `… failed: <what>`, sanitised, at most

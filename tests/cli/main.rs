@@ -29,6 +29,7 @@ mod rollback;
 mod scale;
 mod seams;
 mod secrets;
+mod staging;
 mod status;
 mod tag;
 mod verify;

@@ -592,3 +592,54 @@ fn interactive_with_json_is_a_usage_error() {
     let v = crate::support::json_stdout(&out);
     assert_eq!(v["error"]["kind"], "usage");
 }
+
+#[test]
+fn staging_to_production_scenario_verifies_the_rc_in_staging_then_ships_the_final() {
+    let (r, narration) = rehearse(Scenario::StagingToProduction);
+    assert!(
+        r.passed(),
+        "{:?}\n{:?}\n{narration}",
+        r.deviation,
+        r.steps.iter().map(|s| s.error.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(exits(&r), [0, 0, 3, 0, 0, 0, 0, 0, 0].map(Some).to_vec());
+    // Production refused the rc, naming staging.
+    assert!(r.steps[2].error.as_deref().unwrap().contains("pre-release"));
+    // The staging verify recorded its verdict; approve showed it.
+    assert!(
+        r.steps[4]
+            .output
+            .contains("recorded as a deployment status for staging"),
+        "{}",
+        r.steps[4].output
+    );
+    assert!(
+        r.steps[6].output.contains("verified in staging at"),
+        "{}",
+        r.steps[6].output
+    );
+    // The approved deploy run deployed the digests staging verified (a
+    // loopback registry): its job's `almarel deploy` says so.
+    let job_log: String = r
+        .deploy_jobs
+        .iter()
+        .filter_map(|j| j.outcome.as_ref().map(|o| o.log.clone()))
+        .collect();
+    assert!(
+        job_log.contains("api: v1.3.0 is sha256:") && job_log.contains("web: v1.3.0 is sha256:"),
+        "{job_log}"
+    );
+    let rc = tag_sha(&r, "v1.3.0-rc.1");
+    assert_eq!(tag_sha(&r, "v1.3.0"), rc);
+    // One status per verify: staging's, the deploy run's verify in
+    // production, then the person's.
+    let statuses = r
+        .github_requests
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/statuses"))
+        .count();
+    assert_eq!(statuses, 3, "{narration}");
+    assert_eq!(r.reviews.len(), 1);
+    assert_eq!(r.production_sha, rc);
+    assert_eq!(image_tags(&r), tags_are("v1.3.0", "v1.3.0"));
+}

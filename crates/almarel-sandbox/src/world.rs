@@ -42,6 +42,10 @@ pub const COOLIFY_TOKEN: &str = coolify::TOKEN;
 pub const API_UUID: &str = "rh0api0wccw4g0o0kw4okcs8";
 /// The Coolify uuid of the `web` app.
 pub const WEB_UUID: &str = "rh0web0wccw4g0o0kw4okcs8";
+/// The staging api app's uuid (with [`WorldSpec::staging`]).
+pub const STG_API_UUID: &str = "rh0sta0wccw4g0o0kw4okcs8";
+/// The staging web app's uuid (with [`WorldSpec::staging`]).
+pub const STG_WEB_UUID: &str = "rh0stw0wccw4g0o0kw4okcs8";
 /// Where the database rollback runbook lives in the sandbox project.
 pub const DATABASE_RUNBOOK: &str = "docs/runbooks/database-rollback.md";
 /// Where DB migrations live in the sandbox project.
@@ -101,6 +105,10 @@ pub struct WorldSpec {
     /// history (what a failed deploy restores, SPEC §7.6); without it the
     /// apps have no history and a failed deploy cannot know what to restore.
     pub app_history: bool,
+    /// A staging environment too: two more Coolify apps (`stg-api`,
+    /// `stg-web`, on `production`'s release), a staging server
+    /// ([`World::staging`]) and `[environments.staging]` in the config.
+    pub staging: bool,
 }
 
 impl Default for WorldSpec {
@@ -115,6 +123,7 @@ impl Default for WorldSpec {
             release_after: Duration::from_millis(1000),
             coolify_times: (Duration::from_millis(200), Duration::from_millis(800)),
             app_history: false,
+            staging: false,
         }
     }
 }
@@ -130,6 +139,12 @@ pub struct World {
     pub coolify: CoolifySim,
     /// The production simulator.
     pub production: ProductionSim,
+    /// The staging server (with [`WorldSpec::staging`]).
+    pub staging: Option<ProductionSim>,
+    /// With [`WorldSpec::staging`]: the image registry every app's image
+    /// (`almafrica/api`, `almafrica/web`, public) is read from, so promotion
+    /// by digest is checked on loopback, never on a real registry.
+    pub registry: Option<super::registry::RegistrySim>,
     /// The generated `almarel.toml` (outside the clone, so the tree stays clean).
     pub config: PathBuf,
     /// The audit log's directory.
@@ -234,16 +249,55 @@ impl World {
                 a
             })
             .collect();
+        let mut apps = apps;
+        let registry = match spec.staging {
+            true => Some(super::registry::RegistrySim::start().await?),
+            false => None,
+        };
+        if let Some(r) = &registry {
+            // The candidate's image, and the final tag on the same build.
+            for repo in ["almafrica/api", "almafrica/web"] {
+                r.control().set_public(repo, true);
+                let digest = r.control().push(repo, "v1.3.0-rc.1");
+                r.control().tag(repo, "v1.3.0", &digest);
+            }
+        }
+        if spec.staging {
+            for (name, uuid) in [("stg-api", STG_API_UUID), ("stg-web", STG_WEB_UUID)] {
+                let mut a = AppSpec::docker(name, uuid, &spec.production);
+                a.queued_for = queued;
+                a.running_for = running;
+                apps.push(a);
+            }
+        }
+        if let Some(r) = &registry {
+            for a in &mut apps {
+                let repo = if a.name.ends_with("api") {
+                    "api"
+                } else {
+                    "web"
+                };
+                a.image_name = r.image(&format!("almafrica/{repo}"));
+            }
+        }
         let coolify = coolify::start(coolify::Config::new(apps)).await?;
         let production = production::start(production::Config::new(&prod_sha)).await?;
+        let staging = match spec.staging {
+            true => Some(production::start(production::Config::new(&prod_sha)).await?),
+            false => None,
+        };
 
-        // A finished api deployment changes what production serves.
+        // A finished api deployment changes what production (stg-api:
+        // staging) serves.
         let control = production.control();
+        let staging_control = staging.as_ref().map(ProductionSim::control);
         let bridge_git = git.clone();
         coolify.on_finish(move |app, image_tag| {
-            if app != "api" {
-                return;
-            }
+            let control = match (app, &staging_control) {
+                ("api", _) => &control,
+                ("stg-api", Some(c)) => c,
+                _ => return,
+            };
             let sha = match image_tag.strip_prefix("prod-") {
                 Some(sha) => Some(sha.to_owned()),
                 None => tag_commit(&bridge_git, image_tag),
@@ -256,17 +310,19 @@ impl World {
         let state_dir = dir.path().join("state");
         std::fs::create_dir_all(&state_dir).map_err(|e| io("state dir", e))?;
         let config = dir.path().join("almarel.toml");
-        std::fs::write(
-            &config,
-            config_toml(&github.url(), &coolify.url(), &production.url()),
-        )
-        .map_err(|e| io("cannot write almarel.toml", e))?;
+        let mut toml = config_toml(&github.url(), &coolify.url(), &production.url());
+        if let Some(stg) = &staging {
+            toml.push_str(&staging_toml(&stg.url()));
+        }
+        std::fs::write(&config, toml).map_err(|e| io("cannot write almarel.toml", e))?;
 
         Ok(World {
             git,
             github,
             coolify,
             production,
+            staging,
+            registry,
             config,
             state_dir,
             spec,
@@ -658,6 +714,27 @@ expect_status = 200
 migration_paths = ["{MIGRATION_PATH}"]
 database_runbook = "{DATABASE_RUNBOOK}"
 staging_data_runbook = "docs/runbooks/staging-data-copy.md"
+"#
+    )
+}
+
+/// `[environments.staging]`: the staging apps and server (SPEC §8.3).
+fn staging_toml(stg: &str) -> String {
+    format!(
+        r#"
+[environments.staging]
+[[environments.staging.coolify.apps]]
+name = "api"
+uuid = "{STG_API_UUID}"
+[[environments.staging.coolify.apps]]
+name = "web"
+uuid = "{STG_WEB_UUID}"
+[environments.staging.verify]
+health_url = "{stg}/health"
+version_url = "{stg}/api/version"
+web_url = "{stg}/"
+web_expect = "<div id=\"root\">"
+request_timeout = "5s"
 "#
     )
 }
