@@ -434,7 +434,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
     let verb = req.verb();
     let dry_run = ctx.settings.global.dry_run;
     let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
-    let frozen = gh.is_frozen().await?;
+    let freeze = crate::release::freeze::state(&gh, &g.deploy_workflow).await?;
 
     // 1. The run.
     let run = match &req.target {
@@ -688,8 +688,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                 ci_run: ci_run.as_ref(),
                 release_tags: &release_tags,
                 preferred: preferred.as_ref(),
-                frozen,
-                deploy_workflow: &deploy_wf.name,
+                frozen: freeze.refusal(&sha).map(|e| (e.message, e.hints)),
+                frozen_pass: if freeze.frozen() {
+                    "releases are frozen, but this commit is the roll forward's (`almarel unfreeze --only`)"
+                } else {
+                    "releases are not frozen"
+                },
                 pending: &pending,
                 me: me.as_ref(),
                 cannot_approve: &can_approve_explained,
@@ -1061,8 +1065,11 @@ struct GateInputs<'a> {
     ci_run: Option<&'a Run>,
     release_tags: &'a [ReleaseTag],
     preferred: Option<&'a ReleaseTag>,
-    frozen: bool,
-    deploy_workflow: &'a str,
+    /// The freeze's refusal for this commit (its message and hints):
+    /// `None` when not frozen, or this is the roll forward's commit.
+    frozen: Option<(String, Vec<String>)>,
+    /// The passing check's words when `frozen` is `None`.
+    frozen_pass: &'static str,
     pending: &'a PendingDeployment,
     me: Option<&'a User>,
     cannot_approve: &'a str,
@@ -1150,17 +1157,16 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
         )),
         None => checks.push(Check::pass("final_release", "no release tag")),
     }
-    checks.push(if i.frozen {
-        Check::fail(
+    checks.push(match &i.frozen {
+        Some((why, hints)) => Check::fail(
             "not_frozen",
-            format!(
-                "releases are frozen ({} is disabled); `almarel unfreeze` first",
-                i.deploy_workflow
-            ),
-            "releases are frozen: `almarel unfreeze` first (no flag of approve overrides a freeze)",
-        )
-    } else {
-        Check::pass("not_frozen", "releases are not frozen")
+            why.clone(),
+            hints
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "`almarel unfreeze` first".to_owned()),
+        ),
+        None => Check::pass("not_frozen", i.frozen_pass),
     });
     checks.push(if i.pending.current_user_can_approve {
         Check::pass(

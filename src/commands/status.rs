@@ -71,8 +71,11 @@ pub struct StatusReport {
     pub coolify: CoolifyInfo,
     /// Live / mixed / not yet (SPEC §7.4); `null` when the apps could not be read.
     pub live: Option<LiveReport>,
-    /// Whether the deploy workflow is disabled (`null`: not found).
+    /// Whether releases are frozen, roll forward included (`null`: the
+    /// deploy workflow was not found).
     pub frozen: Option<bool>,
+    /// The freeze as GitHub records it (`null`: the deploy workflow was not found).
+    pub frozen_state: Option<FrozenState>,
     /// This machine's audit entries about the commit or its tags (newest last).
     pub audit: Vec<crate::audit::Entry>,
     /// `--watch` request counts.
@@ -151,6 +154,19 @@ pub struct RunInfo {
     pub url: Option<String>,
     /// When it was created.
     pub created_at: Option<String>,
+}
+
+/// The freeze: where releases stand and who froze them, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrozenState {
+    /// `frozen`, `roll_forward` or `not_frozen`.
+    pub standing: crate::release::freeze::Standing,
+    /// `frozen by @x at T: reason` (or what the workflow state says);
+    /// `null` when not frozen.
+    pub description: Option<String>,
+    /// Whether REF's commit may go out (not frozen, or it is the roll
+    /// forward's commit).
+    pub allows_ref: bool,
 }
 
 /// The pending production approval.
@@ -331,6 +347,8 @@ struct Ledger {
     approval: approval::Approval,
     release: Option<Release>,
     frozen: Option<bool>,
+    /// The freeze as read (`None`: the deploy workflow was not found).
+    freeze: Option<crate::release::freeze::FreezeState>,
     production: Production,
     coolify: CoolifyApps,
     /// Whether the release is live, mixed or not yet out (`None`: the apps could not be read).
@@ -504,16 +522,15 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         Some(t) => gh.release_by_tag(t).await?,
         None => None,
     };
-    let frozen = match rows
+    let freeze = if rows
         .iter()
-        .find(|r| r.role == Role::Deploy)
-        .and_then(|r| r.workflow.clone())
+        .any(|r| r.role == Role::Deploy && r.workflow.is_some())
     {
-        Some(w) => {
-            Some(gh.workflow_fresh(w.id).await?.state != crate::github::WorkflowState::Active)
-        }
-        None => None,
+        Some(crate::release::freeze::state(gh, &ctx.settings.github.deploy_workflow).await?)
+    } else {
+        None
     };
+    let frozen = freeze.as_ref().map(|f| f.frozen());
     let (production, (coolify, apps_read)) = tokio::join!(
         read_production(ctx, gh, &target),
         read_coolify(ctx, &target)
@@ -528,6 +545,7 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         approval: approval::Approval::NoRun,
         release,
         frozen,
+        freeze,
         production,
         coolify,
         live,
@@ -690,12 +708,20 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
     let (tone, text) = production_cells(l);
     rows.push(vec![ui.mark(tone), "production".into(), text]);
     rows.push(coolify_row(ui, &l.coolify));
-    let frozen = match l.frozen {
-        Some(true) => ui.paint(
-            Tone::Fail,
-            "FROZEN: the deploy workflow is disabled (`almarel unfreeze` resumes)",
-        ),
-        Some(false) => "no".to_owned(),
+    let frozen = match l.freeze.as_ref().and_then(|f| f.describe().map(|d| (f, d))) {
+        Some((f, d)) => {
+            let end = match f.standing() {
+                crate::release::freeze::Standing::RollForward if f.allows(&l.target.sha) => {
+                    "; this commit is the roll forward's and may go out".to_owned()
+                }
+                crate::release::freeze::Standing::RollForward => {
+                    "; only the roll forward's commit may go out".to_owned()
+                }
+                _ => " (`almarel unfreeze` resumes)".to_owned(),
+            };
+            ui.paint(Tone::Fail, &format!("FROZEN: {d}{end}"))
+        }
+        None if l.freeze.is_some() => "no".to_owned(),
         None => "unknown (deploy workflow not found)".to_owned(),
     };
     rows.push(vec![
@@ -873,6 +899,11 @@ fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
         },
         live: l.live.clone(),
         frozen: l.frozen,
+        frozen_state: l.freeze.as_ref().map(|f| FrozenState {
+            standing: f.standing(),
+            description: f.describe(),
+            allows_ref: f.allows(&l.target.sha),
+        }),
         audit,
         watch: None,
         outcome: None,
@@ -1031,7 +1062,7 @@ enum Verdict {
 
 fn evaluate(l: &Ledger) -> Option<Verdict> {
     let has_release_tag = !l.target.tags.is_empty() || l.target.requested_tag.is_some();
-    let frozen = l.frozen == Some(true);
+    let frozen = blocked(l);
     let mut all_done = true;
     let mut waiting = false;
     for row in &l.rows {
@@ -1072,6 +1103,12 @@ fn evaluate(l: &Ledger) -> Option<Verdict> {
     } else {
         Some(Verdict::Done)
     }
+}
+
+/// Whether the freeze keeps REF's commit out (frozen, and not the roll
+/// forward's commit).
+fn blocked(l: &Ledger) -> bool {
+    l.freeze.as_ref().is_some_and(|f| !f.allows(&l.target.sha))
 }
 
 fn signature(l: &Ledger) -> String {
@@ -1165,9 +1202,13 @@ fn summary_md(l: &Ledger) -> String {
     }
     md.push_str(&format!(
         "| frozen | {} |\n",
-        l.frozen
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        match &l.freeze {
+            Some(f) => f
+                .describe()
+                .unwrap_or_else(|| "no".into())
+                .replace('|', "\\|"),
+            None => "unknown".into(),
+        }
     ));
     if let Some(live) = &l.live {
         let state = match &live.state {
@@ -1445,7 +1486,7 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
             Some(finish),
         );
     }
-    if l.frozen == Some(true) {
+    if blocked(l) {
         return (
             vec!["releases are frozen: fix forward, then resume them:".to_owned()],
             Some(Next::new(["unfreeze"])),

@@ -32,4 +32,5 @@ mod secrets;
 mod status;
 mod tag;
 mod verify;
+mod watch;
 mod workflows;
