@@ -12,13 +12,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::clock::{self, Deadline, Poll, PollError};
+use crate::clock::Deadline;
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::github::{Client, PendingDeployment, Run, TagRef, User, WriteOutcome};
 use crate::journal::Snapshot;
 use crate::release::approval::{self, Approval};
+use crate::release::watch;
 use crate::report::{Check, Next, PlanItem, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::{ReleaseTag, preferred_tag, short_sha};
@@ -134,6 +135,10 @@ pub struct ApproveReport {
     /// With `--watch`: the run's conclusion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_conclusion: Option<String>,
+    /// With `--watch`: whether the release went live (SPEC §7.4), once the
+    /// run succeeded and Coolify or `verify.version_url` is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::release::live::LiveReport>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -158,6 +163,7 @@ impl ApproveReport {
             already: None,
             by: None,
             run_conclusion: None,
+            live: None,
             lines: Vec::new(),
             next: None,
             summary: None,
@@ -400,29 +406,68 @@ async fn follow_into(
     req: &Request,
     report: &mut ApproveReport,
 ) -> Result<()> {
-    match follow(ctx, gh, run_id, req.timeout).await {
-        Ok(r) => {
-            report.run_conclusion = r.conclusion.as_ref().map(ToString::to_string);
-            if r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || req.reject {
-                report
-                    .lines
-                    .push(format!("run {} {}", r.id, r.state_text()));
-                report.next = Some(if req.reject {
-                    Next::new(["status", short_sha(&report.sha)])
-                } else {
-                    Next::new(["verify", "--expect-sha", report.sha.as_str()])
-                });
-                Ok(())
-            } else {
-                Err(
-                    Error::failed(format!("run {} {} ({})", r.id, r.state_text(), r.html_url))
-                        .with_code("run_failed")
-                        .with_hint("open the run's log; production still runs the previous release")
-                        .with_report(&*report),
-                )
-            }
+    let deadline = Deadline::after(ctx.clock.as_ref(), req.timeout);
+    let r = match follow(ctx, gh, run_id, deadline).await {
+        Ok(r) => r,
+        Err(e) => return Err(e.with_report(&*report)),
+    };
+    report.run_conclusion = r.conclusion.as_ref().map(ToString::to_string);
+    if !(r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || req.reject) {
+        return Err(
+            Error::failed(format!("run {} {} ({})", r.id, r.state_text(), r.html_url))
+                .with_code("run_failed")
+                .with_hint("open the run's log; production still runs the previous release")
+                .with_report(&*report),
+        );
+    }
+    report
+        .lines
+        .push(format!("run {} {}", r.id, r.state_text()));
+    if req.reject {
+        report.next = Some(Next::new(["status", short_sha(&report.sha)]));
+        return Ok(());
+    }
+    report.next = Some(Next::new(["verify", "--expect-sha", report.sha.as_str()]));
+    if watch::End::default_for(&ctx.settings) != watch::End::Live {
+        return Ok(());
+    }
+    // The approved run deployed (SPEC §8.1): production and every app are
+    // followed until the release is live.
+    let prefix = &ctx.settings.git.tag_prefix;
+    let tags: Vec<ReleaseTag> = report
+        .tag
+        .iter()
+        .filter_map(|t| ReleaseTag::from_name(t, prefix))
+        .collect();
+    let sha = report.sha.clone();
+    let on_change = |o: &watch::Observed| {
+        ctx.ui.progress(&format!("live: {}", watch::stands_text(o)));
+    };
+    match watch::until_live(ctx, &sha, &tags, deadline, &on_change).await {
+        Ok(watch::LiveEnd::Live(o)) => {
+            report.live = o.live;
+            report
+                .lines
+                .push(format!("{} is live in production", short_sha(&sha)));
+            Ok(())
         }
-        Err(e) => Err(e.with_report(&*report)),
+        Ok(watch::LiveEnd::Mixed(o, why)) => {
+            report.live = o.live;
+            Err(Error::failed(format!(
+                "run {} succeeded, but the release is mixed: {why}",
+                r.id
+            ))
+            .with_code("release_mixed")
+            .with_hint("see `almarel status` for each app; finish with `almarel deploy`, or go back with `almarel rollback`")
+            .with_report(&*report))
+        }
+        Err(e) => Err(e
+            .with_hint(format!(
+                "run {} succeeded; the release may still be rolling out: follow it with `almarel status {} --watch`",
+                r.id,
+                report.tag.clone().unwrap_or_else(|| sha.clone())
+            ))
+            .with_report(&*report)),
     }
 }
 
@@ -1231,49 +1276,23 @@ set GH_TOKEN to a personal token of a required reviewer"
 }
 
 /// Follows a run until it completes (exit 5 at the deadline).
-pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, timeout: Duration) -> Result<Run> {
-    let deadline = Deadline::after(ctx.clock.as_ref(), timeout);
+pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, deadline: Deadline) -> Result<Run> {
     gh.set_deadline(Some(deadline));
-    let last = std::sync::Mutex::new(String::new());
-    let r = clock::poll_until(
-        ctx.clock.as_ref(),
-        deadline,
-        Duration::from_secs(2),
-        Duration::from_secs(20),
-        || async {
-            let run = gh.run(run_id).await?;
-            let text = run.state_text();
-            let changed = last
-                .lock()
-                .map(|mut l| {
-                    let c = *l != text;
-                    *l = text.clone();
-                    c
-                })
-                .unwrap_or(true);
-            if changed {
-                ctx.ui.progress(&format!("run {run_id}: {text}"));
-            }
-            Ok::<_, Error>(if run.is_completed() {
-                Poll::Ready(run)
-            } else {
-                Poll::Pending { changed }
-            })
-        },
-    )
-    .await;
+    let on_change = |run: &Run| {
+        ctx.ui
+            .progress(&format!("run {run_id}: {}", run.state_text()));
+    };
+    let r = watch::follow_run(ctx, gh, run_id, deadline, &on_change).await;
     gh.set_deadline(None);
-    match r {
-        Ok(run) => Ok(run),
-        Err(PollError::Failed(e)) => Err(e),
-        Err(PollError::TimedOut) => Err(Error::timeout(format!(
-            "run {run_id} did not complete within {}",
-            humantime::format_duration(timeout)
-        ))
-        .with_hint(format!(
-            "the run continues on GitHub; follow it with `almarel status --watch` (run {run_id})"
-        ))),
-    }
+    r.map_err(|e| {
+        if e.kind == crate::error::Kind::Timeout {
+            e.with_hint(format!(
+                "the run continues on GitHub; follow it with `almarel status --watch` (run {run_id})"
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {

@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
 use crate::release::live::{self, AppObservation, AppsRead, LiveReport, Liveness};
+use crate::release::trigger::{self, Diagnosis, Dispatched};
+use crate::release::watch::{self, End, LiveEnd};
 use crate::report::{Next, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
@@ -41,6 +43,11 @@ pub struct Request {
     pub watch: bool,
     /// Deadline for `--watch`.
     pub timeout: Duration,
+    /// Where `--watch` ends (`--until`; resolved to `live` or `runs` when
+    /// not given).
+    pub until: End,
+    /// `--dispatch`: start the expected workflows that will not start.
+    pub dispatch: bool,
 }
 
 /// The result of `almarel status` (its `--json` object; see `docs/json.md`).
@@ -81,9 +88,20 @@ pub struct StatusReport {
     /// `--watch` request counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStats>,
-    /// How `--watch` ended: `completed`, `awaiting_approval`, `failed`, `timed_out`.
+    /// How `--watch` ended: `live`, `completed`, `awaiting_approval`,
+    /// `approved`, `failed`, `never_starts`, `mixed`, `timed_out`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
+    /// Where `--watch` was asked to end (`approval`, `runs`, `live`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<End>,
+    /// Why expected workflows have no run for the commit (SPEC §8.2), as
+    /// far as due when the watch ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Diagnosis>,
+    /// The runs `--dispatch` started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dispatched: Vec<Dispatched>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -353,6 +371,10 @@ struct Ledger {
     coolify: CoolifyApps,
     /// Whether the release is live, mixed or not yet out (`None`: the apps could not be read).
     live: Option<LiveReport>,
+    /// The trigger diagnosis as due (`--watch`).
+    trigger: Option<Diagnosis>,
+    /// The runs `--dispatch` started.
+    dispatched: Vec<Dispatched>,
 }
 
 /// Each Coolify app's configured image tag (what the next deployment or
@@ -419,9 +441,13 @@ fn judge(
 ) -> Option<LiveReport> {
     let accepted = live::release_image_tags(&ctx.settings.coolify, &target.tags, &target.sha);
     let sha = production.sha.as_deref();
+    let version_url = ctx.settings.verify.version_url.is_some();
     match read {
         AppsRead::NotConfigured => Some(live::assess(sha, &target.sha, &accepted, &[])),
-        AppsRead::Read(apps) => Some(live::assess(sha, &target.sha, &accepted, apps)),
+        AppsRead::Read(apps) => Some(watch::judge(
+            live::assess(sha, &target.sha, &accepted, apps),
+            version_url,
+        )),
         AppsRead::NoToken | AppsRead::Failed(_) => None,
     }
 }
@@ -549,6 +575,8 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         production,
         coolify,
         live,
+        trigger: None,
+        dispatched: Vec::new(),
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -907,6 +935,9 @@ fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
         audit,
         watch: None,
         outcome: None,
+        until: None,
+        trigger: l.trigger.clone().filter(|d| !d.workflows.is_empty()),
+        dispatched: l.dispatched.clone(),
         lines: Vec::new(),
         next: None,
         summary: summary_md(l),
@@ -1058,6 +1089,102 @@ enum Verdict {
     /// Every run completed, but the release is mixed (decided after the
     /// watch, from production and the apps; never by [`evaluate`]).
     Mixed(String),
+    /// The release is live (`--until live`).
+    Live,
+    /// The production approval was given (`--until approval`).
+    Approved,
+    /// An expected workflow will never start for the commit (SPEC §8.2).
+    NeverStarts(String),
+}
+
+/// [`evaluate`] with the end asked for: `--until approval` also stops once
+/// the approval was given.
+fn decide(l: &Ledger, until: End) -> Option<Verdict> {
+    let v = evaluate(l);
+    if until == End::Approval
+        && !matches!(v, Some(Verdict::Failed(_)))
+        && matches!(l.approval, approval::Approval::Approved { .. })
+    {
+        return Some(Verdict::Approved);
+    }
+    v
+}
+
+/// The configured names of the expected workflows with no run for the
+/// commit (CI always; Release with a release tag; Deploy unless frozen).
+fn missing_expected(l: &Ledger) -> Vec<String> {
+    let has_release_tag = !l.target.tags.is_empty() || l.target.requested_tag.is_some();
+    l.rows
+        .iter()
+        .filter(|r| r.workflow.is_some() && r.run.is_none())
+        .filter(|r| match r.role {
+            Role::Ci => true,
+            Role::Release => has_release_tag,
+            Role::Deploy => !blocked(l),
+        })
+        .map(|r| r.configured.clone())
+        .collect()
+}
+
+/// The release tag the runs were pushed for (REF's, else the commit's preferred).
+fn release_tag(t: &Target) -> Option<String> {
+    t.requested_tag
+        .as_ref()
+        .map(|t| t.name.clone())
+        .or_else(|| crate::version::preferred_tag(&t.tags).map(|t| t.name.clone()))
+}
+
+/// Diagnoses the expected workflows without a run (SPEC §8.2).
+async fn diagnose(ctx: &Context, gh: &Client, l: &Ledger, missing: Vec<String>) -> Result<Diagnosis> {
+    trigger::diagnose(
+        gh,
+        &trigger::Request {
+            sha: l.target.sha.clone(),
+            tag: release_tag(&l.target),
+            branch: ctx.settings.git.branch.clone(),
+            missing,
+            clone: Some(ctx.settings.workdir.clone()),
+        },
+    )
+    .await
+}
+
+/// Starts `name` by hand for the release tag (journaled) and returns the run.
+async fn dispatch_one(ctx: &Context, gh: &Client, l: &Ledger, name: &str) -> Result<Dispatched> {
+    let Some(tag) = release_tag(&l.target) else {
+        return Err(Error::usage(format!(
+            "--dispatch starts a workflow for a tag, and {} has no release tag",
+            l.target.short()
+        ))
+        .with_hint("tag the commit (`almarel tag`), then `almarel status TAG --watch --dispatch`"));
+    };
+    let w = ctx.journal.begin(
+        format!("start {name} for {tag} (workflow_dispatch)"),
+        Some(format!("almarel status {tag}")),
+    );
+    match trigger::dispatch(
+        gh,
+        ctx.clock.as_ref(),
+        name,
+        &tag,
+        &l.target.sha,
+        trigger::DISPATCH_FIND_WITHIN,
+    )
+    .await
+    {
+        Ok(d) => {
+            w.done();
+            ctx.ui.progress(&format!(
+                "started {} for {tag}: run {} {}",
+                d.workflow, d.run_id, d.html_url
+            ));
+            Ok(d)
+        }
+        Err(e) => {
+            w.failed(&e.message);
+            Err(e)
+        }
+    }
 }
 
 fn evaluate(l: &Ledger) -> Option<Verdict> {
@@ -1237,13 +1364,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     }
 
     // --watch: the table is redrawn in place on a terminal (one line per
-    // change elsewhere) until `evaluate` decides; that decision is the end.
+    // change elsewhere) until `decide` decides; that decision ends the runs
+    // phase. With `--until live`, production and the apps are then followed
+    // (release::watch) until the release is live.
     let live = Live::new(&ctx.ui);
     live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
-    let outcome = match evaluate(&ledger) {
+    let outcome = match decide(&ledger, req.until) {
         Some(v) => Ok(v),
         None => {
-            let v = watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await;
+            let v = watch_loop(ctx, &gh, req, &mut ledger, deadline, &live, started).await;
             // The runs moved on while watching: what production and the
             // apps run is read again, so the final table is not stale.
             if v.is_ok() {
@@ -1251,6 +1380,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
             }
             v
         }
+    };
+    let outcome = match outcome {
+        Ok(Verdict::Done) if req.until == End::Live && !blocked(&ledger) => {
+            follow_to_live(ctx, &gh, &mut ledger, deadline, &live).await
+        }
+        o => o,
     };
     live.finish();
     // Runs that all succeeded while the release is mixed are not a success.
@@ -1262,6 +1397,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     });
     let verdict = outcome.as_ref().ok();
     let mut report = finish_report(ctx, &gh, &ledger, verdict);
+    report.until = Some(req.until);
     report.watch = Some(WatchStats {
         requests: gh.stats().requests,
         not_modified: gh.stats().not_modified,
@@ -1269,9 +1405,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     match outcome {
         Ok(v) => {
             report.outcome = Some(match &v {
+                Verdict::Live => "live",
                 Verdict::Done => "completed",
                 Verdict::AwaitingApproval => "awaiting_approval",
+                Verdict::Approved => "approved",
                 Verdict::Failed(_) => "failed",
+                Verdict::NeverStarts(_) => "never_starts",
                 Verdict::Mixed(_) => "mixed",
             });
             if let Verdict::Mixed(apps) = &v {
@@ -1280,11 +1419,21 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
                     |n| format!("finish it with `{n}`, or go back with `almarel rollback`"),
                 );
                 let e = Error::failed(format!(
-                    "every run completed, but the release {} is mixed: {apps}",
+                    "the release {} is mixed: {apps}",
                     ref_word(&ledger.target)
                 ))
                 .with_code("release_mixed")
                 .with_hint(hint);
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
+            if let Verdict::NeverStarts(why) = &v {
+                let mut e = Error::failed(why.clone()).with_code("workflow_never_starts");
+                e = match &report.next {
+                    Some(n) => e.with_hint(format!(
+                        "fix the cause above and push the tag again, or start it by hand: `{n}`"
+                    )),
+                    None => e.with_hint("fix the cause above, then push the tag again (or tag a new release)"),
+                };
                 return Err(super::fail_with(&ctx.ui, &report, e));
             }
             if let Verdict::Failed(why) = v {
@@ -1300,6 +1449,73 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
             Err(super::fail_with(&ctx.ui, &report, e))
         }
     }
+}
+
+/// Every run completed: follows production and the apps until the release
+/// is live (or a deployment of it failed: mixed), redrawing the table.
+async fn follow_to_live(
+    ctx: &Context,
+    gh: &Client,
+    ledger: &mut Ledger,
+    deadline: Deadline,
+    live: &Live,
+) -> Result<Verdict> {
+    let tags = ledger.target.tags.clone();
+    let sha = ledger.target.sha.clone();
+    let shared = std::sync::Mutex::new(ledger.clone());
+    let on_change = |o: &watch::Observed| {
+        if let Ok(mut l) = shared.lock() {
+            apply_observed(&mut l, o);
+            live.show(
+                &ctx.ui,
+                &render(ctx, &l),
+                &[format!("live: {}", watch::stands_text(o))],
+            );
+        }
+    };
+    let end = watch::until_live(ctx, &sha, &tags, deadline, &on_change).await;
+    // The final table reads production's tags too.
+    let _ = refresh_live(ctx, gh, ledger).await;
+    match end {
+        Ok(LiveEnd::Live(o)) => {
+            ledger.live = o.live;
+            Ok(Verdict::Live)
+        }
+        Ok(LiveEnd::Mixed(o, why)) => {
+            ledger.live = o.live;
+            Ok(Verdict::Mixed(why))
+        }
+        Err(e) if e.kind == crate::error::Kind::Timeout => Err(e.with_hint(format!(
+            "every run completed; the deploy may still be rolling out: re-run `almarel status {} --watch`, or finish it by hand with `almarel deploy`",
+            ref_word(&ledger.target)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// One read of production and the apps, into the ledger.
+fn apply_observed(l: &mut Ledger, o: &watch::Observed) {
+    match &o.production {
+        Ok(Some(sha)) => {
+            l.production.tags = if crate::probe::sha_matches(sha, &l.target.sha) {
+                l.target.tag_refs.iter().map(|t| t.name.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            l.production.sha = Some(sha.clone());
+            l.production.why_unknown = None;
+        }
+        Ok(None) => {}
+        Err(why) => {
+            l.production.sha = None;
+            l.production.why_unknown = Some(why.clone());
+        }
+    }
+    if let AppsRead::Read(apps) = &o.apps {
+        l.coolify.apps = apps.clone();
+        l.coolify.why_unknown = None;
+    }
+    l.live = o.live.clone();
 }
 
 /// The report for the ledger as it stands: its lines (the table, the audit
@@ -1320,6 +1536,9 @@ fn finish_report(
     );
     let audit = audit_for(ctx, &ledger.target);
     let mut lines = render(ctx, ledger);
+    if let Some(d) = ledger.trigger.as_ref().filter(|d| !d.workflows.is_empty()) {
+        lines.extend(d.lines());
+    }
     lines.extend(audit_lines(&audit));
     let (said, next) = next_step(ledger, verdict);
     lines.extend(said);
@@ -1334,6 +1553,7 @@ fn finish_report(
 async fn watch_loop(
     ctx: &Context,
     gh: &Client,
+    req: &Request,
     current: &mut Ledger,
     deadline: Deadline,
     live: &Live,
@@ -1343,6 +1563,7 @@ async fn watch_loop(
     let state = std::sync::Mutex::new(current.clone());
     let sig_state = std::sync::Mutex::new(signature(current));
     let warned_flag = std::sync::atomic::AtomicBool::new(false);
+    let shown_lines: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let r = clock::poll_until(
         ctx.clock.as_ref(),
         deadline,
@@ -1356,6 +1577,68 @@ async fn watch_loop(
             let mut next = prev.clone();
             refresh_runs(gh, &mut next.rows, &sha).await?;
             read_deploy_details(ctx, gh, &mut next).await?;
+            // SPEC §8.2: an expected workflow without a run after the grace
+            // period is diagnosed; a cause is reported at once and ends the
+            // watch (or, with --dispatch, the workflow is started by hand).
+            let waited = ctx.clock.now().duration_since(started);
+            let missing = missing_expected(&next);
+            let mut never = None;
+            let mut dispatched_now = false;
+            if missing.is_empty() || waited < trigger::GRACE {
+                next.trigger = None;
+            } else {
+                let d = diagnose(ctx, gh, &next, missing).await?;
+                let shown = d.due(waited, false);
+                let lines = shown.lines();
+                let fresh = shown_lines
+                    .lock()
+                    .map(|mut old| {
+                        let c = *old != lines;
+                        *old = lines.clone();
+                        c
+                    })
+                    .unwrap_or(false);
+                if fresh {
+                    for l in &lines {
+                        ctx.ui.warn(l);
+                    }
+                }
+                if req.dispatch {
+                    let started_names: Vec<String> =
+                        next.dispatched.iter().map(|x| x.workflow.clone()).collect();
+                    for name in d.to_dispatch() {
+                        let known = next
+                            .rows
+                            .iter()
+                            .find(|r| r.configured == name)
+                            .and_then(|r| r.workflow.as_ref())
+                            .map(|w| w.name.clone())
+                            .unwrap_or_else(|| name.to_owned());
+                        if started_names.contains(&known) {
+                            continue;
+                        }
+                        let x = dispatch_one(ctx, gh, &next, name).await?;
+                        next.dispatched.push(x);
+                        dispatched_now = true;
+                    }
+                }
+                if !dispatched_now && shown.any_never_starts() {
+                    let names: Vec<String> = shown
+                        .with_status(&trigger::Status::NeverStarts)
+                        .iter()
+                        .map(|w| w.name.clone().unwrap_or_else(|| w.workflow.clone()))
+                        .collect();
+                    never = Some(format!(
+                        "{} will never start for {}",
+                        names.join(", "),
+                        release_tag(&next.target).unwrap_or_else(|| next.target.short().to_owned())
+                    ));
+                }
+                next.trigger = Some(shown);
+            }
+            if dispatched_now {
+                refresh_runs(gh, &mut next.rows, &sha).await?;
+            }
             let sig = signature(&next);
             let changed = sig_state
                 .lock()
@@ -1375,13 +1658,18 @@ async fn watch_loop(
             {
                 ctx.ui.warn(&not_started_text(ctx));
             }
-            let verdict = evaluate(&next);
+            let verdict = match never {
+                Some(why) => Some(Verdict::NeverStarts(why)),
+                None => decide(&next, req.until),
+            };
             if let Ok(mut s) = state.lock() {
                 *s = next;
             }
             Ok::<_, Error>(match verdict {
                 Some(v) => Poll::Ready(v),
-                None => Poll::Pending { changed },
+                None => Poll::Pending {
+                    changed: changed || dispatched_now,
+                },
             })
         },
     )
@@ -1399,6 +1687,15 @@ async fn watch_loop(
                 .filter(|r| r.workflow.is_some() && r.run.is_none())
                 .map(|r| r.configured.clone())
                 .collect();
+            let expected = missing_expected(current);
+            if !expected.is_empty() {
+                // The deadline: whatever is known is reported (SPEC §8.2).
+                let waited = ctx.clock.now().duration_since(started);
+                gh.set_deadline(None);
+                if let Ok(d) = diagnose(ctx, gh, current, expected).await {
+                    current.trigger = Some(d.due(waited, true));
+                }
+            }
             let state: Vec<String> = current
                 .rows
                 .iter()
@@ -1494,7 +1791,19 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
     }
     let next = match verdict {
         Some(Verdict::AwaitingApproval) => Next::new(["approve", label.as_str()]),
-        Some(Verdict::Done) => Next::new(["verify", "--expect-sha", l.target.sha.as_str()]),
+        Some(Verdict::Approved) => Next::new(["status", label.as_str(), "--watch"]),
+        Some(Verdict::NeverStarts(_)) => {
+            return match l.trigger.as_ref().and_then(|d| d.next(&label)) {
+                Some(n) => (Vec::new(), Some(n)),
+                None => (
+                    vec!["fix the cause above, then push the tag again (or tag a new release)".to_owned()],
+                    None,
+                ),
+            };
+        }
+        Some(Verdict::Done | Verdict::Live) => {
+            Next::new(["verify", "--expect-sha", l.target.sha.as_str()])
+        }
         // (a mixed release returned above, with its `deploy --app`)
         Some(Verdict::Mixed(_)) => Next::new(["rollback"]),
         Some(Verdict::Failed(_)) => {

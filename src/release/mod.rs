@@ -13,3 +13,4 @@ pub mod progress;
 pub mod tags;
 pub mod target;
 pub mod trigger;
+pub mod watch;
