@@ -1135,7 +1135,12 @@ fn release_tag(t: &Target) -> Option<String> {
 }
 
 /// Diagnoses the expected workflows without a run (SPEC §8.2).
-async fn diagnose(ctx: &Context, gh: &Client, l: &Ledger, missing: Vec<String>) -> Result<Diagnosis> {
+async fn diagnose(
+    ctx: &Context,
+    gh: &Client,
+    l: &Ledger,
+    missing: Vec<String>,
+) -> Result<Diagnosis> {
     trigger::diagnose(
         gh,
         &trigger::Request {
@@ -1156,7 +1161,9 @@ async fn dispatch_one(ctx: &Context, gh: &Client, l: &Ledger, name: &str) -> Res
             "--dispatch starts a workflow for a tag, and {} has no release tag",
             l.target.short()
         ))
-        .with_hint("tag the commit (`almarel tag`), then `almarel status TAG --watch --dispatch`"));
+        .with_hint(
+            "tag the commit (`almarel tag`), then `almarel status TAG --watch --dispatch`",
+        ));
     };
     let w = ctx.journal.begin(
         format!("start {name} for {tag} (workflow_dispatch)"),
@@ -1432,7 +1439,9 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
                     Some(n) => e.with_hint(format!(
                         "fix the cause above and push the tag again, or start it by hand: `{n}`"
                     )),
-                    None => e.with_hint("fix the cause above, then push the tag again (or tag a new release)"),
+                    None => e.with_hint(
+                        "fix the cause above, then push the tag again (or tag a new release)",
+                    ),
                 };
                 return Err(super::fail_with(&ctx.ui, &report, e));
             }
@@ -1796,7 +1805,10 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
             return match l.trigger.as_ref().and_then(|d| d.next(&label)) {
                 Some(n) => (Vec::new(), Some(n)),
                 None => (
-                    vec!["fix the cause above, then push the tag again (or tag a new release)".to_owned()],
+                    vec![
+                        "fix the cause above, then push the tag again (or tag a new release)"
+                            .to_owned(),
+                    ],
                     None,
                 ),
             };

@@ -154,10 +154,7 @@ pub async fn observe(ctx: &Context, sha: &str, tags: &[ReleaseTag]) -> Observed 
 /// The assessment as the watch reads it: with `verify.version_url` unset,
 /// every app on the release (latest deployment finished) is live.
 pub fn judge(mut r: LiveReport, version_url: bool) -> LiveReport {
-    if !version_url
-        && !r.apps.is_empty()
-        && r.apps.iter().all(|a| a.place == AppPlace::OnRelease)
-    {
+    if !version_url && !r.apps.is_empty() && r.apps.iter().all(|a| a.place == AppPlace::OnRelease) {
         r.state = Liveness::Live;
     }
     r

@@ -799,5 +799,5 @@ fn watch_ends_1_when_every_run_succeeded_but_the_release_is_mixed() {
         .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
-    assert_eq!(json_stdout(&out)["outcome"], "completed");
+    assert_eq!(json_stdout(&out)["outcome"], "live");
 }

@@ -100,3 +100,310 @@ fn status_shows_who_froze_when_and_why_and_approve_lets_only_the_roll_forward_th
     assert!(o.contains("roll forward"), "{o}");
     assert_eq!(gh.sim.approvals(fix_run)[0].state, "approved");
 }
+
+// ---- watch until live ----
+
+mod live {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    use almarel_sandbox::coolify::{self as csim, AppSpec, Ending};
+    use almarel_sandbox::github::RunPlan;
+    use almarel_sandbox::production as prod;
+
+    use crate::support::coolify::*;
+    use crate::support::{Run, Sandbox, assert_no_panic, json_stdout, texts};
+
+    const API: &str = "k8s0wccw4g0o0kw4okcs8wss";
+    const WEB: &str = "w3b0wccw4g0o0kw4okcs8wss";
+
+    pub struct World {
+        pub rt: tokio::runtime::Runtime,
+        pub coolify: csim::CoolifySim,
+        pub prod: prod::ProductionSim,
+        pub dir: Project,
+        pub sb: Sandbox,
+    }
+
+    impl World {
+        pub fn almarel(&self) -> assert_cmd::Command {
+            almarel(&self.sb, &self.dir, csim::TOKEN)
+        }
+    }
+
+    /// Production on an old commit, both apps on v1.2.2; v1.2.3 is the release.
+    pub fn world() -> World {
+        let rt = runtime();
+        let apps = vec![
+            AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"]),
+            AppSpec::docker("web", WEB, "v1.2.2").with_history(&["v1.2.2"]),
+        ];
+        let coolify = coolify(&rt, csim::Config::new(apps.clone()));
+        let prod = production(&rt, prod::Config::new(OLD_SHA));
+        let sb = Sandbox::new();
+        let toml = format!(
+            "{}{}",
+            coolify_toml(&coolify.url(), &apps),
+            verify_toml(&prod.url())
+        );
+        let dir = deploy_project(&sb, &rt, &toml);
+        dir.github.add_run("Release", &dir.v123, RunPlan::success());
+        World {
+            rt,
+            coolify,
+            prod,
+            dir,
+            sb,
+        }
+    }
+
+    /// One HTTP/1.1 request to the Coolify simulator (what the deploy
+    /// workflow's `almarel deploy` sends): set the image tag, then deploy.
+    fn coolify_call(base: &str, method: &str, path: &str, body: Option<&str>) {
+        let addr = base.trim_start_matches("http://").trim_end_matches('/');
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let body = body.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            csim::TOKEN,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 2"), "{method} {path}: {out}");
+    }
+
+    /// The deploy workflow's work, `after` from now: each app to `tag`
+    /// (ending `ending`), production to `sha`.
+    pub fn deploy_later(w: &World, after: Duration, tag: &str, sha: &str, web_ending: Ending) {
+        let base = w.coolify.url();
+        let control = w.prod.control();
+        w.coolify.set_ending(WEB, web_ending);
+        let tag = tag.to_owned();
+        let sha = sha.to_owned();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            for uuid in [API, WEB] {
+                coolify_call(
+                    &base,
+                    "PATCH",
+                    &format!("/api/v1/applications/{uuid}"),
+                    Some(&format!("{{\"docker_registry_image_tag\":\"{tag}\"}}")),
+                );
+                coolify_call(&base, "POST", &format!("/api/v1/deploy?uuid={uuid}"), None);
+            }
+            control.set_sha(&sha);
+        });
+    }
+
+    #[test]
+    fn watch_follows_the_deploy_run_and_ends_0_when_the_release_is_live() {
+        let w = world();
+        let gh = &w.dir.github;
+        let run = gh.add_run(
+            "Deploy to Production",
+            &w.dir.v123,
+            RunPlan::completes_after(Duration::from_secs(2), "success"),
+        );
+        deploy_later(
+            &w,
+            Duration::from_secs(4),
+            "v1.2.3",
+            &w.dir.v123,
+            Ending::Finish,
+        );
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--watch", "--timeout", "30s", "--json"])
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "live", "{v}");
+        assert_eq!(v["until"], "live");
+        assert_eq!(v["live"]["state"]["state"], "live", "{v}");
+        assert_eq!(v["runs"]["deploy"]["run_id"], run);
+        assert_eq!(v["production"]["sha"], w.dir.v123.as_str());
+        assert_eq!(w.coolify.image_tag(WEB).as_deref(), Some("v1.2.3"));
+        // The watch saw the run end before the release went out.
+        assert!(e.contains("live: production runs"), "{e}");
+        assert!(
+            e.contains(&format!("next: almarel verify --expect-sha {}", w.dir.v123)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failed_deploy_run_ends_the_watch_with_1() {
+        let w = world();
+        w.dir.github.add_run(
+            "Deploy to Production",
+            &w.dir.v123,
+            RunPlan::completes_after(Duration::from_secs(1), "failure"),
+        );
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--watch", "--timeout", "30s", "--json"])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "failed");
+        assert_eq!(v["error"]["code"], "run_failed");
+        // Nothing was deployed: production and the apps untouched.
+        assert_eq!(w.coolify.image_tag(WEB).as_deref(), Some("v1.2.2"));
+    }
+
+    #[test]
+    fn a_deployment_of_the_release_failing_ends_mixed_with_1() {
+        let w = world();
+        w.dir
+            .github
+            .add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+        deploy_later(
+            &w,
+            Duration::from_secs(2),
+            "v1.2.3",
+            &w.dir.v123,
+            Ending::Fail,
+        );
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--watch", "--timeout", "30s", "--json"])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(1), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "mixed", "{v}");
+        assert_eq!(v["error"]["code"], "release_mixed");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("web's deployment failed"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn nothing_moving_after_the_runs_is_not_yet_and_ends_5_at_the_deadline() {
+        let w = world();
+        w.dir
+            .github
+            .add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+        let out = w
+            .almarel()
+            .args(["status", "v1.2.3", "--watch", "--timeout", "4s", "--json"])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(5), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "timed_out");
+        // Apps on the old tag with nothing in flight: not yet, not mixed.
+        assert_eq!(v["live"]["state"]["state"], "not_yet", "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("to be live"), "{msg}");
+        assert!(
+            msg.contains("api on v1.2.2") || msg.contains("v1.2.2"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn until_runs_ends_when_the_runs_completed_and_until_approval_at_the_approval() {
+        let w = world();
+        let gh = &w.dir.github;
+        let run = gh.add_run("Deploy to Production", &w.dir.v123, RunPlan::success());
+        let out = w
+            .almarel()
+            .args([
+                "status",
+                "v1.2.3",
+                "--watch",
+                "--until",
+                "runs",
+                "--timeout",
+                "10s",
+                "--json",
+            ])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "completed");
+        assert_eq!(v["until"], "runs");
+
+        // --until approval: the approval was already given: it ends there.
+        gh.review_as(run, "octocat", "approved", "ship it");
+        let out = w
+            .almarel()
+            .args([
+                "status",
+                "v1.2.3",
+                "--watch",
+                "--until",
+                "approval",
+                "--timeout",
+                "10s",
+                "--json",
+            ])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["outcome"], "approved", "{v}");
+        assert!(e.contains("next: almarel status v1.2.3 --watch"), "{e}");
+    }
+
+    #[test]
+    fn approve_watch_follows_the_approved_run_to_live() {
+        let w = world();
+        let gh = &w.dir.github;
+        let run = gh.add_run(
+            "Deploy to Production",
+            &w.dir.v123,
+            RunPlan::awaiting_approval(),
+        );
+        let start = std::time::Instant::now();
+        while !gh.is_pending(run) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        deploy_later(
+            &w,
+            Duration::from_secs(3),
+            "v1.2.3",
+            &w.dir.v123,
+            Ending::Finish,
+        );
+        let out = w
+            .almarel()
+            .args([
+                "approve",
+                "v1.2.3",
+                "--yes",
+                "--watch",
+                "--timeout",
+                "30s",
+                "--json",
+            ])
+            .run()
+            .unwrap();
+        let (_, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "{e}");
+        let v = json_stdout(&out);
+        assert_eq!(v["reviewed"], "approved", "{v}");
+        assert_eq!(v["run_conclusion"], "success", "{v}");
+        assert_eq!(v["live"]["state"]["state"], "live", "{v}");
+        assert_eq!(gh.approvals(run)[0].state, "approved");
+        assert_eq!(w.coolify.image_tag(API).as_deref(), Some("v1.2.3"));
+        let _ = &w.rt;
+    }
+}
