@@ -407,3 +407,127 @@ mod live {
         let _ = &w.rt;
     }
 }
+
+// ---- a workflow that never starts (SPEC §8.2) ----
+
+const RELEASE_YML: &str = ".github/workflows/release.yml";
+
+/// A commit tagged v2.0.0 whose CI succeeded and whose deploy run waits for
+/// the approval; the Release workflow has no run.
+fn no_release_run(sb: &Sandbox) -> (GhEnv, String) {
+    let gh = GhEnv::start(sb);
+    let sha = gh.sim.add_commit("Ship it");
+    gh.sim.add_tag("v2.0.0", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    gh.sim.add_run(DEPLOY, &sha, RunPlan::awaiting_approval());
+    (gh, sha)
+}
+
+#[test]
+fn a_tag_filter_that_does_not_match_is_diagnosed_by_name_and_ends_the_watch_with_1() {
+    let sb = Sandbox::new();
+    let (gh, _) = no_release_run(&sb);
+    gh.sim.set_file(
+        RELEASE_YML,
+        None,
+        "name: Release\non:\n  push:\n    tags: ['release-*']\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - run: true\n",
+    );
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v2.0.0", "--watch", "--timeout", "30s", "--json"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["outcome"], "never_starts", "{v}");
+    assert_eq!(v["error"]["code"], "workflow_never_starts");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("Release"),
+        "{v}"
+    );
+    let w = &v["trigger"]["workflows"][0];
+    assert_eq!(w["status"], "never_starts", "{v}");
+    let said = e.clone();
+    assert!(said.contains("Release never starts for v2.0.0"), "{said}");
+    assert!(said.contains("release-*"), "the filter is shown: {said}");
+    // Well before the deadline: reported as soon as known.
+    assert!(v["watch"]["requests"].as_u64().unwrap() > 0);
+    assert_no_token(&out);
+}
+
+#[test]
+fn a_disabled_workflow_is_diagnosed() {
+    let sb = Sandbox::new();
+    let (gh, _) = no_release_run(&sb);
+    gh.sim.set_workflow_state("Release", "disabled_manually");
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v2.0.0", "--watch", "--timeout", "30s"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("Release never starts for v2.0.0"), "{e}");
+    assert!(e.contains("disabled"), "{e}");
+}
+
+#[test]
+fn dispatch_starts_the_workflow_that_will_not_start_and_follows_its_run() {
+    let sb = Sandbox::new();
+    let (gh, sha) = no_release_run(&sb);
+    gh.sim.set_file(
+        RELEASE_YML,
+        None,
+        "name: Release\non:\n  push:\n    tags: ['release-*']\n  workflow_dispatch:\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - run: true\n",
+    );
+    // Without --dispatch: the next step is the dispatch.
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "v2.0.0", "--watch", "--timeout", "30s"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("hint: fix the cause above and push the tag again, or start it by hand: `almarel status v2.0.0 --watch --dispatch`"),
+        "{e}"
+    );
+    assert!(gh.sim.dispatched_runs("Release").is_empty());
+
+    let out = gh
+        .almarel(&sb)
+        .args([
+            "status",
+            "v2.0.0",
+            "--watch",
+            "--dispatch",
+            "--timeout",
+            "30s",
+            "--json",
+        ])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json_stdout(&out);
+    let runs = gh.sim.dispatched_runs("Release");
+    assert_eq!(runs.len(), 1, "one run started");
+    assert_eq!(runs[0].1, sha);
+    assert_eq!(v["dispatched"][0]["run_id"], runs[0].0, "{v}");
+    assert_eq!(v["runs"]["release"]["run_id"], runs[0].0, "{v}");
+    assert_eq!(
+        v["runs"]["release"]["conclusion"], "success",
+        "followed to its end: {v}"
+    );
+    assert_eq!(v["outcome"], "awaiting_approval");
+    let post = gh
+        .sim
+        .recorder()
+        .all()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/dispatches"))
+        .expect("dispatch POST");
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body["ref"], "v2.0.0");
+}
