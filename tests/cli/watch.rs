@@ -531,3 +531,44 @@ fn dispatch_starts_the_workflow_that_will_not_start_and_follows_its_run() {
     let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
     assert_eq!(body["ref"], "v2.0.0");
 }
+
+#[test]
+fn deploy_of_another_commit_during_a_roll_forward_is_refused_with_the_record() {
+    let w = live::world();
+    let ok = |args: &[&str]| {
+        let out = w.almarel().args(args).run().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", texts(&out).1);
+    };
+    ok(&["freeze", "--reason", "db migration stuck", "--yes"]);
+    ok(&["unfreeze", "--only", "v1.2.3", "--yes"]);
+    let before = w.coolify.recorder().all().len();
+    let out = w
+        .almarel()
+        .args(["deploy", "--tag", "v1.2.2", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (_, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    let v = json_stdout(&out);
+    assert_eq!(v["error"]["code"], "frozen", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("db migration stuck"), "{msg}");
+    assert!(msg.contains("roll forward of v1.2.3"), "{msg}");
+    // Nothing written to Coolify.
+    let writes = w.coolify.recorder().all()[before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    assert_eq!(writes, 0);
+
+    // The fix is not refused by the freeze (its dry run plans the writes).
+    let out = w
+        .almarel()
+        .args(["deploy", "--tag", "v1.2.3", "--dry-run", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let v = json_stdout(&out);
+    assert_eq!(v["image_tag"], "v1.2.3", "{v}");
+    assert!(v["plan"].as_array().is_some_and(|p| !p.is_empty()), "{v}");
+}
