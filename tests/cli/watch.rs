@@ -561,10 +561,18 @@ fn deploy_of_another_commit_during_a_roll_forward_is_refused_with_the_record() {
         .count();
     assert_eq!(writes, 0);
 
-    // The fix is not refused by the freeze (its dry run plans the writes).
+    // The fix is not refused by the freeze (its dry run plans the writes;
+    // its dispatched run may already wait for the approval, a later gate).
     let out = w
         .almarel()
-        .args(["deploy", "--tag", "v1.2.3", "--dry-run", "--json"])
+        .args([
+            "deploy",
+            "--tag",
+            "v1.2.3",
+            "--dry-run",
+            "--skip-approval",
+            "--json",
+        ])
         .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
