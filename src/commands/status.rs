@@ -1469,6 +1469,15 @@ async fn follow_to_live(
     deadline: Deadline,
     live: &Live,
 ) -> Result<Verdict> {
+    // A newer release already runs in production: this one will never be
+    // live, and there is nothing to follow.
+    if let Some(newer) = superseded_by(ctx, ledger) {
+        ctx.ui.warn(&format!(
+            "production already runs {newer}, newer than {}: this release was superseded, so the watch does not wait for it to go live",
+            ref_word(&ledger.target)
+        ));
+        return Ok(Verdict::Done);
+    }
     let tags = ledger.target.tags.clone();
     let sha = ledger.target.sha.clone();
     let shared = std::sync::Mutex::new(ledger.clone());
@@ -1500,6 +1509,29 @@ async fn follow_to_live(
         ))),
         Err(e) => Err(e),
     }
+}
+
+/// The newer release production runs, when it runs another commit whose
+/// release tag is newer than REF's.
+fn superseded_by(ctx: &Context, l: &Ledger) -> Option<String> {
+    let prod = l.production.sha.as_deref()?;
+    if crate::probe::sha_matches(prod, &l.target.sha) {
+        return None;
+    }
+    let mine = crate::version::preferred_tag(&l.target.tags)?;
+    newer_release(&l.production.tags, mine, &ctx.settings.git.tag_prefix)
+}
+
+/// The first of `tags` that is a release newer than `mine`.
+fn newer_release(
+    tags: &[String],
+    mine: &crate::version::ReleaseTag,
+    prefix: &str,
+) -> Option<String> {
+    tags.iter()
+        .filter_map(|t| crate::version::ReleaseTag::from_name(t, prefix))
+        .find(|t| t.version > mine.version)
+        .map(|t| t.name)
 }
 
 /// One read of production and the apps, into the ledger.
@@ -1831,4 +1863,19 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
         None => Next::new(["status", label.as_str(), "--watch"]),
     };
     (Vec::new(), Some(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::ReleaseTag;
+
+    #[test]
+    fn a_newer_release_in_production_supersedes_the_watched_one() {
+        let mine = ReleaseTag::from_name("v1.2.2", "v").unwrap();
+        let tags = vec!["v1.2.3".to_owned()];
+        assert_eq!(newer_release(&tags, &mine, "v").as_deref(), Some("v1.2.3"));
+        let older = vec!["v1.2.1".to_owned(), "not-a-release".to_owned()];
+        assert_eq!(newer_release(&older, &mine, "v"), None);
+    }
 }
