@@ -257,12 +257,18 @@ pub struct StatusArgs {
     /// A tag (v1.2.3 or 1.2.3) or commit SHA (7-40 hex); default: the commit at <remote>/<branch>.
     #[arg(value_name = "REF")]
     pub reference: Option<String>,
-    /// Follow the runs until they complete or wait for approval.
+    /// Follow the release until it is live, needs the approval, or failed.
     #[arg(long)]
     pub watch: bool,
     /// Deadline for --watch.
     #[arg(long, value_parser = parse_duration, default_value = "30m")]
     pub timeout: Duration,
+    /// Where --watch ends: approval, runs or live (default: live when coolify or verify.version_url is configured, else runs).
+    #[arg(long, value_name = "END", requires = "watch", value_parser = ["approval", "runs", "live"])]
+    pub until: Option<String>,
+    /// With --watch: start the expected workflows that will not start (workflow_dispatch) for REF, and follow their runs.
+    #[arg(long, requires = "watch")]
+    pub dispatch: bool,
 }
 
 /// `almarel approve`.
@@ -291,7 +297,7 @@ pub struct ApproveArgs {
     /// Approve a commit whose only release tag is a pre-release.
     #[arg(long)]
     pub allow_prerelease: bool,
-    /// Follow the run after the review.
+    /// Follow the approved run, then production and the Coolify apps, until the release is live.
     #[arg(long)]
     pub watch: bool,
     /// Deadline for --watch.

@@ -195,10 +195,25 @@ pub fn status(
     if let Some(r) = &args.reference {
         crate::version::parse_ref(r, &settings.git.tag_prefix)?;
     }
+    use crate::release::watch::End;
+    let until = match args.until.as_deref() {
+        None => End::default_for(settings),
+        Some(s) => End::parse(s).ok_or_else(|| {
+            crate::error::Error::usage(format!("--until {s}: expected approval, runs or live"))
+        })?,
+    };
+    if until == End::Live && !End::live_configured(settings) {
+        return Err(crate::error::Error::usage(
+            "--until live needs something that says what production runs: coolify.url and coolify.apps, or verify.version_url",
+        )
+        .with_hint("set one of them in almarel.toml, or end the watch with --until runs"));
+    }
     Ok(crate::commands::status::Request {
         reference: args.reference.clone(),
         watch: args.watch,
         timeout: args.timeout,
+        until,
+        dispatch: args.dispatch,
     })
 }
 

@@ -12,13 +12,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::clock::{self, Deadline, Poll, PollError};
+use crate::clock::Deadline;
 use crate::context::Context;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::github::{Client, PendingDeployment, Run, TagRef, User, WriteOutcome};
 use crate::journal::Snapshot;
 use crate::release::approval::{self, Approval};
+use crate::release::watch;
 use crate::report::{Check, Next, PlanItem, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::{ReleaseTag, preferred_tag, short_sha};
@@ -139,6 +140,10 @@ pub struct ApproveReport {
     /// or when approving staging itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staging: Option<Check>,
+    /// With `--watch`: whether the release went live (SPEC §7.4), once the
+    /// run succeeded and Coolify or `verify.version_url` is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::release::live::LiveReport>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -164,6 +169,7 @@ impl ApproveReport {
             by: None,
             run_conclusion: None,
             staging: None,
+            live: None,
             lines: Vec::new(),
             next: None,
             summary: None,
@@ -406,29 +412,68 @@ async fn follow_into(
     req: &Request,
     report: &mut ApproveReport,
 ) -> Result<()> {
-    match follow(ctx, gh, run_id, req.timeout).await {
-        Ok(r) => {
-            report.run_conclusion = r.conclusion.as_ref().map(ToString::to_string);
-            if r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || req.reject {
-                report
-                    .lines
-                    .push(format!("run {} {}", r.id, r.state_text()));
-                report.next = Some(if req.reject {
-                    Next::new(["status", short_sha(&report.sha)])
-                } else {
-                    Next::new(["verify", "--expect-sha", report.sha.as_str()])
-                });
-                Ok(())
-            } else {
-                Err(
-                    Error::failed(format!("run {} {} ({})", r.id, r.state_text(), r.html_url))
-                        .with_code("run_failed")
-                        .with_hint("open the run's log; production still runs the previous release")
-                        .with_report(&*report),
-                )
-            }
+    let deadline = Deadline::after(ctx.clock.as_ref(), req.timeout);
+    let r = match follow(ctx, gh, run_id, deadline).await {
+        Ok(r) => r,
+        Err(e) => return Err(e.with_report(&*report)),
+    };
+    report.run_conclusion = r.conclusion.as_ref().map(ToString::to_string);
+    if !(r.conclusion.as_ref().is_some_and(|c| c.is_ok()) || req.reject) {
+        return Err(
+            Error::failed(format!("run {} {} ({})", r.id, r.state_text(), r.html_url))
+                .with_code("run_failed")
+                .with_hint("open the run's log; production still runs the previous release")
+                .with_report(&*report),
+        );
+    }
+    report
+        .lines
+        .push(format!("run {} {}", r.id, r.state_text()));
+    if req.reject {
+        report.next = Some(Next::new(["status", short_sha(&report.sha)]));
+        return Ok(());
+    }
+    report.next = Some(Next::new(["verify", "--expect-sha", report.sha.as_str()]));
+    if watch::End::default_for(&ctx.settings) != watch::End::Live {
+        return Ok(());
+    }
+    // The approved run deployed (SPEC §8.1): production and every app are
+    // followed until the release is live.
+    let prefix = &ctx.settings.git.tag_prefix;
+    let tags: Vec<ReleaseTag> = report
+        .tag
+        .iter()
+        .filter_map(|t| ReleaseTag::from_name(t, prefix))
+        .collect();
+    let sha = report.sha.clone();
+    let on_change = |o: &watch::Observed| {
+        ctx.ui.progress(&format!("live: {}", watch::stands_text(o)));
+    };
+    match watch::until_live(ctx, &sha, &tags, deadline, &on_change).await {
+        Ok(watch::LiveEnd::Live(o)) => {
+            report.live = o.live;
+            report
+                .lines
+                .push(format!("{} is live in production", short_sha(&sha)));
+            Ok(())
         }
-        Err(e) => Err(e.with_report(&*report)),
+        Ok(watch::LiveEnd::Mixed(o, why)) => {
+            report.live = o.live;
+            Err(Error::failed(format!(
+                "run {} succeeded, but the release is mixed: {why}",
+                r.id
+            ))
+            .with_code("release_mixed")
+            .with_hint("see `almarel status` for each app; finish with `almarel deploy`, or go back with `almarel rollback`")
+            .with_report(&*report))
+        }
+        Err(e) => Err(e
+            .with_hint(format!(
+                "run {} succeeded; the release may still be rolling out: follow it with `almarel status {} --watch`",
+                r.id,
+                report.tag.clone().unwrap_or_else(|| sha.clone())
+            ))
+            .with_report(&*report)),
     }
 }
 
@@ -440,7 +485,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
     let verb = req.verb();
     let dry_run = ctx.settings.global.dry_run;
     let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
-    let frozen = gh.is_frozen().await?;
+    let freeze = crate::release::freeze::state(&gh, &g.deploy_workflow).await?;
 
     // 1. The run.
     let run = match &req.target {
@@ -705,8 +750,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                 ci_run: ci_run.as_ref(),
                 release_tags: &release_tags,
                 preferred: preferred.as_ref(),
-                frozen,
-                deploy_workflow: &deploy_wf.name,
+                frozen: freeze.refusal(&sha).map(|e| (e.message, e.hints)),
+                frozen_pass: if freeze.frozen() {
+                    "releases are frozen, but this commit is the roll forward's (`almarel unfreeze --only`)"
+                } else {
+                    "releases are not frozen"
+                },
                 pending: &pending,
                 me: me.as_ref(),
                 cannot_approve: &can_approve_explained,
@@ -1099,8 +1148,11 @@ struct GateInputs<'a> {
     ci_run: Option<&'a Run>,
     release_tags: &'a [ReleaseTag],
     preferred: Option<&'a ReleaseTag>,
-    frozen: bool,
-    deploy_workflow: &'a str,
+    /// The freeze's refusal for this commit (its message and hints):
+    /// `None` when not frozen, or this is the roll forward's commit.
+    frozen: Option<(String, Vec<String>)>,
+    /// The passing check's words when `frozen` is `None`.
+    frozen_pass: &'static str,
     pending: &'a PendingDeployment,
     me: Option<&'a User>,
     cannot_approve: &'a str,
@@ -1212,17 +1264,16 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
         },
         None => checks.push(Check::pass("final_release", "no release tag")),
     }
-    checks.push(if i.frozen {
-        Check::fail(
+    checks.push(match &i.frozen {
+        Some((why, hints)) => Check::fail(
             "not_frozen",
-            format!(
-                "releases are frozen ({} is disabled); `almarel unfreeze` first",
-                i.deploy_workflow
-            ),
-            "releases are frozen: `almarel unfreeze` first (no flag of approve overrides a freeze)",
-        )
-    } else {
-        Check::pass("not_frozen", "releases are not frozen")
+            why.clone(),
+            hints
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "`almarel unfreeze` first".to_owned()),
+        ),
+        None => Check::pass("not_frozen", i.frozen_pass),
     });
     checks.push(if i.pending.current_user_can_approve {
         Check::pass(
@@ -1311,49 +1362,23 @@ set GH_TOKEN to a personal token of a required reviewer"
 }
 
 /// Follows a run until it completes (exit 5 at the deadline).
-pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, timeout: Duration) -> Result<Run> {
-    let deadline = Deadline::after(ctx.clock.as_ref(), timeout);
+pub async fn follow(ctx: &Context, gh: &Client, run_id: u64, deadline: Deadline) -> Result<Run> {
     gh.set_deadline(Some(deadline));
-    let last = std::sync::Mutex::new(String::new());
-    let r = clock::poll_until(
-        ctx.clock.as_ref(),
-        deadline,
-        Duration::from_secs(2),
-        Duration::from_secs(20),
-        || async {
-            let run = gh.run(run_id).await?;
-            let text = run.state_text();
-            let changed = last
-                .lock()
-                .map(|mut l| {
-                    let c = *l != text;
-                    *l = text.clone();
-                    c
-                })
-                .unwrap_or(true);
-            if changed {
-                ctx.ui.progress(&format!("run {run_id}: {text}"));
-            }
-            Ok::<_, Error>(if run.is_completed() {
-                Poll::Ready(run)
-            } else {
-                Poll::Pending { changed }
-            })
-        },
-    )
-    .await;
+    let on_change = |run: &Run| {
+        ctx.ui
+            .progress(&format!("run {run_id}: {}", run.state_text()));
+    };
+    let r = watch::follow_run(ctx, gh, run_id, deadline, &on_change).await;
     gh.set_deadline(None);
-    match r {
-        Ok(run) => Ok(run),
-        Err(PollError::Failed(e)) => Err(e),
-        Err(PollError::TimedOut) => Err(Error::timeout(format!(
-            "run {run_id} did not complete within {}",
-            humantime::format_duration(timeout)
-        ))
-        .with_hint(format!(
-            "the run continues on GitHub; follow it with `almarel status --watch` (run {run_id})"
-        ))),
-    }
+    r.map_err(|e| {
+        if e.kind == crate::error::Kind::Timeout {
+            e.with_hint(format!(
+                "the run continues on GitHub; follow it with `almarel status --watch` (run {run_id})"
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 fn prod_label(p: &str, tags: &[(ReleaseTag, TagRef)]) -> String {

@@ -218,20 +218,14 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
             return Err(e.with_report(&report));
         }
     }
-    if releases_frozen(ctx).await? {
-        let detail = format!(
-            "releases are frozen: the `{}` workflow is disabled",
-            settings.github.deploy_workflow
-        );
+    if let Some(refusal) = freeze_refusal(ctx, &target.sha).await? {
+        let detail = refusal.message.clone();
         report.checks.push(Check::fail(
             "not frozen",
             &detail,
-            "almarel unfreeze (after the fix), or almarel rollback",
+            "almarel unfreeze (after the fix), almarel unfreeze --only TAG (roll the fix forward), or almarel rollback",
         ));
-        return Err(Error::refused(detail)
-            .with_code("frozen")
-            .with_hint("deploy has no override for a freeze: fix forward, then `almarel unfreeze`; `almarel rollback` is the one deploy a freeze allows")
-            .with_report(&report));
+        return Err(refusal.with_report(&report));
     }
 
     let skipped_approval = check_gates(ctx, &target, req, &mut report).await?;
@@ -572,11 +566,13 @@ async fn ref_commit_and_tags(
     Ok((target.sha, target.tags))
 }
 
-/// Whether releases are frozen: the deploy workflow's state is not `active`
-/// (read from GitHub; needs `github.repository` and a token).
-async fn releases_frozen(ctx: &Context) -> Result<bool> {
+/// The freeze's refusal for the release at `sha` (exit 3, code `frozen`,
+/// naming who froze, when and why), or `None` when it may go out: not
+/// frozen, or it is the open roll forward's commit (`unfreeze --only`).
+async fn freeze_refusal(ctx: &Context, sha: &str) -> Result<Option<Error>> {
     let gh = ctx.github().await?;
-    gh.is_frozen().await
+    let st = crate::release::freeze::state(&gh, &ctx.settings.github.deploy_workflow).await?;
+    Ok(st.refusal(sha))
 }
 
 /// The image tag of the release production runs (its version SHA's release

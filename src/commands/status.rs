@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::github::{Approval, Client, PendingDeployment, Release, Run, Target, Workflow};
 use crate::release::approval;
 use crate::release::live::{self, AppObservation, AppsRead, LiveReport, Liveness};
+use crate::release::trigger::{self, Diagnosis, Dispatched};
+use crate::release::watch::{self, End, LiveEnd};
 use crate::report::{Next, Report};
 use crate::ui::{Tone, Ui};
 use crate::version::short_sha;
@@ -41,6 +43,11 @@ pub struct Request {
     pub watch: bool,
     /// Deadline for `--watch`.
     pub timeout: Duration,
+    /// Where `--watch` ends (`--until`; resolved to `live` or `runs` when
+    /// not given).
+    pub until: End,
+    /// `--dispatch`: start the expected workflows that will not start.
+    pub dispatch: bool,
 }
 
 /// The result of `almarel status` (its `--json` object; see `docs/json.md`).
@@ -71,20 +78,34 @@ pub struct StatusReport {
     pub coolify: CoolifyInfo,
     /// Live / mixed / not yet (SPEC §7.4); `null` when the apps could not be read.
     pub live: Option<LiveReport>,
-    /// Whether the deploy workflow is disabled (`null`: not found).
+    /// Whether releases are frozen, roll forward included (`null`: the
+    /// deploy workflow was not found).
     pub frozen: Option<bool>,
+    /// The freeze as GitHub records it (`null`: the deploy workflow was not found).
+    pub frozen_state: Option<FrozenState>,
     /// This machine's audit entries about the commit or its tags (newest last).
     pub audit: Vec<crate::audit::Entry>,
     /// `--watch` request counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStats>,
-    /// How `--watch` ended: `completed`, `awaiting_approval`, `failed`, `timed_out`.
+    /// How `--watch` ended: `live`, `completed`, `awaiting_approval`,
+    /// `approved`, `failed`, `never_starts`, `mixed`, `timed_out`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
     /// Each environment's last verified version (SPEC §8.3), read from the
     /// deployment statuses `verify` records; only with `[environments]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<Vec<EnvironmentVerified>>,
+    /// Where `--watch` was asked to end (`approval`, `runs`, `live`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<End>,
+    /// Why expected workflows have no run for the commit (SPEC §8.2), as
+    /// far as due when the watch ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Diagnosis>,
+    /// The runs `--dispatch` started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dispatched: Vec<Dispatched>,
     #[serde(skip)]
     lines: Vec<String>,
     #[serde(skip)]
@@ -205,6 +226,19 @@ pub struct RunInfo {
     pub url: Option<String>,
     /// When it was created.
     pub created_at: Option<String>,
+}
+
+/// The freeze: where releases stand and who froze them, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrozenState {
+    /// `frozen`, `roll_forward` or `not_frozen`.
+    pub standing: crate::release::freeze::Standing,
+    /// `frozen by @x at T: reason` (or what the workflow state says);
+    /// `null` when not frozen.
+    pub description: Option<String>,
+    /// Whether REF's commit may go out (not frozen, or it is the roll
+    /// forward's commit).
+    pub allows_ref: bool,
 }
 
 /// The pending production approval.
@@ -357,11 +391,17 @@ pub async fn load_workflows(ctx: &Context, gh: &Client) -> Result<Vec<WorkflowRo
     Ok(rows)
 }
 
-/// Fills each row's newest run for `sha`.
+/// Fills each row's newest run for `sha`: one listing of the commit's runs
+/// for every workflow (a rate-limited request each poll, not one per
+/// workflow).
 pub async fn refresh_runs(gh: &Client, rows: &mut [WorkflowRow], sha: &str) -> Result<()> {
+    if rows.iter().all(|r| r.workflow.is_none()) {
+        return Ok(());
+    }
+    let runs = gh.runs_of_commit(sha).await?;
     for row in rows.iter_mut() {
         if let Some(w) = &row.workflow {
-            row.run = gh.runs_for_commit(w.id, sha).await?.into_iter().next();
+            row.run = runs.iter().find(|r| r.workflow_id == w.id).cloned();
         }
     }
     Ok(())
@@ -385,10 +425,16 @@ struct Ledger {
     approval: approval::Approval,
     release: Option<Release>,
     frozen: Option<bool>,
+    /// The freeze as read (`None`: the deploy workflow was not found).
+    freeze: Option<crate::release::freeze::FreezeState>,
     production: Production,
     coolify: CoolifyApps,
     /// Whether the release is live, mixed or not yet out (`None`: the apps could not be read).
     live: Option<LiveReport>,
+    /// The trigger diagnosis as due (`--watch`).
+    trigger: Option<Diagnosis>,
+    /// The runs `--dispatch` started.
+    dispatched: Vec<Dispatched>,
 }
 
 /// Each Coolify app's configured image tag (what the next deployment or
@@ -455,9 +501,13 @@ fn judge(
 ) -> Option<LiveReport> {
     let accepted = live::release_image_tags(&ctx.settings.coolify, &target.tags, &target.sha);
     let sha = production.sha.as_deref();
+    let version_url = ctx.settings.verify.version_url.is_some();
     match read {
         AppsRead::NotConfigured => Some(live::assess(sha, &target.sha, &accepted, &[])),
-        AppsRead::Read(apps) => Some(live::assess(sha, &target.sha, &accepted, apps)),
+        AppsRead::Read(apps) => Some(watch::judge(
+            live::assess(sha, &target.sha, &accepted, apps),
+            version_url,
+        )),
         AppsRead::NoToken | AppsRead::Failed(_) => None,
     }
 }
@@ -558,16 +608,15 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         Some(t) => gh.release_by_tag(t).await?,
         None => None,
     };
-    let frozen = match rows
+    let freeze = if rows
         .iter()
-        .find(|r| r.role == Role::Deploy)
-        .and_then(|r| r.workflow.clone())
+        .any(|r| r.role == Role::Deploy && r.workflow.is_some())
     {
-        Some(w) => {
-            Some(gh.workflow_fresh(w.id).await?.state != crate::github::WorkflowState::Active)
-        }
-        None => None,
+        Some(crate::release::freeze::state(gh, &ctx.settings.github.deploy_workflow).await?)
+    } else {
+        None
     };
+    let frozen = freeze.as_ref().map(|f| f.frozen());
     let (production, (coolify, apps_read)) = tokio::join!(
         read_production(ctx, gh, &target),
         read_coolify(ctx, &target)
@@ -582,9 +631,12 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         approval: approval::Approval::NoRun,
         release,
         frozen,
+        freeze,
         production,
         coolify,
         live,
+        trigger: None,
+        dispatched: Vec::new(),
     };
     read_deploy_details(ctx, gh, &mut ledger).await?;
     Ok(ledger)
@@ -744,12 +796,20 @@ fn render(ctx: &Context, l: &Ledger) -> Vec<String> {
     let (tone, text) = production_cells(l);
     rows.push(vec![ui.mark(tone), "production".into(), text]);
     rows.push(coolify_row(ui, &l.coolify));
-    let frozen = match l.frozen {
-        Some(true) => ui.paint(
-            Tone::Fail,
-            "FROZEN: the deploy workflow is disabled (`almarel unfreeze` resumes)",
-        ),
-        Some(false) => "no".to_owned(),
+    let frozen = match l.freeze.as_ref().and_then(|f| f.describe().map(|d| (f, d))) {
+        Some((f, d)) => {
+            let end = match f.standing() {
+                crate::release::freeze::Standing::RollForward if f.allows(&l.target.sha) => {
+                    "; this commit is the roll forward's and may go out".to_owned()
+                }
+                crate::release::freeze::Standing::RollForward => {
+                    "; only the roll forward's commit may go out".to_owned()
+                }
+                _ => " (`almarel unfreeze` resumes)".to_owned(),
+            };
+            ui.paint(Tone::Fail, &format!("FROZEN: {d}{end}"))
+        }
+        None if l.freeze.is_some() => "no".to_owned(),
         None => "unknown (deploy workflow not found)".to_owned(),
     };
     rows.push(vec![
@@ -927,10 +987,18 @@ fn report_of(l: &Ledger, audit: Vec<crate::audit::Entry>) -> StatusReport {
         },
         live: l.live.clone(),
         frozen: l.frozen,
+        frozen_state: l.freeze.as_ref().map(|f| FrozenState {
+            standing: f.standing(),
+            description: f.describe(),
+            allows_ref: f.allows(&l.target.sha),
+        }),
         audit,
         watch: None,
         outcome: None,
         verified: None,
+        until: None,
+        trigger: l.trigger.clone().filter(|d| !d.workflows.is_empty()),
+        dispatched: l.dispatched.clone(),
         lines: Vec::new(),
         next: None,
         summary: summary_md(l),
@@ -1082,11 +1150,114 @@ enum Verdict {
     /// Every run completed, but the release is mixed (decided after the
     /// watch, from production and the apps; never by [`evaluate`]).
     Mixed(String),
+    /// The release is live (`--until live`).
+    Live,
+    /// The production approval was given (`--until approval`).
+    Approved,
+    /// An expected workflow will never start for the commit (SPEC §8.2).
+    NeverStarts(String),
+}
+
+/// [`evaluate`] with the end asked for: `--until approval` also stops once
+/// the approval was given.
+fn decide(l: &Ledger, until: End) -> Option<Verdict> {
+    let v = evaluate(l);
+    if until == End::Approval
+        && !matches!(v, Some(Verdict::Failed(_)))
+        && matches!(l.approval, approval::Approval::Approved { .. })
+    {
+        return Some(Verdict::Approved);
+    }
+    v
+}
+
+/// The configured names of the expected workflows with no run for the
+/// commit (CI always; Release with a release tag; Deploy unless frozen).
+fn missing_expected(l: &Ledger) -> Vec<String> {
+    let has_release_tag = !l.target.tags.is_empty() || l.target.requested_tag.is_some();
+    l.rows
+        .iter()
+        .filter(|r| r.workflow.is_some() && r.run.is_none())
+        .filter(|r| match r.role {
+            Role::Ci => true,
+            Role::Release => has_release_tag,
+            Role::Deploy => !blocked(l),
+        })
+        .map(|r| r.configured.clone())
+        .collect()
+}
+
+/// The release tag the runs were pushed for (REF's, else the commit's preferred).
+fn release_tag(t: &Target) -> Option<String> {
+    t.requested_tag
+        .as_ref()
+        .map(|t| t.name.clone())
+        .or_else(|| crate::version::preferred_tag(&t.tags).map(|t| t.name.clone()))
+}
+
+/// Diagnoses the expected workflows without a run (SPEC §8.2).
+async fn diagnose(
+    ctx: &Context,
+    gh: &Client,
+    l: &Ledger,
+    missing: Vec<String>,
+) -> Result<Diagnosis> {
+    trigger::diagnose(
+        gh,
+        &trigger::Request {
+            sha: l.target.sha.clone(),
+            tag: release_tag(&l.target),
+            branch: ctx.settings.git.branch.clone(),
+            missing,
+            clone: Some(ctx.settings.workdir.clone()),
+        },
+    )
+    .await
+}
+
+/// Starts `name` by hand for the release tag (journaled) and returns the run.
+async fn dispatch_one(ctx: &Context, gh: &Client, l: &Ledger, name: &str) -> Result<Dispatched> {
+    let Some(tag) = release_tag(&l.target) else {
+        return Err(Error::usage(format!(
+            "--dispatch starts a workflow for a tag, and {} has no release tag",
+            l.target.short()
+        ))
+        .with_hint(
+            "tag the commit (`almarel tag`), then `almarel status TAG --watch --dispatch`",
+        ));
+    };
+    let w = ctx.journal.begin(
+        format!("start {name} for {tag} (workflow_dispatch)"),
+        Some(format!("almarel status {tag}")),
+    );
+    match trigger::dispatch(
+        gh,
+        ctx.clock.as_ref(),
+        name,
+        &tag,
+        &l.target.sha,
+        trigger::DISPATCH_FIND_WITHIN,
+    )
+    .await
+    {
+        Ok(d) => {
+            w.done();
+            ctx.ui.progress(&format!(
+                "started {} for {tag}: run {} {}",
+                d.workflow, d.run_id, d.html_url
+            ));
+            Ok(d)
+        }
+        Err(e) => {
+            w.failed(&e.message);
+            Err(e)
+        }
+    }
 }
 
 fn evaluate(l: &Ledger) -> Option<Verdict> {
     let has_release_tag = !l.target.tags.is_empty() || l.target.requested_tag.is_some();
-    let frozen = l.frozen == Some(true);
+    let frozen = blocked(l);
     let mut all_done = true;
     let mut waiting = false;
     for row in &l.rows {
@@ -1127,6 +1298,12 @@ fn evaluate(l: &Ledger) -> Option<Verdict> {
     } else {
         Some(Verdict::Done)
     }
+}
+
+/// Whether the freeze keeps REF's commit out (frozen, and not the roll
+/// forward's commit).
+fn blocked(l: &Ledger) -> bool {
+    l.freeze.as_ref().is_some_and(|f| !f.allows(&l.target.sha))
 }
 
 fn signature(l: &Ledger) -> String {
@@ -1220,9 +1397,13 @@ fn summary_md(l: &Ledger) -> String {
     }
     md.push_str(&format!(
         "| frozen | {} |\n",
-        l.frozen
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        match &l.freeze {
+            Some(f) => f
+                .describe()
+                .unwrap_or_else(|| "no".into())
+                .replace('|', "\\|"),
+            None => "unknown".into(),
+        }
     ));
     if let Some(live) = &l.live {
         let state = match &live.state {
@@ -1252,13 +1433,15 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     }
 
     // --watch: the table is redrawn in place on a terminal (one line per
-    // change elsewhere) until `evaluate` decides; that decision is the end.
+    // change elsewhere) until `decide` decides; that decision ends the runs
+    // phase. With `--until live`, production and the apps are then followed
+    // (release::watch) until the release is live.
     let live = Live::new(&ctx.ui);
     live.show(&ctx.ui, &render(ctx, &ledger), &changes(None, &ledger));
-    let outcome = match evaluate(&ledger) {
+    let outcome = match decide(&ledger, req.until) {
         Some(v) => Ok(v),
         None => {
-            let v = watch_loop(ctx, &gh, &mut ledger, deadline, &live, started).await;
+            let v = watch_loop(ctx, &gh, req, &mut ledger, deadline, &live, started).await;
             // The runs moved on while watching: what production and the
             // apps run is read again, so the final table is not stale.
             if v.is_ok() {
@@ -1266,6 +1449,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
             }
             v
         }
+    };
+    let outcome = match outcome {
+        Ok(Verdict::Done) if req.until == End::Live && !blocked(&ledger) => {
+            follow_to_live(ctx, &gh, &mut ledger, deadline, &live).await
+        }
+        o => o,
     };
     live.finish();
     // Runs that all succeeded while the release is mixed are not a success.
@@ -1278,6 +1467,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     let verdict = outcome.as_ref().ok();
     let mut report = finish_report(ctx, &gh, &ledger, verdict);
     add_verified(ctx, &gh, &mut report).await;
+    report.until = Some(req.until);
     report.watch = Some(WatchStats {
         requests: gh.stats().requests,
         not_modified: gh.stats().not_modified,
@@ -1285,9 +1475,12 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
     match outcome {
         Ok(v) => {
             report.outcome = Some(match &v {
+                Verdict::Live => "live",
                 Verdict::Done => "completed",
                 Verdict::AwaitingApproval => "awaiting_approval",
+                Verdict::Approved => "approved",
                 Verdict::Failed(_) => "failed",
+                Verdict::NeverStarts(_) => "never_starts",
                 Verdict::Mixed(_) => "mixed",
             });
             if let Verdict::Mixed(apps) = &v {
@@ -1296,11 +1489,23 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
                     |n| format!("finish it with `{n}`, or go back with `almarel rollback`"),
                 );
                 let e = Error::failed(format!(
-                    "every run completed, but the release {} is mixed: {apps}",
+                    "the release {} is mixed: {apps}",
                     ref_word(&ledger.target)
                 ))
                 .with_code("release_mixed")
                 .with_hint(hint);
+                return Err(super::fail_with(&ctx.ui, &report, e));
+            }
+            if let Verdict::NeverStarts(why) = &v {
+                let mut e = Error::failed(why.clone()).with_code("workflow_never_starts");
+                e = match &report.next {
+                    Some(n) => e.with_hint(format!(
+                        "fix the cause above and push the tag again, or start it by hand: `{n}`"
+                    )),
+                    None => e.with_hint(
+                        "fix the cause above, then push the tag again (or tag a new release)",
+                    ),
+                };
                 return Err(super::fail_with(&ctx.ui, &report, e));
             }
             if let Verdict::Failed(why) = v {
@@ -1316,6 +1521,105 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<StatusReport> {
             Err(super::fail_with(&ctx.ui, &report, e))
         }
     }
+}
+
+/// Every run completed: follows production and the apps until the release
+/// is live (or a deployment of it failed: mixed), redrawing the table.
+async fn follow_to_live(
+    ctx: &Context,
+    gh: &Client,
+    ledger: &mut Ledger,
+    deadline: Deadline,
+    live: &Live,
+) -> Result<Verdict> {
+    // A newer release already runs in production: this one will never be
+    // live, and there is nothing to follow.
+    if let Some(newer) = superseded_by(ctx, ledger) {
+        ctx.ui.warn(&format!(
+            "production already runs {newer}, newer than {}: this release was superseded, so the watch does not wait for it to go live",
+            ref_word(&ledger.target)
+        ));
+        return Ok(Verdict::Done);
+    }
+    let tags = ledger.target.tags.clone();
+    let sha = ledger.target.sha.clone();
+    let shared = std::sync::Mutex::new(ledger.clone());
+    let on_change = |o: &watch::Observed| {
+        if let Ok(mut l) = shared.lock() {
+            apply_observed(&mut l, o);
+            live.show(
+                &ctx.ui,
+                &render(ctx, &l),
+                &[format!("live: {}", watch::stands_text(o))],
+            );
+        }
+    };
+    let end = watch::until_live(ctx, &sha, &tags, deadline, &on_change).await;
+    // The final table reads production's tags too.
+    let _ = refresh_live(ctx, gh, ledger).await;
+    match end {
+        Ok(LiveEnd::Live(o)) => {
+            ledger.live = o.live;
+            Ok(Verdict::Live)
+        }
+        Ok(LiveEnd::Mixed(o, why)) => {
+            ledger.live = o.live;
+            Ok(Verdict::Mixed(why))
+        }
+        Err(e) if e.kind == crate::error::Kind::Timeout => Err(e.with_hint(format!(
+            "every run completed; the deploy may still be rolling out: re-run `almarel status {} --watch`, or finish it by hand with `almarel deploy`",
+            ref_word(&ledger.target)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The newer release production runs, when it runs another commit whose
+/// release tag is newer than REF's.
+fn superseded_by(ctx: &Context, l: &Ledger) -> Option<String> {
+    let prod = l.production.sha.as_deref()?;
+    if crate::probe::sha_matches(prod, &l.target.sha) {
+        return None;
+    }
+    let mine = crate::version::preferred_tag(&l.target.tags)?;
+    newer_release(&l.production.tags, mine, &ctx.settings.git.tag_prefix)
+}
+
+/// The first of `tags` that is a release newer than `mine`.
+fn newer_release(
+    tags: &[String],
+    mine: &crate::version::ReleaseTag,
+    prefix: &str,
+) -> Option<String> {
+    tags.iter()
+        .filter_map(|t| crate::version::ReleaseTag::from_name(t, prefix))
+        .find(|t| t.version > mine.version)
+        .map(|t| t.name)
+}
+
+/// One read of production and the apps, into the ledger.
+fn apply_observed(l: &mut Ledger, o: &watch::Observed) {
+    match &o.production {
+        Ok(Some(sha)) => {
+            l.production.tags = if crate::probe::sha_matches(sha, &l.target.sha) {
+                l.target.tag_refs.iter().map(|t| t.name.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            l.production.sha = Some(sha.clone());
+            l.production.why_unknown = None;
+        }
+        Ok(None) => {}
+        Err(why) => {
+            l.production.sha = None;
+            l.production.why_unknown = Some(why.clone());
+        }
+    }
+    if let AppsRead::Read(apps) = &o.apps {
+        l.coolify.apps = apps.clone();
+        l.coolify.why_unknown = None;
+    }
+    l.live = o.live.clone();
 }
 
 /// The report for the ledger as it stands: its lines (the table, the audit
@@ -1336,6 +1640,9 @@ fn finish_report(
     );
     let audit = audit_for(ctx, &ledger.target);
     let mut lines = render(ctx, ledger);
+    if let Some(d) = ledger.trigger.as_ref().filter(|d| !d.workflows.is_empty()) {
+        lines.extend(d.lines());
+    }
     lines.extend(audit_lines(&audit));
     let (said, next) = next_step(ledger, verdict);
     lines.extend(said);
@@ -1350,6 +1657,7 @@ fn finish_report(
 async fn watch_loop(
     ctx: &Context,
     gh: &Client,
+    req: &Request,
     current: &mut Ledger,
     deadline: Deadline,
     live: &Live,
@@ -1359,6 +1667,7 @@ async fn watch_loop(
     let state = std::sync::Mutex::new(current.clone());
     let sig_state = std::sync::Mutex::new(signature(current));
     let warned_flag = std::sync::atomic::AtomicBool::new(false);
+    let shown_lines: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let r = clock::poll_until(
         ctx.clock.as_ref(),
         deadline,
@@ -1372,6 +1681,68 @@ async fn watch_loop(
             let mut next = prev.clone();
             refresh_runs(gh, &mut next.rows, &sha).await?;
             read_deploy_details(ctx, gh, &mut next).await?;
+            // SPEC §8.2: an expected workflow without a run after the grace
+            // period is diagnosed; a cause is reported at once and ends the
+            // watch (or, with --dispatch, the workflow is started by hand).
+            let waited = ctx.clock.now().duration_since(started);
+            let missing = missing_expected(&next);
+            let mut never = None;
+            let mut dispatched_now = false;
+            if missing.is_empty() || waited < trigger::GRACE {
+                next.trigger = None;
+            } else {
+                let d = diagnose(ctx, gh, &next, missing).await?;
+                let shown = d.due(waited, false);
+                let lines = shown.lines();
+                let fresh = shown_lines
+                    .lock()
+                    .map(|mut old| {
+                        let c = *old != lines;
+                        *old = lines.clone();
+                        c
+                    })
+                    .unwrap_or(false);
+                if fresh {
+                    for l in &lines {
+                        ctx.ui.warn(l);
+                    }
+                }
+                if req.dispatch {
+                    let started_names: Vec<String> =
+                        next.dispatched.iter().map(|x| x.workflow.clone()).collect();
+                    for name in d.to_dispatch() {
+                        let known = next
+                            .rows
+                            .iter()
+                            .find(|r| r.configured == name)
+                            .and_then(|r| r.workflow.as_ref())
+                            .map(|w| w.name.clone())
+                            .unwrap_or_else(|| name.to_owned());
+                        if started_names.contains(&known) {
+                            continue;
+                        }
+                        let x = dispatch_one(ctx, gh, &next, name).await?;
+                        next.dispatched.push(x);
+                        dispatched_now = true;
+                    }
+                }
+                if !dispatched_now && shown.any_never_starts() {
+                    let names: Vec<String> = shown
+                        .with_status(&trigger::Status::NeverStarts)
+                        .iter()
+                        .map(|w| w.name.clone().unwrap_or_else(|| w.workflow.clone()))
+                        .collect();
+                    never = Some(format!(
+                        "{} will never start for {}",
+                        names.join(", "),
+                        release_tag(&next.target).unwrap_or_else(|| next.target.short().to_owned())
+                    ));
+                }
+                next.trigger = Some(shown);
+            }
+            if dispatched_now {
+                refresh_runs(gh, &mut next.rows, &sha).await?;
+            }
             let sig = signature(&next);
             let changed = sig_state
                 .lock()
@@ -1391,13 +1762,18 @@ async fn watch_loop(
             {
                 ctx.ui.warn(&not_started_text(ctx));
             }
-            let verdict = evaluate(&next);
+            let verdict = match never {
+                Some(why) => Some(Verdict::NeverStarts(why)),
+                None => decide(&next, req.until),
+            };
             if let Ok(mut s) = state.lock() {
                 *s = next;
             }
             Ok::<_, Error>(match verdict {
                 Some(v) => Poll::Ready(v),
-                None => Poll::Pending { changed },
+                None => Poll::Pending {
+                    changed: changed || dispatched_now,
+                },
             })
         },
     )
@@ -1415,6 +1791,15 @@ async fn watch_loop(
                 .filter(|r| r.workflow.is_some() && r.run.is_none())
                 .map(|r| r.configured.clone())
                 .collect();
+            let expected = missing_expected(current);
+            if !expected.is_empty() {
+                // The deadline: whatever is known is reported (SPEC §8.2).
+                let waited = ctx.clock.now().duration_since(started);
+                gh.set_deadline(None);
+                if let Ok(d) = diagnose(ctx, gh, current, expected).await {
+                    current.trigger = Some(d.due(waited, true));
+                }
+            }
             let state: Vec<String> = current
                 .rows
                 .iter()
@@ -1502,7 +1887,7 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
             Some(finish),
         );
     }
-    if l.frozen == Some(true) {
+    if blocked(l) {
         return (
             vec!["releases are frozen: fix forward, then resume them:".to_owned()],
             Some(Next::new(["unfreeze"])),
@@ -1510,7 +1895,22 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
     }
     let next = match verdict {
         Some(Verdict::AwaitingApproval) => Next::new(["approve", label.as_str()]),
-        Some(Verdict::Done) => Next::new(["verify", "--expect-sha", l.target.sha.as_str()]),
+        Some(Verdict::Approved) => Next::new(["status", label.as_str(), "--watch"]),
+        Some(Verdict::NeverStarts(_)) => {
+            return match l.trigger.as_ref().and_then(|d| d.next(&label)) {
+                Some(n) => (Vec::new(), Some(n)),
+                None => (
+                    vec![
+                        "fix the cause above, then push the tag again (or tag a new release)"
+                            .to_owned(),
+                    ],
+                    None,
+                ),
+            };
+        }
+        Some(Verdict::Done | Verdict::Live) => {
+            Next::new(["verify", "--expect-sha", l.target.sha.as_str()])
+        }
         // (a mixed release returned above, with its `deploy --app`)
         Some(Verdict::Mixed(_)) => Next::new(["rollback"]),
         Some(Verdict::Failed(_)) => {
@@ -1526,4 +1926,19 @@ fn next_step(l: &Ledger, verdict: Option<&Verdict>) -> (Vec<String>, Option<Next
         None => Next::new(["status", label.as_str(), "--watch"]),
     };
     (Vec::new(), Some(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::ReleaseTag;
+
+    #[test]
+    fn a_newer_release_in_production_supersedes_the_watched_one() {
+        let mine = ReleaseTag::from_name("v1.2.2", "v").unwrap();
+        let tags = vec!["v1.2.3".to_owned()];
+        assert_eq!(newer_release(&tags, &mine, "v").as_deref(), Some("v1.2.3"));
+        let older = vec!["v1.2.1".to_owned(), "not-a-release".to_owned()];
+        assert_eq!(newer_release(&older, &mine, "v"), None);
+    }
 }

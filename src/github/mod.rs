@@ -551,6 +551,15 @@ impl Client {
         Ok(runs)
     }
 
+    /// Runs of every workflow for commit `sha`, newest first: one listing
+    /// (`GET /actions/runs?head_sha=`) instead of one per workflow.
+    pub async fn runs_of_commit(&self, sha: &str) -> Result<Vec<Run>> {
+        let url = self.repo_url(&format!("/actions/runs?head_sha={sha}&per_page=100"));
+        let mut runs: Vec<Run> = self.http.get_all(&url, Some("workflow_runs")).await?;
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(runs)
+    }
+
     /// Runs of workflow `workflow_id` with `status` (`waiting`, `in_progress`, ...), newest first.
     pub async fn runs_with_status(&self, workflow_id: u64, status: &str) -> Result<Vec<Run>> {
         let url = self.repo_url(&format!(

@@ -14,3 +14,4 @@ pub mod progress;
 pub mod tags;
 pub mod target;
 pub mod trigger;
+pub mod watch;

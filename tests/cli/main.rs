@@ -33,4 +33,5 @@ mod staging;
 mod status;
 mod tag;
 mod verify;
+mod watch;
 mod workflows;
