@@ -434,7 +434,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
     let verb = req.verb();
     let dry_run = ctx.settings.global.dry_run;
     let deploy_wf = gh.workflow(&g.deploy_workflow).await?;
-    let frozen = gh.is_frozen().await?;
+    let freeze = crate::release::freeze::state(&gh, &g.deploy_workflow).await?;
 
     // 1. The run.
     let run = match &req.target {
@@ -688,7 +688,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                 ci_run: ci_run.as_ref(),
                 release_tags: &release_tags,
                 preferred: preferred.as_ref(),
-                frozen,
+                frozen: (!freeze.allows(&sha)).then(|| freeze.describe().unwrap_or_default()),
                 deploy_workflow: &deploy_wf.name,
                 pending: &pending,
                 me: me.as_ref(),
@@ -1061,7 +1061,8 @@ struct GateInputs<'a> {
     ci_run: Option<&'a Run>,
     release_tags: &'a [ReleaseTag],
     preferred: Option<&'a ReleaseTag>,
-    frozen: bool,
+    /// `frozen by @x at T: reason` when the run's commit may not go out.
+    frozen: Option<String>,
     deploy_workflow: &'a str,
     pending: &'a PendingDeployment,
     me: Option<&'a User>,
@@ -1150,11 +1151,11 @@ fn gates(ctx: &Context, req: &Request, i: &GateInputs<'_>) -> Vec<Check> {
         )),
         None => checks.push(Check::pass("final_release", "no release tag")),
     }
-    checks.push(if i.frozen {
+    checks.push(if let Some(line) = &i.frozen {
         Check::fail(
             "not_frozen",
             format!(
-                "releases are frozen ({} is disabled); `almarel unfreeze` first",
+                "releases are {line} (deploy workflow {}); `almarel unfreeze` first",
                 i.deploy_workflow
             ),
             "releases are frozen: `almarel unfreeze` first (no flag of approve overrides a freeze)",

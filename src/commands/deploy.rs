@@ -205,11 +205,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                 .with_report(&report));
         }
     }
-    if releases_frozen(ctx).await? {
-        let detail = format!(
-            "releases are frozen: the `{}` workflow is disabled",
-            settings.github.deploy_workflow
-        );
+    if let Some(line) = releases_frozen(ctx, &target.sha).await? {
+        let detail = format!("releases are {line}");
         report.checks.push(Check::fail(
             "not frozen",
             &detail,
@@ -557,11 +554,18 @@ async fn ref_commit_and_tags(
     Ok((target.sha, target.tags))
 }
 
-/// Whether releases are frozen: the deploy workflow's state is not `active`
-/// (read from GitHub; needs `github.repository` and a token).
-async fn releases_frozen(ctx: &Context) -> Result<bool> {
+/// Why the release at `sha` may not go out (`frozen by @x at T: reason`),
+/// or `None`: the same freeze `freeze`/`unfreeze` see — the deploy workflow
+/// not `active`, or a freeze record on GitHub (also with the workflow
+/// re-enabled by hand), a roll forward letting only its own commit through.
+async fn releases_frozen(ctx: &Context, sha: &str) -> Result<Option<String>> {
     let gh = ctx.github().await?;
-    gh.is_frozen().await
+    let state = crate::release::freeze::state(&gh, &ctx.settings.github.deploy_workflow).await?;
+    Ok(if state.allows(sha) {
+        None
+    } else {
+        state.describe()
+    })
 }
 
 /// The image tag of the release production runs (its version SHA's release

@@ -509,9 +509,12 @@ async fn read_ledger(ctx: &Context, gh: &Client, req: &Request) -> Result<Ledger
         .find(|r| r.role == Role::Deploy)
         .and_then(|r| r.workflow.clone())
     {
-        Some(w) => {
-            Some(gh.workflow_fresh(w.id).await?.state != crate::github::WorkflowState::Active)
-        }
+        // The freeze `deploy`/`approve` enforce: workflow state and record.
+        Some(w) => Some(
+            !crate::release::freeze::state(gh, &w.name)
+                .await?
+                .allows(&target.sha),
+        ),
         None => None,
     };
     let (production, (coolify, apps_read)) = tokio::join!(
