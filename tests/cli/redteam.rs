@@ -303,3 +303,133 @@ fn status_shows_a_freeze_record_with_the_workflow_active_as_frozen() {
     let v = crate::support::json_stdout(&out);
     assert_eq!(v["frozen"], true, "{v}");
 }
+
+/// An unwritable audit log refuses every writer (not only approve) with exit
+/// 2 before any request to GitHub or Coolify.
+#[test]
+fn an_unwritable_audit_log_refuses_deploy_freeze_unfreeze_and_rollback_before_any_request() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let blocked = sb.path().join("blocked");
+    std::fs::write(&blocked, "").unwrap();
+    for args in [
+        vec!["deploy", "--tag", "1.2.3", "--yes"],
+        vec!["freeze", "--reason", "x", "--yes"],
+        vec!["unfreeze", "--yes"],
+        vec!["rollback", "--to", "1.2.2", "--yes"],
+    ] {
+        let before_c = c.recorder().all().len();
+        let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+            .env("ALMAREL_STATE_DIR", &blocked)
+            .args(&args)
+            .run()
+            .unwrap();
+        assert_no_panic(&out);
+        let (o, e) = texts(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{o}\n{e}");
+        assert!(e.contains("audit.jsonl"), "{args:?}: {e}");
+        let writes: Vec<_> = dir
+            .github
+            .recorder()
+            .all()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect();
+        assert!(writes.is_empty(), "{args:?}: {writes:?}");
+        let cw: Vec<_> = c.recorder().all()[before_c..]
+            .iter()
+            .filter(|r| r.method != "GET")
+            .cloned()
+            .collect();
+        assert!(cw.is_empty(), "{args:?}: {cw:?}");
+    }
+}
+
+/// A token that is only whitespace is "not set" (exit 2 naming the
+/// variable), never an empty `Authorization` header.
+#[test]
+fn a_whitespace_only_token_is_not_set() {
+    use crate::support::github::GhEnv;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    let out = gh
+        .almarel(&sb)
+        .env("GH_TOKEN", " \n")
+        .args(["approve", &sha, "--yes"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(e.contains("GH_TOKEN"), "{e}");
+    assert!(
+        gh.sim.recorder().all().is_empty(),
+        "{:?}",
+        gh.sim.recorder().all()
+    );
+}
+
+/// SIGTERM while unfreeze's enable is in flight: exit 143, the enable listed
+/// in flight (never "nothing was changed"), the audit line interrupted, and
+/// the printed continuation finishes the unfreeze.
+#[test]
+fn sigterm_during_unfreezes_enable_says_in_flight_and_the_rerun_converges() {
+    use crate::support::github::GhEnv;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let out = gh
+        .almarel(&sb)
+        .args(["freeze", "--reason", "x", "--yes"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    gh.sim.slow("PUT", "/enable", Duration::from_secs(30));
+    let child = sb
+        .almarel_std(&gh.dir)
+        .env("GH_TOKEN", crate::support::github::TOKEN)
+        .args(["--config", "almarel.toml", "unfreeze", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while gh.sim.slow_arrivals() < 1 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gh.sim.slow_arrivals() >= 1, "the enable never arrived");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    eprintln!("--- interrupted unfreeze:\n{o}\n{e}");
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    assert!(!e.contains("nothing was changed"), "{e}");
+    assert!(e.contains("in flight"), "{e}");
+    let results: Vec<String> = sb
+        .audit_lines()
+        .iter()
+        .filter(|l| l["command"] == "unfreeze")
+        .map(|l| l["result"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(results, ["started", "interrupted: SIGTERM"]);
+    gh.sim.clear_slow();
+    let out = gh.almarel(&sb).args(["unfreeze", "--yes"]).run().unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(
+        gh.sim.workflow_state("Deploy to Production").as_deref(),
+        Some("active")
+    );
+    assert_eq!(gh.sim.variable("ALMAREL_FREEZE"), None);
+}
