@@ -433,3 +433,45 @@ fn sigterm_during_unfreezes_enable_says_in_flight_and_the_rerun_converges() {
     );
     assert_eq!(gh.sim.variable("ALMAREL_FREEZE"), None);
 }
+
+/// Two `approve` at once on the same waiting run: both exit 0, one review is
+/// recorded, and neither claims a review it did not send.
+#[test]
+fn two_approves_at_once_both_tell_the_truth() {
+    use crate::support::github::GhEnv;
+    use almarel_sandbox::github::RunPlan;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    gh.sim
+        .slow_answer("POST", "/pending_deployments", Duration::from_millis(1500));
+    let spawn = || {
+        sb.almarel_std(&gh.dir)
+            .env("GH_TOKEN", crate::support::github::TOKEN)
+            .args(["--config", "almarel.toml", "approve", "v1.2.3", "--yes"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    let b = spawn();
+    let mut codes = Vec::new();
+    for (name, child) in [("a", a), ("b", b)] {
+        let out = child.wait_with_output().unwrap();
+        crate::support::check_next(&out);
+        assert_no_panic(&out);
+        let (o, e) = texts(&out);
+        eprintln!("--- approve {name}: {:?}\n{o}\n{e}", out.status.code());
+        codes.push(out.status.code());
+    }
+    assert_eq!(codes, [Some(0), Some(0)]);
+    assert_eq!(gh.sim.approvals(run).len(), 1);
+}
