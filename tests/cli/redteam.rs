@@ -475,3 +475,18 @@ fn two_approves_at_once_both_tell_the_truth() {
     assert_eq!(codes, [Some(0), Some(0)]);
     assert_eq!(gh.sim.approvals(run).len(), 1);
 }
+
+/// Rollback whose PATCH Coolify answers 200 but does not apply: never
+/// "rolled back", exit 4 (the PATCH did not stick), the app untouched.
+#[test]
+fn a_rollback_patch_answered_200_but_not_applied_is_not_rolled_back() {
+    let mut apps = crate::rollback::apps_at("v1.3.0");
+    apps[0].ignore_patch = true;
+    let fx = crate::rollback::Fx::with_apps(false, apps);
+    let out = fx.almarel().args(["rollback", "--yes"]).run().unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert!(!o.contains("rolled back: production runs"), "{o}\n{e}");
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    assert!(e.contains("did not apply"), "{e}");
+}
