@@ -490,3 +490,26 @@ fn a_rollback_patch_answered_200_but_not_applied_is_not_rolled_back() {
     assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
     assert!(e.contains("did not apply"), "{e}");
 }
+
+/// A relative `HOME` (and no state directory otherwise) must not put the
+/// audit log into the clone either: `tag` refuses before any change (exit 2
+/// naming the variables) instead of leaving an untracked file that refuses
+/// the next `tag` for a dirty tree.
+#[test]
+fn a_relative_home_never_writes_the_audit_log_into_the_clone() {
+    let r = crate::support::git::Repos::new();
+    let out = r
+        .almarel()
+        .env_remove("ALMAREL_STATE_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", ".")
+        .args(["tag", "1.2.3", "--no-push"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert!(!r.work.join(".local").exists(), "wrote into the clone");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(e.contains("HOME"), "{e}");
+}
