@@ -513,3 +513,47 @@ fn a_relative_home_never_writes_the_audit_log_into_the_clone() {
     assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
     assert!(e.contains("HOME"), "{e}");
 }
+
+/// The same interruption with `--json`: exactly one object on stdout with
+/// the three lists, the PATCH in `in_flight`, the deploy POST not started.
+#[test]
+fn sigterm_with_deploys_patch_in_flight_in_json_lists_the_three() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    c.slow("PATCH", "/api/v1/applications/", Duration::from_secs(30), 1);
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let child = spawnable(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while c
+        .recorder()
+        .matching("PATCH", "/api/v1/applications/")
+        .is_empty()
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["signal"], "SIGTERM", "{v}");
+    assert!(v["done"].as_array().is_some(), "{v}");
+    let in_flight = v["in_flight"].to_string();
+    assert!(in_flight.contains("image tag"), "{v}");
+    assert!(v["not_started"].as_array().is_some(), "{v}");
+}
