@@ -557,3 +557,51 @@ fn sigterm_with_deploys_patch_in_flight_in_json_lists_the_three() {
     assert!(in_flight.contains("image tag"), "{v}");
     assert!(v["not_started"].as_array().is_some(), "{v}");
 }
+
+/// SIGTERM while rollback's freeze (the workflow disable) is in flight:
+/// exit 143, the disable in flight, nothing on Coolify; the printed `next:`
+/// rolls back exactly one release (every PATCH sets v1.2.1).
+#[test]
+fn sigterm_during_rollbacks_freeze_then_next_rolls_back_once() {
+    let fx = crate::rollback::Fx::new(false);
+    fx.gh.slow("PUT", "/disable", Duration::from_secs(30));
+    let child = fx
+        .almarel_std()
+        .args(["rollback", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while fx.gh.slow_arrivals() < 1 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(fx.gh.slow_arrivals() >= 1, "the disable never arrived");
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{o}\n{e}");
+    assert!(!e.contains("nothing was changed"), "{e}");
+    assert!(e.contains("in flight"), "{e}");
+    assert!(fx.patched_tags().is_empty());
+    let next = crate::support::next_lines(&out);
+    assert_eq!(next.len(), 1, "{e}");
+    fx.gh.clear_slow();
+    let words = crate::support::shell_words(&next[0]).unwrap();
+    let out = fx.almarel().args(&words[1..]).arg("--yes").run().unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let tags = fx.patched_tags();
+    assert!(
+        !tags.is_empty() && tags.iter().all(|t| t == "v1.2.1"),
+        "{tags:?}"
+    );
+}
