@@ -131,7 +131,7 @@ fn a_path_as_ref_is_exit_2_for_deploy_verify_and_rollback() {
     ] {
         let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
             .args(&args)
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (stdout, stderr) = texts(&out);
