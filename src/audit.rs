@@ -1,7 +1,8 @@
 //! The local audit log (SPEC §6, §7.2), written ahead: in
 //! `$ALMAREL_STATE_DIR/audit.jsonl`, else `$XDG_STATE_HOME/almarel/audit.jsonl`
 //! (an absolute `XDG_STATE_HOME` only: a relative one is ignored, as the XDG
-//! rules say), else `~/.local/state/almarel/audit.jsonl`.
+//! rules say), else `~/.local/state/almarel/audit.jsonl` (an absolute
+//! `HOME` only: a relative one would put the log into the clone).
 //!
 //! A change writes two lines: `result: "started"` before its first write
 //! ([`crate::context::Context::audit_start`]), then the outcome (`ok`,
@@ -68,7 +69,9 @@ impl AuditLog {
             })
             .or_else(|| {
                 env.get(env::HOME)
-                    .map(|h| PathBuf::from(h).join(".local/state/almarel"))
+                    .map(PathBuf::from)
+                    .filter(|h| h.is_absolute())
+                    .map(|h| h.join(".local/state/almarel"))
             });
         AuditLog {
             path: dir.map(|d| d.join("audit.jsonl")),
@@ -86,7 +89,7 @@ impl AuditLog {
     pub fn check_writable(&self) -> Result<()> {
         let Some(path) = &self.path else {
             return Err(Error::usage(
-                "cannot locate the audit log: set HOME, XDG_STATE_HOME (absolute) or ALMAREL_STATE_DIR",
+                "cannot locate the audit log: set HOME (absolute), XDG_STATE_HOME (absolute) or ALMAREL_STATE_DIR",
             )
             .with_code("audit_unwritable"));
         };

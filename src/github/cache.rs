@@ -50,12 +50,16 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
 }
 
 /// The cache root: `$XDG_CACHE_HOME/almarel` (an absolute `XDG_CACHE_HOME`
-/// only, as the XDG spec says), else `~/.cache/almarel`; `None` without
-/// either.
+/// only, as the XDG spec says), else `~/.cache/almarel` (an absolute `HOME`
+/// only: a relative one would put the cache into the clone and dirty it);
+/// `None` without either.
 pub fn default_root(xdg_cache_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
     match xdg_cache_home.map(Path::new).filter(|p| p.is_absolute()) {
         Some(x) => Some(x.join("almarel")),
-        None => home.map(|h| Path::new(h).join(".cache").join("almarel")),
+        None => home
+            .map(Path::new)
+            .filter(|h| h.is_absolute())
+            .map(|h| h.join(".cache").join("almarel")),
     }
 }
 
@@ -279,5 +283,7 @@ mod tests {
             Some(PathBuf::from("/home/j/.cache/almarel"))
         );
         assert_eq!(default_root(None, None), None);
+        assert_eq!(default_root(None, Some(".")), None);
+        assert_eq!(default_root(Some("rel"), Some("home/j")), None);
     }
 }

@@ -936,7 +936,7 @@ fn a_failure_restores_the_tag_last_finished_not_the_one_configured_at_the_start(
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -961,7 +961,7 @@ fn when_the_last_finished_tag_cannot_be_known_nothing_is_restored_and_it_says_so
     // This token cannot read build logs, and production is not configured.
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -982,7 +982,7 @@ fn a_patch_answered_200_but_not_applied_is_exit_4_and_nothing_is_deployed() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
@@ -1006,7 +1006,7 @@ fn an_earlier_deployment_is_waited_for_before_deciding_what_to_restore() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -1042,7 +1042,7 @@ fn an_earlier_deployment_that_outlasts_the_timeout_is_exit_5_and_nothing_is_chan
     let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes", "--timeout", "2s"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
@@ -1063,7 +1063,7 @@ fn a_coolify_answer_over_32_mib_is_exit_4() {
     let dir = deploy_project(&sb, &rt, &coolify_toml(&big.url, &apps));
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
@@ -1089,13 +1089,13 @@ fn a_deploy_where_web_failed_and_api_finished_is_mixed_and_verify_fails_naming_w
     });
     let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
     // Production (api) answers with the release's SHA, but web is not on it.
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["verify", "--expect-tag", "v1.2.3", "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (_, stderr) = texts(&out);
@@ -1117,7 +1117,7 @@ fn a_deploy_where_web_failed_and_api_finished_is_mixed_and_verify_fails_naming_w
     // Without COOLIFY_TOKEN the app check is skipped, with a warning naming it.
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-tag", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -1139,7 +1139,7 @@ fn without_readable_logs_the_release_production_runs_is_what_a_failure_restores(
     p.control().set_sha(&sha);
     let out = almarel(&sb, &dir, sim::TOKEN)
         .args(["deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

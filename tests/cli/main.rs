@@ -24,6 +24,7 @@ mod freeze;
 mod fuzz_seeds;
 mod init;
 mod interrupt;
+mod redteam;
 mod rehearse;
 mod rollback;
 mod scale;

@@ -7,7 +7,7 @@ use almarel_sandbox::coolify as csim;
 
 use crate::support::github::{GhEnv, TOKEN, assert_no_token};
 use crate::support::raw::{Behaviour, RawServer};
-use crate::support::{Sandbox, assert_no_panic, json_stdout, texts};
+use crate::support::{Run, Sandbox, assert_no_panic, json_stdout, texts};
 
 const BAD_REFS: [&str; 6] = [
     "../../etc/passwd",
@@ -28,7 +28,7 @@ fn a_bad_ref_is_exit_2_and_nothing_is_sent() {
             vec!["approve", r, "--yes"],
             vec!["checklist", "during-deploy", r],
         ] {
-            let out = gh.almarel(&sb).args(&cmd).output().unwrap();
+            let out = gh.almarel(&sb).args(&cmd).run().unwrap();
             assert_no_panic(&out);
             let (o, e) = texts(&out);
             assert_eq!(out.status.code(), Some(2), "{cmd:?}\n{o}\n{e}");
@@ -53,11 +53,7 @@ fn a_good_ref_still_resolves() {
     let sha = gh.sim.add_commit("Add login page");
     gh.sim.add_tag("v1.2.3", &sha, true);
     for r in ["1.2.3", "v1.2.3", &sha[..7], &sha.to_uppercase()] {
-        let out = gh
-            .almarel(&sb)
-            .args(["--json", "status", r])
-            .output()
-            .unwrap();
+        let out = gh.almarel(&sb).args(["--json", "status", r]).run().unwrap();
         let (o, e) = texts(&out);
         assert_ne!(out.status.code(), Some(2), "{r}\n{o}\n{e}");
         assert_eq!(json_stdout(&out)["sha"], sha.as_str(), "{r}: {o}");
@@ -69,7 +65,7 @@ fn a_bad_tag_prefix_is_exit_2_naming_the_key() {
     let sb = Sandbox::new();
     for prefix in ["release/", "v ", "x~", "-v"] {
         let gh = GhEnv::start_with(&sb, &format!("[git]\ntag_prefix = \"{prefix}\"\n"));
-        let out = gh.almarel(&sb).args(["status", "1.2.3"]).output().unwrap();
+        let out = gh.almarel(&sb).args(["status", "1.2.3"]).run().unwrap();
         let (_, e) = texts(&out);
         assert_eq!(out.status.code(), Some(2), "{prefix:?}: {e}");
         assert!(e.contains("git.tag_prefix"), "{e}");
@@ -93,7 +89,7 @@ fn github_tokens_are_trimmed() {
             .env_remove("GH_TOKEN")
             .env(var, &value)
             .args(["status", "v1.2.3"])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -116,7 +112,7 @@ fn a_control_character_inside_a_github_token_is_exit_2_naming_the_variable() {
             .env_remove("GH_TOKEN")
             .env(var, &value)
             .args(["--json", "status", "v1.2.3"])
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -141,7 +137,7 @@ fn coolify_tokens_are_trimmed_and_control_characters_refused() {
     let dir = cs::deploy_project(&sb, &rt, &cs::coolify_toml(&c.url(), &cs::two_apps()));
     let out = cs::almarel(&sb, &dir, &format!(" {}\n", csim::TOKEN))
         .args(["deploy", "--tag", "1.2.3", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -151,7 +147,7 @@ fn coolify_tokens_are_trimmed_and_control_characters_refused() {
 
     let out = cs::almarel(&sb, &dir, "9|abc\ndef")
         .args(["deploy", "--tag", "1.2.3", "--dry-run"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -202,7 +198,7 @@ fn an_answer_over_32_mib_is_exit_4_without_a_retry() {
             .env("GH_TOKEN", TOKEN)
             .args(["--config", "almarel.toml", "status", "v1.2.3"])
             .timeout(std::time::Duration::from_secs(60))
-            .output()
+            .run()
             .unwrap();
         assert_no_panic(&out);
         let (o, e) = texts(&out);
@@ -249,7 +245,7 @@ fn one_run_discovers_the_github_token_once() {
         .env_remove("GH_TOKEN")
         .env("PATH", path)
         .args(["-v", "deploy", "--tag", "1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (o, e) = texts(&out);
@@ -283,7 +279,7 @@ fn status_and_checklist_name_who_approved_and_a_rejection() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.3", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
@@ -291,7 +287,7 @@ fn status_and_checklist_name_who_approved_and_a_rejection() {
     let out = gh
         .almarel(&sb)
         .args(["--json", "status", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let v = json_stdout(&out);
     assert_eq!(v["approval"]["state"], "approved", "{v}");
@@ -299,13 +295,13 @@ fn status_and_checklist_name_who_approved_and_a_rejection() {
         v["approval"]["by"].as_str().is_some_and(|b| !b.is_empty()),
         "{v}"
     );
-    let out = gh.almarel(&sb).args(["status", "v1.2.3"]).output().unwrap();
+    let out = gh.almarel(&sb).args(["status", "v1.2.3"]).run().unwrap();
     let (o, _) = texts(&out);
     assert!(o.contains("production approved by @"), "{o}");
     let out = gh
         .almarel(&sb)
         .args(["--json", "checklist", "during-deploy", "v1.2.3"])
-        .output()
+        .run()
         .unwrap();
     let items = json_stdout(&out)["items"].to_string();
     assert!(items.contains("production approved by @"), "{items}");
@@ -319,20 +315,20 @@ fn status_and_checklist_name_who_approved_and_a_rejection() {
     let out = gh
         .almarel(&sb)
         .args(["approve", "v1.2.4", "--reject", "--yes"])
-        .output()
+        .run()
         .unwrap();
     let (o, e) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     let out = gh
         .almarel(&sb)
         .args(["--json", "status", "v1.2.4"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(json_stdout(&out)["approval"]["state"], "rejected");
     let out = gh
         .almarel(&sb)
         .args(["--json", "checklist", "during-deploy", "v1.2.4"])
-        .output()
+        .run()
         .unwrap();
     let items = json_stdout(&out)["items"].to_string();
     assert!(items.contains("production rejected by @"), "{items}");

@@ -531,7 +531,7 @@ expect_status = 200
     let dir = project(&sb, &toml);
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_no_panic(&out);
     let (stdout, stderr) = texts(&out);
@@ -559,7 +559,7 @@ expect_status = 200
     std::fs::write(dir.join("almarel.toml"), &toml).unwrap();
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -578,7 +578,7 @@ expect_status = 200
     .unwrap();
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     assert_eq!(elsewhere.requests(), Vec::<String>::new());
@@ -604,7 +604,7 @@ fn a_probe_answer_over_32_mib_fails_the_check_with_that_reason() {
     let dir = project(&sb, &toml);
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", texts(&out).1);
     let v = json_stdout(&out);
@@ -623,7 +623,7 @@ fn a_redirect_within_the_same_origin_is_followed() {
     let dir = project(&sb, &toml);
     let out = almarel(&sb, &dir, "")
         .args(["verify", "--expect-sha", NEW_SHA, "--json"])
-        .output()
+        .run()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
     let v = json_stdout(&out);
