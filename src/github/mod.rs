@@ -300,7 +300,7 @@ impl Client {
     }
 
     /// Every tag whose name starts with `prefix` (`v`), peeled (annotated
-    /// tags in one GraphQL query per 1,000, see [`peel`]). The endpoint
+    /// tags in one GraphQL query per 1,000, see the `peel` module). The endpoint
     /// answers every match at once and ignores `per_page`.
     pub async fn tags(&self, prefix: &str) -> Result<Vec<TagRef>> {
         let url = self.repo_url(&format!("/git/matching-refs/tags/{prefix}"));
