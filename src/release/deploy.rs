@@ -767,12 +767,34 @@ pub async fn deploy_apps(
             Value::Object(details),
         )?);
     }
+    // Every write is declared before the first leaves, so an interruption
+    // lists the ones not started yet (SPEC §7.1).
+    let writes: Vec<AppWrites> = prepared
+        .apps
+        .iter()
+        .map(|state| {
+            let name = &state.app.name;
+            AppWrites {
+                patch: state.needs_patch(&plan.image_tag).then(|| {
+                    ctx.journal.plan(
+                        format!("set the image tag of app `{name}` to {}", plan.image_tag),
+                        check_command(plan),
+                    )
+                }),
+                trigger: ctx.journal.plan(
+                    format!("triggered deployment of app `{name}` ({})", plan.image_tag),
+                    check_command(plan),
+                ),
+            }
+        })
+        .collect();
     let deadline = Deadline::after(ctx.clock.as_ref(), plan.timeout);
     let client = &client.with_deadline(deadline);
     let runs = prepared
         .apps
         .iter()
-        .map(|state| run_app(ctx, client, plan, state, deadline, on_event));
+        .zip(writes)
+        .map(|(state, w)| run_app(ctx, client, plan, state, w, deadline, on_event));
     let apps = join_all(runs).await;
     for (a, entry) in apps.iter().zip(entries) {
         let result = match &a.outcome {
@@ -808,18 +830,39 @@ fn merge_details(into: &mut serde_json::Map<String, Value>, extra: &Value) {
 /// the request leaves, done or failed once answered (an interruption in
 /// between reports it as in flight, with `check` to see whether it applied).
 async fn journal_write<T>(
-    ctx: &Context,
-    what: String,
-    check: Option<String>,
+    w: crate::journal::Write,
     write: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    let w = ctx.journal.begin(what, check);
     let r = write.await;
     match &r {
         Ok(_) => w.done(),
         Err(e) => w.failed(&e.message),
     }
     r
+}
+
+/// A write as the journal knows it: declared up front by [`deploy_apps`]
+/// (listed as not started until it leaves), or decided on the way (a
+/// restore), recorded when it leaves.
+enum Planned {
+    Declared(crate::journal::WriteId),
+    Now(String, Option<String>),
+}
+
+impl Planned {
+    fn start(self, ctx: &Context) -> crate::journal::Write {
+        match self {
+            Planned::Declared(id) => ctx.journal.start(id),
+            Planned::Now(what, check) => ctx.journal.begin(what, check),
+        }
+    }
+}
+
+/// The writes of one app, declared before any is sent: the PATCH (when the
+/// app's tag must change) and the deployment trigger.
+struct AppWrites {
+    patch: Option<crate::journal::WriteId>,
+    trigger: crate::journal::WriteId,
 }
 
 /// The command that says whether a write for `plan` applied:
@@ -836,13 +879,10 @@ async fn set_tag_checked(
     client: &Client,
     app: &CoolifyApp,
     tag: Option<&str>,
-    what: String,
-    check: Option<String>,
+    write: Planned,
 ) -> Result<()> {
     journal_write(
-        ctx,
-        what,
-        check,
+        write.start(ctx),
         client.set_image_tag(&app.name, &app.uuid, tag),
     )
     .await?;
@@ -864,6 +904,7 @@ async fn run_app(
     client: &Client,
     plan: &DeployPlan,
     prepared: &AppState,
+    writes: AppWrites,
     deadline: Deadline,
     on_event: OnEvent<'_>,
 ) -> AppOutcome {
@@ -960,15 +1001,11 @@ async fn run_app(
             plan.image_tag,
             tag_name(state.previous_tag.as_deref())
         );
-        if let Err(e) = set_tag_checked(
-            ctx,
-            client,
-            &state.app,
-            Some(&plan.image_tag),
-            what,
-            check_command(plan),
-        )
-        .await
+        let write = match writes.patch {
+            Some(id) => Planned::Declared(id),
+            None => Planned::Now(what, check_command(plan)),
+        };
+        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), write).await
         {
             // The PATCH may have been applied (a broken connection) or not
             // (ignored): either way the configured tag may not be the last
@@ -987,9 +1024,8 @@ async fn run_app(
     }
 
     // 3. Trigger.
-    let what = format!("triggered deployment of app `{name}` ({})", plan.image_tag);
     let entries =
-        match journal_write(ctx, what, check_command(plan), client.deploy(name, uuid)).await {
+        match journal_write(ctx.journal.start(writes.trigger), client.deploy(name, uuid)).await {
             Ok(e) => e,
             Err(e) => {
                 out.outcome = Outcome::Error(e);
@@ -1147,7 +1183,7 @@ async fn restore(
         "restored the image tag of app `{name}` to {}",
         tag_name(target)
     );
-    match set_tag_checked(ctx, client, &state.app, target, what, None).await {
+    match set_tag_checked(ctx, client, &state.app, target, Planned::Now(what, None)).await {
         Ok(()) => {
             out.restored = true;
             on_event(DeployEvent::Restored {
