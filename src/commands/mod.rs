@@ -53,6 +53,67 @@ fn audit_guard(ctx: &Context, command: &Command) -> Result<()> {
 
 /// Runs one command.
 pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
+    let outcome = dispatch(ctx, command).await?;
+    // `--env NAME` carries over to the next step, so it acts on the same
+    // environment (a staging verify's next step is not production's).
+    Ok(match outcome {
+        Outcome::Report(inner) if ctx.settings.environment_given => {
+            Outcome::Report(Box::new(InEnvironment {
+                inner,
+                env: ctx.settings.environment.name.clone(),
+            }))
+        }
+        other => other,
+    })
+}
+
+/// The verbs that take `--env` (SPEC §8.3).
+const ENV_VERBS: [&str; 8] = [
+    "status",
+    "approve",
+    "deploy",
+    "verify",
+    "rollback",
+    "checklist",
+    "freeze",
+    "unfreeze",
+];
+
+/// A report whose `next` keeps the `--env` the command ran with.
+struct InEnvironment {
+    inner: Box<dyn crate::report::Rendered>,
+    env: String,
+}
+
+impl crate::report::Rendered for InEnvironment {
+    fn render(&self, ui: &Ui) {
+        self.inner.render(ui);
+    }
+    fn next(&self) -> Option<Next> {
+        let next = self.inner.next()?;
+        let args = next.args();
+        let takes_env = args
+            .first()
+            .is_some_and(|v| ENV_VERBS.contains(&v.as_str()));
+        if !takes_env || args.iter().any(|a| a == "--env" || a.starts_with("--env=")) {
+            return Some(next);
+        }
+        let mut words = args.to_vec();
+        words.extend(["--env".to_owned(), self.env.clone()]);
+        Some(Next::new(words))
+    }
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        self.inner.outputs()
+    }
+    fn summary(&self) -> Option<String> {
+        self.inner.summary()
+    }
+    fn to_json(&self) -> Value {
+        self.inner.to_json()
+    }
+}
+
+async fn dispatch(ctx: &Context, command: &Command) -> Result<Outcome> {
     if !matches!(command, Command::Tag(_) | Command::Approve(_)) {
         audit_guard(ctx, command)?;
     }

@@ -373,6 +373,19 @@ fn checklist_before_merge_turns_green_only_after_a_staging_verify_of_that_commit
         .cloned()
         .unwrap();
     assert_eq!(staging["last"]["sha"], w.rc.as_str(), "{v}");
+
+    // `--env` carries over to the next step (it acts on the same environment).
+    let out = w
+        .almarel()
+        .args(["status", "v1.3.0-rc.1", "--env", "staging", "--json"])
+        .run()
+        .unwrap();
+    let v = json_stdout(&out);
+    let next = v["next"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        next.starts_with("almarel ") && next.ends_with(" --env staging"),
+        "{v}"
+    );
 }
 
 const STAGING_TOML: &str = "[environments.staging]\n[environments.staging.verify]\nhealth_url = \"https://staging.example.com/health\"\n";
