@@ -900,7 +900,30 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
         .await;
     let settled = match outcome {
         Err(e) => Settled::Failed(e),
-        Ok(WriteOutcome::Accepted(_)) => Settled::Applied,
+        Ok(WriteOutcome::Accepted(_)) => {
+            // Read back: a 2xx that left no review in the run's history
+            // recorded nothing (a read that fails trusts the answer).
+            match gh.approvals(run.id).await {
+                Ok(reviews)
+                    if approval::decide(Some(&run), &[], &reviews, &env_name)
+                        .reviewer()
+                        .is_none() =>
+                {
+                    Settled::Failed(
+                        Error::remote(format!(
+                            "GitHub accepted the review of run {} but its review history has none for {env_name}: nothing was recorded",
+                            run.id
+                        ))
+                        .with_code("review_not_applied")
+                        .with_hint(format!(
+                            "`{}` is safe to re-run: it checks again before sending",
+                            req.again(std::slice::from_ref(&what))
+                        )),
+                    )
+                }
+                _ => Settled::Applied,
+            }
+        }
         Ok(WriteOutcome::Refused { status, message }) => {
             refused_review(
                 ctx,

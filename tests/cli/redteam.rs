@@ -611,3 +611,41 @@ fn sigterm_during_rollbacks_freeze_then_next_rolls_back_once() {
         "{tags:?}"
     );
 }
+
+/// A review POST GitHub answers 200 without recording it: approve reads the
+/// run's review history back and never says "approved" (exit 4,
+/// `review_not_applied`, the run still waiting, the audit line failed).
+#[test]
+fn a_review_answered_200_but_not_recorded_is_not_called_approved() {
+    use crate::support::github::GhEnv;
+    use almarel_sandbox::github::{Fault, RunPlan};
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("x");
+    gh.sim.add_tag("v1.2.3", &sha, true);
+    gh.sim.add_run("CI", &sha, RunPlan::success());
+    let run = gh
+        .sim
+        .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
+    let mut answered = Fault::new("POST", "/pending_deployments", 1, 200);
+    answered.body = "[]".into();
+    gh.sim.fault(answered);
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["error"]["code"], "review_not_applied", "{v}");
+    assert!(gh.sim.approvals(run).is_empty());
+    assert!(gh.sim.is_pending(run));
+    let audit = sb.audit_lines();
+    assert!(
+        audit
+            .last()
+            .is_some_and(|l| l["result"].as_str().unwrap_or("").starts_with("failed")),
+        "{audit:?}"
+    );
+}
