@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Client, WriteOutcome};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 /// The longest `description` GitHub accepts on a deployment status.
 pub const MAX_DESCRIPTION: usize = 140;
@@ -197,7 +197,7 @@ impl Client {
 /// Whether `e` is GitHub refusing the token (403 that is not a rate limit)
 /// or not finding the repository or deployment (404): "the token may not".
 pub fn is_forbidden_or_missing(e: &Error) -> bool {
-    e.kind == Kind::Remote && (e.message.contains("(403)") || e.message.contains("not found (404)"))
+    matches!(e.code, Some("permission_denied" | "not_found"))
 }
 
 fn newest_first(list: &mut [Deployment]) {

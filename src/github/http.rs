@@ -510,6 +510,7 @@ impl Http {
                 display_url(url),
                 self.repo
             ))
+            .with_code("not_found")
             .with_hint(
                 "check github.repository, and that the token can read the repository (classic PAT: `repo` scope)",
             ));

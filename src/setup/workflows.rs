@@ -127,51 +127,14 @@ pub async fn remote_workflow(
     client: &crate::github::Client,
     path: &str,
 ) -> Option<(String, std::result::Result<Workflow, String>)> {
-    let url = client.repo_url(&format!("/contents/{path}?ref={}", ctx.settings.git.branch));
-    let resp = client.http().get_opt(&url).await.ok()??;
-    let body: serde_json::Value = resp.json("workflow file").ok()?;
-    let encoded: String = body["content"]
-        .as_str()?
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let text = String::from_utf8(base64_decode(&encoded)?).ok()?;
+    let text = client
+        .file_at(path, &ctx.settings.git.branch)
+        .await
+        .ok()??;
     Some((
         format!("{path} on {}", ctx.settings.git.branch),
         Workflow::parse(&text).map_err(|e| e.to_string()),
     ))
-}
-
-/// Standard base64 (with padding), as the contents API sends it.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    };
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= value(*c)? << (18 - 6 * i);
-        }
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => return None,
-        };
-        for i in 0..n {
-            out.push(((acc >> (16 - 8 * i)) & 0xff) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn trigger_check(
@@ -338,22 +301,4 @@ fn deploy_trigger_check(
         name,
         format!("{label}; {started_by}; its jobs use the environment `{env}`"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_decodes_what_the_contents_api_sends() {
-        assert_eq!(
-            base64_decode("bmFtZTogQ0k=").as_deref(),
-            Some(&b"name: CI"[..])
-        );
-        assert_eq!(base64_decode("YQ==").as_deref(), Some(&b"a"[..]));
-        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
-        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
-        assert_eq!(base64_decode("Y*=="), None);
-        assert_eq!(base64_decode("Y"), None);
-    }
 }
