@@ -268,7 +268,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                 .push(format!("would: {}: {}", i.target, i.detail));
         }
         report.plan = Some(items);
-        report.next = Some(with_env(ctx, deploy_command(&target, req)));
+        report.next = Some(deploy_command(&target, req));
         return Ok(report);
     }
 
@@ -300,7 +300,7 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
                     "follow the deployments in the Coolify dashboard; once they finished, verify:",
                 );
             }
-            report.next = Some(with_env(ctx, verify_command(&target)));
+            report.next = Some(verify_command(&target));
             Ok(report)
         }
         Err(e) => {

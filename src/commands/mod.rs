@@ -67,18 +67,6 @@ pub async fn run(ctx: &Context, command: &Command) -> Result<Outcome> {
     })
 }
 
-/// The verbs that take `--env` (SPEC §8.3).
-const ENV_VERBS: [&str; 8] = [
-    "status",
-    "approve",
-    "deploy",
-    "verify",
-    "rollback",
-    "checklist",
-    "freeze",
-    "unfreeze",
-];
-
 /// A report whose `next` keeps the `--env` the command ran with.
 struct InEnvironment {
     inner: Box<dyn crate::report::Rendered>,
@@ -91,16 +79,7 @@ impl crate::report::Rendered for InEnvironment {
     }
     fn next(&self) -> Option<Next> {
         let next = self.inner.next()?;
-        let args = next.args();
-        let takes_env = args
-            .first()
-            .is_some_and(|v| ENV_VERBS.contains(&v.as_str()));
-        if !takes_env || args.iter().any(|a| a == "--env" || a.starts_with("--env=")) {
-            return Some(next);
-        }
-        let mut words = args.to_vec();
-        words.extend(["--env".to_owned(), self.env.clone()]);
-        Some(Next::new(words))
+        Some(crate::release::environments::add_env(next, &self.env))
     }
     fn outputs(&self) -> Vec<(&'static str, String)> {
         self.inner.outputs()

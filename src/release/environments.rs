@@ -81,8 +81,33 @@ pub fn next_with_env(settings: &Settings, next: crate::report::Next) -> crate::r
     if !settings.environment_given {
         return next;
     }
-    let mut words = next.args().to_vec();
-    words.extend(["--env".into(), settings.environment.name.clone()]);
+    add_env(next, &settings.environment.name)
+}
+
+/// The verbs that take `--env` (SPEC §8.3).
+const ENV_VERBS: [&str; 8] = [
+    "status",
+    "approve",
+    "deploy",
+    "verify",
+    "rollback",
+    "checklist",
+    "freeze",
+    "unfreeze",
+];
+
+/// `next` with `--env env` appended, when its verb takes `--env` and it
+/// names none yet; otherwise `next` as it is.
+pub fn add_env(next: crate::report::Next, env: &str) -> crate::report::Next {
+    let args = next.args();
+    let takes_env = args
+        .first()
+        .is_some_and(|v| ENV_VERBS.contains(&v.as_str()));
+    if !takes_env || args.iter().any(|a| a == "--env" || a.starts_with("--env=")) {
+        return next;
+    }
+    let mut words = args.to_vec();
+    words.extend(["--env".to_owned(), env.to_owned()]);
     crate::report::Next::new(words)
 }
 
