@@ -152,7 +152,7 @@ else
   echo "note: /usr/bin/time missing: peak memory skipped (apt-get install time)" | tee -a "$results"
 fi
 size=$(stat -c %s "$bin")
-row "release binary size (stripped, thin LTO)" "$((size / 1024 / 1024)) MiB ($size B)" "—" "—" "—"
+row "release binary size (stripped, fat LTO, 1 codegen unit)" "$((size / 1024 / 1024)) MiB ($size B)" "—" "—" "—"
 
 # --- 5. requests per command, counted on the simulators ------------------------
 # A release v1.2.3 among 2,000 release tags; a fresh cache (HOME) per world.
