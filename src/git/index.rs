@@ -1,7 +1,9 @@
-//! Just enough of git's index file format to answer one question cheaply:
-//! is the index's cached tree (the `TREE` extension) a given tree? When it
-//! is HEAD's tree, nothing is staged and the status can skip comparing
-//! HEAD's tree with the index (reading every tree object of HEAD).
+//! Just enough of git's index file format to answer two questions cheaply:
+//! is the index's cached tree (the `TREE` extension) a given tree, and what
+//! stat data did git record for each entry? When the cached tree is HEAD's,
+//! nothing is staged and the status can skip comparing HEAD's tree with the
+//! index (reading every tree object of HEAD); the recorded stat data lets
+//! [`super::clean`] prove the work tree unchanged without reading a file.
 //!
 //! Anything unusual (index version 4, a split index, conflicted,
 //! skip-worktree or intent-to-add entries, an invalidated root, a count that
@@ -12,13 +14,67 @@ use std::path::Path;
 /// Size of an object id in the index (SHA-1).
 const OID_LEN: usize = 20;
 
+/// One index entry's recorded stat data (git keeps the low 32 bits of each
+/// field) and where its path is in the index file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// `st_ctime` seconds and nanoseconds.
+    pub ctime: (u32, u32),
+    /// `st_mtime` seconds and nanoseconds.
+    pub mtime: (u32, u32),
+    /// `st_dev`.
+    pub dev: u32,
+    /// `st_ino`.
+    pub ino: u32,
+    /// git's mode: 0o100644, 0o100755, 0o120000 (symbolic link) or 0o160000 (submodule).
+    pub mode: u32,
+    /// `st_uid`.
+    pub uid: u32,
+    /// `st_gid`.
+    pub gid: u32,
+    /// `st_size`.
+    pub size: u32,
+    path: (usize, usize),
+}
+
+/// An index whose cached root tree is valid and covers every entry, and
+/// whose entries are all plain stage-0 entries.
+pub(crate) struct Index {
+    data: Vec<u8>,
+    /// The entries, sorted by path as git writes them.
+    pub entries: Vec<Entry>,
+    root: [u8; OID_LEN],
+}
+
+impl Index {
+    /// Reads `git_dir`'s index, when its cached root tree is `tree` (raw id
+    /// bytes): nothing is staged.
+    pub(crate) fn read_if_tree_is(git_dir: &Path, tree: &[u8]) -> Option<Index> {
+        let index = Index::parse(std::fs::read(git_dir.join("index")).ok()?)?;
+        (index.root == tree).then_some(index)
+    }
+
+    /// An entry's path relative to the work tree, `/`-separated.
+    pub(crate) fn path(&self, e: &Entry) -> &[u8] {
+        &self.data[e.path.0..e.path.0 + e.path.1]
+    }
+
+    fn parse(data: Vec<u8>) -> Option<Index> {
+        let (entries, root) = parse(&data)?;
+        let root = <[u8; OID_LEN]>::try_from(root).ok()?;
+        Some(Index {
+            data,
+            entries,
+            root,
+        })
+    }
+}
+
 /// Whether the index in `git_dir` has a valid cached root tree equal to
 /// `tree` (raw id bytes) and no entry needing the full comparison.
+#[cfg(test)]
 pub(crate) fn cached_tree_is(git_dir: &Path, tree: &[u8]) -> bool {
-    match std::fs::read(git_dir.join("index")) {
-        Ok(data) => cached_root_tree(&data).is_some_and(|root| root == tree),
-        Err(_) => false,
-    }
+    Index::read_if_tree_is(git_dir, tree).is_some()
 }
 
 fn be32(data: &[u8], at: usize) -> Option<u32> {
@@ -31,9 +87,10 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
-/// The root tree id recorded in the index's `TREE` extension, when it is
-/// valid and covers every entry, and every entry is a plain stage-0 entry.
-fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
+/// The entries and the root tree id recorded in the index's `TREE`
+/// extension, when it is valid and covers every entry, and every entry is a
+/// plain stage-0 entry.
+fn parse(data: &[u8]) -> Option<(Vec<Entry>, &[u8])> {
     if data.get(0..4)? != b"DIRC" {
         return None;
     }
@@ -43,6 +100,7 @@ fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
     }
     let count = be32(data, 8)? as usize;
     let end = data.len().checked_sub(OID_LEN)?;
+    let mut entries = Vec::with_capacity(count.min(end / 62));
     let mut at = 12usize;
     for _ in 0..count {
         // ctime, mtime (8 each), dev, ino, mode, uid, gid, size (4 each), oid.
@@ -62,6 +120,18 @@ fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
             let name = data.get(at + header..end)?;
             name_len = name.iter().position(|&b| b == 0)?;
         }
+        let field = |i: usize| be32(data, at + 4 * i);
+        entries.push(Entry {
+            ctime: (field(0)?, field(1)?),
+            mtime: (field(2)?, field(3)?),
+            dev: field(4)?,
+            ino: field(5)?,
+            mode: field(6)?,
+            uid: field(7)?,
+            gid: field(8)?,
+            size: field(9)?,
+            path: (at + header, name_len),
+        });
         // Entries are NUL-padded to a multiple of 8 bytes.
         at += (header + name_len + 8) & !7;
         if at > end {
@@ -82,6 +152,7 @@ fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
         match signature {
             b"TREE" => root = Some(root_of_tree_extension(body, count)?),
             b"link" => return None, // split index: entries live elsewhere
+            b"sdir" => return None, // sparse index: directories as entries
             _ => {}
         }
         at = body_end;
@@ -89,7 +160,7 @@ fn cached_root_tree(data: &[u8]) -> Option<&[u8]> {
     if at != end {
         return None;
     }
-    root
+    Some((entries, root?))
 }
 
 /// The first `TREE` entry is the root: `"" NUL <entries> SP <subtrees> LF <oid>`;

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::version::{ReleaseTag, normalize_tag};
 
 mod blob;
+#[cfg(unix)]
+mod clean;
 mod index;
 mod remote;
 mod url;
@@ -627,14 +629,22 @@ impl Repo {
 
 /// The status of `repo`'s work tree. When the index's cached tree (its
 /// `TREE` extension) is HEAD's tree and no entry is conflicted, nothing is
-/// staged: only the index is compared with the work tree.
+/// staged: only the index is compared with the work tree, first by stat data
+/// alone ([`clean`], on Unix), then by libgit2 when that does not prove it.
 fn tree_status(repo: &git2::Repository) -> Result<TreeStatus> {
     let head_tree = repo
         .head()
         .ok()
         .and_then(|h| h.peel_to_tree().ok())
         .map(|t| t.id());
-    let index_is_head = head_tree.is_some_and(|t| index::cached_tree_is(repo.path(), t.as_bytes()));
+    let index = head_tree.and_then(|t| index::Index::read_if_tree_is(repo.path(), t.as_bytes()));
+    // Nothing staged, and every tracked file's stat data as recorded:
+    // clean, without libgit2's walk (anything less certain takes it).
+    #[cfg(unix)]
+    if index.as_ref().is_some_and(|i| clean::is_unchanged(repo, i)) {
+        return Ok(TreeStatus::default());
+    }
+    let index_is_head = index.is_some();
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)

@@ -597,6 +597,160 @@ fn the_index_reader_refuses_what_it_does_not_understand() {
     assert_eq!(f.repo().status().unwrap().untracked, ["ita.txt"]);
 }
 
+/// Whether the stat check alone proves `work` clean (no libgit2 status).
+#[cfg(unix)]
+fn stat_proof(work: &Path) -> bool {
+    let repo = git2::Repository::open(work).unwrap();
+    let tree = repo.head().unwrap().peel_to_tree().unwrap().id();
+    index::Index::read_if_tree_is(repo.path(), tree.as_bytes())
+        .is_some_and(|i| clean::is_unchanged(&repo, &i))
+}
+
+/// Refreshes the index until no entry is racily clean (written in the
+/// instant the index was), then answers whether the stat check proves the
+/// tree clean.
+#[cfg(unix)]
+fn settled_stat_proof(work: &Path) -> bool {
+    for _ in 0..50 {
+        if stat_proof(work) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        git(work, &["status", "--porcelain"]);
+    }
+    stat_proof(work)
+}
+
+#[cfg(unix)]
+#[test]
+fn the_stat_check_proves_clean_only_what_the_full_status_calls_clean() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let f = Fixture::new();
+    std::fs::create_dir_all(f.work.join("src/deep")).unwrap();
+    std::fs::write(f.work.join("src/deep/d.txt"), "d\n").unwrap();
+    std::fs::write(f.work.join("src/a.txt"), "a\n").unwrap();
+    std::fs::write(f.work.join("docs.txt"), "docs\n").unwrap();
+    symlink("src/a.txt", f.work.join("link")).unwrap();
+    std::fs::write(f.work.join(".gitignore"), "*.log\ntarget/\n").unwrap();
+    git(&f.work, &["add", "."]);
+    git(&f.work, &["commit", "-q", "-m", "tree"]);
+    let r = f.repo();
+    // `(what, proven by stat data alone, the status)`; the status is also
+    // compared with libgit2's full one.
+    let check = |what: &str, proven: bool, expect: TreeStatus| {
+        let got = if proven {
+            settled_stat_proof(&f.work)
+        } else {
+            stat_proof(&f.work)
+        };
+        assert_eq!(got, proven, "{what}: proven clean by stat data");
+        let s = r.status().unwrap();
+        assert_eq!(s, expect, "{what}");
+        let mut flat: Vec<String> = s
+            .staged
+            .iter()
+            .chain(&s.unstaged)
+            .chain(&s.untracked)
+            .cloned()
+            .collect();
+        flat.sort();
+        let full: Vec<String> = full_status(&f.work).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(flat, full, "{what}: same paths as the full comparison");
+    };
+    let unstaged = |p: &[&str]| TreeStatus {
+        unstaged: p.iter().map(|s| (*s).to_owned()).collect(),
+        ..TreeStatus::default()
+    };
+    check("clean, with a symbolic link", true, TreeStatus::default());
+
+    // Ignored names, at the root and inside a tracked directory, and an
+    // ignored directory: still proven.
+    std::fs::write(f.work.join("build.log"), "x\n").unwrap();
+    std::fs::write(f.work.join("src/deep/trace.log"), "x\n").unwrap();
+    std::fs::create_dir_all(f.work.join("target/release")).unwrap();
+    std::fs::write(f.work.join("target/release/bin"), "x\n").unwrap();
+    check("ignored files and directory", true, TreeStatus::default());
+
+    // Touched with the same content: not proven, and clean.
+    let a = f.work.join("src/a.txt");
+    let t = std::fs::File::options().write(true).open(&a).unwrap();
+    t.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(t);
+    check("touched, same content", false, TreeStatus::default());
+    // `git status` (in settled_stat_proof) records the new stat data.
+    check("touched, stat data refreshed", true, TreeStatus::default());
+
+    // Same size, different content.
+    std::fs::write(&a, "b\n").unwrap();
+    check("modified, same size", false, unstaged(&["src/a.txt"]));
+    git(&f.work, &["checkout", "-q", "--", "src/a.txt"]);
+    check("restored", true, TreeStatus::default());
+
+    // The executable bit.
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o755)).unwrap();
+    check("made executable", false, unstaged(&["src/a.txt"]));
+    // Back to 0644: clean, but the change time's nanoseconds differ from
+    // the recorded ones and git (built without USE_NSEC) never refreshes
+    // them, so stat data alone does not prove it; libgit2 reads the file.
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o644)).unwrap();
+    check("mode restored", false, TreeStatus::default());
+    std::fs::remove_file(&a).unwrap();
+    git(&f.work, &["checkout", "-q", "--", "src/a.txt"]);
+    check("checked out again", true, TreeStatus::default());
+
+    // Deleted: a file, then a whole nested directory.
+    std::fs::remove_file(f.work.join("docs.txt")).unwrap();
+    check("file deleted", false, unstaged(&["docs.txt"]));
+    git(&f.work, &["checkout", "-q", "--", "docs.txt"]);
+    std::fs::remove_dir_all(f.work.join("src/deep")).unwrap();
+    check("directory deleted", false, unstaged(&["src/deep/d.txt"]));
+    git(&f.work, &["checkout", "-q", "--", "src/deep"]);
+    check("all restored", true, TreeStatus::default());
+
+    // Untracked: a file (listed), an empty directory (not listed by git).
+    std::fs::write(f.work.join("src/new.txt"), "n\n").unwrap();
+    check(
+        "untracked file",
+        false,
+        TreeStatus {
+            untracked: vec!["src/new.txt".into()],
+            ..TreeStatus::default()
+        },
+    );
+    std::fs::remove_file(f.work.join("src/new.txt")).unwrap();
+    std::fs::create_dir_all(f.work.join("empty")).unwrap();
+    check("untracked empty directory", false, TreeStatus::default());
+    std::fs::remove_dir(f.work.join("empty")).unwrap();
+
+    // A file where a tracked directory was, and a symbolic link to a copy
+    // of a tracked directory in its place.
+    std::fs::remove_dir_all(f.work.join("src/deep")).unwrap();
+    std::fs::write(f.work.join("src/deep"), "now a file\n").unwrap();
+    check(
+        "directory became a file",
+        false,
+        TreeStatus {
+            unstaged: vec!["src/deep/d.txt".into()],
+            untracked: vec!["src/deep".into()],
+            ..TreeStatus::default()
+        },
+    );
+    std::fs::remove_file(f.work.join("src/deep")).unwrap();
+    git(&f.work, &["checkout", "-q", "--", "src/deep"]);
+    std::fs::rename(f.work.join("src/deep"), f.work.join("elsewhere")).unwrap();
+    symlink(f.work.join("elsewhere"), f.work.join("src/deep")).unwrap();
+    check(
+        "directory became a symbolic link",
+        false,
+        TreeStatus {
+            unstaged: vec!["src/deep/d.txt".into()],
+            untracked: vec!["elsewhere/d.txt".into(), "src/deep".into()],
+            ..TreeStatus::default()
+        },
+    );
+}
+
 #[test]
 fn a_conflict_is_reported_with_the_shortcut_available() {
     let f = Fixture::new();
