@@ -193,6 +193,10 @@ fn watch(mut args: impl Iterator<Item = String>) {
     let all = sim.recorder().all();
     let not_modified = all.iter().filter(|r| r.status == 304).count();
     let counted = all.len() - not_modified;
+    // What counted, for docs/PERFORMANCE.md (stderr).
+    for r in all.iter().filter(|r| r.status != 304) {
+        eprintln!("counted: {} {} → {}", r.method, r.path, r.status);
+    }
     // One poll round: the distinct paths almarel requested more than once
     // (what it polls; one-time look-ups such as the tag are left out, which
     // makes the naive figure a lower bound).

@@ -9,6 +9,7 @@
 #       (start-up and tag rows, same run) and count its requests per command
 #       for before/after figures
 #   BIN=path/to/almarel scripts/bench.sh   measure that binary (no build of it)
+#   CARGO_TARGET_DIR=dir scripts/bench.sh   build (and find the binaries) there
 #   FEATURES= scripts/bench.sh   cargo features of the measured build (default
 #       vendored-openssl: what release binaries ship; empty: the system OpenSSL)
 #
@@ -41,8 +42,9 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --locked --quiet "${features[@]}"
 fi
 cargo build --release --locked --quiet "${features[@]}" --example bench_fakes
-bin=$(realpath "${BIN:-$root/target/release/almarel}")
-fakes="$root/target/release/examples/bench_fakes"
+build_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")
+bin=$(realpath "${BIN:-$build_dir/release/almarel}")
+fakes="$build_dir/release/examples/bench_fakes"
 
 # mean_s NAME RUNS CMD: mean wall time of CMD (a bash command line), seconds.
 # A 4th argument `noshell`: run CMD without a shell (hyperfine -N; for
@@ -109,7 +111,10 @@ if [ "${SKIP_REPO:-0}" != 1 ]; then
   g=$(mean_s tag-git 10 "$env_prefix bash -c '$gitscript'")
   row "\`tag 9.9.9 --dry-run\`, 50k files / 20k commits / 2k tags, vs the git CLI script" "$(ms "$a")" "$(ms "$g")" "$(ratio "$a" "$g")" "≤ 0.85"
   if [ -n "$before" ]; then
-    b=$(mean_s tag-before 10 "$env_prefix '$before' tag 9.9.9 --dry-run")
+    # A build from before issue 11 has neither override (nor needs them).
+    before_flags=""
+    "$before" tag --help 2>/dev/null | grep -q -- --allow-gap && before_flags="--allow-gap --allow-same-commit"
+    b=$(mean_s tag-before 10 "$env_prefix '$before' tag 9.9.9 --dry-run $before_flags")
     row "\`tag 9.9.9 --dry-run\`, before (\`$before\`)" "$(ms "$b")" "$(ms "$g")" "$(ratio "$b" "$g")" "—"
   fi
   if [ -x /usr/bin/time ]; then
