@@ -195,8 +195,14 @@ fn dir_unchanged(
     for item in listing {
         let Ok(item) = item else { return false };
         let name = item.file_name().to_bytes();
-        if name == b"." || name == b".." || (root && name == b".git") {
+        if name == b"." || name == b".." {
             continue;
+        }
+        if name == b".git" {
+            if root {
+                continue;
+            }
+            return false; // a repository inside the work tree: libgit2 decides
         }
         if let Ok(k) = dir.files.binary_search_by(|(n, _)| (*n).cmp(name)) {
             let entry = &index.entries[dir.files[k].1];

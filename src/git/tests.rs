@@ -722,6 +722,18 @@ fn the_stat_check_proves_clean_only_what_the_full_status_calls_clean() {
     std::fs::create_dir_all(f.work.join("empty")).unwrap();
     check("untracked empty directory", false, TreeStatus::default());
     std::fs::remove_dir(f.work.join("empty")).unwrap();
+    // A repository inside a tracked directory (its `.git` is not ours).
+    git(&f.work.join("src"), &["init", "-q", "nested"]);
+    check("an empty nested repository", false, TreeStatus::default());
+    std::fs::remove_dir_all(f.work.join("src/nested")).unwrap();
+    std::fs::create_dir_all(f.work.join("src/deep/.git")).unwrap();
+    check(
+        "a .git directory in a tracked directory",
+        false,
+        TreeStatus::default(),
+    );
+    std::fs::remove_dir_all(f.work.join("src/deep/.git")).unwrap();
+    check("nested repositories gone", true, TreeStatus::default());
 
     // A file where a tracked directory was, and a symbolic link to a copy
     // of a tracked directory in its place.
