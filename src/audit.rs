@@ -12,7 +12,7 @@
 //! HEAD`). Never a token; nothing for a dry run or a refusal before any change.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -53,11 +53,26 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: Option<PathBuf>,
+    /// Why there is no path although one was configured.
+    refused: Option<String>,
 }
 
 impl AuditLog {
     /// Locates the log from the environment.
     pub fn from_env(env: &Env) -> Self {
+        // A relative directory would follow the current directory and could
+        // put the log inside the clone (a dirty tree for the next tag).
+        if let Some(d) = env.get(env::ALMAREL_STATE_DIR) {
+            if !Path::new(d).is_absolute() {
+                return AuditLog {
+                    path: None,
+                    refused: Some(format!(
+                        "ALMAREL_STATE_DIR is a relative path ({d}): the audit log would move with the \
+                         current directory and could land in the clone; set it to an absolute path"
+                    )),
+                };
+            }
+        }
         let dir = env
             .get(env::ALMAREL_STATE_DIR)
             .map(PathBuf::from)
@@ -75,7 +90,15 @@ impl AuditLog {
             });
         AuditLog {
             path: dir.map(|d| d.join("audit.jsonl")),
+            refused: None,
         }
+    }
+
+    /// Why the log cannot be located.
+    fn unlocated(&self) -> String {
+        self.refused.clone().unwrap_or_else(|| {
+            "cannot locate the audit log: set HOME (absolute), XDG_STATE_HOME (absolute) or ALMAREL_STATE_DIR (absolute)".to_owned()
+        })
     }
 
     /// The file path, when one could be determined.
@@ -88,10 +111,7 @@ impl AuditLog {
     /// failing here is a usage error (exit 2) naming the path, nothing sent.
     pub fn check_writable(&self) -> Result<()> {
         let Some(path) = &self.path else {
-            return Err(Error::usage(
-                "cannot locate the audit log: set HOME (absolute), XDG_STATE_HOME (absolute) or ALMAREL_STATE_DIR",
-            )
-            .with_code("audit_unwritable"));
+            return Err(Error::usage(self.unlocated()).with_code("audit_unwritable"));
         };
         let unwritable = |e: std::io::Error| {
             Error::usage(format!(
@@ -117,9 +137,7 @@ impl AuditLog {
     /// Appends one entry.
     pub fn append(&self, entry: &Entry) -> Result<()> {
         let Some(path) = &self.path else {
-            return Err(Error::local(
-                "cannot locate the audit log: set HOME, XDG_STATE_HOME or ALMAREL_STATE_DIR",
-            ));
+            return Err(Error::local(self.unlocated()));
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)

@@ -307,3 +307,33 @@ fn a_relative_xdg_state_home_is_ignored_and_the_clone_stays_clean() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
 }
+
+#[test]
+fn a_relative_almarel_state_dir_is_refused_before_anything_is_sent() {
+    let r = crate::support::git::Repos::new();
+    let out = r
+        .almarel()
+        .env("ALMAREL_STATE_DIR", "state")
+        .args(["tag", "1.2.3"])
+        .run()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("ALMAREL_STATE_DIR is a relative path (state)")
+            && stderr.contains("absolute path"),
+        "{stderr}"
+    );
+    assert!(!r.work.join("state").exists(), "wrote into the clone");
+    assert_eq!(r.git(&["status", "--porcelain"]), "");
+    assert_eq!(r.git(&["tag", "--list"]), "", "no tag created");
+    assert_eq!(r.git_origin(&["tag", "--list"]), "", "nothing pushed");
+    // A dry run writes no audit line and still runs.
+    let out = r
+        .almarel()
+        .env("ALMAREL_STATE_DIR", "state")
+        .args(["tag", "1.2.3", "--dry-run"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+}
