@@ -313,3 +313,79 @@ fn without_workflow_files_in_the_clone_init_reads_them_from_github() {
         v["notes"]
     );
 }
+
+/// On a terminal, init asks what it cannot discover: the repository (the
+/// remote is a local path), which of the two Docker Image apps to deploy,
+/// then confirms before writing.
+#[test]
+fn on_a_terminal_init_asks_for_the_repository_and_the_apps_then_confirms() {
+    let w = World::new();
+    let env = [
+        ("GH_TOKEN", crate::doctor::GH_TOKEN),
+        ("COOLIFY_TOKEN", sim::TOKEN),
+    ];
+    let (gh, cf) = (w.github.url(), w.coolify.url());
+    let args = ["init", "--github-api-url", &gh, "--coolify-url", &cf];
+    let (code, text) = crate::support::on_terminal_steps(
+        &w.repos.sb,
+        &w.repos.work,
+        &env,
+        &args,
+        &[
+            ("GitHub repository (owner/name):", b"octo/app\n"),
+            (
+                "Coolify apps to deploy (api, web), comma-separated, empty for all:",
+                b"web\n",
+            ),
+            ("[y/N]", b"y\n"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("wrote ") && text.contains("next: almarel"),
+        "{text}"
+    );
+    let written = std::fs::read_to_string(w.config()).unwrap();
+    assert!(written.contains("repository = \"octo/app\""), "{written}");
+    assert!(
+        written.contains("name = \"web\"") && !written.contains("name = \"api\""),
+        "{written}"
+    );
+    assert!(!text.contains(crate::doctor::GH_TOKEN) && !text.contains(sim::TOKEN));
+}
+
+/// A wrong answer is a usage error before anything is written; Ctrl-C at a
+/// question ends init at once (130) with nothing written; "no" at the
+/// confirmation writes nothing.
+#[test]
+fn on_a_terminal_a_bad_answer_ctrl_c_or_no_writes_nothing() {
+    let w = World::new();
+    let env = [
+        ("GH_TOKEN", crate::doctor::GH_TOKEN),
+        ("COOLIFY_TOKEN", sim::TOKEN),
+    ];
+    let (gh, cf) = (w.github.url(), w.coolify.url());
+    let args = ["init", "--github-api-url", &gh, "--coolify-url", &cf];
+    let run = |steps: &[(&str, &[u8])]| {
+        crate::support::on_terminal_steps(&w.repos.sb, &w.repos.work, &env, &args, steps)
+    };
+    let (code, text) = run(&[("GitHub repository (owner/name):", b"not a repo\n")]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not a repo"), "{text}");
+    assert!(!w.config().exists());
+
+    let (code, text) = run(&[("GitHub repository (owner/name):", b"\x03")]);
+    assert_eq!(code, Some(130), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(!w.config().exists());
+
+    let (code, text) = run(&[
+        ("GitHub repository (owner/name):", b"octo/app\n"),
+        ("empty for all:", b"\n"),
+        ("[y/N]", b"n\n"),
+    ]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(!w.config().exists());
+    w.assert_nothing_changed();
+}

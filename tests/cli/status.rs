@@ -649,9 +649,9 @@ fn json_shapes_are_stable() {
     insta::assert_json_snapshot!("status_mixed", w.stable(&out));
 }
 
-/// Runs `almarel ARGS` (with `--config almarel.toml` and `GH_TOKEN`) on a
-/// pseudo-terminal (`script`); `type_after` is typed once `wait_for` has
-/// been seen. Returns the exit code and everything the terminal showed.
+/// Runs `almarel --config almarel.toml ARGS` on a pseudo-terminal;
+/// `type_after` is typed once `wait_for` has been seen
+/// ([`crate::support::on_terminal_steps`]).
 pub fn on_terminal(
     sb: &Sandbox,
     dir: &std::path::Path,
@@ -659,73 +659,10 @@ pub fn on_terminal(
     args: &[&str],
     wait_for: Option<(&str, &[u8])>,
 ) -> (Option<i32>, String) {
-    use std::process::Stdio;
-    use std::time::Instant;
-    let bin = assert_cmd::cargo::cargo_bin("almarel");
-    let mut inner = format!("'{}' --config almarel.toml", bin.display());
-    for a in args {
-        inner.push_str(&format!(" '{a}'"));
-    }
-    let base = sb.almarel_std(dir);
-    let mut child = std::process::Command::new("script")
-        .args(["-qfec", &inner, "/dev/null"])
-        .current_dir(dir)
-        .env_clear()
-        .envs(base.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .envs(env.iter().copied())
-        .env("TERM", "xterm")
-        .env("COLUMNS", "200")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some((text, keys)) = wait_for {
-        let started = Instant::now();
-        while !seen.lock().unwrap().contains(text) && started.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(
-            seen.lock().unwrap().contains(text),
-            "{}",
-            seen.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        std::io::Write::write_all(&mut stdin, keys).unwrap();
-        std::io::Write::flush(&mut stdin).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    reader.join().unwrap();
-    let text = seen.lock().unwrap().clone();
-    (status.and_then(|s| s.code()), text)
+    let mut all = vec!["--config", "almarel.toml"];
+    all.extend_from_slice(args);
+    let steps: Vec<(&str, &[u8])> = wait_for.into_iter().collect();
+    crate::support::on_terminal_steps(sb, dir, env, &all, &steps)
 }
 
 #[test]

@@ -281,3 +281,89 @@ fn the_next_line_check_rejects_what_does_not_run() {
     assert!(next_problem("git push origin main").is_err());
     assert!(next_problem("almarel verify && almarel status").is_err());
 }
+
+/// Runs `almarel ARGS` on a pseudo-terminal (`script`) in `dir` with the
+/// sandbox's environment plus `env`. Each step waits until its text has
+/// appeared (after the previous step's) and then types its keys (`\n` is
+/// Enter, `\x03` Ctrl-C). Returns the exit code (`None` when it had not
+/// ended 40 s after the last step) and everything the terminal showed.
+pub fn on_terminal_steps(
+    sb: &Sandbox,
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    steps: &[(&str, &[u8])],
+) -> (Option<i32>, String) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let bin = assert_cmd::cargo::cargo_bin("almarel");
+    let mut inner = format!("'{}'", bin.display());
+    for a in args {
+        inner.push_str(&format!(" '{a}'"));
+    }
+    let base = sb.almarel_std(dir);
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &inner, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(base.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .envs(env.iter().copied())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "200")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut from = 0;
+    for (text, keys) in steps {
+        let started = Instant::now();
+        let found = loop {
+            let at = seen.lock().unwrap().get(from..).and_then(|t| t.find(text));
+            if at.is_some() || started.elapsed() > Duration::from_secs(30) {
+                break at;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let Some(at) = found else {
+            let _ = child.kill();
+            panic!("never saw {text:?}:\n{}", seen.lock().unwrap());
+        };
+        from += at + text.len();
+        std::thread::sleep(Duration::from_millis(300));
+        std::io::Write::write_all(&mut stdin, keys).unwrap();
+        std::io::Write::flush(&mut stdin).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    (status.and_then(|s| s.code()), text)
+}
