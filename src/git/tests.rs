@@ -443,6 +443,22 @@ fn full_status(work: &Path) -> Vec<(String, u32)> {
     out
 }
 
+/// `s` names the same paths as libgit2's full comparison.
+fn assert_same_paths_as_the_full_status(work: &Path, s: &TreeStatus, what: &str) {
+    let mut flat: Vec<String> = s
+        .staged
+        .iter()
+        .chain(&s.unstaged)
+        .chain(&s.untracked)
+        .chain(&s.conflicted)
+        .cloned()
+        .collect();
+    flat.sort();
+    flat.dedup();
+    let full: Vec<String> = full_status(work).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(flat, full, "{what}: same paths as the full comparison");
+}
+
 fn head_tree_is_cached(work: &Path) -> bool {
     let repo = git2::Repository::open(work).unwrap();
     let tree = repo.head().unwrap().peel_to_tree().unwrap().id();
@@ -464,18 +480,7 @@ fn status_with_the_cached_tree_shortcut_matches_the_full_comparison() {
     let check = |what: &str, expect: TreeStatus| {
         let s = r.status().unwrap();
         assert_eq!(s, expect, "{what}");
-        let mut flat: Vec<String> = s
-            .staged
-            .iter()
-            .chain(&s.unstaged)
-            .chain(&s.untracked)
-            .chain(&s.conflicted)
-            .cloned()
-            .collect();
-        flat.sort();
-        flat.dedup();
-        let full: Vec<String> = full_status(&f.work).into_iter().map(|(p, _)| p).collect();
-        assert_eq!(flat, full, "{what}: same paths as the full comparison");
+        assert_same_paths_as_the_full_status(&f.work, &s, what);
     };
     check("clean", TreeStatus::default());
 
@@ -646,16 +651,7 @@ fn the_stat_check_proves_clean_only_what_the_full_status_calls_clean() {
         assert_eq!(got, proven, "{what}: proven clean by stat data");
         let s = r.status().unwrap();
         assert_eq!(s, expect, "{what}");
-        let mut flat: Vec<String> = s
-            .staged
-            .iter()
-            .chain(&s.unstaged)
-            .chain(&s.untracked)
-            .cloned()
-            .collect();
-        flat.sort();
-        let full: Vec<String> = full_status(&f.work).into_iter().map(|(p, _)| p).collect();
-        assert_eq!(flat, full, "{what}: same paths as the full comparison");
+        assert_same_paths_as_the_full_status(&f.work, &s, what);
     };
     let unstaged = |p: &[&str]| TreeStatus {
         unstaged: p.iter().map(|s| (*s).to_owned()).collect(),

@@ -314,23 +314,25 @@ fn without_workflow_files_in_the_clone_init_reads_them_from_github() {
     );
 }
 
-/// On a terminal, init asks what it cannot discover: the repository (the
-/// remote is a local path), which of the two Docker Image apps to deploy,
-/// then confirms before writing.
-#[test]
-fn on_a_terminal_init_asks_for_the_repository_and_the_apps_then_confirms() {
-    let w = World::new();
+/// `almarel init` (the simulators' URLs, nothing else) on a terminal.
+fn init_on_terminal(w: &World, steps: &[(&str, &[u8])]) -> (Option<i32>, String) {
     let env = [
         ("GH_TOKEN", crate::doctor::GH_TOKEN),
         ("COOLIFY_TOKEN", sim::TOKEN),
     ];
     let (gh, cf) = (w.github.url(), w.coolify.url());
     let args = ["init", "--github-api-url", &gh, "--coolify-url", &cf];
-    let (code, text) = crate::support::on_terminal_steps(
-        &w.repos.sb,
-        &w.repos.work,
-        &env,
-        &args,
+    crate::support::on_terminal_steps(&w.repos.sb, &w.repos.work, &env, &args, steps)
+}
+
+/// On a terminal, init asks what it cannot discover: the repository (the
+/// remote is a local path), which of the two Docker Image apps to deploy,
+/// then confirms before writing.
+#[test]
+fn on_a_terminal_init_asks_for_the_repository_and_the_apps_then_confirms() {
+    let w = World::new();
+    let (code, text) = init_on_terminal(
+        &w,
         &[
             ("GitHub repository (owner/name):", b"octo/app\n"),
             (
@@ -360,15 +362,7 @@ fn on_a_terminal_init_asks_for_the_repository_and_the_apps_then_confirms() {
 #[test]
 fn on_a_terminal_a_bad_answer_ctrl_c_or_no_writes_nothing() {
     let w = World::new();
-    let env = [
-        ("GH_TOKEN", crate::doctor::GH_TOKEN),
-        ("COOLIFY_TOKEN", sim::TOKEN),
-    ];
-    let (gh, cf) = (w.github.url(), w.coolify.url());
-    let args = ["init", "--github-api-url", &gh, "--coolify-url", &cf];
-    let run = |steps: &[(&str, &[u8])]| {
-        crate::support::on_terminal_steps(&w.repos.sb, &w.repos.work, &env, &args, steps)
-    };
+    let run = |steps: &[(&str, &[u8])]| init_on_terminal(&w, steps);
     let (code, text) = run(&[("GitHub repository (owner/name):", b"not a repo\n")]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("not a repo"), "{text}");

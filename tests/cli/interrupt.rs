@@ -310,68 +310,21 @@ fn ctrl_c_at_a_confirmation_prompt_exits_130_at_once() {
     let run = gh
         .sim
         .add_run("Deploy to Production", &sha, RunPlan::awaiting_approval());
-    // `script` gives the command a real pseudo-terminal; what we write to
-    // its stdin is typed on that terminal (\x03 is Ctrl-C).
-    let bin = assert_cmd::cargo::cargo_bin("almarel");
-    let inner = format!("'{}' --config almarel.toml approve v1.2.3", bin.display());
-    let mut cmd = spawnable(&sb, &gh.dir);
-    cmd.env("GH_TOKEN", TOKEN);
-    let mut child = std::process::Command::new("script")
-        .args(["-qfec", &inner, "/dev/null"])
-        .current_dir(&gh.dir)
-        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .env("TERM", "dumb")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
+    // A real pseudo-terminal; \x03 is Ctrl-C. No Enter is ever pressed: the
+    // command must end on the Ctrl-C alone (the driver gives up after 40 s).
     let started = Instant::now();
-    while !seen.lock().unwrap().contains("[y/N]") && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        seen.lock().unwrap().contains("[y/N]"),
-        "{}",
-        seen.lock().unwrap()
+    let (code, text) = crate::support::on_terminal_steps(
+        &sb,
+        &gh.dir,
+        &[("GH_TOKEN", TOKEN)],
+        &["--config", "almarel.toml", "approve", "v1.2.3"],
+        &[("[y/N]", b"\x03")],
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let mut stdin = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, b"\x03").unwrap();
-    std::io::Write::flush(&mut stdin).unwrap();
-    // No Enter is ever pressed: the command must end on the Ctrl-C alone.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    reader.join().unwrap();
-    let text = seen.lock().unwrap().clone();
-    let status = status.unwrap_or_else(|| panic!("still waiting for Enter after Ctrl-C:\n{text}"));
-    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(
+        code.is_some() && started.elapsed() < Duration::from_secs(30),
+        "still waiting for Enter after Ctrl-C:\n{text}"
+    );
+    assert_eq!(code, Some(130), "{text}");
     assert!(text.contains("nothing was changed"), "{text}");
     assert!(!text.contains(TOKEN));
     assert!(gh.sim.approvals(run).is_empty());
