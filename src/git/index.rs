@@ -15,8 +15,10 @@ use std::path::Path;
 const OID_LEN: usize = 20;
 
 /// One index entry's recorded stat data (git keeps the low 32 bits of each
-/// field) and where its path is in the index file.
+/// field) and where its path is in the index file. Read by the stat check,
+/// which exists on Unix only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct Entry {
     /// `st_ctime` seconds and nanoseconds.
     pub ctime: (u32, u32),
@@ -39,6 +41,7 @@ pub(crate) struct Entry {
 
 /// An index whose cached root tree is valid and covers every entry, and
 /// whose entries are all plain stage-0 entries.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct Index {
     data: Vec<u8>,
     /// The entries, sorted by path as git writes them.
@@ -55,6 +58,7 @@ impl Index {
     }
 
     /// An entry's path relative to the work tree, `/`-separated.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn path(&self, e: &Entry) -> &[u8] {
         &self.data[e.path.0..e.path.0 + e.path.1]
     }

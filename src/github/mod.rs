@@ -448,6 +448,21 @@ impl Client {
             .json("compare")
     }
 
+    /// The repository's default branch (`GET /repos/{owner}/{repo}`): where
+    /// GitHub reads `workflow_run` and `schedule` triggers from.
+    pub async fn default_branch(&self) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Repository {
+            default_branch: String,
+        }
+        let r: Repository = self
+            .http
+            .get(&self.repo_url(""))
+            .await?
+            .json("the repository")?;
+        Ok(r.default_branch)
+    }
+
     /// The published GitHub Release for `tag`, `None` when there is none.
     pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>> {
         match self

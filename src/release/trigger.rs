@@ -15,9 +15,10 @@
 //!    commit, else the contents API), whose `on:` triggers and filters are
 //!    evaluated with GitHub's rules ([`crate::workflow`]) against the push of
 //!    the tag and the push of `git.branch`; `workflow_run` and `schedule`
-//!    triggers are read from the file on `git.branch` (GitHub reads them from
-//!    the default branch), `workflow_run` against the runs of the workflows
-//!    it waits for;
+//!    triggers are read from the file on the repository's default branch
+//!    (`GET /repos/{owner}/{repo}`, as GitHub does; `git.branch` with a note
+//!    when it cannot be read), `workflow_run` against the runs of the
+//!    workflows it waits for;
 //! 4. when the file says the tag push starts it: who pushed the tag, from the
 //!    repository's events (`CreateEvent`); `github-actions[bot]` is the
 //!    Actions `GITHUB_TOKEN`, whose pushes start no workflows.
@@ -62,8 +63,8 @@ pub struct Request {
     pub sha: String,
     /// The release tag at the commit, when there is one (the pushed ref).
     pub tag: Option<String>,
-    /// `git.branch`: the branch push evaluated, and where `workflow_run` and
-    /// `schedule` triggers are read (the default branch, normally).
+    /// `git.branch`: the branch push evaluated (`workflow_run` and `schedule`
+    /// triggers are read from the repository's default branch).
     pub branch: String,
     /// The expected workflows (as configured: name or file name) that have
     /// no run for the commit.
@@ -371,6 +372,30 @@ struct Facts<'a> {
     req: &'a Request,
     actions: ActionsCheck,
     events: Option<std::result::Result<Option<String>, String>>,
+    /// The repository's default branch, or why it could not be read.
+    default_branch: Option<std::result::Result<String, String>>,
+}
+
+impl Facts<'_> {
+    /// The branch GitHub reads `workflow_run` and `schedule` triggers from:
+    /// the repository's default branch (read once); `git.branch` with a note
+    /// saying so when it cannot be read.
+    async fn trigger_branch(&mut self) -> (String, Option<String>) {
+        if self.default_branch.is_none() {
+            self.default_branch = Some(self.client.default_branch().await.map_err(|e| e.message));
+        }
+        match &self.default_branch {
+            Some(Ok(b)) => (b.clone(), None),
+            Some(Err(why)) => (
+                self.req.branch.clone(),
+                Some(format!(
+                    "the default branch could not be read ({why}): workflow_run / schedule triggers were read from {} (git.branch)",
+                    self.req.branch
+                )),
+            ),
+            None => (self.req.branch.clone(), None),
+        }
+    }
 }
 
 /// Diagnoses every workflow of `req.missing` (SPEC §8.2). Errors reading
@@ -393,6 +418,7 @@ pub async fn diagnose(client: &Client, req: &Request) -> Result<Diagnosis> {
         req,
         actions,
         events: None,
+        default_branch: None,
     };
     let mut workflows = Vec::new();
     for name in &req.missing {
@@ -565,7 +591,7 @@ fn finish(mut d: WorkflowDiagnosis) -> WorkflowDiagnosis {
 }
 
 /// Evaluates the triggers: the tag push, the branch push, then
-/// `workflow_run` / `schedule` (from the file on the branch).
+/// `workflow_run` / `schedule` (from the file on the default branch).
 async fn starts(
     facts: &mut Facts<'_>,
     path: &str,
@@ -647,37 +673,37 @@ async fn starts(
     }
     // Triggers GitHub reads from the default branch.
     if wf.workflow_run.is_some() || wf.has_event("schedule") {
-        let (branch_wf, note) = match read_file(client, req, path, &req.branch).await {
+        let (branch, note) = facts.trigger_branch().await;
+        d.notes.extend(note);
+        let (branch_wf, note) = match read_file(client, req, path, &branch).await {
             Ok(Some((text, _))) => match Workflow::parse(&text) {
                 Ok(b) => (Some(b), None),
-                Err(e) => (None, Some(format!("{path} on {}: {e}", req.branch))),
+                Err(e) => (None, Some(format!("{path} on {branch}: {e}"))),
             },
-            Ok(None) => (None, Some(format!("{path} is not on {}", req.branch))),
+            Ok(None) => (None, Some(format!("{path} is not on {branch}"))),
             Err(e) => (
                 None,
                 Some(format!(
-                    "{path} on {} could not be read: {}",
-                    req.branch, e.message
+                    "{path} on {branch} could not be read: {}",
+                    e.message
                 )),
             ),
         };
         let Some(bwf) = branch_wf else {
             return Ok(Starts::Maybe(format!(
-                "its workflow_run / schedule triggers are read from {} by GitHub, and {}",
-                req.branch,
+                "its workflow_run / schedule triggers are read from {branch} by GitHub, and {}",
                 note.unwrap_or_default()
             )));
         };
         if let Some(run) = &bwf.workflow_run {
-            match after_runs(facts, &bwf, run, d).await? {
+            match after_runs(facts, &bwf, run, &branch, d).await? {
                 Starts::No(why) => no.push(why),
                 other => return Ok(other),
             }
         }
         if bwf.has_event("schedule") {
             return Ok(Starts::Later(format!(
-                "on.schedule (on {}): it starts by the clock ({})",
-                req.branch,
+                "on.schedule (on {branch}): it starts by the clock ({})",
                 bwf.schedule.join(", ")
             )));
         }
@@ -696,6 +722,7 @@ async fn after_runs(
     facts: &mut Facts<'_>,
     bwf: &Workflow,
     trigger: &workflow::WorkflowRunTrigger,
+    read_from: &str,
     d: &mut WorkflowDiagnosis,
 ) -> Result<Starts> {
     let client = facts.client;
@@ -764,8 +791,8 @@ async fn after_runs(
                 verdict: Verdict::Triggers,
             });
             return Ok(Starts::ByOtherRun(format!(
-                "on.workflow_run (on {}): run {} of '{upstream}' should have started it",
-                req.branch, run.id
+                "on.workflow_run (on {read_from}): run {} of '{upstream}' should have started it",
+                run.id
             )));
         }
         if future_triggers {
@@ -776,8 +803,8 @@ async fn after_runs(
                 },
             });
             later.push(format!(
-                "on.workflow_run (on {}): it starts when run {} of '{upstream}' completes",
-                req.branch, run.id
+                "on.workflow_run (on {read_from}): it starts when run {} of '{upstream}' completes",
+                run.id
             ));
             continue;
         }
@@ -794,10 +821,7 @@ async fn after_runs(
                 reason: reason.clone(),
             },
         });
-        no.push(format!(
-            "{reason} (read from {}, as GitHub does)",
-            req.branch
-        ));
+        no.push(format!("{reason} (read from {read_from}, as GitHub does)"));
     }
     if !later.is_empty() {
         return Ok(Starts::Later(later.join("; ")));

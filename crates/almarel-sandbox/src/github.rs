@@ -325,7 +325,8 @@ pub struct SimDeploymentStatus {
 pub struct Fault {
     /// HTTP method (`GET`, `POST`, `PUT`), or `*`.
     pub method: String,
-    /// Substring of the path (and query).
+    /// Substring of the path (and query); a final `$` anchors it to the
+    /// end (`/repos/octo/app$` is the repository itself, nothing below it).
     pub path_contains: String,
     /// How many answers to replace.
     pub count: u32,
@@ -387,6 +388,8 @@ struct State {
     user_id: u64,
     commits: Vec<SimCommit>,
     branches: HashMap<String, String>,
+    /// `GET /repos/{owner}/{repo}`'s `default_branch` (`main`).
+    default_branch: String,
     tags: Vec<SimTag>,
     workflows: Vec<SimWorkflow>,
     runs: Vec<SimRun>,
@@ -470,6 +473,7 @@ impl GithubSim {
             user_id: 1,
             commits: vec![root],
             branches,
+            default_branch: "main".into(),
             tags: Vec::new(),
             workflows: DEFAULT_WORKFLOWS
                 .iter()
@@ -591,6 +595,14 @@ impl GithubSim {
     /// Whether the tag `name` exists.
     pub fn has_tag(&self, name: &str) -> bool {
         self.st().tags.iter().any(|t| t.name == name)
+    }
+    /// Makes `name`, pointing at commit `at`, the repository's default
+    /// branch. Workflow files on it are set with [`GithubSim::set_file`] at
+    /// that commit; [`GithubSim::add_commit`] still moves `main`.
+    pub fn set_default_branch(&self, name: &str, at: &str) {
+        let mut s = self.st();
+        s.branches.insert(name.to_owned(), at.to_owned());
+        s.default_branch = name.to_owned();
     }
     /// The SHA `main` points at.
     pub fn head(&self) -> String {
@@ -1388,7 +1400,11 @@ fn respond(
     }
     // Faults.
     let fault_idx = s.faults.iter().position(|f| {
-        f.count > 0 && (f.method == "*" || f.method == method) && path.contains(&f.path_contains)
+        let matches = match f.path_contains.strip_suffix('$') {
+            Some(end) => path.ends_with(end),
+            None => path.contains(&f.path_contains),
+        };
+        f.count > 0 && (f.method == "*" || f.method == method) && matches
     });
     if let Some(i) = fault_idx {
         let f = s.faults[i].clone();
@@ -1564,6 +1580,16 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> Reply {
     let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     let now = Instant::now();
     match (method, parts.as_slice()) {
+        // GitHub's "repository" example, the fields almarel reads.
+        ("GET", [""]) => Reply::json(json!({
+            "id": 1_296_269,
+            "name": s.name,
+            "full_name": format!("{}/{}", s.owner, s.name),
+            "private": false,
+            "owner": {"login": s.owner, "type": "Organization"},
+            "html_url": format!("https://github.com/{}/{}", s.owner, s.name),
+            "default_branch": s.default_branch,
+        })),
         ("GET", ["actions", "workflows"]) => {
             let items: Vec<Value> = s.workflows.iter().map(|w| workflow_json(s, w)).collect();
             paginate(s, full, items, Some("workflows"))

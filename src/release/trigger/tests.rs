@@ -345,6 +345,58 @@ async fn deploy_after_ci_on_other_branches_never_starts() {
     );
 }
 
+/// GitHub reads `workflow_run` triggers from the default branch, which
+/// need not be `git.branch`: there, the deploy workflow only follows CI on
+/// `production`, while the file at the commit (and on `main`) follows `main`.
+#[tokio::test]
+async fn workflow_run_is_read_from_the_default_branch_not_git_branch() {
+    let (sim, client, sha) = setup().await;
+    let dev = sim.add_commit("Work on develop");
+    sim.set_default_branch("develop", &dev);
+    sim.add_commit("More on main"); // main moves on; develop stays at `dev`
+    sim.set_file(
+        ".github/workflows/deploy.yml",
+        Some(&dev),
+        "name: Deploy to Production\non:\n  workflow_run:\n    workflows: [CI]\n    types: [completed]\n    branches: [production]\njobs: {}\n",
+    );
+    sim.add_run("CI", &sha, RunPlan::success());
+    let d = diagnose(&client, &request(&sha, &["Deploy to Production"]))
+        .await
+        .unwrap();
+    let w = &d.workflows[0];
+    assert_eq!(w.status, Status::NeverStarts, "{w:#?}");
+    assert!(
+        matches!(&w.causes[0], Cause::NotTriggered { detail }
+            if detail.contains("on.workflow_run.branches ['production'] does not match main")
+            && detail.contains("read from develop")),
+        "{w:#?}"
+    );
+
+    // The repository cannot be read: git.branch, and a note saying so.
+    sim.fault(almarel_sandbox::github::Fault::new(
+        "GET",
+        "/repos/octo/app$",
+        1,
+        403,
+    ));
+    let d = diagnose(&client, &request(&sha, &["Deploy to Production"]))
+        .await
+        .unwrap();
+    let w = &d.workflows[0];
+    assert!(
+        w.notes
+            .iter()
+            .any(|n| n.contains("the default branch could not be read")
+                && n.contains("read from main (git.branch)")),
+        "{w:#?}"
+    );
+    assert_eq!(
+        w.status,
+        Status::Unknown,
+        "main's file follows CI on main: {w:#?}"
+    );
+}
+
 #[tokio::test]
 async fn a_dispatchable_workflow_offers_the_dispatch() {
     let (sim, client, sha) = setup().await;
