@@ -138,6 +138,10 @@ pub enum DeployEvent {
         from: Option<String>,
         /// Set and read back.
         to: String,
+        /// Coolify's answer to the PATCH when it was an error although the
+        /// read-back shows the tag applied (a proxy's 502 after Coolify
+        /// saved it).
+        error_answer: Option<String>,
     },
     /// A deployment was triggered.
     Triggered {
@@ -872,31 +876,60 @@ fn check_command(plan: &DeployPlan) -> Option<String> {
     (!target.is_empty()).then(|| format!("almarel status {target}"))
 }
 
-/// PATCHes the image tag, then reads the app back: a tag that did not stick
-/// is an error (exit 4) even though Coolify answered 200.
+/// PATCHes the image tag, then reads the app back (SPEC §7.6), whatever the
+/// answer: a tag that did not stick after a 200 is an error (exit 4); an
+/// error answer (a 5xx, a lost connection) with the tag applied is success,
+/// and its answer is returned to be shown; an error answer with the tag not
+/// applied is the error, saying what the app is on.
 async fn set_tag_checked(
     ctx: &Context,
     client: &Client,
     app: &CoolifyApp,
     tag: Option<&str>,
     write: Planned,
-) -> Result<()> {
-    journal_write(
-        write.start(ctx),
-        client.set_image_tag(&app.name, &app.uuid, tag),
-    )
-    .await?;
-    let back = client.application(&app.name, &app.uuid).await?;
-    if back.image_tag() != tag {
-        return Err(Error::remote(format!(
-            "coolify answered the PATCH of app `{}` but did not apply it: its image tag is {}, not {}",
-            app.name,
-            tag_name(back.image_tag()),
-            tag_name(tag)
-        ))
-        .with_hint("check the app in the Coolify dashboard (is the tag locked, or the app managed elsewhere?), then re-run"));
+) -> Result<Option<String>> {
+    let w = write.start(ctx);
+    let sent = client.set_image_tag(&app.name, &app.uuid, tag).await;
+    let back = client.application(&app.name, &app.uuid).await;
+    match (sent, back) {
+        (Ok(_), Ok(back)) if back.image_tag() == tag => {
+            w.done();
+            Ok(None)
+        }
+        (Ok(_), back) => {
+            w.done();
+            let back = back?;
+            Err(Error::remote(format!(
+                "coolify answered the PATCH of app `{}` but did not apply it: its image tag is {}, not {}",
+                app.name,
+                tag_name(back.image_tag()),
+                tag_name(tag)
+            ))
+            .with_hint("check the app in the Coolify dashboard (is the tag locked, or the app managed elsewhere?), then re-run"))
+        }
+        (Err(e), Ok(back)) if back.image_tag() == tag => {
+            w.done();
+            Ok(Some(e.message))
+        }
+        (Err(e), Ok(back)) => {
+            let e = e.with_hint(format!(
+                "read back after that answer: app `{}` is on {}, not {}",
+                app.name,
+                tag_name(back.image_tag()),
+                tag_name(tag)
+            ));
+            w.failed(&e.message);
+            Err(e)
+        }
+        (Err(e), Err(read)) => {
+            let e = e.with_hint(format!(
+                "whether the PATCH applied is not known: reading app `{}` back failed too ({})",
+                app.name, read.message
+            ));
+            w.failed(&e.message);
+            Err(e)
+        }
     }
-    Ok(())
 }
 
 async fn run_app(
@@ -1005,21 +1038,25 @@ async fn run_app(
             Some(id) => Planned::Declared(id),
             None => Planned::Now(what, check_command(plan)),
         };
-        if let Err(e) = set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), write).await
-        {
-            // The PATCH may have been applied (a broken connection) or not
-            // (ignored): either way the configured tag may not be the last
-            // finished one.
-            out.patched = true;
-            out.outcome = Outcome::Error(e);
-            restore(ctx, client, &state, &mut out, on_event).await;
-            return done(out);
-        }
+        let error_answer =
+            match set_tag_checked(ctx, client, &state.app, Some(&plan.image_tag), write).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    // The PATCH may have been applied (the read-back failed)
+                    // or not: either way the configured tag may not be the
+                    // last finished one.
+                    out.patched = true;
+                    out.outcome = Outcome::Error(e);
+                    restore(ctx, client, &state, &mut out, on_event).await;
+                    return done(out);
+                }
+            };
         out.patched = true;
         ev(DeployEvent::Patched {
             app: name.clone(),
             from: state.previous_tag.clone(),
             to: plan.image_tag.clone(),
+            error_answer,
         });
     }
 
@@ -1184,7 +1221,7 @@ async fn restore(
         tag_name(target)
     );
     match set_tag_checked(ctx, client, &state.app, target, Planned::Now(what, None)).await {
-        Ok(()) => {
+        Ok(_) => {
             out.restored = true;
             on_event(DeployEvent::Restored {
                 app: name.clone(),

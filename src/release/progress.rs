@@ -162,9 +162,18 @@ impl DeployProgress {
                 &app,
                 &format!("setting image tag {to} (was {})", from.as_deref().unwrap_or("unset")),
             ),
-            DeployEvent::Patched { app, to, .. } => {
-                self.say(&app, &format!("image tag is now {to} (read back)"));
-            }
+            DeployEvent::Patched {
+                app,
+                to,
+                error_answer,
+                ..
+            } => match error_answer {
+                None => self.say(&app, &format!("image tag is now {to} (read back)")),
+                Some(answer) => self.say(
+                    &app,
+                    &format!("image tag is now {to} (read back; coolify answered the PATCH with an error, yet it applied: {answer})"),
+                ),
+            },
             DeployEvent::Triggered { app, uuid } => {
                 self.say(&app, &format!("triggered deployment {uuid}"));
             }

@@ -225,6 +225,47 @@ fn a_patch_answered_5xx_is_not_called_unchanged() {
     assert_eq!(results.len(), 2, "{results:?}");
     assert_eq!(results[0], "started");
     assert!(results[1].starts_with("failed: "), "{results:?}");
+    // The read-back after the error answer says where the app is.
+    assert!(
+        e.contains("read back after that answer: app `api` is on v1.2.2, not v1.2.3"),
+        "{e}"
+    );
+}
+
+/// Coolify saves the tag but a proxy answers the PATCH with 502: the app is
+/// read back, the tag applied, so the deploy goes on (one PATCH, one
+/// deployment, exit 0) and says what the answer was.
+#[test]
+fn a_patch_answered_502_after_coolify_applied_it_is_read_back_and_the_deploy_goes_on() {
+    let rt = runtime();
+    let apps = vec![AppSpec::docker("api", API, "v1.2.2").with_history(&["v1.2.2"])];
+    let c = coolify(&rt, sim::Config::new(apps.clone()));
+    c.lose_answers("PATCH", "/api/v1/applications/", 502, 1);
+    let sb = Sandbox::new();
+    let dir = deploy_project(&sb, &rt, &coolify_toml(&c.url(), &apps));
+    let out = almarel(&sb, &dir, sim::SENSITIVE_TOKEN)
+        .args(["deploy", "--tag", "1.2.3", "--yes"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(
+        format!("{o}{e}").contains("image tag is now v1.2.3 (read back; coolify answered the PATCH with an error, yet it applied"),
+        "{o}\n{e}"
+    );
+    let patches = c.recorder().matching("PATCH", "/api/v1/applications/");
+    assert_eq!(
+        patches.iter().map(|p| p.status).collect::<Vec<_>>(),
+        [502],
+        "one PATCH, never repeated"
+    );
+    assert_eq!(c.recorder().matching("POST", "/api/v1/deploy").len(), 1);
+    let results: Vec<String> = sb
+        .audit_lines()
+        .iter()
+        .map(|l| l["result"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(results, ["started", "ok"], "{results:?}");
 }
 
 /// A freeze record on GitHub with the deploy workflow active (a colleague

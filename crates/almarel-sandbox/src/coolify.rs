@@ -230,6 +230,8 @@ struct State {
     on_finish: Option<Hook>,
     /// Slow answers: (method, path prefix, delay, times left).
     slow: Vec<(String, String, Duration, u32)>,
+    /// Lost answers: (method, path prefix, status, times left).
+    lost: Vec<(String, String, u16, u32)>,
 }
 
 /// The running simulator.
@@ -296,6 +298,7 @@ pub async fn start(config: Config) -> Result<CoolifySim> {
         deployments,
         next,
         faults: Vec::new(),
+        lost: Vec::new(),
         on_finish: None,
         slow: Vec::new(),
     }));
@@ -387,6 +390,17 @@ impl CoolifySim {
         if let Ok(mut s) = self.state.lock() {
             s.slow
                 .push((method.to_owned(), path_prefix.to_owned(), delay, times));
+        }
+    }
+
+    /// The next `times` requests matching `method` and a path starting with
+    /// `path_prefix` are applied as usual, then answered with `status` and a
+    /// proxy's HTML page: a gateway that gave up after Coolify saved the
+    /// change.
+    pub fn lose_answers(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
+        if let Ok(mut s) = self.state.lock() {
+            s.lost
+                .push((method.to_owned(), path_prefix.to_owned(), status, times));
         }
     }
 
@@ -529,7 +543,26 @@ fn handle(
         Ok(mut s) => {
             let events = advance(&mut s);
             let (status, extra, text) = route(&mut s, &method, &path, &query, &headers, &body_text);
-            (status, extra, text, events)
+            let lost = s.lost.iter_mut().find(|(m, prefix, _, times)| {
+                m.eq_ignore_ascii_case(method.as_str())
+                    && path.starts_with(prefix.as_str())
+                    && *times > 0
+            });
+            match lost {
+                Some((_, _, code, times)) => {
+                    *times -= 1;
+                    let page = format!(
+                        "<html><head><title>{code}</title></head><body>{code}</body></html>"
+                    );
+                    (
+                        *code,
+                        vec![("content-type".to_owned(), "text/html".to_owned())],
+                        page,
+                        events,
+                    )
+                }
+                None => (status, extra, text, events),
+            }
         }
         Err(_) => (500, vec![], "{}".into(), vec![]),
     };
