@@ -889,46 +889,48 @@ async fn set_tag_checked(
     write: Planned,
 ) -> Result<Option<String>> {
     let w = write.start(ctx);
-    let sent = client.set_image_tag(&app.name, &app.uuid, tag).await;
-    let back = client.application(&app.name, &app.uuid).await;
-    match (sent, back) {
-        (Ok(_), Ok(back)) if back.image_tag() == tag => {
+    let read_back = || client.application(&app.name, &app.uuid);
+    match client.set_image_tag(&app.name, &app.uuid, tag).await {
+        Ok(_) => {
             w.done();
+            let back = read_back().await?;
+            if back.image_tag() != tag {
+                return Err(Error::remote(format!(
+                    "coolify answered the PATCH of app `{}` but did not apply it: its image tag is {}, not {}",
+                    app.name,
+                    tag_name(back.image_tag()),
+                    tag_name(tag)
+                ))
+                .with_hint("check the app in the Coolify dashboard (is the tag locked, or the app managed elsewhere?), then re-run"));
+            }
             Ok(None)
         }
-        (Ok(_), back) => {
-            w.done();
-            let back = back?;
-            Err(Error::remote(format!(
-                "coolify answered the PATCH of app `{}` but did not apply it: its image tag is {}, not {}",
-                app.name,
-                tag_name(back.image_tag()),
-                tag_name(tag)
-            ))
-            .with_hint("check the app in the Coolify dashboard (is the tag locked, or the app managed elsewhere?), then re-run"))
-        }
-        (Err(e), Ok(back)) if back.image_tag() == tag => {
-            w.done();
-            Ok(Some(e.message))
-        }
-        (Err(e), Ok(back)) => {
-            let e = e.with_hint(format!(
-                "read back after that answer: app `{}` is on {}, not {}",
-                app.name,
-                tag_name(back.image_tag()),
-                tag_name(tag)
-            ));
-            w.failed(&e.message);
-            Err(e)
-        }
-        (Err(e), Err(read)) => {
-            let e = e.with_hint(format!(
-                "whether the PATCH applied is not known: reading app `{}` back failed too ({})",
-                app.name, read.message
-            ));
-            w.failed(&e.message);
-            Err(e)
-        }
+        // Until the read-back answers, the journal keeps the PATCH in flight
+        // (an interruption says "may have been applied").
+        Err(e) => match read_back().await {
+            Ok(back) if back.image_tag() == tag => {
+                w.done();
+                Ok(Some(e.message))
+            }
+            Ok(back) => {
+                let e = e.with_hint(format!(
+                    "read back after that answer: app `{}` is on {}, not {}",
+                    app.name,
+                    tag_name(back.image_tag()),
+                    tag_name(tag)
+                ));
+                w.failed(&e.message);
+                Err(e)
+            }
+            Err(read) => {
+                let e = e.with_hint(format!(
+                    "whether the PATCH applied is not known: reading app `{}` back failed too ({})",
+                    app.name, read.message
+                ));
+                w.failed(&e.message);
+                Err(e)
+            }
+        },
     }
 }
 
