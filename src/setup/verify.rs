@@ -4,16 +4,24 @@
 use super::{fail_from, get};
 use crate::context::Context;
 use crate::report::Check;
+use crate::settings::VerifySettings;
 
+/// The three probes run at once (as `verify` runs them): an unreachable
+/// production costs one timeout, not three.
 pub(super) async fn checks(ctx: &Context, checks: &mut Vec<Check>) {
     let v = &ctx.settings.verify;
+    let (h, ver, w) = tokio::join!(health(v), version(v), web(v));
+    checks.extend([h, ver, w]);
+}
+
+async fn health(v: &VerifySettings) -> Check {
     let timeout = v.request_timeout;
     match &v.health_url {
-        None => checks.push(Check::pass(
+        None => Check::pass(
             "verify health_url",
             "not set: verify skips the health check",
-        )),
-        Some(url) => checks.push(match get(url, timeout).await {
+        ),
+        Some(url) => match get(url, timeout).await {
             Ok((200, _, _)) => Check::pass("verify health_url", format!("{url} answers 200")),
             Ok((status, _, _)) => Check::fail(
                 "verify health_url",
@@ -25,15 +33,18 @@ pub(super) async fn checks(ctx: &Context, checks: &mut Vec<Check>) {
                 format!("cannot reach {url}: {why}"),
                 "check verify.health_url and that this machine can reach production",
             ),
-        }),
+        },
     }
+}
+
+async fn version(v: &VerifySettings) -> Check {
     match &v.version_url {
-        None => checks.push(Check::fail(
+        None => Check::fail(
             "verify version_url",
             "verify.version_url is not set: verify, status and rollback cannot tell which commit production runs",
             "set [verify] version_url to the endpoint whose JSON carries the running commit SHA",
-        )),
-        Some(url) => checks.push(match crate::probe::running_sha(v).await {
+        ),
+        Some(url) => match crate::probe::running_sha(v).await {
             Ok(sha) => Check::pass(
                 "verify version_url",
                 format!(
@@ -53,14 +64,14 @@ pub(super) async fn checks(ctx: &Context, checks: &mut Vec<Check>) {
                 &e,
                 "check verify.version_url and that production is up",
             ),
-        }),
+        },
     }
+}
+
+async fn web(v: &VerifySettings) -> Check {
     match &v.web_url {
-        None => checks.push(Check::pass(
-            "verify web_url",
-            "not set: verify skips the web check",
-        )),
-        Some(url) => checks.push(match get(url, timeout).await {
+        None => Check::pass("verify web_url", "not set: verify skips the web check"),
+        Some(url) => match get(url, v.request_timeout).await {
             Ok((200, ct, body)) => {
                 let html = ct.contains("html") || body.trim_start().starts_with('<');
                 let expected = v.web_expect.as_deref().is_none_or(|x| body.contains(x));
@@ -93,6 +104,6 @@ pub(super) async fn checks(ctx: &Context, checks: &mut Vec<Check>) {
                 format!("cannot reach {url}: {why}"),
                 "check verify.web_url and that this machine can reach it",
             ),
-        }),
+        },
     }
 }
