@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,11 +53,7 @@ pub(crate) fn is_unchanged(repo: &git2::Repository, index: &Index) -> bool {
     };
     // Racily clean entries (changed in the same instant the index was
     // written) need their content read: git and libgit2 do, so not here.
-    let Ok(written) = std::fs::metadata(repo.path().join("index")) else {
-        return false;
-    };
-    let written = (low32(written.mtime()), low32(written.mtime_nsec()));
-    if index.entries.iter().any(|e| e.mtime >= written) {
+    if index.entries.iter().any(|e| e.mtime >= index.written) {
         return false;
     }
     let Some(mut dirs) = directories(index) else {

@@ -46,15 +46,28 @@ pub(crate) struct Index {
     data: Vec<u8>,
     /// The entries, sorted by path as git writes them.
     pub entries: Vec<Entry>,
-    root: [u8; OID_LEN],
+    /// When this index file was written (mtime seconds and nanoseconds, low
+    /// 32 bits), read from the same open file as its content: an entry not
+    /// older than this is racily clean.
+    pub written: (u32, u32),
 }
 
 impl Index {
     /// Reads `git_dir`'s index, when its cached root tree is `tree` (raw id
     /// bytes): nothing is staged.
     pub(crate) fn read_if_tree_is(git_dir: &Path, tree: &[u8]) -> Option<Index> {
-        let index = Index::parse(std::fs::read(git_dir.join("index")).ok()?)?;
-        (index.root == tree).then_some(index)
+        // One open file for the time and the content: git replaces the index
+        // by renaming a new file over it, so both belong to the same write.
+        let mut file = std::fs::File::open(git_dir.join("index")).ok()?;
+        let written = written(&file.metadata().ok()?);
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut data).ok()?;
+        let (entries, root) = parse(&data)?;
+        (root == tree).then_some(Index {
+            data,
+            entries,
+            written,
+        })
     }
 
     /// An entry's path relative to the work tree, `/`-separated.
@@ -62,16 +75,23 @@ impl Index {
     pub(crate) fn path(&self, e: &Entry) -> &[u8] {
         &self.data[e.path.0..e.path.0 + e.path.1]
     }
+}
 
-    fn parse(data: Vec<u8>) -> Option<Index> {
-        let (entries, root) = parse(&data)?;
-        let root = <[u8; OID_LEN]>::try_from(root).ok()?;
-        Some(Index {
-            data,
-            entries,
-            root,
-        })
-    }
+/// A file's modification time as git records it (low 32 bits of seconds and
+/// nanoseconds).
+#[cfg(unix)]
+fn written(meta: &std::fs::Metadata) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    (
+        (meta.mtime() & 0xffff_ffff) as u32,
+        (meta.mtime_nsec() & 0xffff_ffff) as u32,
+    )
+}
+
+/// Elsewhere the stat check does not run; the time is not used.
+#[cfg(not(unix))]
+fn written(_: &std::fs::Metadata) -> (u32, u32) {
+    (u32::MAX, u32::MAX)
 }
 
 /// Whether the index in `git_dir` has a valid cached root tree equal to
