@@ -196,9 +196,11 @@ impl Http {
 
     /// Sets the deadline every later call's retries and rate-limit waits must
     /// fit in (a watch's `--timeout`); `None` uses a 2-minute budget per call.
-    pub fn set_deadline(&self, deadline: Option<Deadline>) {
-        if let Ok(mut d) = self.deadline.lock() {
-            *d = deadline;
+    /// Returns the deadline it replaces.
+    pub fn set_deadline(&self, deadline: Option<Deadline>) -> Option<Deadline> {
+        match self.deadline.lock() {
+            Ok(mut d) => std::mem::replace(&mut *d, deadline),
+            Err(_) => None,
         }
     }
 

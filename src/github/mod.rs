@@ -204,8 +204,9 @@ impl Client {
 
     /// Sets the deadline that retries and rate-limit waits of later calls
     /// must fit in (a watch's `--timeout`); `None`: 2 minutes per call.
-    pub fn set_deadline(&self, deadline: Option<Deadline>) {
-        self.http.set_deadline(deadline);
+    /// Returns the deadline it replaces (to restore after a bounded call).
+    pub fn set_deadline(&self, deadline: Option<Deadline>) -> Option<Deadline> {
+        self.http.set_deadline(deadline)
     }
 
     /// Requests sent and 304s received so far.

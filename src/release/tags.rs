@@ -18,8 +18,12 @@ pub async fn release_tags_at(ctx: &Context, sha: &str) -> Vec<ReleaseTag> {
     let mut tags: Vec<ReleaseTag> = local_release_tags_at(ctx, sha);
     if tags.is_empty() && ctx.settings.github.repository.is_some() {
         if let Ok(gh) = ctx.github().await {
-            gh.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), GITHUB_BUDGET)));
-            if let Ok(refs) = gh.tags(prefix).await {
+            // The budget bounds this look-up only: the client's own deadline
+            // (a watch's --timeout, or none) comes back for later calls.
+            let before = gh.set_deadline(Some(Deadline::after(ctx.clock.as_ref(), GITHUB_BUDGET)));
+            let refs = gh.tags(prefix).await;
+            gh.set_deadline(before);
+            if let Ok(refs) = refs {
                 tags = refs
                     .iter()
                     .filter(|t| crate::probe::sha_matches(&t.commit, sha))
