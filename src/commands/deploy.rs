@@ -280,9 +280,9 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<DeployReport> {
     .await?;
 
     // An interruption from here on names the same deploy: the target is
-    // decided, and a re-run waits for what this one started before deciding.
-    ctx.journal
-        .set_resume(with_env(ctx, deploy_command(&target, req)));
+    // decided, and a re-run waits for what this one started before deciding
+    // (`--env` is added where every resume line is printed).
+    ctx.journal.set_resume(deploy_command(&target, req));
     let progress = DeployProgress::new(&ctx.ui, &prepared.apps);
     let step = deploy::deploy_apps(ctx, &client, &plan, &prepared, &|e| progress.show(e)).await;
     progress.clear();
@@ -699,10 +699,6 @@ async fn check_promotion(
         report.checks.push(c.check());
     }
     Ok(())
-}
-
-fn with_env(ctx: &Context, next: Next) -> Next {
-    crate::release::environments::next_with_env(&ctx.settings, next)
 }
 
 fn verify_command(t: &Target) -> Next {

@@ -198,8 +198,13 @@ fn interrupted(ctx: &Context, command: &Command, sig: Signal) -> Error {
     }
     ctx.audit_interrupted(sig);
     let snap = ctx.journal.snapshot();
-    // The command set the exact continuation once its targets were decided.
-    let next = ctx.journal.resume().filter(|_| !snap.nothing_sent());
+    // The command set the exact continuation once its targets were decided;
+    // it acts on the same environment (`--env`) as this run.
+    let next = ctx
+        .journal
+        .resume()
+        .filter(|_| !snap.nothing_sent())
+        .map(|n| crate::release::environments::next_with_env(&ctx.settings, n));
     let mut error =
         Error::interrupted_by(sig, interruption_message(sig, &snap)).with_report(&Interruption {
             journal: &snap,

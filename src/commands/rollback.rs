@@ -776,6 +776,9 @@ impl Run<'_> {
             3 => verify_command(self.target, self.req.wait),
             _ => continue_command(self.req, self.target, self.req.freeze && !self.froze),
         };
+        // On the environment this rollback acted on (a staging rollback's
+        // continuation must not roll back production).
+        let next = crate::release::environments::next_with_env(&self.ctx.settings, next);
         report.steps = self.steps.clone();
         report.failed_step = Some(name.to_owned());
         report.continue_with = Some(next.to_string());

@@ -564,3 +564,51 @@ fn production_deploys_only_the_digest_verified_in_staging() {
         Some("v1.3.0")
     );
 }
+
+/// SIGTERM while a staging deploy's trigger is in flight: the printed
+/// continuation acts on staging too (`--env staging`), never production.
+#[test]
+fn an_interrupted_staging_deploy_continues_on_staging() {
+    let w = world("");
+    w.coolify.slow(
+        "POST",
+        "/api/v1/deploy",
+        std::time::Duration::from_secs(30),
+        1,
+    );
+    let child = spawnable(&w.sb, &w.proj.dir, sim::TOKEN)
+        .args(["deploy", "--tag", "1.3.0-rc.1", "--env", "staging", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while w
+        .coolify
+        .recorder()
+        .matching("POST", "/api/v1/deploy")
+        .is_empty()
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    crate::support::check_next(&out);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("next: almarel deploy --tag v1.3.0-rc.1")
+            && stderr
+                .lines()
+                .filter(|l| l.starts_with("next: "))
+                .all(|l| l.contains("--env staging")),
+        "{stderr}"
+    );
+}
