@@ -942,33 +942,8 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                 "{}; re-reading the run to see whether the review was applied",
                 e.message
             ));
-            match gh.pending_deployments(run.id).await {
-                Ok(p) if !p.iter().any(|p| p.environment.id == pending.environment.id) => {
-                    // No longer pending: ours, or someone else's review decided.
-                    match other_reviewer(ctx, &gh, &run, me.as_ref(), req).await {
-                        Some((decision, by)) => Settled::Raced {
-                            decision,
-                            by,
-                            why: format!("{}; the run was reviewed by someone else", e.message),
-                        },
-                        None => {
-                            ui.progress("the review was applied: the deployment is no longer pending");
-                            Settled::Applied
-                        }
-                    }
-                }
-                Ok(_) => Settled::Failed(
-                    Error::remote(format!(
-                        "the review of run {} was not applied ({}); nothing changed",
-                        run.id, e.message
-                    ))
-                    .with_code("review_not_applied")
-                    .with_hint(format!(
-                        "`{}` is safe to re-run: it checks again before sending",
-                        req.again(std::slice::from_ref(&what))
-                    )),
-                ),
-                Err(e2) => Settled::Unknown(
+            let unknown = |e2: &Error| {
+                Settled::Unknown(
                     Error::remote(format!(
                         "the outcome of the review of run {} is unknown: {}; re-reading failed: {}",
                         run.id, e.message, e2.message
@@ -979,7 +954,45 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<ApproveReport> {
                         check_command(run.id, req.reject),
                         req.state()
                     )),
-                ),
+                )
+            };
+            let not_applied = |why: String| {
+                Settled::Failed(
+                    Error::remote(format!(
+                        "the review of run {} was not applied ({}): {why}",
+                        run.id, e.message
+                    ))
+                    .with_code("review_not_applied")
+                    .with_hint(format!(
+                        "`{}` is safe to re-run: it checks again before sending",
+                        req.again(std::slice::from_ref(&what))
+                    )),
+                )
+            };
+            match gh.pending_deployments(run.id).await {
+                // No longer pending: the newest review in the run's history
+                // says whose it was; none means the run stopped waiting some
+                // other way (cancelled), and ours was not recorded.
+                Ok(p) if !p.iter().any(|p| p.environment.id == pending.environment.id) => {
+                    match newest_review(ctx, &gh, &run).await {
+                        Err(e2) => unknown(&e2),
+                        Ok(None) => not_applied(
+                            "the deployment is no longer waiting, and the run's history has no review"
+                                .to_owned(),
+                        ),
+                        Ok(Some((decision, by))) if is_ours(&decision, &by, me.as_ref(), req) => {
+                            ui.progress("the review was applied: the run's history shows it");
+                            Settled::Applied
+                        }
+                        Ok(Some((decision, by))) => Settled::Raced {
+                            decision,
+                            by,
+                            why: format!("{}; the run was reviewed by someone else", e.message),
+                        },
+                    }
+                }
+                Ok(_) => not_applied("nothing changed".to_owned()),
+                Err(e2) => unknown(&e2),
             }
         }
     };
@@ -1091,21 +1104,25 @@ enum Settled {
     },
 }
 
-/// Someone other than us (by login; or whose decision is not the one we
-/// sent) made the newest decisive review of the run, read from its history.
-async fn other_reviewer(
+/// The newest decisive review of the run and who made it, from its history
+/// (`None`: no decisive review).
+async fn newest_review(
     ctx: &Context,
     gh: &Client,
     run: &Run,
-    me: Option<&User>,
-    req: &Request,
-) -> Option<(Approval, String)> {
-    let reviews = gh.approvals(run.id).await.ok()?;
+) -> Result<Option<(Approval, String)>> {
+    let reviews = gh.approvals(run.id).await?;
     let decision = approval::decide(Some(run), &[], &reviews, &ctx.settings.github.environment);
-    let by = decision.reviewer()?.to_owned();
-    // Without our login (GET /user failed), a decision like ours counts as ours.
-    let ours = me.is_none_or(|m| m.login == by) && decision.is_approved() != req.reject;
-    (!ours).then_some((decision, by))
+    Ok(decision
+        .reviewer()
+        .map(str::to_owned)
+        .map(|by| (decision, by)))
+}
+
+/// Whether a decision is the one we sent: ours by login (without our login,
+/// when GET /user failed, a decision like ours counts as ours).
+fn is_ours(decision: &Approval, by: &str, me: Option<&User>, req: &Request) -> bool {
+    me.is_none_or(|m| m.login == by) && decision.is_approved() != req.reject
 }
 
 /// A 4xx answer to the review: re-read to tell "someone else reviewed it

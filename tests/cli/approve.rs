@@ -914,6 +914,40 @@ fn lost_answer_after_a_colleague_reviewed_names_them_not_us() {
 }
 
 #[test]
+fn lost_answer_after_a_colleague_cancelled_the_run_is_not_called_approved() {
+    // The run is cancelled just before our review arrives (GitHub refuses
+    // it), and the answer is lost (502): the deployment is no longer
+    // pending, yet nobody reviewed it. Not "approved".
+    let sb = Sandbox::new();
+    let (gh, _, run) = ready(&sb);
+    gh.sim.race_cancel();
+    gh.sim
+        .fault(Fault::new("POST", REVIEW, 1, 502).after_applying());
+    let out = gh
+        .almarel(&sb)
+        .args(["approve", "v1.2.3", "--yes", "--json"])
+        .run()
+        .unwrap();
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    let v = crate::support::json_stdout(&out);
+    assert_eq!(v["error"]["code"], "review_not_applied", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer waiting, and the run's history has no review"),
+        "{v}"
+    );
+    assert!(gh.sim.approvals(run).is_empty());
+    let audit = sb.audit_lines();
+    assert!(
+        audit[1]["result"].as_str().unwrap().starts_with("failed"),
+        "{audit:?}"
+    );
+}
+
+#[test]
 fn ref_and_run_together_is_a_usage_error_before_any_request() {
     let sb = Sandbox::new();
     let (gh, _, run) = ready(&sb);

@@ -746,6 +746,11 @@ impl GithubSim {
     pub fn race_review(&self, login: &str, state: &str) {
         self.st().race = Some((login.to_owned(), state.to_owned()));
     }
+    /// The next review POST finds the run cancelled just before it arrived
+    /// (a colleague cancelled it in the browser): no review is recorded.
+    pub fn race_cancel(&self) {
+        self.st().race = Some((String::new(), "cancelled".to_owned()));
+    }
     /// Answers every `method` request whose path contains `path` only after
     /// `delay`: the request is applied and recorded at once, the answer is
     /// held back (a slow GitHub; a signal can arrive while the write is in
@@ -1990,6 +1995,9 @@ fn review(s: &mut State, id: &str, body: &str, now: Instant) -> Reply {
     let Some(env) = s.environments.first().cloned() else {
         return Reply::not_found();
     };
+    if let Some((_, cancelled)) = s.race.take_if(|(_, state)| state == "cancelled") {
+        s.runs[idx].forced = Some(Phase::Completed(cancelled));
+    }
     if let Some((login, other)) = s.race.take() {
         let r = &mut s.runs[idx];
         r.reviewed = Some((now, other == "approved"));
