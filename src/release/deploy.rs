@@ -923,12 +923,12 @@ async fn set_tag_checked(
                 Err(e)
             }
             Err(read) => {
-                let e = e.with_hint(format!(
+                // Left in flight in the journal: it may have been applied.
+                drop(w);
+                Err(e.with_hint(format!(
                     "whether the PATCH applied is not known: reading app `{}` back failed too ({})",
                     app.name, read.message
-                ));
-                w.failed(&e.message);
-                Err(e)
+                )))
             }
         },
     }
