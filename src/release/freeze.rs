@@ -823,8 +823,9 @@ pub async fn plan_unfreeze(
         comment: String::new(),
     };
     // Not frozen at all: a roll forward needs no exception (and must not
-    // create a freeze record).
-    let only = only.filter(|_| st.frozen());
+    // create a freeze record). A record that cannot be read may hide a roll
+    // forward of another tag: that is refused below, never "not frozen".
+    let only = only.filter(|_| st.frozen() || matches!(st.record, RecordState::Unavailable(_)));
     match only {
         None => {
             // Lifting: deployments that appeared during a roll forward stay out.

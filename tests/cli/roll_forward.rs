@@ -270,6 +270,27 @@ fn roll_forward_refusals_send_nothing() {
         gh.sim.workflow_state(DEPLOY).as_deref(),
         Some("disabled_manually")
     );
+    // The workflow active (as during another tag's roll forward) and the
+    // record unreadable: still refused, never "needs no exception".
+    gh.sim.set_workflow_state(DEPLOY, "active");
+    gh.sim.fault(almarel_sandbox::github::Fault::new(
+        "GET",
+        "/actions/variables",
+        10,
+        403,
+    ));
+    let before = writes(&gh);
+    let out = gh
+        .almarel(&sb)
+        .args(["unfreeze", "--only", "v1.2.4", "--yes", "--json"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", texts(&out).1);
+    assert_eq!(
+        json_stdout(&out)["error"]["code"],
+        "freeze_record_unavailable"
+    );
+    assert_eq!(writes(&gh), before);
 }
 
 /// The deploy workflow at the fix's commit has no `workflow_dispatch`
