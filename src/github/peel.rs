@@ -130,8 +130,9 @@ impl Client {
 
     /// The target (`__typename`, `oid`) of each tag object in `oids`, in
     /// order (`None` for one GitHub did not answer); `Ok(None)` when GraphQL
-    /// is not available or answered something else. Rate limits, bad
-    /// credentials and network failures are errors as for any request.
+    /// is not available, refused (403) or answered something else. Rate
+    /// limits, bad credentials and network failures are errors as for any
+    /// request.
     async fn graphql_targets(
         &self,
         oids: &[&str],
@@ -141,10 +142,17 @@ impl Client {
             "variables": {"owner": self.owner, "name": self.name},
         });
         let url = graphql_url(&self.api_url);
-        let resp = self
+        let resp = match self
             .http
             .request(Method::POST, &url, Some(&body), Idempotency::Repeatable)
-            .await?;
+            .await
+        {
+            Ok(resp) => resp,
+            // A 403 on GraphQL alone (a proxy or an SSO policy passing only
+            // REST): REST peels the tags, and reports what concerns them.
+            Err(e) if e.code == Some("permission_denied") => return Ok(None),
+            Err(e) => return Err(e),
+        };
         if resp.status != StatusCode::OK {
             return Ok(None);
         }

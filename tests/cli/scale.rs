@@ -251,3 +251,48 @@ fn without_graphql_tags_are_peeled_over_rest_with_the_same_answer() {
         "{again:?}"
     );
 }
+
+/// GraphQL refused with a 403 (a proxy or an SSO policy that passes only
+/// REST): the tags are peeled over REST, the same answer, exit 0.
+#[test]
+fn graphql_refused_with_403_falls_back_to_rest() {
+    use crate::support::Sandbox;
+    use crate::support::github::GhEnv;
+    use almarel_sandbox::github::Fault;
+    let sb = Sandbox::new();
+    let gh = GhEnv::start(&sb);
+    let sha = gh.sim.add_commit("release");
+    for t in ["v1.2.3", "v1.2.3-rc.1"] {
+        gh.sim.add_tag(t, &sha, true);
+    }
+    gh.sim.fault(Fault::new("POST", "/graphql", 5, 403));
+    let out = gh
+        .almarel(&sb)
+        .args(["status", "1.2.3", "--json"])
+        .run()
+        .unwrap();
+    assert_no_panic(&out);
+    let (o, e) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(
+        v["tags_at_commit"],
+        serde_json::json!(["v1.2.3", "v1.2.3-rc.1"])
+    );
+    let all = gh.sim.recorder().all();
+    let graphql: Vec<u16> = all
+        .iter()
+        .filter(|r| r.path == "/graphql")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        graphql,
+        [403, 403],
+        "a smaller query, then REST (as for a 404)"
+    );
+    assert_eq!(
+        all.iter().filter(|r| r.path.contains("/git/tags/")).count(),
+        2,
+        "one REST peel per annotated tag"
+    );
+}
