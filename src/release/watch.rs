@@ -143,7 +143,12 @@ pub async fn observe(ctx: &Context, sha: &str, tags: &[ReleaseTag]) -> Observed 
     let prod = production.as_ref().ok().and_then(|p| p.as_deref());
     let obs = live::observe(ctx, sha, tags, prod, Some(COOLIFY_BUDGET)).await;
     let version_url = ctx.settings.verify.version_url.is_some();
-    let live = obs.live.map(|r| judge(r, version_url));
+    let live = match (&obs.apps, version_url) {
+        // Without COOLIFY_TOKEN the apps cannot be read: as verify does,
+        // production's SHA alone decides (the watch warned once).
+        (AppsRead::NoToken, true) => Some(live::assess(prod, sha, &obs.accepted, &[])),
+        _ => obs.live.map(|r| judge(r, version_url)),
+    };
     Observed {
         production,
         apps: obs.apps,
@@ -192,13 +197,25 @@ pub async fn until_live(
         POLL_MAX,
         || async {
             let o = observe(ctx, sha, tags).await;
-            if matches!(o.apps, AppsRead::NoToken)
-                && !warned.swap(true, std::sync::atomic::Ordering::SeqCst)
-            {
-                ctx.ui.warn(&format!(
-                    "{} is not set: the Coolify apps cannot be read, so the watch cannot see the release go live on them",
-                    crate::env::COOLIFY_TOKEN
-                ));
+            if matches!(o.apps, AppsRead::NoToken) {
+                // Nothing else can say "live": waiting would only end at the deadline.
+                if ctx.settings.verify.version_url.is_none() {
+                    return Err(Error::usage(format!(
+                        "{} is not set and verify.version_url is not configured: nothing can tell whether the release is live",
+                        crate::env::COOLIFY_TOKEN
+                    ))
+                    .with_code("live_unobservable")
+                    .with_hint(format!(
+                        "set {} (or verify.version_url), or watch with --until runs",
+                        crate::env::COOLIFY_TOKEN
+                    )));
+                }
+                if !warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    ctx.ui.warn(&format!(
+                        "{} is not set: the Coolify apps cannot be read, so production's version alone says when the release is live",
+                        crate::env::COOLIFY_TOKEN
+                    ));
+                }
             }
             let sig = format!("{:?}|{:?}", o.production, o.live);
             let changed = last
