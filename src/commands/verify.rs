@@ -206,9 +206,15 @@ async fn record(ctx: &Context, req: &Request, report: &VerifyReport) -> Option<E
         Some(images) => format!("{images}; {}", checked(report)),
         None => checked(report),
     };
+    // GitHub's `sha=` filter matches full SHAs only: a short --expect-sha
+    // would miss the deployment the approval created and record a second one.
+    let sha = match full_sha(ctx, &gh, &report.expected_sha).await {
+        Ok(sha) => sha,
+        Err(e) => return Some(not_recorded(ctx, environment, e)),
+    };
     let found = Evidence {
         environment: environment.clone(),
-        sha: report.expected_sha.clone(),
+        sha,
         ok,
         description: ctx.ui.redact(&what),
         environment_url: ctx.settings.verify.web_url.clone(),
@@ -289,6 +295,21 @@ async fn staging_digests(ctx: &Context, report: &VerifyReport) -> Option<String>
     let room = crate::github::deployments::MAX_DESCRIPTION
         .saturating_sub(evidence::MARKER.len() + "passed: ".len() + 2);
     artifact::record_images(&images, room)
+}
+
+/// The full SHA of `sha` (which may be abbreviated): the clone when it has
+/// the commit, else GitHub.
+async fn full_sha(ctx: &Context, gh: &crate::github::Client, sha: &str) -> Result<String> {
+    if sha.len() == 40 {
+        return Ok(sha.to_owned());
+    }
+    let local = crate::git::Repo::discover(&ctx.settings.workdir)
+        .and_then(|r| r.commit_info(sha))
+        .map(|c| c.sha);
+    match local {
+        Ok(full) => Ok(full),
+        Err(_) => gh.commit(sha).await.map(|c| c.sha),
+    }
 }
 
 fn not_recorded(ctx: &Context, environment: String, e: Error) -> EvidenceOut {

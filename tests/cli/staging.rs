@@ -218,6 +218,18 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
     );
     assert_eq!(w.statuses(), 2);
 
+    // A short --expect-sha records on the same deployment (GitHub's `sha=`
+    // filter matches full SHAs only).
+    let out = w
+        .almarel()
+        .args(["verify", "--expect-sha", &w.rc[..7], "--env", "staging"])
+        .run()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
+    let d = w.deployments();
+    assert_eq!(d.len(), 1, "a second deployment for the short SHA: {d:?}");
+    assert_eq!(d[0].statuses.len(), 3);
+
     // Failure: staging runs another commit; one failure status, same deployment.
     w.stg.control().set_sha(&w.proj.v123);
     let out = verify(&[]);
@@ -231,7 +243,7 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
     );
     let d = w.deployments();
     assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!(d[0].statuses.len(), 3);
+    assert_eq!(d[0].statuses.len(), 4);
     let s = d[0].statuses.last().unwrap();
     assert_eq!(s.state, "failure");
     assert!(
@@ -253,7 +265,7 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
     let (_, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("was not recorded"), "{stderr}");
-    assert_eq!(w.statuses(), 3);
+    assert_eq!(w.statuses(), 4);
 
     // --no-record and --dry-run send nothing.
     let before = w
@@ -277,7 +289,7 @@ fn verify_records_exactly_one_status_per_run_to_the_environment_and_commit() {
         .filter(|r| r.method == "POST")
         .count();
     assert_eq!(before, after);
-    assert_eq!(w.statuses(), 3);
+    assert_eq!(w.statuses(), 4);
 }
 
 #[test]
