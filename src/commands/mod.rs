@@ -270,10 +270,20 @@ fn resume_hint(command: &Command, snap: &Snapshot) -> String {
         return "re-run the same command: nothing was changed, it starts over".to_owned();
     }
     match command {
-        Command::Tag(a) => format!(
-            "re-run `{}`: it says \"already tagged\" if the push landed, else pushes the tag",
-            Next::new(["tag", a.version.as_str()])
-        ),
+        Command::Tag(a) => {
+            // The overrides given stay: a re-run checks the gap and the commit again.
+            let mut words = vec!["tag", a.version.as_str()];
+            if a.allow_gap {
+                words.push("--allow-gap");
+            }
+            if a.allow_same_commit {
+                words.push("--allow-same-commit");
+            }
+            format!(
+                "re-run `{}`: it says \"already tagged\" if the push landed, else pushes the tag",
+                Next::new(words)
+            )
+        }
         Command::Approve(_) => approve::resume_hint(snap),
         Command::Freeze(a) => {
             let mut words = vec!["freeze", "--reason", a.reason.as_str()];

@@ -229,6 +229,17 @@ fn sigterm_during_a_slow_tag_push_exits_143_and_lists_the_push_in_flight() {
         .collect();
     assert_eq!(results, ["started", "interrupted: SIGTERM"], "{audit:?}");
     assert!(audit.iter().all(|l| l["target"] == "v1.2.3"));
+    // With an override, the re-run keeps it (it would be refused without).
+    let (r2, _daemon2, marker2) = slow_push_repo();
+    let mut cmd = spawnable(&r2.sb, &r2.work);
+    cmd.args(["tag", "1.2.3", "--allow-same-commit"]);
+    let out = signal_when(cmd, "TERM", || marker2.exists());
+    let (_, e2) = texts(&out);
+    assert_eq!(out.status.code(), Some(143), "{e2}");
+    assert!(
+        e2.contains("hint: re-run `almarel tag 1.2.3 --allow-same-commit`"),
+        "{e2}"
+    );
 }
 
 #[test]
