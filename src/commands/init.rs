@@ -95,6 +95,9 @@ pub struct ChosenApp {
 pub struct InitReport {
     /// The file.
     pub path: String,
+    /// `--config FILE` as given, for the next command.
+    #[serde(skip)]
+    pub config_arg: Option<String>,
     /// Whether it was written (false on a dry run).
     pub written: bool,
     /// Whether an existing file was replaced (`--force`).
@@ -152,10 +155,16 @@ impl Report for InitReport {
         if self.dry_run {
             return None;
         }
-        match &self.doctor {
-            Some(d) if d.ok() => Some(Next::new(["checklist"])),
-            _ => Some(Next::new(["doctor"])),
+        let verb = match &self.doctor {
+            Some(d) if d.ok() => "checklist",
+            _ => "doctor",
+        };
+        // A file named with --config is only found again with --config.
+        let mut words = vec![verb.to_owned()];
+        if let Some(file) = &self.config_arg {
+            words.extend(["--config".to_owned(), file.clone()]);
         }
+        Some(Next::new(words))
     }
 }
 
@@ -221,6 +230,13 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<InitReport> {
 
     let mut report = InitReport {
         path: path.clone(),
+        // Not where the other commands look by themselves (almarel.toml at
+        // the work tree's root): they need to be told.
+        config_arg: crate::git::work_tree_root(&s.workdir)
+            .map(|root| root.join(crate::settings::CONFIG_FILE_NAME))
+            .filter(|default| *default == req.target)
+            .is_none()
+            .then(|| req.target.to_string_lossy().into_owned()),
         written: false,
         replaced: false,
         dry_run: s.global.dry_run,

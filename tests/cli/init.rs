@@ -272,6 +272,12 @@ fn init_writes_to_config_and_a_flag_wins_over_discovery() {
         "{text}"
     );
     assert!(!w.config().exists());
+    // The next command finds the file only when told where it is.
+    let next = v["next"].as_str().unwrap();
+    assert!(
+        next.starts_with("almarel doctor --config ") && next.ends_with("ops/release.toml"),
+        "{next}"
+    );
 }
 
 #[test]
