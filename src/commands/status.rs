@@ -1566,10 +1566,19 @@ async fn follow_to_live(
             ledger.live = o.live;
             Ok(Verdict::Mixed(why))
         }
-        Err(e) if e.kind == crate::error::Kind::Timeout => Err(e.with_hint(format!(
-            "every run completed; the deploy may still be rolling out: re-run `almarel status {} --watch`, or finish it by hand with `almarel deploy`",
-            ref_word(&ledger.target)
-        ))),
+        Err(e) if e.kind == crate::error::Kind::Timeout => {
+            // Both commands on this release and this environment: a bare
+            // `deploy` would pick the branch head instead.
+            let env = |n: Next| crate::release::environments::next_with_env(&ctx.settings, n);
+            let again = env(Next::new(["status", &ref_word(&ledger.target), "--watch"]));
+            let finish = env(match &ledger.target.requested_tag {
+                Some(t) => Next::new(["deploy", "--tag", t.name.as_str()]),
+                None => Next::new(["deploy", ledger.target.sha.as_str(), "--allow-untagged"]),
+            });
+            Err(e.with_hint(format!(
+                "every run completed; the deploy may still be rolling out: re-run `{again}`, or finish it by hand with `{finish}`"
+            )))
+        }
         Err(e) => Err(e),
     }
 }

@@ -347,6 +347,12 @@ mod live {
         let msg = v["error"]["message"].as_str().unwrap();
         assert!(msg.contains("to be live"), "{msg}");
         assert!(msg.contains("api on v1.2.2"), "{msg}");
+        // The way out names this release, never a bare `deploy` (branch head).
+        let hints = v["error"]["hints"].to_string();
+        assert!(
+            hints.contains("finish it by hand with `almarel deploy --tag v1.2.3`"),
+            "{hints}"
+        );
     }
 
     #[test]
