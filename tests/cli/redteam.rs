@@ -95,6 +95,7 @@ fn two_deploys_at_once_both_tell_the_truth() {
     };
     let a = spawn();
     let b = spawn();
+    let mut triggered = 0;
     for (name, child) in [("a", a), ("b", b)] {
         let out = child.wait_with_output().unwrap();
         crate::support::check_next(&out);
@@ -102,8 +103,14 @@ fn two_deploys_at_once_both_tell_the_truth() {
         let (stdout, stderr) = texts(&out);
         eprintln!("--- deploy {name}:\n{stdout}\n{stderr}");
         assert_eq!(out.status.code(), Some(0), "{name}: {stdout}\n{stderr}");
+        triggered += format!("{stdout}{stderr}")
+            .matches("triggered deployment")
+            .count();
     }
     assert_eq!(c.image_tag(API).as_deref(), Some("v1.2.3"));
+    // Each claimed trigger is a deployment Coolify has, and the reverse.
+    assert!(!c.deployments().is_empty());
+    assert_eq!(triggered, c.deployments().len(), "{:?}", c.deployments());
     assert!(
         c.deployments()
             .iter()
@@ -344,6 +351,8 @@ fn status_shows_a_freeze_record_with_the_workflow_active_as_frozen() {
         .unwrap();
     let v = crate::support::json_stdout(&out);
     assert_eq!(v["frozen"], true, "{v}");
+    // Named with the record's reason.
+    assert!(v.to_string().contains("incident 42"), "{v}");
 }
 
 /// An unwritable audit log refuses every writer (not only approve) with exit
@@ -506,6 +515,7 @@ fn two_approves_at_once_both_tell_the_truth() {
     std::thread::sleep(Duration::from_millis(300));
     let b = spawn();
     let mut codes = Vec::new();
+    let mut claims = 0;
     for (name, child) in [("a", a), ("b", b)] {
         let out = child.wait_with_output().unwrap();
         crate::support::check_next(&out);
@@ -513,9 +523,18 @@ fn two_approves_at_once_both_tell_the_truth() {
         let (o, e) = texts(&out);
         eprintln!("--- approve {name}: {:?}\n{o}\n{e}", out.status.code());
         codes.push(out.status.code());
+        if o.contains("approved the production deployment") {
+            claims += 1;
+        } else {
+            assert!(o.contains("already approved"), "{name}: {o}\n{e}");
+        }
     }
     assert_eq!(codes, [Some(0), Some(0)]);
     assert_eq!(gh.sim.approvals(run).len(), 1);
+    assert_eq!(
+        claims, 1,
+        "exactly one claims the one review that was recorded"
+    );
 }
 
 /// Rollback whose PATCH Coolify answers 200 but does not apply: never
@@ -531,6 +550,16 @@ fn a_rollback_patch_answered_200_but_not_applied_is_not_rolled_back() {
     assert!(!o.contains("rolled back: production runs"), "{o}\n{e}");
     assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
     assert!(e.contains("did not apply"), "{e}");
+    // The app whose tag did not stick was not redeployed on its old tag.
+    let uuid = crate::rollback::apps_at("v1.3.0")[0].uuid.clone();
+    assert!(
+        fx.coolify
+            .recorder()
+            .matching("POST", &format!("/api/v1/deploy?uuid={uuid}"))
+            .is_empty(),
+        "{:?}",
+        fx.coolify.recorder().all()
+    );
 }
 
 /// A relative `HOME` (and no state directory otherwise) must not put the
