@@ -164,7 +164,7 @@ impl Client {
 
 /// Percent-encodes one path segment or query value (RFC 3986 unreserved
 /// characters stay).
-fn encode_segment(s: &str) -> String {
+pub(super) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -16,6 +16,7 @@ use ::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::actions::encode_segment;
 use super::{Client, WriteOutcome};
 use crate::error::{Error, Result};
 
@@ -116,8 +117,8 @@ impl Client {
     pub async fn deployments_for(&self, sha: &str, environment: &str) -> Result<Vec<Deployment>> {
         let url = self.repo_url(&format!(
             "/deployments?sha={}&environment={}&per_page=100",
-            encode(sha),
-            encode(environment)
+            encode_segment(sha),
+            encode_segment(environment)
         ));
         let mut list: Vec<Deployment> = self.http.get_all(&url, None).await?;
         newest_first(&mut list);
@@ -133,7 +134,7 @@ impl Client {
     ) -> Result<Vec<Deployment>> {
         let url = self.repo_url(&format!(
             "/deployments?environment={}&per_page={}",
-            encode(environment),
+            encode_segment(environment),
             limit.clamp(1, 100)
         ));
         let mut list: Vec<Deployment> = self.http.get(&url).await?.json("deployments")?;
@@ -214,19 +215,6 @@ pub fn cap(text: &str, max: usize) -> String {
     out
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +244,6 @@ mod tests {
         assert_eq!(c.chars().count(), 140);
         assert!(c.ends_with('…'));
         assert_eq!(cap("short", MAX_DESCRIPTION), "short");
-        assert_eq!(encode("Production EU"), "Production%20EU");
+        assert_eq!(encode_segment("Production EU"), "Production%20EU");
     }
 }
