@@ -677,10 +677,39 @@ pub async fn run(ctx: &Context, req: &Request) -> Result<RollbackReport> {
         );
         report.next = Some(Next::new(["unfreeze"]));
     } else {
-        ui.warn("releases were not frozen by this rollback: the next deploy of main replaces it");
-        report
-            .lines
-            .push("fix forward on main and tag the fix with `almarel tag`".into());
+        // --no-freeze: frozen or not is GitHub's to say (a resumed rollback
+        // froze in its first run; a colleague may have frozen meanwhile).
+        let frozen = match ctx.github().await {
+            Ok(gh) => crate::release::freeze::state(&gh, &s.github.deploy_workflow)
+                .await
+                .ok()
+                .map(|st| st.frozen()),
+            Err(_) => None,
+        };
+        match frozen {
+            Some(true) => {
+                report
+                    .lines
+                    .push("releases are frozen (not by this run): they stay frozen until you run `almarel unfreeze`".into());
+                report.lines.push(
+                    "fix forward on main and tag the fix (`almarel tag`), then resume releases:"
+                        .into(),
+                );
+                report.next = Some(Next::new(["unfreeze"]));
+            }
+            Some(false) => {
+                ui.warn("releases are not frozen: the next deploy of main replaces this rollback");
+                report
+                    .lines
+                    .push("fix forward on main and tag the fix with `almarel tag`".into());
+            }
+            None => {
+                ui.warn("this rollback did not freeze releases (--no-freeze), and whether they are frozen could not be read: unless they are, the next deploy of main replaces it (`almarel status` says)");
+                report
+                    .lines
+                    .push("fix forward on main and tag the fix with `almarel tag`".into());
+            }
+        }
     }
     if let Some(r) = &s.rollback.staging_data_runbook {
         report.lines.push(format!(

@@ -736,6 +736,30 @@ fn without_proof_per_app_the_release_already_reported_is_deployed_again() {
     assert_eq!(fx.changes(), (0, 0, 2));
 }
 
+/// A `--no-freeze` rollback (how a resumed rollback continues after its
+/// first run froze) while releases are frozen: it says they stay frozen and
+/// names `unfreeze`, never "not frozen".
+#[test]
+fn a_no_freeze_rollback_while_frozen_says_frozen_and_names_unfreeze() {
+    let fx = Fx::new(false);
+    fx.gh
+        .set_workflow_state("Deploy to Production", "disabled_manually");
+    fx.gh.set_variable("ALMAREL_FREEZE", "incident 7");
+    let out = fx
+        .almarel()
+        .args(["rollback", "--to", "v1.2.1", "--no-freeze", "--yes"])
+        .run()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("not frozen"), "{stderr}");
+    assert!(
+        stdout.contains("they stay frozen until you run `almarel unfreeze`"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("next: almarel unfreeze"), "{stderr}");
+}
+
 #[test]
 fn json_shapes_are_stable() {
     let fx = Fx::new(false);
